@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The saved user registers of one thread and their syscall-ABI meaning.
+//!
+//! | field      | syscall in          | syscall out          |
+//! |------------|---------------------|----------------------|
+//! | `rax`      | syscall number      | status               |
+//! | `rdi`      | capability slot     | badge                |
+//! | `rsi`      | message tag         | message tag          |
+//! | `rdx`, `r8`, `r9`, `r10` | MR0..MR3 | MR0..MR3     |
+//! | `rip`      | (from `rcx`)        | (to `rcx`)           |
+//! | `rflags`   | (from `r11`)        | (to `r11`)           |
+//! | `rsp`, `rbx`, `rbp`, `r12`..`r15` | preserved |        |
+//!
+//! The first seven fields are the *argument registers*; the exit path loads
+//! them from the `regs_from` context named by [`ipc_core::Next`], the rest
+//! from the resumed thread's own context. The assembly reaches the fields
+//! through the `OFF_*` constants, derived with `offset_of!`.
+
+use core::mem::offset_of;
+
+use ipc_core::{MessageInfo, SyscallArgs, UserContext, Word};
+
+/// Saved user registers. Layout fixed for the entry assembly.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Syscall number in, status out.
+    pub rax: u64,
+    /// Capability slot in, badge out.
+    pub rdi: u64,
+    /// Message tag.
+    pub rsi: u64,
+    /// MR0.
+    pub rdx: u64,
+    /// MR1.
+    pub r8: u64,
+    /// MR2.
+    pub r9: u64,
+    /// MR3.
+    pub r10: u64,
+    /// User instruction pointer (`rcx` at `syscall`).
+    pub rip: u64,
+    /// User flags (`r11` at `syscall`).
+    pub rflags: u64,
+    /// User stack pointer.
+    pub rsp: u64,
+    /// Preserved registers.
+    pub rbx: u64,
+    /// Preserved.
+    pub rbp: u64,
+    /// Preserved.
+    pub r12: u64,
+    /// Preserved.
+    pub r13: u64,
+    /// Preserved.
+    pub r14: u64,
+    /// Preserved.
+    pub r15: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<Context>() == 16 * 8);
+
+/// Field offsets for the assembly.
+pub const OFF_RAX: usize = offset_of!(Context, rax);
+/// Offset of `rdi`.
+pub const OFF_RDI: usize = offset_of!(Context, rdi);
+/// Offset of `rsi`.
+pub const OFF_RSI: usize = offset_of!(Context, rsi);
+/// Offset of `rdx`.
+pub const OFF_RDX: usize = offset_of!(Context, rdx);
+/// Offset of `r8`.
+pub const OFF_R8: usize = offset_of!(Context, r8);
+/// Offset of `r9`.
+pub const OFF_R9: usize = offset_of!(Context, r9);
+/// Offset of `r10`.
+pub const OFF_R10: usize = offset_of!(Context, r10);
+/// Offset of `rip`.
+pub const OFF_RIP: usize = offset_of!(Context, rip);
+/// Offset of `rflags`.
+pub const OFF_RFLAGS: usize = offset_of!(Context, rflags);
+/// Offset of `rsp`.
+pub const OFF_RSP: usize = offset_of!(Context, rsp);
+/// Offset of `rbx`.
+pub const OFF_RBX: usize = offset_of!(Context, rbx);
+/// Offset of `rbp`.
+pub const OFF_RBP: usize = offset_of!(Context, rbp);
+/// Offset of `r12`.
+pub const OFF_R12: usize = offset_of!(Context, r12);
+/// Offset of `r13`.
+pub const OFF_R13: usize = offset_of!(Context, r13);
+/// Offset of `r14`.
+pub const OFF_R14: usize = offset_of!(Context, r14);
+/// Offset of `r15`.
+pub const OFF_R15: usize = offset_of!(Context, r15);
+
+/// User RFLAGS of a new thread: bit 1 (reserved, always 1); interrupts off
+/// (the benchmark kernel takes none), IOPL 0.
+pub const USER_RFLAGS: u64 = 0x2;
+
+impl UserContext for Context {
+    #[inline(always)]
+    fn new_thread(entry: Word, stack: Word, arg: Word) -> Self {
+        Context { rip: entry, rsp: stack, rdi: arg, rflags: USER_RFLAGS, ..Context::default() }
+    }
+
+    #[inline(always)]
+    fn syscall_args(&self) -> SyscallArgs {
+        SyscallArgs { op: self.rax, cap: self.rdi, tag: MessageInfo(self.rsi) }
+    }
+
+    #[inline(always)]
+    fn mr(&self, i: usize) -> Word {
+        match i {
+            0 => self.rdx,
+            1 => self.r8,
+            2 => self.r9,
+            _ => self.r10,
+        }
+    }
+
+    #[inline(always)]
+    fn set_mr(&mut self, i: usize, v: Word) {
+        match i {
+            0 => self.rdx = v,
+            1 => self.r8 = v,
+            2 => self.r9 = v,
+            _ => self.r10 = v,
+        }
+    }
+
+    #[inline(always)]
+    fn set_recv_result(&mut self, badge: Word, tag: MessageInfo) {
+        self.rax = 0;
+        self.rdi = badge;
+        self.rsi = tag.0;
+    }
+
+    #[inline(always)]
+    fn set_status(&mut self, status: Word) {
+        self.rax = status;
+    }
+
+    fn stack_pointer(&self) -> Word {
+        self.rsp
+    }
+
+    fn program_counter(&self) -> Word {
+        self.rip
+    }
+}

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Per-CPU state and descriptor tables: GDT, TSS, IDT, the `syscall` MSRs,
+//! control-register features.
+//!
+//! GDT layout, fixed by `syscall`/`sysretq` (STAR):
+//!
+//! | selector | segment |
+//! |---|---|
+//! | 0x08 | kernel code (`syscall` loads CS = STAR[47:32]) |
+//! | 0x10 | kernel data (SS = CS + 8) |
+//! | 0x1b | user data (`sysretq` loads SS = STAR[63:48] + 8, RPL 3) |
+//! | 0x23 | user code (CS = STAR[63:48] + 16, RPL 3) |
+//! | 0x28 | TSS (two slots) |
+
+use core::ptr::{addr_of, addr_of_mut};
+
+use x86_64::instructions::port::Port;
+use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
+use x86_64::instructions::tables::{lidt, load_tss};
+use x86_64::registers::control::{Cr4, Cr4Flags};
+use x86_64::registers::model_specific::{LStar, SFMask, Star};
+use x86_64::registers::rflags::RFlags;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
+use x86_64::structures::tss::TaskStateSegment;
+use x86_64::structures::DescriptorTablePointer;
+use x86_64::{PrivilegeLevel, VirtAddr};
+
+use crate::context::Context;
+
+/// Size of the per-CPU kernel stack (syscalls and traps).
+pub const KSTACK_SIZE: usize = 64 * 1024;
+
+/// The data the entry assembly finds at fixed offsets.
+#[repr(C, align(64))]
+pub struct PerCpu {
+    /// User `rsp`, parked during the first instructions of `syscall` entry.
+    pub user_rsp: u64,
+    /// Top of this CPU's kernel stack.
+    pub kstack_top: u64,
+    /// Saved context of the thread that is running (or last entered).
+    pub cur_ctx: *mut Context,
+    /// Stack pointer of the runtime driver while user code runs.
+    pub driver_rsp: u64,
+    /// Scratch context: `cur_ctx` before the first thread runs.
+    pub dummy: Context,
+}
+
+/// Offset of [`PerCpu::user_rsp`].
+pub const P_USER_RSP: usize = core::mem::offset_of!(PerCpu, user_rsp);
+/// Offset of [`PerCpu::kstack_top`].
+pub const P_KSTACK: usize = core::mem::offset_of!(PerCpu, kstack_top);
+/// Offset of [`PerCpu::cur_ctx`].
+pub const P_CUR: usize = core::mem::offset_of!(PerCpu, cur_ctx);
+/// Offset of [`PerCpu::driver_rsp`].
+pub const P_DRIVER_RSP: usize = core::mem::offset_of!(PerCpu, driver_rsp);
+/// Offset of [`PerCpu::dummy`].
+pub const P_DUMMY: usize = core::mem::offset_of!(PerCpu, dummy);
+
+/// CPU 0's per-CPU block. Written by [`init`] and by the entry assembly.
+#[unsafe(no_mangle)]
+pub static mut IPCB_PERCPU: PerCpu = PerCpu {
+    user_rsp: 0,
+    kstack_top: 0,
+    cur_ctx: core::ptr::null_mut(),
+    driver_rsp: 0,
+    dummy: Context {
+        rax: 0, rdi: 0, rsi: 0, rdx: 0, r8: 0, r9: 0, r10: 0, rip: 0, rflags: 0, rsp: 0,
+        rbx: 0, rbp: 0, r12: 0, r13: 0, r14: 0, r15: 0,
+    },
+};
+
+#[repr(C, align(16))]
+struct Stack([u8; KSTACK_SIZE]);
+
+static mut KSTACK: Stack = Stack([0; KSTACK_SIZE]);
+static mut FAULT_STACK: Stack = Stack([0; KSTACK_SIZE]);
+static mut GDT: GlobalDescriptorTable<8> = GlobalDescriptorTable::new();
+static mut TSS: TaskStateSegment = TaskStateSegment::new();
+
+/// The IDT: 32 exception gates (two words each). The benchmark kernel
+/// takes no interrupts.
+#[repr(C, align(16))]
+struct Idt([u64; 64]);
+static mut IDT: Idt = Idt([0; 64]);
+
+unsafe extern "C" {
+    /// Addresses of the 32 exception stubs (entry.rs).
+    static ipcb_trap_stubs: [u64; 32];
+    /// `syscall` entry (entry.rs).
+    fn ipcb_syscall_entry();
+}
+
+/// Kernel code selector.
+pub const KERNEL_CS: u16 = 0x08;
+/// User code selector (RPL 3).
+pub const USER_CS: u16 = 0x23;
+/// User data selector (RPL 3).
+pub const USER_SS: u16 = 0x1b;
+
+/// Features found by [`init`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Features {
+    /// Process-context identifiers are on (CR4.PCIDE).
+    pub pcid: bool,
+    /// Supervisor-mode execution prevention is on.
+    pub smep: bool,
+    /// Supervisor-mode access prevention is on.
+    pub smap: bool,
+}
+
+static mut FEATURES: Features = Features { pcid: false, smep: false, smap: false };
+
+/// The features [`init`] turned on.
+pub fn features() -> Features {
+    // SAFETY: written once by `init` before any reader runs.
+    unsafe { *addr_of!(FEATURES) }
+}
+
+/// `cpuid` leaf `leaf`, subleaf `sub`: (eax, ebx, ecx, edx).
+#[inline]
+pub fn cpuid(leaf: u32, sub: u32) -> (u32, u32, u32, u32) {
+    let r = core::arch::x86_64::__cpuid_count(leaf, sub);
+    (r.eax, r.ebx, r.ecx, r.edx)
+}
+
+/// Set up this CPU (the boot CPU) for the kernel: descriptor tables, the
+/// `syscall` MSRs, control-register features; mask the legacy PIC.
+///
+/// # Safety
+///
+/// Call once, on the boot CPU, with interrupts off, before any user code.
+pub unsafe fn init() -> Features {
+    // SAFETY: single-threaded boot; nothing else uses these statics yet.
+    unsafe {
+        let kstack_top = addr_of!(KSTACK) as u64 + KSTACK_SIZE as u64;
+        let pc = &mut *addr_of_mut!(IPCB_PERCPU);
+        pc.kstack_top = kstack_top;
+        pc.cur_ctx = addr_of_mut!(pc.dummy);
+
+        let tss = &mut *addr_of_mut!(TSS);
+        tss.privilege_stack_table[0] = VirtAddr::new(kstack_top);
+        tss.interrupt_stack_table[0] =
+            VirtAddr::new(addr_of!(FAULT_STACK) as u64 + KSTACK_SIZE as u64);
+
+        let gdt = &mut *addr_of_mut!(GDT);
+        let kcs = gdt.append(Descriptor::kernel_code_segment());
+        let kss = gdt.append(Descriptor::kernel_data_segment());
+        let uss = gdt.append(Descriptor::user_data_segment());
+        let ucs = gdt.append(Descriptor::user_code_segment());
+        let tss_sel = gdt.append(Descriptor::tss_segment(&*addr_of!(TSS)));
+        debug_assert_eq!((kcs.0, kss.0, uss.0, ucs.0), (KERNEL_CS, 0x10, USER_SS, USER_CS));
+        (*addr_of!(GDT)).load();
+        CS::set_reg(kcs);
+        SS::set_reg(kss);
+        DS::set_reg(kss);
+        ES::set_reg(kss);
+        load_tss(tss_sel);
+
+        // Exception gates: interrupt gates, DPL 0 (so `int n` from user
+        // mode is a #GP), NMI / #DF / #MC on the IST stack.
+        let idt = &mut *addr_of_mut!(IDT);
+        let stubs = &*addr_of!(ipcb_trap_stubs);
+        for (v, &addr) in stubs.iter().enumerate() {
+            let ist: u64 = if matches!(v, 2 | 8 | 18) { 1 } else { 0 };
+            idt.0[2 * v] = (addr & 0xFFFF)
+                | (u64::from(KERNEL_CS) << 16)
+                | (ist << 32)
+                | (0x8E << 40)
+                | (((addr >> 16) & 0xFFFF) << 48);
+            idt.0[2 * v + 1] = addr >> 32;
+        }
+        lidt(&DescriptorTablePointer {
+            limit: (core::mem::size_of::<Idt>() - 1) as u16,
+            base: VirtAddr::new(addr_of!(IDT) as u64),
+        });
+
+        // syscall: CS/SS from STAR, entry at LSTAR, IF/TF/DF/AC/NT cleared.
+        Star::write(
+            SegmentSelector::new(4, PrivilegeLevel::Ring3),
+            SegmentSelector::new(3, PrivilegeLevel::Ring3),
+            SegmentSelector::new(1, PrivilegeLevel::Ring0),
+            SegmentSelector::new(2, PrivilegeLevel::Ring0),
+        )
+        .expect("GDT layout matches STAR");
+        LStar::write(VirtAddr::new(ipcb_syscall_entry as *const () as u64));
+        SFMask::write(
+            RFlags::INTERRUPT_FLAG
+                | RFlags::TRAP_FLAG
+                | RFlags::DIRECTION_FLAG
+                | RFlags::ALIGNMENT_CHECK
+                | RFlags::NESTED_TASK,
+        );
+
+        // Legacy PIC: mask everything (the firmware may have left the PIT on).
+        Port::<u8>::new(0x21).write(0xFF);
+        Port::<u8>::new(0xA1).write(0xFF);
+
+        // Control registers: user RDPMC (as L4Re), global pages, PCID,
+        // SMEP and SMAP where the CPU has them.
+        let (_, _, ecx1, _) = cpuid(1, 0);
+        let (max_leaf, ..) = cpuid(0, 0);
+        let ebx7 = if max_leaf >= 7 { cpuid(7, 0).1 } else { 0 };
+        let mut f = Features {
+            pcid: ecx1 & (1 << 17) != 0,
+            smep: ebx7 & (1 << 7) != 0,
+            smap: ebx7 & (1 << 20) != 0,
+        };
+        let mut cr4 = Cr4::read() | Cr4Flags::PERFORMANCE_MONITOR_COUNTER | Cr4Flags::PAGE_GLOBAL;
+        cr4.remove(Cr4Flags::TIMESTAMP_DISABLE);
+        if f.smep {
+            cr4 |= Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION;
+        }
+        if f.smap {
+            cr4 |= Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION;
+        }
+        // PCIDE needs CR3[11:0] = 0, which holds for the boot tables.
+        if f.pcid {
+            cr4 |= Cr4Flags::PCID;
+        }
+        Cr4::write(cr4);
+        f.pcid = Cr4::read().contains(Cr4Flags::PCID);
+        *addr_of_mut!(FEATURES) = f;
+        f
+    }
+}

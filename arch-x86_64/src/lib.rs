@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `arch-x86_64`: the x86_64 implementation of [`ipc_core::Arch`] and
+//! [`runtime::Machine`].
+//!
+//! * [`boot`]: multiboot 1 (QEMU `-kernel`) and multiboot 2 (GRUB2) headers
+//!   in one ELF, the 32-bit entry, long mode, the higher-half kernel;
+//! * [`cpu`]: GDT, TSS, IDT, the `syscall` MSRs, CR4 features (PCID, SMEP,
+//!   SMAP, user RDPMC), the per-CPU block;
+//! * [`entry`]: `syscall` entry, exception stubs, the exit to user mode and
+//!   the context switch (swap of the preserved registers);
+//! * [`paging`]: user address spaces with PCID;
+//! * [`pmu`]: Intel fixed counters, AMD core counters, TSC;
+//! * [`serial`]: COM1/COM2.
+//!
+//! The assembly exists only for `target_os = "none"`; on the host the crate
+//! builds (so `cargo test`, `doc` and `clippy` run) and the few functions
+//! that would run it are `unimplemented!()`.
+
+#![no_std]
+
+pub mod boot;
+pub mod context;
+pub mod cpu;
+pub mod entry;
+pub mod paging;
+pub mod pmu;
+pub mod serial;
+
+pub use context::Context;
+pub use entry::{ResumePair, TrapFrame};
+
+use ipc_core::Arch;
+use runtime::mem::FrameAlloc;
+use runtime::{CounterSelector, Machine, MemError, Perm};
+
+/// The x86_64 architecture (a zero-sized type: all methods are associated).
+pub struct X86_64;
+
+impl Arch for X86_64 {
+    type Context = Context;
+    /// The CR3 value: PML4 frame, PCID and the no-flush bit.
+    type Space = u64;
+    const MR_IN_REGS: usize = 4;
+
+    #[inline(always)]
+    fn switch_space(space: u64) {
+        paging::switch_to(space);
+    }
+}
+
+impl Machine for X86_64 {
+    const NAME: &'static str = "x86_64";
+
+    fn phys_to_virt(pa: u64) -> *mut u8 {
+        paging::phys_to_virt(pa)
+    }
+
+    fn new_space(frames: &mut FrameAlloc, id: u16) -> Result<u64, MemError> {
+        paging::new_space(frames, id)
+    }
+
+    fn map_page(
+        frames: &mut FrameAlloc,
+        space: u64,
+        va: u64,
+        pa: u64,
+        perm: Perm,
+    ) -> Result<(), MemError> {
+        paging::map_page(frames, space, va, pa, perm)
+    }
+
+    fn flush_user_tlb() {
+        paging::flush_all();
+    }
+
+    fn load_kernel_space() {
+        paging::switch_to(paging::kernel_pml4_phys());
+    }
+
+    fn counters() -> (::pmu::CounterSet, [CounterSelector; ::pmu::MAX_COUNTERS]) {
+        pmu::init()
+    }
+
+    fn cpu_identity(vendor: &mut [u8; 16], model: &mut [u8; 48]) -> (usize, usize) {
+        pmu::identity(vendor, model)
+    }
+
+    fn hypervisor() -> bool {
+        cpu::cpuid(1, 0).2 & (1 << 31) != 0
+    }
+
+    fn calibrate(iters: u64) -> (&'static str, u64) {
+        ("tsc", pmu::calibrate(iters))
+    }
+
+    unsafe fn run_user(thread: *mut Context, regs_from: *const Context) {
+        #[cfg(target_os = "none")]
+        // SAFETY: forwarded from the caller's contract.
+        unsafe {
+            entry::ipcb_run_user(thread, regs_from)
+        }
+        #[cfg(not(target_os = "none"))]
+        {
+            let _ = (thread, regs_from);
+            unimplemented!("user mode exists on the target only")
+        }
+    }
+}
+
+/// Read CR2 (the faulting address of a page fault).
+pub fn cr2() -> u64 {
+    x86_64::registers::control::Cr2::read_raw()
+}
+
+/// Stop this CPU for good.
+pub fn halt() -> ! {
+    loop {
+        x86_64::instructions::interrupts::disable();
+        x86_64::instructions::hlt();
+    }
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Board glue: the kernel state static, the Rust halves of the entries,
+//! the console and exit device, defmt and critical-section, panics.
+
+use core::mem::MaybeUninit;
+use core::ptr::addr_of_mut;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use arch_x86_64::boot::{self, DIRECT_MAP_SIZE, KERNEL_OFFSET};
+use arch_x86_64::{serial, Context, ResumePair, TrapFrame, X86_64};
+use ipc_core::Next;
+use runtime::bench::{self, Env};
+use runtime::mem::FrameAlloc;
+use runtime::{kprintln, Board, Fault, Machine, State};
+use x86_64::instructions::port::Port;
+
+/// The user program (ELF), built for x86_64-unknown-none.
+static USER_ELF: &[u8] = include_bytes!(env!("IPCB_USER_ELF"));
+
+/// The PC board.
+pub struct Pc;
+
+impl Board for Pc {
+    const NAME: &'static str = "pc-x86_64";
+
+    fn putc(b: u8) {
+        serial::putc(serial::COM1, b);
+    }
+
+    fn exit(status: u8) -> ! {
+        // QEMU's isa-debug-exit: the emulator exits with (v << 1) | 1, so
+        // 0x10 → 33 (pass), 0x11 → 35 (check failed), 0x12 → 37 (panic).
+        // SAFETY: a write to an I/O port; on a PC without the device it is
+        // ignored.
+        unsafe { Port::<u32>::new(0xF4).write(0x10 + u32::from(status)) };
+        arch_x86_64::halt()
+    }
+}
+
+type St = State<X86_64, Pc>;
+
+static mut STATE: MaybeUninit<St> = MaybeUninit::uninit();
+
+/// The kernel state (initialised in `ipcb_kernel_main` before any entry).
+#[inline(always)]
+fn state_ptr() -> *mut St {
+    addr_of_mut!(STATE) as *mut St
+}
+
+/// Turn the core's decision into the two context pointers of the exit path.
+#[inline(always)]
+fn to_pair(st: &mut St, next: Next) -> ResumePair {
+    match next {
+        Next::Resume { thread, regs_from } => {
+            let t = st.kernel.context_mut(thread) as *mut Context;
+            let r = st.kernel.context(regs_from) as *const Context;
+            ResumePair { thread: t, regs_from: r }
+        }
+        Next::Idle => ResumePair { thread: core::ptr::null_mut(), regs_from: core::ptr::null() },
+    }
+}
+
+/// Rust half of the `syscall` entry (called by `ipcb_syscall_entry`).
+#[unsafe(no_mangle)]
+extern "sysv64" fn ipcb_syscall_handler() -> ResumePair {
+    // SAFETY: the state was initialised before user mode started, and this
+    // CPU runs one kernel entry at a time with interrupts off.
+    let st = unsafe { &mut *state_ptr() };
+    let next = st.syscall();
+    #[cfg(feature = "inject")]
+    inject::apply(st, next);
+    to_pair(st, next)
+}
+
+/// Rust half of the exception stubs.
+#[unsafe(no_mangle)]
+extern "sysv64" fn ipcb_trap_handler(f: &mut TrapFrame) -> ResumePair {
+    if f.from_user() {
+        // SAFETY: as in `ipcb_syscall_handler`.
+        let st = unsafe { &mut *state_ptr() };
+        let addr = if f.vector == 14 { arch_x86_64::cr2() } else { 0 };
+        defmt::println!("user fault: vector {=u64} error {=u64:#x} rip {=u64:#x} addr {=u64:#x}", f.vector, f.error, f.rip, addr);
+        let next = st.user_fault(Fault { vector: f.vector, error: f.error, addr, pc: f.rip, task: None });
+        return to_pair(st, next);
+    }
+    kprintln!(Pc, "IPCB panic reason=\"kernel exception vector {} error {:#x} rip {:#x} cr2 {:#x}\"", f.vector, f.error, f.rip, arch_x86_64::cr2());
+    Pc::exit(2)
+}
+
+unsafe extern "C" {
+    static __bss_end: u8;
+}
+
+/// Called by the boot code on the boot stack, in the higher half.
+#[unsafe(no_mangle)]
+extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
+    serial::init(serial::COM1);
+    serial::init(serial::COM2);
+    let bi = boot::parse(magic, info);
+    // SAFETY: once, on the boot CPU, interrupts off, before user mode.
+    let feat = unsafe { arch_x86_64::cpu::init() };
+    let config = match bench::parse_cmdline(bi.cmdline) {
+        Ok(c) => c,
+        Err(w) => {
+            kprintln!(Pc, "IPCB fail bench=boot core=0 reason=\"bad command-line word '{}'\"", w);
+            kprintln!(Pc, "IPCB end status=fail");
+            Pc::exit(1)
+        }
+    };
+    #[cfg(not(feature = "inject"))]
+    if config.inject != bench::Inject::None {
+        kprintln!(Pc, "IPCB fail bench=boot core=0 reason=\"inject= needs the fault-injection build\"");
+        kprintln!(Pc, "IPCB end status=fail");
+        Pc::exit(1)
+    }
+    #[cfg(feature = "inject")]
+    inject::set(config.inject);
+
+    // Frames: from the end of the kernel image to the end of RAM (at most
+    // the directly mapped first GiB).
+    let kernel_end = core::ptr::addr_of!(__bss_end) as u64 - KERNEL_OFFSET;
+    let ram_end = bi.mem_top.unwrap_or(64 << 20).min(DIRECT_MAP_SIZE);
+    let frames = FrameAlloc::new(kernel_end, ram_end);
+    // SAFETY: boot is single-threaded; nothing has referenced STATE yet.
+    unsafe { (*addr_of_mut!(STATE)).write(State::new(frames)) };
+    defmt::println!(
+        "boot: {=str}, cmdline '{=str}', frames {=u64}, pcid {=bool} smep {=bool} smap {=bool}",
+        bi.loader, bi.cmdline, frames.free_frames(), feat.pcid, feat.smep, feat.smap
+    );
+
+    bench::main(Env {
+        state: state_ptr,
+        user_elf: USER_ELF,
+        elf_machine: runtime::elf::EM_X86_64,
+        config,
+        counters: X86_64::counters(),
+    })
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    kprintln!(Pc, "IPCB panic reason=\"{}\"", info.message());
+    kprintln!(Pc, "IPCB end status=fail");
+    Pc::exit(2)
+}
+
+// ----- critical-section: one CPU, interrupts off ---------------------------
+
+struct IrqOff;
+critical_section::set_impl!(IrqOff);
+
+// SAFETY: masking interrupts on the only CPU excludes every other context.
+unsafe impl critical_section::Impl for IrqOff {
+    unsafe fn acquire() -> critical_section::RawRestoreState {
+        let was_on = x86_64::instructions::interrupts::are_enabled();
+        x86_64::instructions::interrupts::disable();
+        was_on
+    }
+    unsafe fn release(was_on: critical_section::RawRestoreState) {
+        if was_on {
+            x86_64::instructions::interrupts::enable();
+        }
+    }
+}
+
+// ----- defmt over COM2 ------------------------------------------------------
+
+#[defmt::global_logger]
+struct Logger;
+
+static TAKEN: AtomicBool = AtomicBool::new(false);
+static mut CS_RESTORE: critical_section::RestoreState = critical_section::RestoreState::invalid();
+static mut ENCODER: defmt::Encoder = defmt::Encoder::new();
+
+fn com2_write(bytes: &[u8]) {
+    for &b in bytes {
+        serial::putc(serial::COM2, b);
+    }
+}
+
+// SAFETY: `acquire` takes a critical section and refuses re-entry, so the
+// encoder is used by one context at a time, between acquire and release.
+unsafe impl defmt::Logger for Logger {
+    fn acquire() {
+        // SAFETY: paired with the release in `release`.
+        let restore = unsafe { critical_section::acquire() };
+        if TAKEN.swap(true, Ordering::Relaxed) {
+            panic!("defmt logger re-entered");
+        }
+        // SAFETY: inside the critical section, logger taken.
+        unsafe {
+            CS_RESTORE = restore;
+            (*addr_of_mut!(ENCODER)).start_frame(com2_write);
+        }
+    }
+
+    unsafe fn flush() {}
+
+    unsafe fn release() {
+        // SAFETY: the logger is taken (defmt calls release after acquire).
+        unsafe {
+            (*addr_of_mut!(ENCODER)).end_frame(com2_write);
+            TAKEN.store(false, Ordering::Relaxed);
+            critical_section::release(CS_RESTORE);
+        }
+    }
+
+    unsafe fn write(bytes: &[u8]) {
+        // SAFETY: as in `release`.
+        unsafe { (*addr_of_mut!(ENCODER)).write(bytes, com2_write) };
+    }
+}
+
+defmt::timestamp!("{=u64}", arch_x86_64::pmu::rdtsc());
+
+// ----- fault injection (test builds only) ------------------------------------
+
+#[cfg(feature = "inject")]
+mod inject {
+    //! Corrupt the 100th message handed over on the fastpath: the user
+    //! program's end-to-end check must catch it.
+    use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+    use ipc_core::{MessageInfo, Next, UserContext};
+    use runtime::bench::Inject;
+
+    use super::St;
+
+    static KIND: AtomicU8 = AtomicU8::new(0);
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+
+    pub fn set(k: Inject) {
+        KIND.store(k as u8, Ordering::Relaxed);
+    }
+
+    pub fn apply(st: &mut St, next: Next) {
+        let Next::Resume { thread, regs_from } = next else { return };
+        if thread == regs_from {
+            return;
+        }
+        if COUNT.fetch_add(1, Ordering::Relaxed) + 1 != 100 {
+            return;
+        }
+        let ctx = st.kernel.context_mut(regs_from);
+        let args = ctx.syscall_args();
+        match KIND.load(Ordering::Relaxed) {
+            k if k == Inject::Mr as u8 => ctx.set_mr(2, ctx.mr(2) ^ 1),
+            k if k == Inject::Badge as u8 => ctx.set_recv_result(args.cap ^ 1, args.tag),
+            k if k == Inject::Label as u8 => {
+                ctx.set_recv_result(args.cap, MessageInfo(args.tag.0 ^ (1 << 16)))
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The boundary to the architecture crates.
+//!
+//! An architecture is a zero-sized type implementing [`Arch`]. Its
+//! [`Arch::Context`] is the register save area of one thread; ipc-core reads
+//! and writes it only through the typed accessors of [`UserContext`], so the
+//! register assignment of the syscall ABI stays the arch's business.
+
+use crate::types::{MessageInfo, Word};
+
+/// The decoded arguments of a system call, as they arrived in registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallArgs {
+    /// Syscall number.
+    pub op: Word,
+    /// Capability slot the call acts on.
+    pub cap: Word,
+    /// Message tag.
+    pub tag: MessageInfo,
+}
+
+/// Typed access to a thread's saved user registers.
+///
+/// The arch saves the registers of the syscall ABI into this type on every
+/// kernel entry and loads them from it on exit. *Argument registers* are the
+/// ones a syscall consumes and overwrites with results: the syscall number /
+/// status, the capability / badge, the tag and the register message
+/// registers. All other registers are preserved across a syscall.
+pub trait UserContext: Copy {
+    /// The context of a thread that starts at `entry` with stack pointer
+    /// `stack` and `arg` in its first argument register.
+    fn new_thread(entry: Word, stack: Word, arg: Word) -> Self;
+
+    /// The syscall arguments (number, capability slot, tag).
+    fn syscall_args(&self) -> SyscallArgs;
+
+    /// Message register `i`, for `i < Arch::MR_IN_REGS`.
+    fn mr(&self, i: usize) -> Word;
+
+    /// Set message register `i`, for `i < Arch::MR_IN_REGS`.
+    fn set_mr(&mut self, i: usize, v: Word);
+
+    /// Write the result of a receive: status 0, the sender's badge and tag.
+    fn set_recv_result(&mut self, badge: Word, tag: MessageInfo);
+
+    /// Write a plain status (0 for success, else an [`crate::Error`] code).
+    fn set_status(&mut self, status: Word);
+
+    /// The user stack pointer (for diagnostics).
+    fn stack_pointer(&self) -> Word;
+
+    /// The user program counter (for diagnostics).
+    fn program_counter(&self) -> Word;
+}
+
+/// One instruction-set architecture, as ipc-core needs it.
+///
+/// Implemented by a zero-sized type per ISA (`X86_64`, `Aarch64`) and by
+/// [`crate::mock::MockArch`] for host tests. All methods are associated
+/// functions: there is no `self`, and calls are monomorphised and inlined.
+pub trait Arch: 'static {
+    /// Saved user registers of one thread.
+    type Context: UserContext;
+    /// An address-space root as the MMU wants it (CR3 value with PCID,
+    /// TTBR0 value with ASID).
+    type Space: Copy + PartialEq + core::fmt::Debug;
+    /// Number of message registers that travel in CPU registers.
+    const MR_IN_REGS: usize;
+
+    /// Make `space` the current user address space of this CPU.
+    ///
+    /// Called only when the space differs from the current one. Must not
+    /// flush the TLB where the hardware tags entries (PCID, ASID).
+    fn switch_space(space: Self::Space);
+}

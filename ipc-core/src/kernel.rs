@@ -1,0 +1,620 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The kernel state of one CPU and the general (slow) path of every syscall.
+//!
+//! A [`Kernel`] owns fixed tables of threads, tasks and endpoints (no heap),
+//! the run queue and the current thread. The arch entry code saves the
+//! caller's registers into its [`crate::Arch::Context`] and calls
+//! [`Kernel::syscall`], which first tries the [`crate::fastpath`] and
+//! otherwise runs the general path in this module. Either way the answer is a
+//! [`Next`]: which thread to resume, and whose saved context its argument
+//! registers come from.
+
+use crate::arch::{Arch, SyscallArgs, UserContext};
+use crate::object::{some, Cap, EpState, Endpoint, Queue, Task, Tcb, ThreadState, Utcb, NIL};
+use crate::types::{
+    Badge, EndpointId, Error, MessageInfo, Rights, Syscall, TaskId, ThreadId, Word, CAP_SLOTS,
+    MAX_ENDPOINTS, MAX_TASKS, MAX_THREADS, SERVICE_BASE,
+};
+
+// Table sizes are powers of two, so that `id % MAX` is one `and` and the
+// compiler can drop the bounds check on internal indices.
+const _: () = assert!(MAX_THREADS.is_power_of_two() && MAX_THREADS < NIL as usize);
+const _: () = assert!(MAX_TASKS.is_power_of_two());
+const _: () = assert!(MAX_ENDPOINTS.is_power_of_two());
+const _: () = assert!(CAP_SLOTS.is_power_of_two());
+
+/// What the arch does when the kernel entry is over.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Next {
+    /// Return to user mode in `thread`. Its argument registers (status,
+    /// badge, tag, register message registers) are loaded from the saved
+    /// context of `regs_from`, all other registers from its own context.
+    /// `regs_from` differs from `thread` only on the fastpath, where it is the
+    /// sender: that is how a message crosses without being copied.
+    Resume {
+        /// The thread to run.
+        thread: ThreadId,
+        /// Whose saved argument registers it gets.
+        regs_from: ThreadId,
+    },
+    /// No thread is ready on this CPU.
+    Idle,
+}
+
+/// A syscall number at or above [`SERVICE_BASE`] is a service call: the
+/// kernel hands it to the runtime through this trait (console output, result
+/// reports, ...). Services must not block or switch threads.
+pub trait Services<A: Arch> {
+    /// Handle service call `op` of `thread` (in `task`). The service reads its
+    /// arguments from, and may write results to, the message registers in
+    /// `ctx` and `utcb`. `Ok` sets status 0, `Err` the error's code.
+    fn service(
+        &mut self,
+        thread: ThreadId,
+        task: TaskId,
+        op: Word,
+        ctx: &mut A::Context,
+        utcb: Option<&Utcb>,
+    ) -> Result<(), Error>;
+}
+
+/// What the runtime may know about a thread.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ThreadInfo {
+    /// Its state.
+    pub state: ThreadState,
+    /// Its task.
+    pub task: TaskId,
+}
+
+/// The kernel objects and scheduler of one CPU.
+pub struct Kernel<A: Arch> {
+    pub(crate) threads: [Tcb<A>; MAX_THREADS],
+    pub(crate) tasks: [Task<A>; MAX_TASKS],
+    pub(crate) endpoints: [Endpoint; MAX_ENDPOINTS],
+    /// The thread running on this CPU, or `NIL`.
+    pub(crate) current: u16,
+    /// The address space loaded in the MMU, if any.
+    pub(crate) cur_space: Option<A::Space>,
+    /// Ready threads other than the current one.
+    pub(crate) runq: Queue,
+}
+
+impl<A: Arch> Default for Kernel<A> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A: Arch> Kernel<A> {
+    /// An empty kernel: no tasks, threads or endpoints.
+    pub fn new() -> Self {
+        Kernel {
+            threads: core::array::from_fn(|_| Tcb::empty()),
+            tasks: core::array::from_fn(|_| Task::empty()),
+            endpoints: [Endpoint::EMPTY; MAX_ENDPOINTS],
+            current: NIL,
+            cur_space: None,
+            runq: Queue::EMPTY,
+        }
+    }
+
+    /// Drop every object (between two benchmarks). The address space loaded
+    /// in the MMU is forgotten, so the next switch reloads it.
+    pub fn reset(&mut self) {
+        *self = Self::new();
+    }
+
+    // ----- accessors --------------------------------------------------------
+
+    #[inline(always)]
+    pub(crate) fn tcb(&self, id: u16) -> &Tcb<A> {
+        &self.threads[id as usize % MAX_THREADS]
+    }
+
+    #[inline(always)]
+    pub(crate) fn tcb_mut(&mut self, id: u16) -> &mut Tcb<A> {
+        &mut self.threads[id as usize % MAX_THREADS]
+    }
+
+    /// Two distinct threads at once.
+    fn tcb_pair(&mut self, a: u16, b: u16) -> (&mut Tcb<A>, &mut Tcb<A>) {
+        let (a, b) = (a as usize % MAX_THREADS, b as usize % MAX_THREADS);
+        assert_ne!(a, b, "a thread cannot message itself");
+        if a < b {
+            let (lo, hi) = self.threads.split_at_mut(b);
+            (&mut lo[a], &mut hi[0])
+        } else {
+            let (lo, hi) = self.threads.split_at_mut(a);
+            (&mut hi[0], &mut lo[b])
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn ep_mut(&mut self, id: EndpointId) -> &mut Endpoint {
+        &mut self.endpoints[id.0 as usize % MAX_ENDPOINTS]
+    }
+
+    /// The thread running on this CPU.
+    pub fn current(&self) -> Option<ThreadId> {
+        some(self.current)
+    }
+
+    /// State and task of `t`.
+    pub fn thread_info(&self, t: ThreadId) -> Option<ThreadInfo> {
+        let tcb = self.threads.get(t.0 as usize)?;
+        Some(ThreadInfo { state: tcb.state, task: tcb.task })
+    }
+
+    /// The saved registers of `t` (the arch takes their address for its
+    /// entry and exit code).
+    pub fn context(&self, t: ThreadId) -> &A::Context {
+        &self.tcb(t.0).ctx
+    }
+
+    /// The saved registers of `t`, writable.
+    pub fn context_mut(&mut self, t: ThreadId) -> &mut A::Context {
+        &mut self.tcb_mut(t.0).ctx
+    }
+
+    /// The address space of `task`.
+    pub fn space(&self, task: TaskId) -> Option<A::Space> {
+        self.tasks.get(task.0 as usize)?.space
+    }
+
+    /// The capability in `slot` of `task`.
+    pub fn cap(&self, task: TaskId, slot: usize) -> Option<Cap> {
+        self.tasks.get(task.0 as usize)?.caps.get(slot).copied()
+    }
+
+    // ----- object creation (runtime only, not reachable from user mode) -----
+
+    /// A new task with address space `space` and an empty capability table.
+    pub fn create_task(&mut self, space: A::Space) -> Result<TaskId, Error> {
+        let i = self.tasks.iter().position(|t| t.space.is_none()).ok_or(Error::InvalidArgument)?;
+        self.tasks[i] = Task { space: Some(space), caps: [Cap::Null; CAP_SLOTS] };
+        Ok(TaskId(i as u16))
+    }
+
+    /// A new endpoint.
+    pub fn create_endpoint(&mut self) -> Result<EndpointId, Error> {
+        let i = self.endpoints.iter().position(|e| !e.live).ok_or(Error::InvalidArgument)?;
+        self.endpoints[i] = Endpoint { live: true, ..Endpoint::EMPTY };
+        Ok(EndpointId(i as u16))
+    }
+
+    /// Put `cap` into `slot` of `task`'s capability table.
+    pub fn set_cap(&mut self, task: TaskId, slot: usize, cap: Cap) -> Result<(), Error> {
+        let t = self.tasks.get_mut(task.0 as usize).ok_or(Error::InvalidArgument)?;
+        if t.space.is_none() {
+            return Err(Error::InvalidArgument);
+        }
+        if let Cap::Endpoint { ep, .. } = cap
+            && !self.endpoints.get(ep.0 as usize).is_some_and(|e| e.live)
+        {
+            return Err(Error::InvalidArgument);
+        }
+        *t.caps.get_mut(slot).ok_or(Error::InvalidCap)? = cap;
+        Ok(())
+    }
+
+    /// A new thread in `task`, ready to run at `entry` with stack pointer
+    /// `stack` and `arg` in its first argument register. It goes to the
+    /// tail of the run queue.
+    pub fn create_thread(
+        &mut self,
+        task: TaskId,
+        entry: Word,
+        stack: Word,
+        arg: Word,
+        utcb: Option<&'static Utcb>,
+    ) -> Result<ThreadId, Error> {
+        if self.space(task).is_none() {
+            return Err(Error::InvalidArgument);
+        }
+        let i = self
+            .threads
+            .iter()
+            .position(|t| t.state == ThreadState::Inactive)
+            .ok_or(Error::InvalidArgument)?;
+        self.threads[i] = Tcb {
+            ctx: A::Context::new_thread(entry, stack, arg),
+            state: ThreadState::Ready,
+            task,
+            next: NIL,
+            caller: NIL,
+            send_badge: Badge(0),
+            utcb,
+        };
+        self.runq_push(i as u16);
+        Ok(ThreadId(i as u16))
+    }
+
+    // ----- run queue ----------------------------------------------------------
+
+    fn runq_push(&mut self, t: u16) {
+        self.tcb_mut(t).next = NIL;
+        match self.runq.tail {
+            NIL => self.runq.head = t,
+            tail => self.tcb_mut(tail).next = t,
+        }
+        self.runq.tail = t;
+    }
+
+    fn runq_pop(&mut self) -> Option<u16> {
+        let h = self.runq.head;
+        if h == NIL {
+            return None;
+        }
+        self.runq.head = self.tcb(h).next;
+        if self.runq.head == NIL {
+            self.runq.tail = NIL;
+        }
+        Some(h)
+    }
+
+    /// Remove `t` from the queue `q` (a linear walk: slowpath only).
+    fn queue_remove(threads: &mut [Tcb<A>; MAX_THREADS], q: &mut Queue, t: u16) -> bool {
+        let mut prev = NIL;
+        let mut cur = q.head;
+        while cur != NIL {
+            let next = threads[cur as usize % MAX_THREADS].next;
+            if cur == t {
+                if prev == NIL {
+                    q.head = next;
+                } else {
+                    threads[prev as usize % MAX_THREADS].next = next;
+                }
+                if q.tail == t {
+                    q.tail = prev;
+                }
+                threads[t as usize % MAX_THREADS].next = NIL;
+                return true;
+            }
+            prev = cur;
+            cur = next;
+        }
+        false
+    }
+
+    /// Make `t` the current thread, switching the address space if its task's
+    /// differs from the loaded one.
+    #[inline(always)]
+    pub(crate) fn activate(&mut self, t: u16) {
+        let task = self.tcb(t).task;
+        let space = self.tasks[task.0 as usize % MAX_TASKS].space;
+        if space != self.cur_space {
+            if let Some(s) = space {
+                A::switch_space(s);
+            }
+            self.cur_space = space;
+        }
+        self.current = t;
+    }
+
+    /// Pick the next ready thread (or go idle) and make it current.
+    pub fn schedule(&mut self) -> Next {
+        match self.runq_pop() {
+            Some(t) => {
+                self.activate(t);
+                Next::Resume { thread: ThreadId(t), regs_from: ThreadId(t) }
+            }
+            None => {
+                self.current = NIL;
+                Next::Idle
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn resume_current(&self) -> Next {
+        Next::Resume { thread: ThreadId(self.current), regs_from: ThreadId(self.current) }
+    }
+
+    // ----- the syscall entry point ------------------------------------------
+
+    /// Handle the syscall of the current thread, whose registers the arch has
+    /// saved into its context. Returns what to run next.
+    ///
+    /// # Panics
+    ///
+    /// If there is no current thread (the arch called this outside a
+    /// syscall).
+    #[inline(always)]
+    pub fn syscall<S: Services<A>>(&mut self, svc: &mut S) -> Next {
+        let cur = self.current;
+        let args = self.tcb(cur).ctx.syscall_args();
+        match args.op {
+            1 => {
+                if let Some(n) = self.fastpath_call(cur, args) {
+                    return n;
+                }
+            }
+            2 => {
+                if let Some(n) = self.fastpath_reply_recv(cur, args) {
+                    return n;
+                }
+            }
+            0 => {
+                self.tcb_mut(cur).ctx.set_status(0);
+                return self.resume_current();
+            }
+            _ => {}
+        }
+        self.slowpath(cur, args, svc)
+    }
+
+    /// The general path of every syscall.
+    #[cold]
+    #[inline(never)]
+    fn slowpath<S: Services<A>>(&mut self, cur: u16, args: SyscallArgs, svc: &mut S) -> Next {
+        assert!(cur != NIL, "syscall without a current thread");
+        let Some(op) = Syscall::from_word(args.op) else {
+            if args.op >= SERVICE_BASE {
+                let task = self.tcb(cur).task;
+                let tcb = self.tcb_mut(cur);
+                let r = svc.service(ThreadId(cur), task, args.op, &mut tcb.ctx, tcb.utcb);
+                return self.finish(cur, r);
+            }
+            return self.finish(cur, Err(Error::InvalidSyscall));
+        };
+        match op {
+            Syscall::Null => self.finish(cur, Ok(())),
+            Syscall::Call | Syscall::Send => self.do_send(cur, args, op == Syscall::Call),
+            Syscall::Recv => match self.lookup(cur, args, Rights::RECV) {
+                Ok(ep) => self.do_recv(cur, ep),
+                Err(e) => self.finish(cur, Err(e)),
+            },
+            Syscall::ReplyRecv => match self.lookup(cur, args, Rights::RECV) {
+                Ok(ep) => {
+                    if let Some(caller) = some(self.tcb(cur).caller) {
+                        self.do_reply(cur, caller.0, args.tag);
+                    }
+                    self.do_recv(cur, ep)
+                }
+                Err(e) => self.finish(cur, Err(e)),
+            },
+            Syscall::Reply => {
+                if !args.tag.is_valid() {
+                    return self.finish(cur, Err(Error::InvalidMessage));
+                }
+                match some(self.tcb(cur).caller) {
+                    Some(caller) => {
+                        self.do_reply(cur, caller.0, args.tag);
+                        self.finish(cur, Ok(()))
+                    }
+                    None => self.finish(cur, Err(Error::NoCaller)),
+                }
+            }
+            Syscall::Yield => {
+                self.tcb_mut(cur).ctx.set_status(0);
+                self.runq_push(cur);
+                self.schedule()
+            }
+            Syscall::Exit => {
+                self.kill_thread(cur);
+                self.schedule()
+            }
+        }
+    }
+
+    /// Resume the current thread with the status of `r`.
+    fn finish(&mut self, cur: u16, r: Result<(), Error>) -> Next {
+        let status = match r {
+            Ok(()) => 0,
+            Err(e) => e.code(),
+        };
+        self.tcb_mut(cur).ctx.set_status(status);
+        self.resume_current()
+    }
+
+    /// Validate the tag and look up the endpoint capability in `args.cap`,
+    /// which must carry `need`. Returns the endpoint and the cap's badge.
+    fn lookup_cap(
+        &self,
+        cur: u16,
+        args: SyscallArgs,
+        need: Rights,
+    ) -> Result<(EndpointId, Badge), Error> {
+        if !args.tag.is_valid() {
+            return Err(Error::InvalidMessage);
+        }
+        let task = &self.tasks[self.tcb(cur).task.0 as usize % MAX_TASKS];
+        let slot = usize::try_from(args.cap).map_err(|_| Error::InvalidCap)?;
+        match task.caps.get(slot) {
+            None | Some(Cap::Null) => Err(Error::InvalidCap),
+            Some(Cap::Endpoint { ep, rights, badge }) => {
+                if rights.contains(need) {
+                    Ok((*ep, *badge))
+                } else {
+                    Err(Error::NoRights)
+                }
+            }
+        }
+    }
+
+    fn lookup(&self, cur: u16, args: SyscallArgs, need: Rights) -> Result<EndpointId, Error> {
+        self.lookup_cap(cur, args, need).map(|(ep, _)| ep)
+    }
+
+    /// Copy the message of `from` (as it sent it: its saved tag, register
+    /// message registers and UTCB words) to `to`, with `badge`.
+    fn deliver(&mut self, from: u16, to: u16, tag: MessageInfo, badge: Badge) {
+        let (src, dst) = self.tcb_pair(from, to);
+        let n = tag.length();
+        for i in 0..n.min(A::MR_IN_REGS) {
+            dst.ctx.set_mr(i, src.ctx.mr(i));
+        }
+        if n > A::MR_IN_REGS
+            && let (Some(s), Some(d)) = (src.utcb, dst.utcb)
+        {
+            for i in A::MR_IN_REGS..n {
+                d.set(i, s.get(i));
+            }
+        }
+        dst.ctx.set_recv_result(badge.0, tag);
+    }
+
+    /// Wake `caller` with the reply in `cur`'s registers.
+    fn do_reply(&mut self, cur: u16, caller: u16, tag: MessageInfo) {
+        self.tcb_mut(cur).caller = NIL;
+        if self.tcb(caller).state != ThreadState::BlockedOnReply {
+            return; // the caller died meanwhile: the reply goes nowhere
+        }
+        self.deliver(cur, caller, tag, Badge(0));
+        self.tcb_mut(caller).state = ThreadState::Ready;
+        self.runq_push(caller);
+    }
+
+    /// Give `receiver` the reply right for `caller`; a reply right it still
+    /// held is lost, and the thread waiting on it is woken with an error.
+    fn set_caller(&mut self, receiver: u16, caller: u16) {
+        let old = self.tcb(receiver).caller;
+        if old != NIL && self.tcb(old).state == ThreadState::BlockedOnReply {
+            self.tcb_mut(old).ctx.set_status(Error::PartnerDied.code());
+            self.tcb_mut(old).state = ThreadState::Ready;
+            self.runq_push(old);
+        }
+        self.tcb_mut(receiver).caller = caller;
+    }
+
+    fn do_send(&mut self, cur: u16, args: SyscallArgs, call: bool) -> Next {
+        let (ep, badge) = match self.lookup_cap(cur, args, Rights::SEND) {
+            Ok(x) => x,
+            Err(e) => return self.finish(cur, Err(e)),
+        };
+        let e = *self.ep_mut(ep);
+        if e.state == EpState::Recv {
+            // A receiver waits: deliver now.
+            let dest = e.queue.head;
+            self.ep_pop(ep);
+            self.deliver(cur, dest, args.tag, badge);
+            self.tcb_mut(dest).state = ThreadState::Ready;
+            if call {
+                self.set_caller(dest, cur);
+                self.tcb_mut(cur).state = ThreadState::BlockedOnReply;
+                self.activate(dest);
+                return self.resume_current();
+            }
+            self.runq_push(dest);
+            return self.finish(cur, Ok(()));
+        }
+        // Nobody waits: queue the sender with its message in its registers.
+        let tcb = self.tcb_mut(cur);
+        tcb.state = ThreadState::BlockedOnSend { ep, call };
+        tcb.send_badge = badge;
+        self.ep_push(ep, cur, EpState::Send);
+        self.schedule()
+    }
+
+    fn do_recv(&mut self, cur: u16, ep: EndpointId) -> Next {
+        let e = *self.ep_mut(ep);
+        if e.state == EpState::Send {
+            let sender = e.queue.head;
+            self.ep_pop(ep);
+            let ThreadState::BlockedOnSend { call, .. } = self.tcb(sender).state else {
+                unreachable!("send queue holds a thread not blocked on send");
+            };
+            let tag = self.tcb(sender).ctx.syscall_args().tag;
+            let badge = self.tcb(sender).send_badge;
+            self.deliver(sender, cur, tag, badge);
+            if call {
+                self.set_caller(cur, sender);
+                self.tcb_mut(sender).state = ThreadState::BlockedOnReply;
+            } else {
+                self.tcb_mut(sender).ctx.set_status(0);
+                self.tcb_mut(sender).state = ThreadState::Ready;
+                self.runq_push(sender);
+            }
+            return self.resume_current();
+        }
+        self.tcb_mut(cur).state = ThreadState::BlockedOnRecv { ep };
+        self.ep_push(ep, cur, EpState::Recv);
+        self.schedule()
+    }
+
+    /// Append `t` to the queue of `ep`, which then holds `kind` waiters.
+    #[inline(always)]
+    pub(crate) fn ep_push(&mut self, ep: EndpointId, t: u16, kind: EpState) {
+        self.tcb_mut(t).next = NIL;
+        let e = *self.ep_mut(ep);
+        if e.state == EpState::Idle {
+            *self.ep_mut(ep) = Endpoint { state: kind, queue: Queue { head: t, tail: t }, live: true };
+        } else {
+            self.tcb_mut(e.queue.tail).next = t;
+            self.ep_mut(ep).queue.tail = t;
+        }
+    }
+
+    /// Remove the head of `ep`'s queue.
+    #[inline(always)]
+    pub(crate) fn ep_pop(&mut self, ep: EndpointId) {
+        let head = self.ep_mut(ep).queue.head;
+        let next = self.tcb(head).next;
+        let e = self.ep_mut(ep);
+        e.queue.head = next;
+        if next == NIL {
+            e.queue.tail = NIL;
+            e.state = EpState::Idle;
+        }
+    }
+
+    // ----- faults and exits ---------------------------------------------------
+
+    /// End thread `t`: take it off every queue, fail the thread waiting for
+    /// its reply, and mark it dead.
+    fn kill_thread(&mut self, t: u16) {
+        match self.tcb(t).state {
+            ThreadState::BlockedOnSend { ep, .. } | ThreadState::BlockedOnRecv { ep } => {
+                let idx = ep.0 as usize % MAX_ENDPOINTS;
+                let mut q = self.endpoints[idx].queue;
+                Self::queue_remove(&mut self.threads, &mut q, t);
+                self.endpoints[idx].queue = q;
+                if q.head == NIL {
+                    self.endpoints[idx].state = EpState::Idle;
+                }
+            }
+            ThreadState::Ready if self.current != t => {
+                let mut q = self.runq;
+                Self::queue_remove(&mut self.threads, &mut q, t);
+                self.runq = q;
+            }
+            _ => {}
+        }
+        let caller = self.tcb(t).caller;
+        if caller != NIL && self.tcb(caller).state == ThreadState::BlockedOnReply {
+            self.tcb_mut(caller).ctx.set_status(Error::PartnerDied.code());
+            self.tcb_mut(caller).state = ThreadState::Ready;
+            self.runq_push(caller);
+        }
+        let tcb = self.tcb_mut(t);
+        tcb.caller = NIL;
+        tcb.state = ThreadState::Dead;
+        if self.current == t {
+            self.current = NIL;
+        }
+    }
+
+    /// The current thread faulted: kill its whole task (every thread in it)
+    /// and pick the next thread. Returns the killed task.
+    pub fn fault_current(&mut self) -> (Option<TaskId>, Next) {
+        let cur = self.current;
+        if cur == NIL {
+            return (None, self.schedule());
+        }
+        let task = self.tcb(cur).task;
+        self.kill_task(task);
+        (Some(task), self.schedule())
+    }
+
+    /// Kill every thread of `task`. Its capabilities and address space stay
+    /// until [`Kernel::reset`].
+    pub fn kill_task(&mut self, task: TaskId) {
+        for i in 0..MAX_THREADS {
+            let s = self.threads[i].state;
+            if self.threads[i].task == task && s != ThreadState::Inactive && s != ThreadState::Dead {
+                self.kill_thread(i as u16);
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Host tests of every syscall and every error, against `MockArch`.
+
+extern crate std;
+
+use std::boxed::Box;
+
+use crate::mock::{reg, Machine, MockArch};
+use crate::{
+    Badge, Cap, EndpointId, Error, MessageInfo, Next, Rights, Syscall, TaskId, ThreadId,
+    ThreadState, Utcb,
+};
+
+fn utcb() -> &'static Utcb {
+    Box::leak(Box::new(Utcb::new()))
+}
+
+/// A client task (slot 1: endpoint, send, badge 0xB1) and a server task
+/// (slot 1: the same endpoint, receive). Returns (machine, client, server).
+fn client_server(same_task: bool) -> (Machine, ThreadId, ThreadId, EndpointId) {
+    let mut m = Machine::new();
+    let k = &mut m.kernel;
+    let ts = k.create_task(0x1000).unwrap();
+    let tc = if same_task { ts } else { k.create_task(0x2000).unwrap() };
+    let ep = k.create_endpoint().unwrap();
+    k.set_cap(ts, 1, Cap::Endpoint { ep, rights: Rights::RECV, badge: Badge(0) }).unwrap();
+    let cslot = if same_task { 2 } else { 1 };
+    k.set_cap(tc, cslot, Cap::Endpoint { ep, rights: Rights::SEND, badge: Badge(0xB1) })
+        .unwrap();
+    let server = k.create_thread(ts, 0x40_0000, 0x7000, 1, Some(utcb())).unwrap();
+    let client = k.create_thread(tc, 0x40_0100, 0x8000, 2, Some(utcb())).unwrap();
+    (m, client, server, ep)
+}
+
+fn op(s: Syscall) -> u64 {
+    s as u64
+}
+
+#[test]
+fn call_and_reply_recv_round_trip_fastpath() {
+    for same in [false, true] {
+        let (mut m, client, server, _) = client_server(same);
+        let cslot = if same { 2 } else { 1 };
+        assert_eq!(m.start(), Next::Resume { thread: server, regs_from: server });
+        // Server waits.
+        m.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+        assert_eq!(m.running(), Some(client));
+        assert_eq!(m.kernel.thread_info(server).unwrap().state, ThreadState::BlockedOnRecv {
+            ep: EndpointId(0)
+        });
+        for i in 0..5u64 {
+            // Client calls: the fastpath hands the CPU to the server, whose
+            // registers come from the client's save area.
+            let n = m.syscall(op(Syscall::Call), cslot, MessageInfo::new(0x42, 4), &[
+                i,
+                i ^ 0xAA,
+                !i,
+                i << 8,
+            ]);
+            assert_eq!(n, Next::Resume { thread: server, regs_from: client });
+            assert_eq!(m.status(), 0);
+            assert_eq!(m.badge(), 0xB1);
+            assert_eq!(m.tag(), MessageInfo::new(0x42, 4));
+            assert_eq!([m.mr(0), m.mr(1), m.mr(2), m.mr(3)], [i, i ^ 0xAA, !i, i << 8]);
+            assert_eq!(m.kernel.thread_info(client).unwrap().state, ThreadState::BlockedOnReply);
+            // Server replies and waits again.
+            let n = m.syscall(op(Syscall::ReplyRecv), 1, MessageInfo::new(0x43, 2), &[
+                i + 1,
+                i + 2,
+            ]);
+            assert_eq!(n, Next::Resume { thread: client, regs_from: server });
+            assert_eq!(m.status(), 0);
+            assert_eq!(m.badge(), 0);
+            assert_eq!(m.tag(), MessageInfo::new(0x43, 2));
+            assert_eq!([m.mr(0), m.mr(1)], [i + 1, i + 2]);
+        }
+        let log = MockArch::take_space_log();
+        if same {
+            assert_eq!(log, [0x1000], "no address-space switch within one task");
+        } else {
+            assert_eq!(log.len(), 2 + 10, "one switch per IPC between two tasks");
+        }
+    }
+}
+
+#[test]
+fn long_message_takes_slowpath_and_copies_utcb() {
+    let (mut m, client, server, _) = client_server(false);
+    m.start();
+    m.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+    // Client: 10 words, 6 of them in its UTCB.
+    let cu = m.kernel.tcb(client.0).utcb.unwrap();
+    for i in 4..10 {
+        cu.set(i, 100 + i as u64);
+    }
+    let n = m.syscall(op(Syscall::Call), 1, MessageInfo::new(7, 10), &[1, 2, 3, 4]);
+    assert_eq!(n, Next::Resume { thread: server, regs_from: server }, "copied, not handed");
+    assert_eq!([m.mr(0), m.mr(1), m.mr(2), m.mr(3)], [1, 2, 3, 4]);
+    assert_eq!(m.tag(), MessageInfo::new(7, 10));
+    let su = m.kernel.tcb(server.0).utcb.unwrap();
+    for i in 4..10 {
+        assert_eq!(su.get(i), 100 + i as u64);
+    }
+}
+
+#[test]
+fn sender_first_then_receiver() {
+    let (mut m, client, server, _) = client_server(false);
+    m.start(); // server runs first; let it yield so the client sends first
+    m.syscall(op(Syscall::Yield), 0, MessageInfo::new(0, 0), &[]);
+    assert_eq!(m.running(), Some(client));
+    m.syscall(op(Syscall::Call), 1, MessageInfo::new(5, 1), &[77]);
+    assert_eq!(m.running(), Some(server), "client blocked on send");
+    assert!(matches!(
+        m.kernel.thread_info(client).unwrap().state,
+        ThreadState::BlockedOnSend { call: true, .. }
+    ));
+    m.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+    assert_eq!(m.running(), Some(server));
+    assert_eq!((m.status(), m.badge(), m.mr(0)), (0, 0xB1, 77));
+    assert_eq!(m.kernel.thread_info(client).unwrap().state, ThreadState::BlockedOnReply);
+    m.syscall(op(Syscall::Reply), 0, MessageInfo::new(6, 1), &[78]);
+    assert_eq!((m.running(), m.status()), (Some(server), 0));
+    m.syscall(op(Syscall::Yield), 0, MessageInfo::new(0, 0), &[]);
+    assert_eq!(m.running(), Some(client));
+    assert_eq!((m.status(), m.tag(), m.mr(0)), (0, MessageInfo::new(6, 1), 78));
+}
+
+#[test]
+fn errors_are_status_codes() {
+    let (mut m, _client, server, _) = client_server(false);
+    m.start();
+    assert_eq!(m.running(), Some(server));
+    let cases: &[(u64, u64, MessageInfo, Error)] = &[
+        (12, 1, MessageInfo::new(0, 0), Error::InvalidSyscall),
+        (op(Syscall::Recv), 31, MessageInfo::new(0, 0), Error::InvalidCap),
+        (op(Syscall::Recv), 1000, MessageInfo::new(0, 0), Error::InvalidCap),
+        (op(Syscall::Recv), u64::MAX, MessageInfo::new(0, 0), Error::InvalidCap),
+        (op(Syscall::Call), 1, MessageInfo::new(0, 0), Error::NoRights),
+        (op(Syscall::Send), 1, MessageInfo::new(0, 0), Error::NoRights),
+        (op(Syscall::Recv), 1, MessageInfo::new(0, 64), Error::InvalidMessage),
+        (op(Syscall::Recv), 1, MessageInfo(1 << 8), Error::InvalidMessage),
+        (op(Syscall::Reply), 0, MessageInfo::new(0, 0), Error::NoCaller),
+        (99, 0, MessageInfo::new(0, 0), Error::UnsupportedService),
+    ];
+    for &(o, cap, tag, err) in cases {
+        let n = m.syscall(o, cap, tag, &[]);
+        assert_eq!(n, Next::Resume { thread: server, regs_from: server }, "{o} {cap}");
+        assert_eq!(m.status(), err.code(), "op {o} cap {cap} tag {tag:?}");
+    }
+    // The client lacks RECV.
+    m.syscall(op(Syscall::Yield), 0, MessageInfo::new(0, 0), &[]);
+    m.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+    assert_eq!(m.status(), Error::NoRights.code());
+}
+
+#[test]
+fn null_syscall_and_services() {
+    let (mut m, _c, server, _) = client_server(false);
+    m.start();
+    m.cpu.regs[reg::KEEP] = 1234;
+    m.syscall(op(Syscall::Null), 0, MessageInfo::new(0, 0), &[5]);
+    assert_eq!((m.status(), m.mr(0), m.cpu.regs[reg::KEEP]), (0, 5, 1234));
+    m.syscall(20, 0, MessageInfo::new(0, 0), &[41]);
+    assert_eq!((m.status(), m.mr(0)), (0, 42));
+    assert_eq!(m.services.calls, [(server, TaskId(0), 20, 41)]);
+}
+
+#[test]
+fn fault_kills_task_and_wakes_caller_with_error() {
+    let (mut m, client, server, _) = client_server(false);
+    m.start();
+    m.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+    m.syscall(op(Syscall::Call), 1, MessageInfo::new(1, 0), &[]);
+    assert_eq!(m.running(), Some(server));
+    // The server faults while holding the client's reply right.
+    let (task, n) = m.fault();
+    assert_eq!(task, Some(TaskId(0)));
+    assert_eq!(n, Next::Resume { thread: client, regs_from: client });
+    assert_eq!(m.status(), Error::PartnerDied.code());
+    assert_eq!(m.kernel.thread_info(server).unwrap().state, ThreadState::Dead);
+    // The client exits: nothing left to run.
+    assert_eq!(m.syscall(op(Syscall::Exit), 0, MessageInfo::new(0, 0), &[]), Next::Idle);
+}
+
+#[test]
+fn killing_a_queued_receiver_unlinks_it() {
+    let (mut m, client, server, ep) = client_server(false);
+    m.start();
+    m.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+    assert_eq!(m.running(), Some(client));
+    m.kernel.kill_task(TaskId(0));
+    assert_eq!(m.kernel.thread_info(server).unwrap().state, ThreadState::Dead);
+    // A call now finds nobody and blocks: nothing else is ready.
+    assert_eq!(m.syscall(op(Syscall::Call), 1, MessageInfo::new(0, 0), &[]), Next::Idle);
+    let _ = ep;
+}
+
+#[test]
+fn set_cap_and_create_reject_bad_arguments() {
+    let mut m = Machine::new();
+    let k = &mut m.kernel;
+    assert_eq!(k.set_cap(TaskId(0), 0, Cap::Null), Err(Error::InvalidArgument));
+    let t = k.create_task(1).unwrap();
+    let bogus = Cap::Endpoint { ep: EndpointId(5), rights: Rights::ALL, badge: Badge(0) };
+    assert_eq!(k.set_cap(t, 0, bogus), Err(Error::InvalidArgument));
+    assert_eq!(k.set_cap(t, 99, Cap::Null), Err(Error::InvalidCap));
+    assert_eq!(k.create_thread(TaskId(3), 0, 0, 0, None), Err(Error::InvalidArgument));
+}

@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The benchmark driver.
+//!
+//! For each scenario (correctness test, fault test, benchmark) the driver
+//! starts from an empty kernel: it frees every frame, builds the tasks
+//! (loading the embedded user program into each), the endpoint, the
+//! capabilities and the threads, writes each thread's job into its UTCB
+//! (docs/abi.md "Start-up words"), and runs user mode until no thread is
+//! ready. Then it checks what the threads reported and prints the result:
+//! human-readable lines and the `IPCB` protocol lines (docs/protocol.md).
+//!
+//! The driver runs on the boot stack, outside any kernel entry; while user
+//! code runs it holds no reference into the kernel state (the entry points
+//! reach it through the board's static).
+
+use ipc_core::{Badge, Cap, Next, Rights, TaskId, Word};
+use pmu::{CounterKind, CounterSet, Stats, MAX_COUNTERS};
+
+use crate::elf::{Elf, ElfError};
+use crate::mem::FRAME;
+use crate::state::Reports;
+use crate::{kprint, kprintln, Board, CounterSelector, Machine, MemError, Perm, State};
+
+/// User address of thread `k`'s UTCB.
+pub const UTCB_BASE: u64 = 0x10_0000_0000;
+/// User address of the stack area of thread `k`.
+pub const STACK_BASE: u64 = 0x20_0000_0000;
+/// Stack area per thread.
+pub const STACK_AREA: u64 = 0x10_0000;
+/// Mapped stack per thread.
+pub const STACK_SIZE: u64 = 64 * 1024;
+
+/// Roles of the user program (docs/abi.md).
+pub mod role {
+    /// IPC client.
+    pub const CLIENT: u64 = 1;
+    /// IPC server.
+    pub const SERVER: u64 = 2;
+    /// Null-syscall loop.
+    pub const SYSCALL: u64 = 3;
+}
+
+/// Which message field the fault-injection build corrupts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Inject {
+    /// Nothing (the normal build ignores anything else).
+    None,
+    /// Flip a bit of message register 2.
+    Mr,
+    /// Flip a bit of the badge.
+    Badge,
+    /// Flip a bit of the label.
+    Label,
+}
+
+impl Inject {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Inject::None => "none",
+            Inject::Mr => "mr",
+            Inject::Badge => "badge",
+            Inject::Label => "label",
+        }
+    }
+}
+
+/// The benchmark configuration from the kernel command line.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Config {
+    /// Rounds per run.
+    pub rounds: u64,
+    /// Measured runs.
+    pub runs: u64,
+    /// Warm-up runs.
+    pub warmup: u64,
+    /// Fault injection.
+    pub inject: Inject,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None }
+    }
+}
+
+/// Parse `key=value` words; unknown keys are an error (named in `Err`).
+/// A first word without `=` is the kernel's path, which multiboot loaders
+/// put in front, and is skipped.
+pub fn parse_cmdline(s: &str) -> Result<Config, &str> {
+    let mut c = Config::default();
+    for (i, w) in s.split_ascii_whitespace().enumerate() {
+        if i == 0 && !w.contains('=') {
+            continue;
+        }
+        let (k, v) = w.split_once('=').ok_or(w)?;
+        let num = || v.parse::<u64>().map_err(|_| w);
+        match k {
+            "rounds" => c.rounds = num()?.max(1),
+            "runs" => c.runs = num()?.clamp(1, pmu::MAX_RUNS as u64),
+            "warmup" => c.warmup = num()?,
+            "inject" => {
+                c.inject = match v {
+                    "none" => Inject::None,
+                    "mr" => Inject::Mr,
+                    "badge" => Inject::Badge,
+                    "label" => Inject::Label,
+                    _ => return Err(w),
+                }
+            }
+            _ => return Err(w),
+        }
+    }
+    Ok(c)
+}
+
+/// One thread of a scenario.
+#[derive(Clone, Copy, Debug)]
+struct ThreadSpec {
+    task: usize,
+    role: u64,
+    cap: u64,
+    badge: u64,
+}
+
+/// One capability of a scenario (every scenario has one endpoint).
+#[derive(Clone, Copy, Debug)]
+struct CapSpec {
+    task: usize,
+    slot: usize,
+    rights: Rights,
+    badge: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A benchmark: unit name and operations per round.
+    Bench { unit: &'static str, ops_per_round: u64 },
+    /// A correctness scenario that reports `test_ok(role)`.
+    Test,
+    /// A scenario whose task must be killed by a fault.
+    Fault,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Scenario {
+    name: &'static str,
+    id: u64,
+    tasks: usize,
+    caps: &'static [CapSpec],
+    threads: &'static [ThreadSpec],
+    kind: Kind,
+}
+
+const SEND_B1: CapSpec = CapSpec { task: 0, slot: 2, rights: Rights::SEND, badge: 0xB1 };
+const RECV: CapSpec = CapSpec { task: 0, slot: 1, rights: Rights::RECV, badge: 0 };
+
+/// The single thread of a test scenario; role 0 means "the scenario id".
+const TEST_THREAD: ThreadSpec = ThreadSpec { task: 0, role: 0, cap: 1, badge: 0 };
+
+const fn test(name: &'static str, id: u64, kind: Kind) -> Scenario {
+    Scenario {
+        name,
+        id,
+        tasks: 1,
+        caps: &[CapSpec { task: 0, slot: 1, rights: Rights::SEND, badge: 0 }],
+        threads: &[TEST_THREAD],
+        kind,
+    }
+}
+
+/// Correctness and fault scenarios, run before the benchmarks.
+const TESTS: &[Scenario] = &[
+    test("bad-syscall", 16, Kind::Test),
+    test("bad-cap", 17, Kind::Test),
+    test("no-rights", 18, Kind::Test),
+    test("bad-message", 19, Kind::Test),
+    test("no-caller", 20, Kind::Test),
+    test("null-preserves-registers", 21, Kind::Test),
+    test("fault-kernel-read", 32, Kind::Fault),
+    test("fault-write-code", 33, Kind::Fault),
+    test("fault-privileged", 34, Kind::Fault),
+    test("fault-undefined", 35, Kind::Fault),
+    test("fault-null-read", 36, Kind::Fault),
+    test("fault-nx-stack", 37, Kind::Fault),
+];
+
+/// The benchmarks.
+const BENCHES: &[Scenario] = &[
+    Scenario {
+        name: "ipc-intra",
+        id: 1,
+        tasks: 1,
+        caps: &[RECV, SEND_B1],
+        threads: &[
+            ThreadSpec { task: 0, role: role::SERVER, cap: 1, badge: 0xB1 },
+            ThreadSpec { task: 0, role: role::CLIENT, cap: 2, badge: 0 },
+        ],
+        kind: Kind::Bench { unit: "one-way-ipc", ops_per_round: 2 },
+    },
+    Scenario {
+        name: "ipc-inter",
+        id: 2,
+        tasks: 2,
+        caps: &[RECV, CapSpec { task: 1, slot: 1, rights: Rights::SEND, badge: 0xC2 }],
+        threads: &[
+            ThreadSpec { task: 0, role: role::SERVER, cap: 1, badge: 0xC2 },
+            ThreadSpec { task: 1, role: role::CLIENT, cap: 1, badge: 0 },
+        ],
+        kind: Kind::Bench { unit: "one-way-ipc", ops_per_round: 2 },
+    },
+    Scenario {
+        name: "syscall",
+        id: 3,
+        tasks: 1,
+        caps: &[],
+        threads: &[ThreadSpec { task: 0, role: role::SYSCALL, cap: 0, badge: 0 }],
+        kind: Kind::Bench { unit: "syscall", ops_per_round: 1 },
+    },
+];
+
+/// Why a scenario could not even be set up.
+#[derive(Clone, Copy, Debug)]
+pub enum SetupError {
+    /// The user program is not a valid ELF for this machine.
+    Elf(ElfError),
+    /// Out of frames or a bad mapping.
+    Mem(MemError),
+    /// The IPC core refused an object.
+    Kernel(ipc_core::Error),
+}
+
+impl From<ElfError> for SetupError {
+    fn from(e: ElfError) -> Self {
+        SetupError::Elf(e)
+    }
+}
+impl From<MemError> for SetupError {
+    fn from(e: MemError) -> Self {
+        SetupError::Mem(e)
+    }
+}
+impl From<ipc_core::Error> for SetupError {
+    fn from(e: ipc_core::Error) -> Self {
+        SetupError::Kernel(e)
+    }
+}
+
+/// What the driver needs to know about the machine it runs on.
+pub struct Env<'a, M: Machine, B: Board> {
+    /// The kernel state, as the entry points reach it.
+    pub state: fn() -> *mut State<M, B>,
+    /// The embedded user program.
+    pub user_elf: &'a [u8],
+    /// Its ELF machine number.
+    pub elf_machine: u16,
+    /// The configuration.
+    pub config: Config,
+    /// Counters and how user code reads them.
+    pub counters: (CounterSet, [CounterSelector; MAX_COUNTERS]),
+}
+
+/// Load `elf` into `space`; returns the entry point.
+fn load_elf<M: Machine, B: Board>(
+    st: &mut State<M, B>,
+    space: M::Space,
+    elf: &Elf<'_>,
+) -> Result<u64, SetupError> {
+    for seg in elf.segments() {
+        let seg = seg?;
+        let data = elf.data(&seg);
+        let start = seg.vaddr & !(FRAME - 1);
+        let end = (seg.vaddr + seg.memsz).div_ceil(FRAME) * FRAME;
+        let mut va = start;
+        while va < end {
+            let pa = st.frames.alloc().ok_or(MemError::OutOfFrames)?;
+            let dst = M::phys_to_virt(pa);
+            // SAFETY: `pa` is a fresh frame in the direct map.
+            unsafe { core::ptr::write_bytes(dst, 0, FRAME as usize) };
+            // Copy the part of the file image that falls into this page.
+            let lo = va.max(seg.vaddr);
+            let hi = (va + FRAME).min(seg.vaddr + seg.filesz);
+            if lo < hi {
+                let src = &data[(lo - seg.vaddr) as usize..(hi - seg.vaddr) as usize];
+                // SAFETY: the destination range lies inside the fresh frame.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        src.as_ptr(),
+                        dst.add((lo - va) as usize),
+                        src.len(),
+                    )
+                };
+            }
+            M::map_page(&mut st.frames, space, va, pa, Perm { write: seg.write, exec: seg.exec })?;
+            va += FRAME;
+        }
+    }
+    Ok(elf.entry)
+}
+
+/// Build `sc` in an empty kernel; returns the first thread to run.
+fn setup<M: Machine, B: Board>(
+    st: &mut State<M, B>,
+    env: &Env<'_, M, B>,
+    sc: &Scenario,
+) -> Result<Next, SetupError> {
+    M::load_kernel_space();
+    M::flush_user_tlb();
+    st.frames.reset();
+    st.kernel.reset();
+    st.services.reports = Reports::new(env.counters.0.len());
+    st.fault = None;
+
+    let elf = Elf::parse(env.user_elf, env.elf_machine)?;
+    let mut tasks = [TaskId(0); 2];
+    let mut entry = 0;
+    for (i, t) in tasks.iter_mut().enumerate().take(sc.tasks) {
+        let space = M::new_space(&mut st.frames, i as u16 + 1)?;
+        entry = load_elf(st, space, &elf)?;
+        *t = st.kernel.create_task(space)?;
+    }
+    let ep = st.kernel.create_endpoint()?;
+    for c in sc.caps {
+        st.kernel.set_cap(tasks[c.task], c.slot, Cap::Endpoint {
+            ep,
+            rights: c.rights,
+            badge: Badge(c.badge),
+        })?;
+    }
+    let mut per_task = [0u64; 2];
+    for th in sc.threads {
+        let k = per_task[th.task];
+        per_task[th.task] += 1;
+        let space = st.kernel.space(tasks[th.task]).ok_or(ipc_core::Error::InvalidArgument)?;
+        // UTCB: one page, user-writable, also reached by the kernel through
+        // the direct map.
+        let upa = st.frames.alloc().ok_or(MemError::OutOfFrames)?;
+        // SAFETY: fresh frame in the direct map.
+        unsafe { core::ptr::write_bytes(M::phys_to_virt(upa), 0, FRAME as usize) };
+        let uva = UTCB_BASE + k * FRAME;
+        M::map_page(&mut st.frames, space, uva, upa, Perm { write: true, exec: false })?;
+        // SAFETY: the frame is page-aligned, zeroed, sized for a `Utcb`
+        // (all atomics, valid when zero) and never freed while the kernel
+        // object referencing it lives (frames are reclaimed only by the next
+        // `setup`, after `kernel.reset()`).
+        let utcb: &'static ipc_core::Utcb =
+            unsafe { &*(M::phys_to_virt(upa) as *const ipc_core::Utcb) };
+        let stack_top = STACK_BASE + k * STACK_AREA + STACK_AREA;
+        let mut va = stack_top - STACK_SIZE;
+        while va < stack_top {
+            let pa = st.frames.alloc().ok_or(MemError::OutOfFrames)?;
+            // SAFETY: fresh frame in the direct map.
+            unsafe { core::ptr::write_bytes(M::phys_to_virt(pa), 0, FRAME as usize) };
+            M::map_page(&mut st.frames, space, va, pa, Perm { write: true, exec: false })?;
+            va += FRAME;
+        }
+        let cfg = &env.config;
+        let (set, sel) = &env.counters;
+        let words: [(usize, Word); 10] = [
+            (4, if th.role == 0 { sc.id } else { th.role }),
+            (5, cfg.rounds),
+            (6, cfg.runs),
+            (7, cfg.warmup),
+            (8, sc.id),
+            (9, set.len() as u64),
+            (14, th.cap),
+            (15, th.badge),
+            (16, 4),
+            (17, 0),
+        ];
+        for (i, v) in words {
+            utcb.set(i, v);
+        }
+        for (i, s) in sel.iter().enumerate().take(set.len()) {
+            utcb.set(10 + i, *s);
+        }
+        st.kernel.create_thread(tasks[th.task], entry, stack_top - 8, uva, Some(utcb))?;
+    }
+    Ok(st.kernel.schedule())
+}
+
+/// Run user mode from `next` until idle.
+fn run<M: Machine, B: Board>(env: &Env<'_, M, B>, next: Next) {
+    if let Next::Resume { thread, regs_from } = next {
+        let st = env.state;
+        // SAFETY: the contexts live in the kernel state, a static that does
+        // not move; no reference into it is held across the call.
+        unsafe {
+            let k = &mut (*st()).kernel;
+            let t = k.context_mut(thread) as *mut M::Context;
+            let r = k.context(regs_from) as *const M::Context;
+            M::run_user(t, r);
+        }
+    }
+}
+
+/// Outcome of one scenario.
+struct Outcome {
+    ok: bool,
+}
+
+fn what_name(what: u64) -> (&'static str, u64) {
+    match what {
+        1 => ("status", 0),
+        2 => ("label", 0),
+        3 => ("length", 0),
+        4 => ("badge", 0),
+        16..=79 => ("mr", what - 16),
+        0xFFFF => ("panic", 0),
+        _ => ("check", what),
+    }
+}
+
+fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &mut Results) -> Outcome {
+    let next = {
+        // SAFETY: no other reference to the state is live in the driver.
+        let st = unsafe { &mut *(env.state)() };
+        match setup(st, env, sc) {
+            Ok(n) => n,
+            Err(e) => {
+                kprintln!(B, "IPCB fail bench={} core=0 reason=\"setup failed: {:?}\"", sc.name, e);
+                return Outcome { ok: false };
+            }
+        }
+    };
+    run(env, next);
+    // SAFETY: user mode is over; the driver is the only user of the state.
+    let st = unsafe { &mut *(env.state)() };
+    let r = st.services.reports;
+    let fault = st.fault;
+    match sc.kind {
+        Kind::Test => {
+            let ok = r.tests_ok & (1 << sc.id) != 0 && r.fail.is_none() && fault.is_none();
+            if ok {
+                kprintln!(B, "IPCB ok test={}", sc.name);
+            } else if let Some(f) = r.fail {
+                let (w, i) = what_name(f.what);
+                kprintln!(B, "IPCB fail bench={} core=0 reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, w, i, f.got, f.expected);
+            } else if let Some(f) = fault {
+                kprintln!(B, "IPCB fail bench={} core=0 reason=\"unexpected fault vector {} at pc {:#x}\"", sc.name, f.vector, f.pc);
+            } else {
+                kprintln!(B, "IPCB fail bench={} core=0 reason=\"scenario did not report\"", sc.name);
+            }
+            Outcome { ok }
+        }
+        Kind::Fault => {
+            let ok = fault.is_some() && r.fail.is_none() && st.faults > 0;
+            match fault {
+                Some(f) if ok => kprintln!(B, "IPCB ok test={} vector={} error={:#x} addr={:#x} pc={:#x}", sc.name, f.vector, f.error, f.addr, f.pc),
+                _ => kprintln!(B, "IPCB fail bench={} core=0 reason=\"the task was not killed by a fault\"", sc.name),
+            }
+            Outcome { ok }
+        }
+        Kind::Bench { unit, ops_per_round } => {
+            let cfg = &env.config;
+            let expect_ops = cfg.rounds * ops_per_round;
+            let reason: Option<(&str, u64, u64, u64)> = if let Some(f) = r.fail {
+                let (w, i) = what_name(f.what);
+                Some((w, i, f.got, f.expected))
+            } else if r.bad_report {
+                Some(("malformed report", 0, 0, 0))
+            } else if r.log.runs() as u64 != cfg.runs {
+                Some(("runs reported", 0, r.log.runs() as u64, cfg.runs))
+            } else if r.ops != expect_ops {
+                Some(("operations per run", 0, r.ops, expect_ops))
+            } else if let Some(f) = fault {
+                Some(("user fault, vector", f.vector, f.pc, 0))
+            } else {
+                None
+            };
+            if let Some((w, i, got, exp)) = reason {
+                kprintln!(B, "IPCB fail bench={} core=0 reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, w, i, got, exp);
+                out.push(sc.name, None);
+                return Outcome { ok: false };
+            }
+            for (i, kind) in env.counters.0.iter().enumerate() {
+                if let Some(s) = r.log.stats(i, r.ops) {
+                    kprintln!(B, "IPCB result bench={} core=0 counter={} unit={} ops={} runs={} min={} median={} mean={} max={} verified=1",
+                        sc.name, kind.name(), unit, r.ops, s.runs, s.min, s.median, s.mean, s.max);
+                    out.set(sc.name, i, s);
+                }
+            }
+            out.push(sc.name, Some(()));
+            Outcome { ok: true }
+        }
+    }
+}
+
+/// Figures for the closing table.
+struct Results {
+    names: [&'static str; 8],
+    stats: [[Option<Stats>; MAX_COUNTERS]; 8],
+    ok: [bool; 8],
+    n: usize,
+}
+
+impl Results {
+    fn push(&mut self, name: &'static str, ok: Option<()>) {
+        if let Some(i) = self.names[..self.n].iter().position(|n| *n == name) {
+            self.ok[i] = ok.is_some();
+        } else if self.n < 8 {
+            self.names[self.n] = name;
+            self.ok[self.n] = ok.is_some();
+            self.n += 1;
+        }
+    }
+    fn set(&mut self, name: &'static str, counter: usize, s: Stats) {
+        self.push(name, Some(()));
+        if let Some(i) = self.names[..self.n].iter().position(|n| *n == name) {
+            self.stats[i][counter] = Some(s);
+        }
+    }
+}
+
+fn print_str_field<B: Board>(b: &[u8]) {
+    for &c in b {
+        B::putc(if c == b'"' || !(0x20..0x7f).contains(&c) { b'\'' } else { c });
+    }
+}
+
+/// Run every scenario, print the results, exit with the overall status.
+pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
+    let cfg = env.config;
+    kprintln!(B, "IPCB hello proto=1 board={} arch={} el={} cores={}", B::NAME, M::NAME,
+        match B::el() { Some(1) => "1", Some(2) => "2", _ => "-" }, B::cores());
+    let mut vendor = [0u8; 16];
+    let mut model = [0u8; 48];
+    let (vl, ml) = M::cpu_identity(&mut vendor, &mut model);
+    kprint!(B, "IPCB cpu vendor=");
+    print_str_field::<B>(&vendor[..vl]);
+    kprint!(B, " model=\"");
+    print_str_field::<B>(&model[..ml]);
+    kprintln!(B, "\" hypervisor={}", u8::from(M::hypervisor()));
+    for k in CounterKind::ALL {
+        let applies = !matches!((M::NAME, k), ("x86_64", CounterKind::Pmccntr) | ("aarch64", CounterKind::Tsc | CounterKind::RefCycles));
+        if applies {
+            let state = if env.counters.0.contains(k) { "present" } else { "absent" };
+            kprintln!(B, "IPCB counter name={} state={}", k.name(), state);
+        }
+    }
+    let iters = 1_000_000;
+    let (cname, delta) = M::calibrate(iters);
+    kprintln!(B, "IPCB calib iters={} counter={} delta={}", iters, cname, delta);
+    kprintln!(B, "IPCB config rounds={} runs={} warmup={} inject={}", cfg.rounds, cfg.runs, cfg.warmup, cfg.inject.name());
+    kprintln!(B, "");
+    kprintln!(B, "ipcbench-rs on {} ({}): rounds={} runs={} warm-up={}", B::NAME, M::NAME, cfg.rounds, cfg.runs, cfg.warmup);
+
+    let mut all_ok = true;
+    let mut results = Results { names: [""; 8], stats: [[None; MAX_COUNTERS]; 8], ok: [false; 8], n: 0 };
+    for sc in TESTS {
+        all_ok &= run_scenario(&env, sc, &mut results).ok;
+    }
+    for sc in BENCHES {
+        all_ok &= run_scenario(&env, sc, &mut results).ok;
+    }
+
+    // The table: one row per counter, one column per benchmark.
+    kprintln!(B, "");
+    kprint!(B, "{:<14}", "counter");
+    for name in &results.names[..results.n] {
+        kprint!(B, "{:>14}", name);
+    }
+    kprintln!(B, "");
+    for (ci, kind) in env.counters.0.iter().enumerate() {
+        kprint!(B, "{:<14}", kind.name());
+        for bi in 0..results.n {
+            match (results.ok[bi], results.stats[bi][ci]) {
+                (true, Some(s)) => kprint!(B, "{:>14}", s.median),
+                _ => kprint!(B, "{:>14}", "FAILED"),
+            }
+        }
+        kprintln!(B, "");
+    }
+    kprintln!(B, "(median per operation over {} runs: IPC = one-way IPC, a round being call + reply_recv; syscall = one null syscall)", cfg.runs);
+    kprintln!(B, "IPCB end status={}", if all_ok { "pass" } else { "fail" });
+    B::exit(if all_ok { 0 } else { 1 })
+}
+

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `runtime`: everything a benchmark kernel does between "the CPU is set up"
+//! and "exit", independent of the instruction set.
+//!
+//! * [`Machine`]: what the runtime needs of an arch crate beyond
+//!   [`ipc_core::Arch`] (address spaces, mapping, entering user mode, the
+//!   counter plan);
+//! * [`Board`]: what it needs of a board (console, exit, name);
+//! * [`mem::FrameAlloc`] and [`elf`]: frames for page tables and user
+//!   memory, and the loader of the embedded user program;
+//! * [`bench`]: the benchmark driver, which builds tasks, threads and
+//!   endpoints for each benchmark, runs them, checks what they report and
+//!   prints the results table and the `IPCB` protocol lines
+//!   (`docs/protocol.md`);
+//! * [`State`]: the kernel state the arch entry points work on, and
+//!   [`State::syscall`] / [`State::user_fault`], the Rust halves of the
+//!   syscall and trap entries.
+
+#![no_std]
+
+pub mod bench;
+pub mod console;
+pub mod elf;
+pub mod mem;
+mod state;
+pub use state::{svc, FailRecord, Reports, RuntimeServices};
+
+pub use state::{Fault, State};
+
+use ipc_core::Arch;
+use pmu::{CounterSet, MAX_COUNTERS};
+
+/// Memory permissions of a user mapping.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Perm {
+    /// Writable.
+    pub write: bool,
+    /// Executable.
+    pub exec: bool,
+}
+
+/// Why a mapping failed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MemError {
+    /// No free frame left.
+    OutOfFrames,
+    /// The address is not a user address or not page-aligned.
+    BadAddress,
+    /// The page is mapped already.
+    AlreadyMapped,
+}
+
+/// How user programs read one counter: the arch-specific selector that the
+/// user program's counter-read code understands (x86: `1 << 63` for RDTSC,
+/// else the RDPMC index; Arm: 0 for PMCCNTR_EL0, else the event counter
+/// index + 1).
+pub type CounterSelector = u64;
+
+/// What the runtime needs of an architecture beyond [`ipc_core::Arch`].
+pub trait Machine: Arch {
+    /// Instruction set name (`x86_64`, `aarch64`).
+    const NAME: &'static str;
+
+    /// Kernel virtual address of physical address `pa` (the kernel's direct
+    /// map of RAM).
+    fn phys_to_virt(pa: u64) -> *mut u8;
+
+    /// A new, empty user address space (the kernel half shared), with
+    /// address-space identifier `id` (PCID / ASID, 1..).
+    fn new_space(frames: &mut mem::FrameAlloc, id: u16) -> Result<Self::Space, MemError>;
+
+    /// Map the 4 KiB page at user address `va` to frame `pa` in `space`.
+    fn map_page(
+        frames: &mut mem::FrameAlloc,
+        space: Self::Space,
+        va: u64,
+        pa: u64,
+        perm: Perm,
+    ) -> Result<(), MemError>;
+
+    /// Forget every user translation of every address space (all PCIDs /
+    /// ASIDs): called when address-space identifiers are reused.
+    fn flush_user_tlb();
+
+    /// Make the kernel's own address space current (no user mappings).
+    fn load_kernel_space();
+
+    /// The counters of this CPU and how user code reads them.
+    fn counters() -> (CounterSet, [CounterSelector; MAX_COUNTERS]);
+
+    /// CPU vendor and model strings for the report.
+    fn cpu_identity(vendor: &mut [u8; 16], model: &mut [u8; 48]) -> (usize, usize);
+
+    /// Does the CPU report that it runs under a hypervisor?
+    fn hypervisor() -> bool;
+
+    /// Read the cycle/time counter used for the boot calibration loop and
+    /// run the loop: `iters` iterations of two instructions each. Returns
+    /// (counter name, delta).
+    fn calibrate(iters: u64) -> (&'static str, u64);
+
+    /// Run user mode, starting in `thread` with argument registers from
+    /// `regs_from`, until the kernel has no ready thread left; then return.
+    ///
+    /// # Safety
+    ///
+    /// The contexts must be those of live threads of the kernel that the
+    /// arch's entry points hand to the runtime, and must stay valid (not
+    /// moved) while user code runs.
+    unsafe fn run_user(thread: *mut Self::Context, regs_from: *const Self::Context);
+}
+
+/// What the runtime needs of a board.
+pub trait Board {
+    /// The board's name in reports (`pc-x86_64`, `qemu-virt-aarch64`).
+    const NAME: &'static str;
+    /// Write one byte to the console.
+    fn putc(b: u8);
+    /// Exit: status 0 = pass, 1 = a check failed, 2 = kernel panic. Under
+    /// QEMU this ends the emulator; on hardware it halts.
+    fn exit(status: u8) -> !;
+    /// Number of CPUs the kernel uses.
+    fn cores() -> usize {
+        1
+    }
+    /// Exception level (Arm), `None` elsewhere.
+    fn el() -> Option<u8> {
+        None
+    }
+}
