@@ -10,7 +10,7 @@
 //!   the context switch (swap of the preserved registers);
 //! * [`paging`]: user address spaces with PCID;
 //! * [`pmu`]: Intel fixed counters, AMD core counters, TSC;
-//! * [`serial`]: COM1/COM2.
+//! * [`serial`], the COM1 and COM2 UARTs.
 //!
 //! The assembly exists only for `target_os = "none"`; on the host the crate
 //! builds (so `cargo test`, `doc` and `clippy` run) and the few functions
@@ -83,6 +83,15 @@ impl Machine for X86_64 {
 
     fn cpu_identity(vendor: &mut [u8; 16], model: &mut [u8; 48]) -> (usize, usize) {
         pmu::identity(vendor, model)
+    }
+
+    fn fault_class(f: &runtime::Fault) -> runtime::FaultClass {
+        match f.vector {
+            14 => runtime::FaultClass::Page,
+            13 => runtime::FaultClass::Protection,
+            6 => runtime::FaultClass::Undefined,
+            _ => runtime::FaultClass::Other,
+        }
     }
 
     fn hypervisor() -> bool {

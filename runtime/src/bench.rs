@@ -19,7 +19,7 @@ use pmu::{CounterKind, CounterSet, Stats, MAX_COUNTERS};
 use crate::elf::{Elf, ElfError};
 use crate::mem::FRAME;
 use crate::state::Reports;
-use crate::{kprint, kprintln, Board, CounterSelector, Machine, MemError, Perm, State};
+use crate::{kprint, kprintln, Board, CounterSelector, FaultClass, Machine, MemError, Perm, State};
 
 /// User address of thread `k`'s UTCB.
 pub const UTCB_BASE: u64 = 0x10_0000_0000;
@@ -138,8 +138,33 @@ enum Kind {
     Bench { unit: &'static str, ops_per_round: u64 },
     /// A correctness scenario that reports `test_ok(role)`.
     Test,
-    /// A scenario whose task must be killed by a fault.
-    Fault,
+    /// A scenario whose task must be killed by a fault of this class, at
+    /// this address.
+    Fault(FaultClass, Where),
+}
+
+/// Where a fault must have hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Where {
+    /// Exactly this address.
+    At(u64),
+    /// In the user program's image.
+    UserImage,
+    /// In the first thread's stack.
+    Stack,
+    /// No address (not a memory fault).
+    Nowhere,
+}
+
+impl Where {
+    fn matches(self, addr: u64) -> bool {
+        match self {
+            Where::At(a) => addr == a,
+            Where::UserImage => (0x40_0000..0x80_0000).contains(&addr),
+            Where::Stack => (STACK_BASE..STACK_BASE + STACK_AREA).contains(&addr),
+            Where::Nowhere => true,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -177,12 +202,12 @@ const TESTS: &[Scenario] = &[
     test("bad-message", 19, Kind::Test),
     test("no-caller", 20, Kind::Test),
     test("null-preserves-registers", 21, Kind::Test),
-    test("fault-kernel-read", 32, Kind::Fault),
-    test("fault-write-code", 33, Kind::Fault),
-    test("fault-privileged", 34, Kind::Fault),
-    test("fault-undefined", 35, Kind::Fault),
-    test("fault-null-read", 36, Kind::Fault),
-    test("fault-nx-stack", 37, Kind::Fault),
+    test("fault-kernel-read", 32, Kind::Fault(FaultClass::Page, Where::At(0xFFFF_FFFF_8010_0000))),
+    test("fault-write-code", 33, Kind::Fault(FaultClass::Page, Where::UserImage)),
+    test("fault-privileged", 34, Kind::Fault(FaultClass::Protection, Where::Nowhere)),
+    test("fault-undefined", 35, Kind::Fault(FaultClass::Undefined, Where::Nowhere)),
+    test("fault-null-read", 36, Kind::Fault(FaultClass::Page, Where::At(0))),
+    test("fault-nx-stack", 37, Kind::Fault(FaultClass::Page, Where::Stack)),
 ];
 
 /// The benchmarks.
@@ -443,11 +468,13 @@ fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &
             }
             Outcome { ok }
         }
-        Kind::Fault => {
-            let ok = fault.is_some() && r.fail.is_none() && st.faults > 0;
+        Kind::Fault(class, at) => {
+            let ok = r.fail.is_none()
+                && fault.is_some_and(|f| M::fault_class(&f) == class && at.matches(f.addr));
             match fault {
                 Some(f) if ok => kprintln!(B, "IPCB ok test={} vector={} error={:#x} addr={:#x} pc={:#x}", sc.name, f.vector, f.error, f.addr, f.pc),
-                _ => kprintln!(B, "IPCB fail bench={} core=0 reason=\"the task was not killed by a fault\"", sc.name),
+                Some(f) => kprintln!(B, "IPCB fail bench={} core=0 reason=\"expected a {:?} fault at {:?}, got vector {} addr {:#x} pc {:#x}\"", sc.name, class, at, f.vector, f.addr, f.pc),
+                None => kprintln!(B, "IPCB fail bench={} core=0 reason=\"the task was not killed by a fault\"", sc.name),
             }
             Outcome { ok }
         }

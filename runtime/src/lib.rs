@@ -50,6 +50,21 @@ pub enum MemError {
     AlreadyMapped,
 }
 
+/// What kind of exception a user fault was, across instruction sets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FaultClass {
+    /// Translation or permission fault on a memory access (x86 #PF, Arm
+    /// data/instruction abort).
+    Page,
+    /// Privileged instruction or protection violation (x86 #GP, Arm trapped
+    /// system instruction).
+    Protection,
+    /// Undefined instruction (x86 #UD, Arm unknown reason).
+    Undefined,
+    /// Anything else.
+    Other,
+}
+
 /// How user programs read one counter: the arch-specific selector that the
 /// user program's counter-read code understands (x86: `1 << 63` for RDTSC,
 /// else the RDPMC index; Arm: 0 for PMCCNTR_EL0, else the event counter
@@ -90,6 +105,9 @@ pub trait Machine: Arch {
 
     /// CPU vendor and model strings for the report.
     fn cpu_identity(vendor: &mut [u8; 16], model: &mut [u8; 48]) -> (usize, usize);
+
+    /// Classify a user fault.
+    fn fault_class(f: &Fault) -> FaultClass;
 
     /// Does the CPU report that it runs under a hypervisor?
     fn hypervisor() -> bool;
