@@ -136,6 +136,12 @@ impl UserContext for Context {
     }
 
     #[inline(always)]
+    fn set_recv_badge(&mut self, badge: Word) {
+        self.rax = 0;
+        self.rdi = badge;
+    }
+
+    #[inline(always)]
     fn set_status(&mut self, status: Word) {
         self.rax = status;
     }

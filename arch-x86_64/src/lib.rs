@@ -40,6 +40,8 @@ impl Arch for X86_64 {
     type Context = Context;
     /// The CR3 value: PML4 frame, PCID and the no-flush bit.
     type Space = u64;
+    /// CR3 = 0 never names a page table of ours.
+    const NO_SPACE: u64 = 0;
     const MR_IN_REGS: usize = 4;
 
     #[inline(always)]

@@ -43,6 +43,11 @@ pub trait UserContext: Copy {
     /// Write the result of a receive: status 0, the sender's badge and tag.
     fn set_recv_result(&mut self, badge: Word, tag: MessageInfo);
 
+    /// Write status 0 and `badge`, leaving the tag as the sender wrote it
+    /// (the fastpath hands the sender's own saved registers to the
+    /// receiver, so its tag is already in place).
+    fn set_recv_badge(&mut self, badge: Word);
+
     /// Write a plain status (0 for success, else an [`crate::Error`] code).
     fn set_status(&mut self, status: Word);
 
@@ -64,6 +69,8 @@ pub trait Arch: 'static {
     /// An address-space root as the MMU wants it (CR3 value with PCID,
     /// TTBR0 value with ASID).
     type Space: Copy + PartialEq + core::fmt::Debug;
+    /// An address-space value that no task has: "nothing loaded yet".
+    const NO_SPACE: Self::Space;
     /// Number of message registers that travel in CPU registers.
     const MR_IN_REGS: usize;
 

@@ -37,7 +37,7 @@ impl<A: Arch> Kernel<A> {
         }
         let task = self.tcb(cur).task;
         let Cap::Endpoint { ep, rights, badge } =
-            self.tasks[task.0 as usize % MAX_TASKS].caps[args.cap as usize]
+            self.caps[task.0 as usize % MAX_TASKS][args.cap as usize]
         else {
             return None;
         };
@@ -58,9 +58,8 @@ impl<A: Arch> Kernel<A> {
         let d = self.tcb_mut(dest);
         d.state = ThreadState::Ready;
         d.caller = cur;
-        let c = self.tcb_mut(cur);
-        c.state = ThreadState::BlockedOnReply;
-        c.ctx.set_recv_result(badge.0, args.tag);
+        self.tcb_mut(cur).state = ThreadState::BlockedOnReply;
+        self.ctx_mut(cur).set_recv_badge(badge.0);
         self.activate(dest);
         Some(Next::Resume { thread: ThreadId(dest), regs_from: ThreadId(cur) })
     }
@@ -79,7 +78,7 @@ impl<A: Arch> Kernel<A> {
         }
         let task = self.tcb(cur).task;
         let Cap::Endpoint { ep, rights, .. } =
-            self.tasks[task.0 as usize % MAX_TASKS].caps[args.cap as usize]
+            self.caps[task.0 as usize % MAX_TASKS][args.cap as usize]
         else {
             return None;
         };
@@ -91,7 +90,7 @@ impl<A: Arch> Kernel<A> {
         let c = self.tcb_mut(cur);
         c.caller = NIL;
         c.state = ThreadState::BlockedOnRecv { ep };
-        c.ctx.set_recv_result(0, args.tag);
+        self.ctx_mut(cur).set_recv_badge(0);
         self.ep_push(ep, cur, EpState::Recv);
         self.tcb_mut(caller).state = ThreadState::Ready;
         self.activate(caller);

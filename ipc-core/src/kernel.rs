@@ -10,7 +10,7 @@
 //! registers come from.
 
 use crate::arch::{Arch, SyscallArgs, UserContext};
-use crate::object::{some, Cap, EpState, Endpoint, Queue, Task, Tcb, ThreadState, Utcb, NIL};
+use crate::object::{some, Cap, EpState, Endpoint, Queue, Tcb, ThreadState, Utcb, NIL};
 use crate::types::{
     Badge, EndpointId, Error, MessageInfo, Rights, Syscall, TaskId, ThreadId, Word, CAP_SLOTS,
     MAX_ENDPOINTS, MAX_TASKS, MAX_THREADS, SERVICE_BASE,
@@ -69,13 +69,23 @@ pub struct ThreadInfo {
 
 /// The kernel objects and scheduler of one CPU.
 pub struct Kernel<A: Arch> {
+    /// Hot per-thread state.
     pub(crate) threads: [Tcb<A>; MAX_THREADS],
-    pub(crate) tasks: [Task<A>; MAX_TASKS],
+    /// Saved user registers, per thread.
+    pub(crate) ctxs: [A::Context; MAX_THREADS],
+    /// UTCBs, per thread.
+    pub(crate) utcbs: [Option<&'static Utcb>; MAX_THREADS],
+    /// Badge of the capability a queued sender sent through, per thread.
+    pub(crate) send_badges: [Badge; MAX_THREADS],
+    /// Capability tables, per task.
+    pub(crate) caps: [[Cap; CAP_SLOTS]; MAX_TASKS],
+    /// Address spaces, per task (`None`: the task slot is free).
+    pub(crate) spaces: [Option<A::Space>; MAX_TASKS],
     pub(crate) endpoints: [Endpoint; MAX_ENDPOINTS],
     /// The thread running on this CPU, or `NIL`.
     pub(crate) current: u16,
-    /// The address space loaded in the MMU, if any.
-    pub(crate) cur_space: Option<A::Space>,
+    /// The address space loaded in the MMU (`A::NO_SPACE` if none).
+    pub(crate) cur_space: A::Space,
     /// Ready threads other than the current one.
     pub(crate) runq: Queue,
 }
@@ -91,10 +101,14 @@ impl<A: Arch> Kernel<A> {
     pub fn new() -> Self {
         Kernel {
             threads: core::array::from_fn(|_| Tcb::empty()),
-            tasks: core::array::from_fn(|_| Task::empty()),
+            ctxs: [A::Context::new_thread(0, 0, 0); MAX_THREADS],
+            utcbs: [None; MAX_THREADS],
+            send_badges: [Badge(0); MAX_THREADS],
+            caps: [[Cap::Null; CAP_SLOTS]; MAX_TASKS],
+            spaces: [None; MAX_TASKS],
             endpoints: [Endpoint::EMPTY; MAX_ENDPOINTS],
             current: NIL,
-            cur_space: None,
+            cur_space: A::NO_SPACE,
             runq: Queue::EMPTY,
         }
     }
@@ -117,15 +131,25 @@ impl<A: Arch> Kernel<A> {
         &mut self.threads[id as usize % MAX_THREADS]
     }
 
-    /// Two distinct threads at once.
-    fn tcb_pair(&mut self, a: u16, b: u16) -> (&mut Tcb<A>, &mut Tcb<A>) {
+    #[inline(always)]
+    pub(crate) fn ctx(&self, id: u16) -> &A::Context {
+        &self.ctxs[id as usize % MAX_THREADS]
+    }
+
+    #[inline(always)]
+    pub(crate) fn ctx_mut(&mut self, id: u16) -> &mut A::Context {
+        &mut self.ctxs[id as usize % MAX_THREADS]
+    }
+
+    /// The saved registers of two distinct threads at once.
+    fn ctx_pair(&mut self, a: u16, b: u16) -> (&mut A::Context, &mut A::Context) {
         let (a, b) = (a as usize % MAX_THREADS, b as usize % MAX_THREADS);
         assert_ne!(a, b, "a thread cannot message itself");
         if a < b {
-            let (lo, hi) = self.threads.split_at_mut(b);
+            let (lo, hi) = self.ctxs.split_at_mut(b);
             (&mut lo[a], &mut hi[0])
         } else {
-            let (lo, hi) = self.threads.split_at_mut(a);
+            let (lo, hi) = self.ctxs.split_at_mut(a);
             (&mut hi[0], &mut lo[b])
         }
     }
@@ -148,31 +172,39 @@ impl<A: Arch> Kernel<A> {
 
     /// The saved registers of `t` (the arch takes their address for its
     /// entry and exit code).
+    #[inline(always)]
     pub fn context(&self, t: ThreadId) -> &A::Context {
-        &self.tcb(t.0).ctx
+        self.ctx(t.0)
     }
 
     /// The saved registers of `t`, writable.
+    #[inline(always)]
     pub fn context_mut(&mut self, t: ThreadId) -> &mut A::Context {
-        &mut self.tcb_mut(t.0).ctx
+        self.ctx_mut(t.0)
+    }
+
+    /// The UTCB of `t`.
+    pub fn utcb(&self, t: ThreadId) -> Option<&'static Utcb> {
+        *self.utcbs.get(t.0 as usize)?
     }
 
     /// The address space of `task`.
     pub fn space(&self, task: TaskId) -> Option<A::Space> {
-        self.tasks.get(task.0 as usize)?.space
+        *self.spaces.get(task.0 as usize)?
     }
 
     /// The capability in `slot` of `task`.
     pub fn cap(&self, task: TaskId, slot: usize) -> Option<Cap> {
-        self.tasks.get(task.0 as usize)?.caps.get(slot).copied()
+        self.caps.get(task.0 as usize)?.get(slot).copied()
     }
 
     // ----- object creation (runtime only, not reachable from user mode) -----
 
     /// A new task with address space `space` and an empty capability table.
     pub fn create_task(&mut self, space: A::Space) -> Result<TaskId, Error> {
-        let i = self.tasks.iter().position(|t| t.space.is_none()).ok_or(Error::InvalidArgument)?;
-        self.tasks[i] = Task { space: Some(space), caps: [Cap::Null; CAP_SLOTS] };
+        let i = self.spaces.iter().position(|s| s.is_none()).ok_or(Error::InvalidArgument)?;
+        self.spaces[i] = Some(space);
+        self.caps[i] = [Cap::Null; CAP_SLOTS];
         Ok(TaskId(i as u16))
     }
 
@@ -185,8 +217,7 @@ impl<A: Arch> Kernel<A> {
 
     /// Put `cap` into `slot` of `task`'s capability table.
     pub fn set_cap(&mut self, task: TaskId, slot: usize, cap: Cap) -> Result<(), Error> {
-        let t = self.tasks.get_mut(task.0 as usize).ok_or(Error::InvalidArgument)?;
-        if t.space.is_none() {
+        if self.space(task).is_none() {
             return Err(Error::InvalidArgument);
         }
         if let Cap::Endpoint { ep, .. } = cap
@@ -194,7 +225,7 @@ impl<A: Arch> Kernel<A> {
         {
             return Err(Error::InvalidArgument);
         }
-        *t.caps.get_mut(slot).ok_or(Error::InvalidCap)? = cap;
+        *self.caps[task.0 as usize].get_mut(slot).ok_or(Error::InvalidCap)? = cap;
         Ok(())
     }
 
@@ -209,23 +240,17 @@ impl<A: Arch> Kernel<A> {
         arg: Word,
         utcb: Option<&'static Utcb>,
     ) -> Result<ThreadId, Error> {
-        if self.space(task).is_none() {
-            return Err(Error::InvalidArgument);
-        }
+        let space = self.space(task).ok_or(Error::InvalidArgument)?;
         let i = self
             .threads
             .iter()
             .position(|t| t.state == ThreadState::Inactive)
             .ok_or(Error::InvalidArgument)?;
-        self.threads[i] = Tcb {
-            ctx: A::Context::new_thread(entry, stack, arg),
-            state: ThreadState::Ready,
-            task,
-            next: NIL,
-            caller: NIL,
-            send_badge: Badge(0),
-            utcb,
-        };
+        self.threads[i] =
+            Tcb { state: ThreadState::Ready, task, next: NIL, caller: NIL, space };
+        self.ctxs[i] = A::Context::new_thread(entry, stack, arg);
+        self.utcbs[i] = utcb;
+        self.send_badges[i] = Badge(0);
         self.runq_push(i as u16);
         Ok(ThreadId(i as u16))
     }
@@ -281,12 +306,9 @@ impl<A: Arch> Kernel<A> {
     /// differs from the loaded one.
     #[inline(always)]
     pub(crate) fn activate(&mut self, t: u16) {
-        let task = self.tcb(t).task;
-        let space = self.tasks[task.0 as usize % MAX_TASKS].space;
+        let space = self.tcb(t).space;
         if space != self.cur_space {
-            if let Some(s) = space {
-                A::switch_space(s);
-            }
+            A::switch_space(space);
             self.cur_space = space;
         }
         self.current = t;
@@ -323,7 +345,7 @@ impl<A: Arch> Kernel<A> {
     #[inline(always)]
     pub fn syscall<S: Services<A>>(&mut self, svc: &mut S) -> Next {
         let cur = self.current;
-        let args = self.tcb(cur).ctx.syscall_args();
+        let args = self.ctx(cur).syscall_args();
         match args.op {
             1 => {
                 if let Some(n) = self.fastpath_call(cur, args) {
@@ -336,24 +358,25 @@ impl<A: Arch> Kernel<A> {
                 }
             }
             0 => {
-                self.tcb_mut(cur).ctx.set_status(0);
+                self.ctx_mut(cur).set_status(0);
                 return self.resume_current();
             }
             _ => {}
         }
-        self.slowpath(cur, args, svc)
+        self.slowpath(cur, svc)
     }
 
     /// The general path of every syscall.
     #[cold]
     #[inline(never)]
-    fn slowpath<S: Services<A>>(&mut self, cur: u16, args: SyscallArgs, svc: &mut S) -> Next {
+    fn slowpath<S: Services<A>>(&mut self, cur: u16, svc: &mut S) -> Next {
         assert!(cur != NIL, "syscall without a current thread");
+        let args = self.ctx(cur).syscall_args();
         let Some(op) = Syscall::from_word(args.op) else {
             if args.op >= SERVICE_BASE {
                 let task = self.tcb(cur).task;
-                let tcb = self.tcb_mut(cur);
-                let r = svc.service(ThreadId(cur), task, args.op, &mut tcb.ctx, tcb.utcb);
+                let i = cur as usize % MAX_THREADS;
+                let r = svc.service(ThreadId(cur), task, args.op, &mut self.ctxs[i], self.utcbs[i]);
                 return self.finish(cur, r);
             }
             return self.finish(cur, Err(Error::InvalidSyscall));
@@ -387,7 +410,7 @@ impl<A: Arch> Kernel<A> {
                 }
             }
             Syscall::Yield => {
-                self.tcb_mut(cur).ctx.set_status(0);
+                self.ctx_mut(cur).set_status(0);
                 self.runq_push(cur);
                 self.schedule()
             }
@@ -404,7 +427,7 @@ impl<A: Arch> Kernel<A> {
             Ok(()) => 0,
             Err(e) => e.code(),
         };
-        self.tcb_mut(cur).ctx.set_status(status);
+        self.ctx_mut(cur).set_status(status);
         self.resume_current()
     }
 
@@ -419,9 +442,9 @@ impl<A: Arch> Kernel<A> {
         if !args.tag.is_valid() {
             return Err(Error::InvalidMessage);
         }
-        let task = &self.tasks[self.tcb(cur).task.0 as usize % MAX_TASKS];
+        let caps = &self.caps[self.tcb(cur).task.0 as usize % MAX_TASKS];
         let slot = usize::try_from(args.cap).map_err(|_| Error::InvalidCap)?;
-        match task.caps.get(slot) {
+        match caps.get(slot) {
             None | Some(Cap::Null) => Err(Error::InvalidCap),
             Some(Cap::Endpoint { ep, rights, badge }) => {
                 if rights.contains(need) {
@@ -440,19 +463,21 @@ impl<A: Arch> Kernel<A> {
     /// Copy the message of `from` (as it sent it: its saved tag, register
     /// message registers and UTCB words) to `to`, with `badge`.
     fn deliver(&mut self, from: u16, to: u16, tag: MessageInfo, badge: Badge) {
-        let (src, dst) = self.tcb_pair(from, to);
+        let su = self.utcbs[from as usize % MAX_THREADS];
+        let du = self.utcbs[to as usize % MAX_THREADS];
+        let (src, dst) = self.ctx_pair(from, to);
         let n = tag.length();
         for i in 0..n.min(A::MR_IN_REGS) {
-            dst.ctx.set_mr(i, src.ctx.mr(i));
+            dst.set_mr(i, src.mr(i));
         }
         if n > A::MR_IN_REGS
-            && let (Some(s), Some(d)) = (src.utcb, dst.utcb)
+            && let (Some(s), Some(d)) = (su, du)
         {
             for i in A::MR_IN_REGS..n {
                 d.set(i, s.get(i));
             }
         }
-        dst.ctx.set_recv_result(badge.0, tag);
+        dst.set_recv_result(badge.0, tag);
     }
 
     /// Wake `caller` with the reply in `cur`'s registers.
@@ -471,7 +496,7 @@ impl<A: Arch> Kernel<A> {
     fn set_caller(&mut self, receiver: u16, caller: u16) {
         let old = self.tcb(receiver).caller;
         if old != NIL && self.tcb(old).state == ThreadState::BlockedOnReply {
-            self.tcb_mut(old).ctx.set_status(Error::PartnerDied.code());
+            self.ctx_mut(old).set_status(Error::PartnerDied.code());
             self.tcb_mut(old).state = ThreadState::Ready;
             self.runq_push(old);
         }
@@ -500,9 +525,8 @@ impl<A: Arch> Kernel<A> {
             return self.finish(cur, Ok(()));
         }
         // Nobody waits: queue the sender with its message in its registers.
-        let tcb = self.tcb_mut(cur);
-        tcb.state = ThreadState::BlockedOnSend { ep, call };
-        tcb.send_badge = badge;
+        self.tcb_mut(cur).state = ThreadState::BlockedOnSend { ep, call };
+        self.send_badges[cur as usize % MAX_THREADS] = badge;
         self.ep_push(ep, cur, EpState::Send);
         self.schedule()
     }
@@ -515,14 +539,14 @@ impl<A: Arch> Kernel<A> {
             let ThreadState::BlockedOnSend { call, .. } = self.tcb(sender).state else {
                 unreachable!("send queue holds a thread not blocked on send");
             };
-            let tag = self.tcb(sender).ctx.syscall_args().tag;
-            let badge = self.tcb(sender).send_badge;
+            let tag = self.ctx(sender).syscall_args().tag;
+            let badge = self.send_badges[sender as usize % MAX_THREADS];
             self.deliver(sender, cur, tag, badge);
             if call {
                 self.set_caller(cur, sender);
                 self.tcb_mut(sender).state = ThreadState::BlockedOnReply;
             } else {
-                self.tcb_mut(sender).ctx.set_status(0);
+                self.ctx_mut(sender).set_status(0);
                 self.tcb_mut(sender).state = ThreadState::Ready;
                 self.runq_push(sender);
             }
@@ -583,7 +607,7 @@ impl<A: Arch> Kernel<A> {
         }
         let caller = self.tcb(t).caller;
         if caller != NIL && self.tcb(caller).state == ThreadState::BlockedOnReply {
-            self.tcb_mut(caller).ctx.set_status(Error::PartnerDied.code());
+            self.ctx_mut(caller).set_status(Error::PartnerDied.code());
             self.tcb_mut(caller).state = ThreadState::Ready;
             self.runq_push(caller);
         }

@@ -73,6 +73,10 @@ impl UserContext for MockContext {
         self.regs[reg::CAP] = badge;
         self.regs[reg::TAG] = tag.0;
     }
+    fn set_recv_badge(&mut self, badge: Word) {
+        self.regs[reg::OP] = 0;
+        self.regs[reg::CAP] = badge;
+    }
     fn set_status(&mut self, status: Word) {
         self.regs[reg::OP] = status;
     }
@@ -102,6 +106,7 @@ impl MockArch {
 impl Arch for MockArch {
     type Context = MockContext;
     type Space = u64;
+    const NO_SPACE: u64 = u64::MAX;
     const MR_IN_REGS: usize = MOCK_MRS;
     fn switch_space(space: u64) {
         SPACE_LOG.with(|l| l.borrow_mut().push(space));

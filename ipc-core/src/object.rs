@@ -3,8 +3,8 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::arch::{Arch, UserContext};
-use crate::types::{Badge, EndpointId, Rights, TaskId, ThreadId, Word, CAP_SLOTS, MSG_MAX_WORDS};
+use crate::arch::Arch;
+use crate::types::{Badge, EndpointId, Rights, TaskId, ThreadId, Word, MSG_MAX_WORDS};
 
 /// The user thread control block: the part of a thread that user code can
 /// read and write directly. Message registers beyond the ones in CPU
@@ -88,10 +88,11 @@ pub enum ThreadState {
 /// Sentinel for "no thread" in the intrusive queues.
 pub(crate) const NIL: u16 = u16::MAX;
 
-/// A thread control block.
+/// The scheduling and IPC state of a thread (its registers, UTCB and queued
+/// badge live in parallel arrays of the [`crate::Kernel`], so that this hot
+/// part stays small: 32 bytes, a shift away from its index).
+#[repr(C, align(32))]
 pub struct Tcb<A: Arch> {
-    /// Saved user registers.
-    pub(crate) ctx: A::Context,
     /// Scheduling / IPC state.
     pub(crate) state: ThreadState,
     /// The task (address space, capabilities) the thread runs in.
@@ -100,37 +101,13 @@ pub struct Tcb<A: Arch> {
     pub(crate) next: u16,
     /// The thread waiting for this one's reply (the implicit reply right).
     pub(crate) caller: u16,
-    /// Badge of the capability the queued message was sent through.
-    pub(crate) send_badge: Badge,
-    /// The thread's UTCB (message registers beyond the CPU registers).
-    pub(crate) utcb: Option<&'static Utcb>,
+    /// The task's address space, cached for the switch.
+    pub(crate) space: A::Space,
 }
 
 impl<A: Arch> Tcb<A> {
     pub(crate) fn empty() -> Self {
-        Tcb {
-            ctx: A::Context::new_thread(0, 0, 0),
-            state: ThreadState::Inactive,
-            task: TaskId(0),
-            next: NIL,
-            caller: NIL,
-            send_badge: Badge(0),
-            utcb: None,
-        }
-    }
-}
-
-/// A task: an address space and a capability table.
-pub struct Task<A: Arch> {
-    /// Address-space root, `None` while the task is unused.
-    pub(crate) space: Option<A::Space>,
-    /// Capability table.
-    pub(crate) caps: [Cap; CAP_SLOTS],
-}
-
-impl<A: Arch> Task<A> {
-    pub(crate) fn empty() -> Self {
-        Task { space: None, caps: [Cap::Null; CAP_SLOTS] }
+        Tcb { state: ThreadState::Inactive, task: TaskId(0), next: NIL, caller: NIL, space: A::NO_SPACE }
     }
 }
 
@@ -160,6 +137,7 @@ impl Queue {
 
 /// An endpoint: the rendezvous point of synchronous IPC.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(8))]
 pub struct Endpoint {
     pub(crate) state: EpState,
     pub(crate) queue: Queue,

@@ -89,7 +89,7 @@ fn long_message_takes_slowpath_and_copies_utcb() {
     m.start();
     m.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
     // Client: 10 words, 6 of them in its UTCB.
-    let cu = m.kernel.tcb(client.0).utcb.unwrap();
+    let cu = m.kernel.utcb(client).unwrap();
     for i in 4..10 {
         cu.set(i, 100 + i as u64);
     }
@@ -97,7 +97,7 @@ fn long_message_takes_slowpath_and_copies_utcb() {
     assert_eq!(n, Next::Resume { thread: server, regs_from: server }, "copied, not handed");
     assert_eq!([m.mr(0), m.mr(1), m.mr(2), m.mr(3)], [1, 2, 3, 4]);
     assert_eq!(m.tag(), MessageInfo::new(7, 10));
-    let su = m.kernel.tcb(server.0).utcb.unwrap();
+    let su = m.kernel.utcb(server).unwrap();
     for i in 4..10 {
         assert_eq!(su.get(i), 100 + i as u64);
     }
