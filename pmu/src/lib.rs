@@ -139,7 +139,23 @@ impl Fixed2 {
 
 impl fmt::Display for Fixed2 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+        // Format into a buffer first so width and alignment apply to the
+        // whole number.
+        struct Buf {
+            b: [u8; 32],
+            n: usize,
+        }
+        impl fmt::Write for Buf {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                let end = self.n + s.len();
+                self.b.get_mut(self.n..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+                self.n = end;
+                Ok(())
+            }
+        }
+        let mut buf = Buf { b: [0; 32], n: 0 };
+        fmt::write(&mut buf, format_args!("{}.{:02}", self.0 / 100, self.0 % 100))?;
+        f.pad(core::str::from_utf8(&buf.b[..buf.n]).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -246,6 +262,7 @@ mod tests {
         assert_eq!(format!("{}", Fixed2::ratio(1, 3)), "0.33");
         assert_eq!(format!("{}", Fixed2::ratio(2, 3)), "0.67");
         assert_eq!(format!("{}", Fixed2(5)), "0.05");
+        assert_eq!(format!("{:>8}|{:<7}|", Fixed2(12345), Fixed2(5)), "  123.45|0.05   |");
     }
 
     #[test]
