@@ -63,7 +63,10 @@ pub struct Elf<'a> {
 impl<'a> Elf<'a> {
     /// Check the header of `bytes` (for `machine`).
     pub fn parse(bytes: &'a [u8], machine: u16) -> Result<Self, ElfError> {
-        if bytes.get(0..4) != Some(b"\x7fELF") || bytes.get(4) != Some(&2) || bytes.get(5) != Some(&1)
+        if bytes.len() < 64
+            || bytes.get(0..4) != Some(b"\x7fELF")
+            || bytes.get(4) != Some(&2)
+            || bytes.get(5) != Some(&1)
         {
             return Err(ElfError::NotElf64);
         }

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `cargo xtask bench` and `cargo xtask run`: build, boot, report.
+//!
+//! `bench` decodes the console strictly, prints the table on stdout and
+//! progress on stderr, writes `results.json` into the run's output directory
+//! (and to `--json PATH` when asked) and exits non-zero when anything failed.
+//! `run` copies the console to stdout for a person to read and only reports
+//! how the kernel exited.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::accel::{self, AccelChoice};
+use crate::board::{self, Accel, Board, Medium};
+use crate::boot::{self, BootOutcome, BootSpec, Problem, Progress, Subject};
+use crate::report::{Report, RunMeta};
+use crate::table;
+use crate::util::{Workspace, git_commit, rustc_version};
+use crate::{image, prereq};
+
+/// Options of `cargo xtask bench`.
+#[derive(Debug, Clone)]
+pub struct BenchOpts {
+    /// Board name.
+    pub board: String,
+    /// Accelerator choice.
+    pub accel: AccelChoice,
+    /// Rounds per run (kernel default when `None`).
+    pub rounds: Option<u64>,
+    /// Measured runs (kernel default when `None`).
+    pub runs: Option<u32>,
+    /// Where to write JSON besides the output directory.
+    pub json: Option<PathBuf>,
+    /// Seconds before the guest counts as hung.
+    pub timeout: u64,
+    /// Echo the console to stderr.
+    pub verbose: bool,
+    /// Boot this prebuilt kernel ELF instead of building one.
+    pub kernel: Option<PathBuf>,
+}
+
+/// The kernel to boot: `prebuilt` if given (it must exist), else a fresh build.
+pub fn kernel_for(ws: &Workspace, board: &Board, prebuilt: Option<&Path>) -> Result<PathBuf> {
+    match prebuilt {
+        Some(elf) if elf.is_file() => Ok(elf.to_path_buf()),
+        Some(elf) => anyhow::bail!("kernel {} does not exist", elf.display()),
+        None => {
+            prereq::ensure_targets(ws)?;
+            image::build(ws, board, &[])
+        }
+    }
+}
+
+/// The kernel command line for the requested configuration.
+pub fn bench_cmdline(rounds: Option<u64>, runs: Option<u32>) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = rounds {
+        parts.push(format!("rounds={r}"));
+    }
+    if let Some(r) = runs {
+        parts.push(format!("runs={r}"));
+    }
+    parts.join(" ")
+}
+
+/// Host facts plus the decoded console and verdict, as a report.
+pub fn make_report(
+    ws: &Workspace,
+    board: &'static Board,
+    accel: Accel,
+    cmdline: &str,
+    o: &BootOutcome,
+    problems: &[Problem],
+) -> Report {
+    let meta = RunMeta {
+        board,
+        accel,
+        kernel_cmdline: cmdline.to_string(),
+        qemu: o.qemu_version.clone(),
+        git_commit: git_commit(ws),
+        rustc: rustc_version(ws),
+        exit_code: o.exit.and_then(|e| e.code()),
+    };
+    Report::new(&meta, &o.transcript, problems)
+}
+
+/// Writes the report's JSON to `path`.
+pub fn write_json(report: &Report, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    fs::write(path, report.to_json()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Prints the run-level problems as `error:` lines; returns how many benches
+/// or tests failed.
+pub fn print_problems(problems: &[Problem]) -> usize {
+    let mut failed = 0;
+    for p in problems {
+        match &p.subject {
+            Subject::Run => eprintln!("error: {}", p.reason),
+            Subject::Bench(_) | Subject::Test(_) => failed += 1,
+        }
+    }
+    failed
+}
+
+/// `cargo xtask bench`.
+pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
+    let board = board::find(&opts.board)?;
+    prereq::ensure_qemu(board)?;
+    let kernel = kernel_for(ws, board, opts.kernel.as_deref())?;
+    let accel = accel::resolve(ws, board, opts.accel, &kernel)?;
+    let cmdline = bench_cmdline(opts.rounds, opts.runs);
+    let spec = BootSpec {
+        board,
+        accel,
+        medium: Medium::Kernel {
+            elf: &kernel,
+            cmdline: &cmdline,
+        },
+        cmdline: &cmdline,
+        timeout: Some(Duration::from_secs(opts.timeout)),
+        label: None,
+        progress: if opts.verbose {
+            Progress::Verbose
+        } else {
+            Progress::Normal
+        },
+        strict: true,
+    };
+    let outcome = boot::boot(ws, &spec)?;
+    if accel == Accel::Kvm {
+        accel::check_kvm_speed(&outcome.transcript);
+    }
+    let problems = outcome.problems(board.expected_benches);
+    let report = make_report(ws, board, accel, &cmdline, &outcome, &problems);
+
+    let t = &outcome.transcript;
+    if t.hello.is_some() || !t.results.is_empty() || !t.failures.is_empty() {
+        println!();
+        print!("{}", table::render(&report));
+    }
+    let run_json = outcome.out_dir.join("results.json");
+    write_json(&report, &run_json)?;
+    if let Some(path) = &opts.json {
+        write_json(&report, path)?;
+        eprintln!("[ipcb] wrote {}", path.display());
+    }
+    eprintln!(
+        "[ipcb] console: {}  results: {}",
+        outcome.console.display(),
+        run_json.display()
+    );
+
+    let failed = print_problems(&problems);
+    if problems.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if failed > 0 {
+        let mut names: Vec<String> = Vec::new();
+        for p in &problems {
+            let n = match &p.subject {
+                Subject::Bench(b) => b.clone(),
+                Subject::Test(t) => format!("test {t}"),
+                Subject::Run => continue,
+            };
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        eprintln!(
+            "error: failed: {} (reasons under the table; console: {})",
+            names.join(", "),
+            outcome.console.display()
+        );
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+/// `cargo xtask run`.
+pub fn cmd_run(
+    ws: &Workspace,
+    board_name: &str,
+    choice: AccelChoice,
+    timeout: Option<u64>,
+    cmdline: &str,
+    prebuilt: Option<&Path>,
+) -> Result<ExitCode> {
+    let board = board::find(board_name)?;
+    prereq::ensure_qemu(board)?;
+    let kernel = kernel_for(ws, board, prebuilt)?;
+    let accel = accel::resolve(ws, board, choice, &kernel)?;
+    let spec = BootSpec {
+        board,
+        accel,
+        medium: Medium::Kernel {
+            elf: &kernel,
+            cmdline,
+        },
+        cmdline,
+        timeout: timeout.map(Duration::from_secs),
+        label: None,
+        progress: Progress::Echo,
+        strict: false,
+    };
+    let outcome = boot::boot(ws, &spec)?;
+    let problems = outcome.problems(&[]);
+    let failed = print_problems(&problems);
+    if failed > 0 {
+        eprintln!("error: {failed} check(s) failed; see the console above");
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmdline_only_names_what_was_asked() {
+        assert_eq!(bench_cmdline(None, None), "");
+        assert_eq!(bench_cmdline(Some(20000), None), "rounds=20000");
+        assert_eq!(bench_cmdline(Some(1), Some(3)), "rounds=1 runs=3");
+    }
+
+    #[test]
+    fn only_bench_and_test_problems_count_as_failed_benches() {
+        let p = vec![
+            Problem {
+                subject: Subject::Run,
+                core: None,
+                reason: "guest hung".into(),
+            },
+            Problem {
+                subject: Subject::Bench("ipc-inter".into()),
+                core: Some(0),
+                reason: "x".into(),
+            },
+        ];
+        assert_eq!(print_problems(&p), 1);
+    }
+
+    #[test]
+    fn json_file_is_written() {
+        let dir = std::env::temp_dir().join(format!("xtask-bench-test-{}", std::process::id()));
+        let path = dir.join("sub").join("results.json");
+        let r = crate::report::tests::report(crate::protocol::tests::PASS, 33, Accel::Icount);
+        write_json(&r, &path).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["status"], "pass");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

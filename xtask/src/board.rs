@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The board table: what to build for each example kernel and how to boot it.
+//!
+//! Adding a board means adding one [`Board`] entry here (and its kernel crate
+//! under `examples/`). Boards that are planned but not yet written are listed
+//! in [`PLANNED`] so the user gets a clear "not implemented yet" message
+//! instead of "unknown board".
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+/// A user program embedded into the kernel image.
+#[derive(Debug)]
+pub struct UserProgram {
+    /// Cargo package that holds the binary.
+    pub package: &'static str,
+    /// Binary target name.
+    pub bin: &'static str,
+    /// Environment variable through which the kernel build finds the ELF.
+    pub env: &'static str,
+}
+
+/// One example kernel and its QEMU machine.
+#[derive(Debug)]
+pub struct Board {
+    /// Board name (`--board`), also the name the kernel prints in `IPCB hello`.
+    pub name: &'static str,
+    /// Architecture, as the kernel prints it.
+    pub arch: &'static str,
+    /// Rust target triple of the kernel and its user programs.
+    pub target: &'static str,
+    /// Cargo package of the kernel (its binary has the same name).
+    pub kernel_package: &'static str,
+    /// User programs to build first, in order.
+    pub user_programs: &'static [UserProgram],
+    /// QEMU system emulator.
+    pub qemu: &'static str,
+    /// Debian packages that provide the emulators.
+    pub qemu_packages: &'static [&'static str],
+    /// Machine, memory and exit-device arguments.
+    pub machine_args: &'static [&'static str],
+    /// `-cpu` under TCG.
+    pub tcg_cpu: &'static str,
+    /// `-cpu` under KVM.
+    pub kvm_cpu: &'static str,
+    /// Host architecture on which KVM can run this board.
+    pub kvm_host_arch: &'static str,
+    /// True when the kernel ELF also boots from GRUB2 (multiboot2).
+    pub grub: bool,
+    /// Cargo feature of the kernel that honours `inject=` (test builds only).
+    pub inject_feature: &'static str,
+    /// Benchmarks every full run must report.
+    pub expected_benches: &'static [&'static str],
+}
+
+/// The benchmarks every board runs.
+pub const STANDARD_BENCHES: &[&str] = &["ipc-intra", "ipc-inter", "syscall"];
+
+/// Boards that exist.
+pub static BOARDS: &[Board] = &[Board {
+    name: "pc-x86_64",
+    arch: "x86_64",
+    target: "x86_64-unknown-none",
+    kernel_package: "pc-x86_64",
+    user_programs: &[UserProgram {
+        package: "benches",
+        bin: "bench-user",
+        env: "IPCB_USER_ELF",
+    }],
+    qemu: "qemu-system-x86_64",
+    qemu_packages: &["qemu-system-x86", "qemu-system-arm"],
+    machine_args: &["-M", "q35", "-m", "256M"],
+    tcg_cpu: "max",
+    kvm_cpu: "host",
+    kvm_host_arch: "x86_64",
+    grub: true,
+    inject_feature: "inject",
+    expected_benches: STANDARD_BENCHES,
+}];
+
+/// Boards that are planned but not written yet.
+pub const PLANNED: &[&str] = &["qemu-virt-aarch64", "raspi3b", "rpi5"];
+
+/// Arguments for the board's exit device (QEMU exit codes 33/35/37).
+fn exit_device_args(board: &Board) -> &'static [&'static str] {
+    match board.arch {
+        "x86_64" => &["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+        _ => &["-semihosting"],
+    }
+}
+
+/// Looks a board up by name.
+pub fn find(name: &str) -> Result<&'static Board> {
+    if let Some(b) = BOARDS.iter().find(|b| b.name == name) {
+        return Ok(b);
+    }
+    let names: Vec<&str> = BOARDS.iter().map(|b| b.name).collect();
+    if PLANNED.contains(&name) {
+        bail!(
+            "board {name} is not implemented yet; boards: {}",
+            names.join(", ")
+        );
+    }
+    bail!("unknown board {name}; boards: {}", names.join(", "));
+}
+
+/// The virtualisation mode a guest runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// Hardware virtualisation.
+    Kvm,
+    /// QEMU's software emulator, real-time clock.
+    Tcg,
+    /// QEMU's software emulator with `-icount shift=0,sleep=off`: the cycle
+    /// counters advance exactly once per instruction.
+    Icount,
+}
+
+impl Accel {
+    /// Name used in JSON, the table and directory names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+            Accel::Icount => "tcg-icount",
+        }
+    }
+
+    /// QEMU arguments selecting this accelerator.
+    pub fn qemu_args(self, board: &Board) -> Vec<String> {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        match self {
+            Accel::Kvm => v(&["-accel", "kvm", "-cpu", board.kvm_cpu]),
+            Accel::Tcg => v(&["-accel", "tcg", "-cpu", board.tcg_cpu]),
+            Accel::Icount => v(&[
+                "-accel",
+                "tcg",
+                "-cpu",
+                board.tcg_cpu,
+                "-icount",
+                "shift=0,sleep=off",
+            ]),
+        }
+    }
+}
+
+/// What QEMU boots.
+#[derive(Debug, Clone)]
+pub enum Medium<'a> {
+    /// The kernel ELF through `-kernel`, with a command line.
+    Kernel {
+        /// The kernel ELF.
+        elf: &'a Path,
+        /// Kernel command line (`-append`).
+        cmdline: &'a str,
+    },
+    /// A bootable CD image through `-cdrom` (GRUB passes the command line).
+    Cdrom {
+        /// The ISO.
+        iso: &'a Path,
+    },
+}
+
+/// The complete QEMU argument list (without the program name).
+pub fn qemu_args(
+    board: &Board,
+    accel: Accel,
+    medium: &Medium<'_>,
+    out_dir: &Path,
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = board.machine_args.iter().map(OsString::from).collect();
+    for a in [
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+        "-serial",
+    ] {
+        args.push(a.into());
+    }
+    let mut defmt = OsString::from("file:");
+    defmt.push(out_dir.join("defmt.bin"));
+    args.push(defmt);
+    args.extend(exit_device_args(board).iter().map(OsString::from));
+    match medium {
+        Medium::Kernel { elf, cmdline } => {
+            args.push("-kernel".into());
+            args.push(elf.as_os_str().to_owned());
+            if !cmdline.is_empty() {
+                args.push("-append".into());
+                args.push(OsString::from(*cmdline));
+            }
+        }
+        Medium::Cdrom { iso } => {
+            args.push("-cdrom".into());
+            args.push(iso.as_os_str().to_owned());
+        }
+    }
+    args.extend(accel.qemu_args(board).into_iter().map(OsString::from));
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: Vec<OsString>) -> Vec<String> {
+        v.into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn finds_boards_and_explains_missing_ones() {
+        assert_eq!(find("pc-x86_64").unwrap().target, "x86_64-unknown-none");
+        assert_eq!(
+            find("rpi5").unwrap_err().to_string(),
+            "board rpi5 is not implemented yet; boards: pc-x86_64"
+        );
+        assert_eq!(
+            find("vax").unwrap_err().to_string(),
+            "unknown board vax; boards: pc-x86_64"
+        );
+    }
+
+    #[test]
+    fn pc_icount_command_line() {
+        let b = find("pc-x86_64").unwrap();
+        let elf = Path::new("/t/pc-x86_64");
+        let args = qemu_args(
+            b,
+            Accel::Icount,
+            &Medium::Kernel {
+                elf,
+                cmdline: "rounds=2000 runs=3",
+            },
+            Path::new("/o"),
+        );
+        assert_eq!(
+            strings(args).join(" "),
+            "-M q35 -m 256M -display none -monitor none -no-reboot -serial stdio \
+             -serial file:/o/defmt.bin -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+             -kernel /t/pc-x86_64 -append rounds=2000 runs=3 \
+             -accel tcg -cpu max -icount shift=0,sleep=off"
+        );
+    }
+
+    #[test]
+    fn accel_args_and_cdrom() {
+        let b = find("pc-x86_64").unwrap();
+        let args = strings(qemu_args(
+            b,
+            Accel::Kvm,
+            &Medium::Cdrom {
+                iso: Path::new("x.iso"),
+            },
+            Path::new("o"),
+        ));
+        let tail = args[args.len() - 6..].join(" ");
+        assert_eq!(tail, "-cdrom x.iso -accel kvm -cpu host");
+        assert!(!args.iter().any(|a| a == "-kernel" || a == "-append"));
+        assert_eq!(Accel::Tcg.qemu_args(b).join(" "), "-accel tcg -cpu max");
+        assert_eq!(Accel::Icount.name(), "tcg-icount");
+        let no_cmdline = strings(qemu_args(
+            b,
+            Accel::Tcg,
+            &Medium::Kernel {
+                elf: Path::new("k"),
+                cmdline: "",
+            },
+            Path::new("o"),
+        ));
+        assert!(!no_cmdline.iter().any(|a| a == "-append"));
+    }
+}

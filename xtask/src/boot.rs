@@ -1,0 +1,566 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! One boot of a kernel under QEMU: output directory, progress, decoding and
+//! the verdict.
+//!
+//! [`boot`] starts QEMU, decodes the console as it streams and returns a
+//! [`BootOutcome`]. It only fails for host problems (QEMU cannot start, no
+//! output directory); everything the guest did wrong, including hanging or
+//! printing garbage, is in the outcome, and [`BootOutcome::problems`] turns it
+//! into a list of one-line reasons. An empty list means the run passed.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::board::{Accel, Board, Medium, qemu_args};
+use crate::protocol::{EndStatus, Line, ParseError, Transcript, excerpt};
+use crate::qemu::{self, Flow, GuestExit};
+use crate::report::relabel;
+use crate::util::{Workspace, first_line, one_line, show};
+
+/// How much to print on stderr while the guest runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing.
+    Quiet,
+    /// One line per decoded protocol line.
+    Normal,
+    /// Normal, plus every console line.
+    Verbose,
+    /// Copy the console to stdout (for `cargo xtask run`).
+    Echo,
+}
+
+/// What to boot and how.
+#[derive(Debug)]
+pub struct BootSpec<'a> {
+    /// The board.
+    pub board: &'static Board,
+    /// The accelerator.
+    pub accel: Accel,
+    /// Kernel (with command line) or ISO.
+    pub medium: Medium<'a>,
+    /// The command line in force, for the record (for an ISO: GRUB's).
+    pub cmdline: &'a str,
+    /// Kill QEMU when it has not finished by then.
+    pub timeout: Option<Duration>,
+    /// Suffix for the output directory name.
+    pub label: Option<&'a str>,
+    /// Progress output.
+    pub progress: Progress,
+    /// Stop at the first unparseable `IPCB` line (otherwise warn and go on).
+    pub strict: bool,
+}
+
+/// Whom a problem concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// The run as a whole (hang, panic, garbled output, ...).
+    Run,
+    /// One benchmark.
+    Bench(String),
+    /// One built-in correctness test.
+    Test(String),
+}
+
+/// Something that makes a run fail, with a one-line reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// What failed.
+    pub subject: Subject,
+    /// The core, when known.
+    pub core: Option<u32>,
+    /// Why.
+    pub reason: String,
+}
+
+impl Problem {
+    fn run(reason: String) -> Problem {
+        Problem {
+            subject: Subject::Run,
+            core: None,
+            reason,
+        }
+    }
+}
+
+/// Everything one boot produced.
+#[derive(Debug, Clone)]
+pub struct BootOutcome {
+    /// Decoded protocol lines.
+    pub transcript: Transcript,
+    /// How QEMU exited; `None` when we killed it.
+    pub exit: Option<GuestExit>,
+    /// Killed because no `IPCB end` came before the deadline.
+    pub hung: bool,
+    /// Killed because QEMU did not exit after `IPCB end`.
+    pub stuck_after_end: bool,
+    /// The first unparseable `IPCB` line (the run was stopped there when strict).
+    pub parse_error: Option<ParseError>,
+    /// The timeout in force, in seconds.
+    pub timeout_secs: Option<u64>,
+    /// Output directory.
+    pub out_dir: PathBuf,
+    /// Raw console capture.
+    pub console: PathBuf,
+    /// QEMU's stderr.
+    pub qemu_stderr: String,
+    /// The board booted (what `IPCB hello` must name).
+    pub board: &'static str,
+    /// `qemu-system-* --version`, first line.
+    pub qemu_version: Option<String>,
+}
+
+/// Prints the progress line for a decoded protocol line.
+fn progress_line(line: &Line, accel: Accel) -> Option<String> {
+    Some(match line {
+        Line::Hello(h) => {
+            let el = h.el.map(|e| format!(" el={e}")).unwrap_or_default();
+            format!(
+                "kernel up: board={} arch={}{el} cores={}",
+                h.board, h.arch, h.cores
+            )
+        }
+        Line::Cpu(c) => format!(
+            "cpu: {} {}",
+            c.vendor.as_deref().unwrap_or("?"),
+            c.model.as_deref().unwrap_or("?")
+        ),
+        Line::Counter(_) => return None,
+        Line::Calib(c) => match c.ticks_per_instruction() {
+            Some(t) => format!("calibration: {t:.2} {} ticks per instruction", c.counter),
+            None => "calibration: iters=0".to_string(),
+        },
+        Line::Config(c) => format!(
+            "config: rounds={} runs={} warmup={} inject={}",
+            c.rounds, c.runs, c.warmup, c.inject
+        ),
+        Line::Ok(t) => format!("ok     {t}"),
+        Line::Result(r) => {
+            let l = relabel(&r.counter, accel);
+            format!(
+                "result {} core {}: {:.2} {} per {} (min {:.2}, max {:.2}, {} runs){}",
+                r.bench,
+                r.core,
+                r.median,
+                l.counter,
+                r.unit,
+                r.min,
+                r.max,
+                r.runs,
+                if r.verified { "" } else { "  NOT VERIFIED" }
+            )
+        }
+        Line::Fail(f) => format!(
+            "FAIL   {}{}: {}",
+            f.bench,
+            f.core.map(|c| format!(" core {c}")).unwrap_or_default(),
+            f.reason
+        ),
+        Line::End(s) => format!("end status={}", s.as_str()),
+        Line::Panic(r) => format!("PANIC  {r}"),
+    })
+}
+
+/// Boots once and decodes the console.
+pub fn boot(ws: &Workspace, spec: &BootSpec<'_>) -> Result<BootOutcome> {
+    let board = spec.board;
+    let out_dir = ws.new_out_dir(board.name, spec.accel.name(), spec.label)?;
+    let console = out_dir.join("console.log");
+    let mut cmd = ws.command(board.qemu);
+    cmd.args(qemu_args(board, spec.accel, &spec.medium, &out_dir));
+    let shown = show(&cmd);
+    let _ = fs::write(out_dir.join("qemu-command.txt"), format!("{shown}\n"));
+    let qemu_version = {
+        let mut v = ws.command(board.qemu);
+        v.arg("--version");
+        first_line(v)
+    };
+    if spec.progress != Progress::Quiet {
+        let what = match spec.medium {
+            Medium::Kernel { .. } if spec.cmdline.is_empty() => "(kernel defaults)".to_string(),
+            Medium::Kernel { .. } => format!("({})", spec.cmdline),
+            Medium::Cdrom { .. } => format!("from the GRUB ISO ({})", spec.cmdline),
+        };
+        eprintln!(
+            "[ipcb] booting {} under {} {what} ...; output in {}",
+            board.name,
+            spec.accel.name(),
+            out_dir.display()
+        );
+        if spec.progress == Progress::Verbose {
+            eprintln!("[ipcb] {shown}");
+        }
+    }
+
+    let mut transcript = Transcript::default();
+    let mut parse_error: Option<ParseError> = None;
+    let raw = qemu::run_streaming(cmd, Some(&console), spec.timeout, |n, text, complete| {
+        match spec.progress {
+            Progress::Echo => println!("{}", text.trim_end_matches('\r')),
+            Progress::Verbose => eprintln!("  | {}", text.trim_end_matches('\r')),
+            _ => {}
+        }
+        match transcript.feed(n, text, complete) {
+            Ok(Some(line)) => {
+                if matches!(spec.progress, Progress::Normal | Progress::Verbose)
+                    && let Some(msg) = progress_line(&line, spec.accel)
+                {
+                    eprintln!("[ipcb] {msg}");
+                }
+                if matches!(line, Line::End(_)) {
+                    return Flow::ExpectExit;
+                }
+                Flow::Continue
+            }
+            Ok(None) => Flow::Continue,
+            Err(e) => {
+                let stop = spec.strict;
+                if !stop && spec.progress != Progress::Quiet {
+                    eprintln!("warning: {e}");
+                }
+                parse_error.get_or_insert(e);
+                if stop { Flow::Stop } else { Flow::Continue }
+            }
+        }
+    })?;
+    if !raw.stderr.trim().is_empty() {
+        let _ = fs::write(out_dir.join("qemu-stderr.log"), &raw.stderr);
+    }
+    let exit = (!raw.killed()).then(|| qemu::classify(raw.code));
+    if spec.progress != Progress::Quiet {
+        match exit {
+            Some(e) => eprintln!(
+                "[ipcb] QEMU exited after {:.1} s: {}",
+                raw.elapsed.as_secs_f64(),
+                e.describe()
+            ),
+            None => eprintln!(
+                "[ipcb] QEMU killed after {:.1} s",
+                raw.elapsed.as_secs_f64()
+            ),
+        }
+    }
+    Ok(BootOutcome {
+        transcript,
+        exit,
+        hung: raw.timed_out,
+        stuck_after_end: raw.stuck_after_end,
+        parse_error,
+        timeout_secs: spec.timeout.map(|t| t.as_secs()),
+        out_dir,
+        console,
+        qemu_stderr: raw.stderr,
+        board: board.name,
+        qemu_version,
+    })
+}
+
+impl BootOutcome {
+    /// `last line: "..."` for error messages.
+    fn last(&self) -> String {
+        format!("last line: \"{}\"", excerpt(&self.transcript.last_line))
+    }
+
+    /// The first non-empty line QEMU printed on stderr, if any.
+    fn qemu_says(&self) -> String {
+        self.qemu_stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(|l| format!("; QEMU says: {}", excerpt(l)))
+            .unwrap_or_default()
+    }
+
+    /// Every reason this run fails; empty when it passed.
+    ///
+    /// `expected` names the benchmarks that must each have a verified result
+    /// (checked only when the kernel reached its end line).
+    pub fn problems(&self, expected: &[&str]) -> Vec<Problem> {
+        let t = &self.transcript;
+        let console = self.console.display();
+        let mut out = Vec::new();
+        if let Some(e) = &self.parse_error {
+            out.push(Problem::run(e.to_string()));
+        }
+        if self.hung {
+            out.push(Problem::run(format!(
+                "guest hung: no \"IPCB end\" after {} s ({}); see {console}",
+                self.timeout_secs.unwrap_or(0),
+                self.last()
+            )));
+        }
+        if self.stuck_after_end {
+            out.push(Problem::run(format!(
+                "QEMU did not exit within {} s after \"IPCB end\": the kernel must write its status to the exit device; see {console}",
+                qemu::EXIT_GRACE.as_secs()
+            )));
+        }
+        let end = t.end;
+        match self.exit {
+            None => {}
+            Some(GuestExit::Pass) => match end {
+                Some(EndStatus::Pass) => {}
+                Some(EndStatus::Fail) => out.push(Problem::run(
+                    "kernel printed \"IPCB end status=fail\" but exited with the pass code 33".to_string(),
+                )),
+                None => out.push(Problem::run(format!(
+                    "kernel exited with the pass code 33 without an \"IPCB end\" line ({}); see {console}",
+                    self.last()
+                ))),
+            },
+            Some(GuestExit::CheckFailed) => {
+                if end == Some(EndStatus::Pass) {
+                    out.push(Problem::run(
+                        "kernel printed \"IPCB end status=pass\" but exited with code 35 (check failed)".to_string(),
+                    ));
+                } else if t.failures.is_empty() && t.results.iter().all(|r| r.verified) {
+                    out.push(Problem::run(format!(
+                        "kernel reported a failed check (exit code 35) but printed no \"IPCB fail\" line ({}); see {console}",
+                        self.last()
+                    )));
+                }
+            }
+            Some(GuestExit::Panic) => {
+                let what = match &t.panic {
+                    Some(r) => format!("\"{}\"", excerpt(&one_line(r))),
+                    None => self.last(),
+                };
+                out.push(Problem::run(format!(
+                    "kernel panic or kernel-mode exception (exit code 37; {what}); see {console} and the defmt log {}",
+                    self.out_dir.join("defmt.bin").display()
+                )));
+            }
+            Some(other @ (GuestExit::Other(_) | GuestExit::Signal)) => out.push(Problem::run(format!(
+                "QEMU ended with {}{} ({}); see {console}",
+                other.describe(),
+                self.qemu_says(),
+                self.last()
+            ))),
+        }
+        if let Some(r) = &t.panic
+            && self.exit != Some(GuestExit::Panic)
+        {
+            out.push(Problem::run(format!(
+                "kernel panicked: {}",
+                excerpt(&one_line(r))
+            )));
+        }
+        for f in &t.failures {
+            out.push(Problem {
+                subject: if f.is_test {
+                    Subject::Test(f.bench.clone())
+                } else {
+                    Subject::Bench(f.bench.clone())
+                },
+                core: f.core,
+                reason: one_line(&f.reason),
+            });
+        }
+        for r in t.results.iter().filter(|r| !r.verified) {
+            out.push(Problem {
+                subject: Subject::Bench(r.bench.clone()),
+                core: Some(r.core),
+                reason: format!(
+                    "figures not verified (counter {}): reported as failed",
+                    r.counter
+                ),
+            });
+        }
+        // Missing results only mean something when the kernel ended normally.
+        let ended_normally = end.is_some()
+            && t.panic.is_none()
+            && matches!(self.exit, Some(GuestExit::Pass | GuestExit::CheckFailed));
+        if let Some(h) = &t.hello
+            && h.board != self.board
+        {
+            out.push(Problem::run(format!(
+                "the kernel says board={}, but this is a {} run: wrong kernel image?",
+                h.board, self.board
+            )));
+        }
+        if ended_normally {
+            if t.hello.is_none() {
+                out.push(Problem::run(
+                    "no \"IPCB hello\" line before \"IPCB end\"".to_string(),
+                ));
+            }
+            for bench in expected {
+                let reported = t.results.iter().any(|r| r.bench == *bench)
+                    || t.failures.iter().any(|f| f.bench == *bench && !f.is_test);
+                if !reported {
+                    out.push(Problem {
+                        subject: Subject::Bench(bench.to_string()),
+                        core: None,
+                        reason: "no result reported".to_string(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::protocol::tests::{FAILED, PASS};
+
+    /// An outcome as if QEMU had produced `console` and exited with `code`.
+    pub(crate) fn outcome(console: &str, code: Option<i32>) -> BootOutcome {
+        BootOutcome {
+            transcript: Transcript::parse_str(console).unwrap(),
+            exit: code.map(|c| qemu::classify(Some(c))),
+            hung: false,
+            stuck_after_end: false,
+            parse_error: None,
+            timeout_secs: Some(600),
+            out_dir: PathBuf::from("target/ipcb/x"),
+            console: PathBuf::from("target/ipcb/x/console.log"),
+            qemu_stderr: String::new(),
+            board: "pc-x86_64",
+            qemu_version: Some("QEMU emulator version 7.2.22".into()),
+        }
+    }
+
+    const EXPECTED: &[&str] = &["ipc-intra", "ipc-inter", "syscall"];
+
+    fn reasons(o: &BootOutcome) -> Vec<String> {
+        o.problems(EXPECTED).into_iter().map(|p| p.reason).collect()
+    }
+
+    #[test]
+    fn passing_run_has_no_problems() {
+        assert!(outcome(PASS, Some(33)).problems(EXPECTED).is_empty());
+    }
+
+    #[test]
+    fn failed_run_lists_the_bench() {
+        let p = outcome(FAILED, Some(35)).problems(EXPECTED);
+        assert_eq!(
+            p,
+            vec![Problem {
+                subject: Subject::Bench("ipc-inter".into()),
+                core: Some(0),
+                reason: "mr2 mismatch".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn exit_code_and_end_line_must_agree() {
+        let r = reasons(&outcome(PASS, Some(35)));
+        assert!(
+            r[0].contains("status=pass\" but exited with code 35"),
+            "{r:?}"
+        );
+        let r = reasons(&outcome(FAILED, Some(33)));
+        assert!(r[0].contains("but exited with the pass code 33"), "{r:?}");
+        let no_end = PASS.replace("IPCB end status=pass\r\n", "");
+        let r = reasons(&outcome(&no_end, Some(33)));
+        assert_eq!(r.len(), 1);
+        assert!(r[0].contains("without an \"IPCB end\" line"), "{r:?}");
+        let no_fail =
+            "IPCB hello proto=1 board=pc-x86_64 arch=x86_64 el=- cores=1\nIPCB end status=fail\n";
+        let r = reasons(&outcome(no_fail, Some(35)));
+        assert!(r[0].contains("printed no \"IPCB fail\" line"), "{r:?}");
+        // ... and all three benches are missing.
+        assert_eq!(r.iter().filter(|r| *r == "no result reported").count(), 3);
+    }
+
+    #[test]
+    fn panic_other_codes_hang_and_garbage() {
+        let panicked = PASS.replace(
+            "IPCB end status=pass\r\n",
+            "panicked at runtime/src/lib.rs:10\r\n",
+        );
+        let r = reasons(&outcome(&panicked, Some(37)));
+        assert_eq!(r.len(), 1);
+        assert!(r[0].starts_with("kernel panic or kernel-mode exception (exit code 37; last line: \"panicked at runtime/src/lib.rs:10\")"), "{r:?}");
+        let with_line = PASS.replace(
+            "IPCB end status=pass\r\n",
+            "IPCB panic reason=\"kernel exception vector 13\"\r\nIPCB end status=fail\r\n",
+        );
+        let r = reasons(&outcome(&with_line, Some(37)));
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(r[0].starts_with("kernel panic or kernel-mode exception (exit code 37; \"kernel exception vector 13\")"), "{r:?}");
+        let r = reasons(&outcome(&with_line, Some(35)));
+        assert!(
+            r.contains(&"kernel panicked: kernel exception vector 13".to_string()),
+            "{r:?}"
+        );
+
+        let mut o = outcome("", Some(1));
+        o.qemu_stderr = "qemu-system-x86_64: failed to initialize kvm: Permission denied\n".into();
+        let r = reasons(&o);
+        assert!(
+            r[0].contains("exit code 1")
+                && r[0].contains("QEMU says: qemu-system-x86_64: failed to initialize kvm"),
+            "{r:?}"
+        );
+
+        let mut o = outcome(
+            "IPCB hello proto=1 board=pc-x86_64 arch=x86_64 el=- cores=1\nrunning ipc-intra",
+            None,
+        );
+        o.hung = true;
+        let r = reasons(&o);
+        assert_eq!(
+            r,
+            vec![
+                "guest hung: no \"IPCB end\" after 600 s (last line: \"running ipc-intra\"); see target/ipcb/x/console.log"
+            ]
+        );
+
+        let mut o = outcome("", None);
+        o.parse_error = Some(ParseError {
+            line_no: 7,
+            text: "IPCB result bench".into(),
+            msg: "x".into(),
+        });
+        assert!(
+            reasons(&o)[0].starts_with("unparseable kernel output line 7: \"IPCB result bench\"")
+        );
+    }
+
+    #[test]
+    fn wrong_board_is_a_problem() {
+        let text = PASS.replace("board=pc-x86_64", "board=raspi3b");
+        let r = reasons(&outcome(&text, Some(33)));
+        assert_eq!(
+            r,
+            vec!["the kernel says board=raspi3b, but this is a pc-x86_64 run: wrong kernel image?"]
+        );
+    }
+
+    #[test]
+    fn unverified_and_missing_results_fail() {
+        let text = PASS
+            .replace("max=95.00 verified=1", "max=95.00 verified=0")
+            .replace("IPCB result bench=syscall", "IPCB result bench=syscall-x");
+        let p = outcome(&text, Some(33)).problems(EXPECTED);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p[0].subject, Subject::Bench("ipc-inter".into()));
+        assert!(p[0].reason.contains("not verified"));
+        assert_eq!(p[1].subject, Subject::Bench("syscall".into()));
+        assert_eq!(p[1].reason, "no result reported");
+    }
+
+    #[test]
+    fn progress_lines_use_relabelled_counters() {
+        let l = crate::protocol::parse_line(
+            "IPCB result bench=ipc-intra core=0 counter=tsc unit=one-way-ipc ops=4 runs=3 min=1.00 median=2.00 mean=2.00 max=3.00 verified=1",
+        )
+        .unwrap();
+        assert_eq!(
+            progress_line(&l, Accel::Icount).unwrap(),
+            "result ipc-intra core 0: 2.00 instructions per one-way-ipc (min 1.00, max 3.00, 3 runs)"
+        );
+        assert_eq!(
+            progress_line(&l, Accel::Tcg).unwrap(),
+            "result ipc-intra core 0: 2.00 tsc per one-way-ipc (min 1.00, max 3.00, 3 runs)"
+        );
+    }
+}

@@ -1,0 +1,509 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `cargo xtask`: the host tool of ipcbench-rs.
+//!
+//! It builds the example kernels and their user programs, boots them in QEMU,
+//! decodes the kernel's `IPCB` line protocol (`docs/protocol.md`), prints the
+//! results in the layout of L4Re's IPC table, writes `results.json`
+//! (DESIGN.md §6) and runs the project's test suite (`cargo xtask test`, the
+//! one command CI calls).
+//!
+//! ```text
+//! cargo xtask build [--board pc-x86_64]
+//! cargo xtask run   [--board B] [--accel auto|kvm|tcg|icount] [--timeout SECS] [--kernel ELF] [-- KERNEL_ARGS]
+//! cargo xtask bench [--board B] [--accel auto|kvm|tcg|icount] [--rounds N] [--runs N]
+//!                   [--json [PATH]] [--timeout SECS] [--verbose] [--kernel ELF]
+//! cargo xtask test  [--board B] [--timeout SECS]
+//! cargo xtask iso   [--board B] [--out PATH] [--kernel ELF] [-- KERNEL_ARGS]
+//! ```
+//!
+//! Each boot writes `target/ipcb/<board>-<accel>-<time>-<pid>[-label]/`
+//! with `console.log` (raw serial), `defmt.bin` (second serial port, decode
+//! with the kernel ELF), `results.json`, `qemu-command.txt` and, when QEMU
+//! complained, `qemu-stderr.log`.
+//!
+//! Module map:
+//!
+//! * [`protocol`]: the line decoder;
+//! * [`board`]: the board table and QEMU command lines;
+//! * [`qemu`]: running QEMU with a timeout, exit codes;
+//! * [`boot`]: one boot, its output directory and its verdict;
+//! * [`accel`]: `--accel auto` and the KVM speed calibration;
+//! * [`report`], [`table`]: counter relabelling, JSON, the table;
+//! * [`image`], [`prereq`]: building kernels and ISOs, installing tools;
+//! * [`bench`](mod@bench), [`suite`]: the `bench`/`run` and `test` subcommands.
+//!
+//! Every error ends the program with one line, `error: ...`, naming the fix,
+//! and a non-zero exit status.
+
+mod accel;
+mod bench;
+mod board;
+mod boot;
+mod image;
+mod prereq;
+mod protocol;
+mod qemu;
+mod report;
+mod suite;
+mod table;
+mod util;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
+
+use crate::accel::AccelChoice;
+use crate::bench::BenchOpts;
+use crate::util::{Workspace, one_line};
+
+/// A parsed command line.
+#[derive(Debug, PartialEq)]
+enum Cmd {
+    /// `build`
+    Build {
+        /// Board.
+        board: String,
+    },
+    /// `run`
+    Run {
+        /// Board.
+        board: String,
+        /// Accelerator.
+        accel: AccelChoice,
+        /// Seconds before QEMU is killed.
+        timeout: Option<u64>,
+        /// Kernel command line.
+        cmdline: Vec<String>,
+        /// Prebuilt kernel.
+        kernel: Option<PathBuf>,
+    },
+    /// `bench`
+    Bench {
+        /// Board.
+        board: String,
+        /// Accelerator.
+        accel: AccelChoice,
+        /// Rounds per run.
+        rounds: Option<u64>,
+        /// Measured runs.
+        runs: Option<u32>,
+        /// JSON output path.
+        json: Option<PathBuf>,
+        /// Seconds before the guest counts as hung.
+        timeout: u64,
+        /// Echo the console.
+        verbose: bool,
+        /// Prebuilt kernel.
+        kernel: Option<PathBuf>,
+    },
+    /// `test`
+    Test {
+        /// Board.
+        board: String,
+        /// Seconds per boot.
+        timeout: u64,
+    },
+    /// `iso`
+    Iso {
+        /// Board.
+        board: String,
+        /// Output file.
+        out: Option<PathBuf>,
+        /// Kernel command line in grub.cfg.
+        cmdline: Vec<String>,
+        /// Prebuilt kernel.
+        kernel: Option<PathBuf>,
+    },
+}
+
+fn board_arg() -> Arg {
+    Arg::new("board")
+        .long("board")
+        .value_name("BOARD")
+        .default_value("pc-x86_64")
+        .help("Board (implemented: pc-x86_64; planned: qemu-virt-aarch64, raspi3b, rpi5)")
+}
+
+fn accel_arg() -> Arg {
+    Arg::new("accel")
+        .long("accel")
+        .value_name("ACCEL")
+        .value_parser(AccelChoice::NAMES)
+        .default_value("auto")
+        .help("auto: KVM if it runs at hardware speed, else TCG; icount: exact instruction counts; tcg: virtual time")
+}
+
+fn kernel_arg() -> Arg {
+    Arg::new("kernel")
+        .long("kernel")
+        .value_name("ELF")
+        .value_parser(value_parser!(PathBuf))
+        .help("Boot this prebuilt kernel ELF instead of building one")
+}
+
+fn cmdline_arg(help: &'static str) -> Arg {
+    Arg::new("cmdline")
+        .value_name("KERNEL_ARGS")
+        .num_args(0..)
+        .last(true)
+        .help(help)
+}
+
+/// The command-line interface.
+fn cli() -> Command {
+    Command::new("cargo xtask")
+        .bin_name("cargo xtask")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Build, boot and benchmark the ipcbench-rs kernels")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(
+            Command::new("build")
+                .about("Build the user program, then the kernel that embeds it; prints the kernel ELF path")
+                .arg(board_arg()),
+        )
+        .subcommand(
+            Command::new("run")
+                .about("Boot the kernel in QEMU and stream its console to stdout")
+                .arg(board_arg())
+                .arg(accel_arg())
+                .arg(
+                    Arg::new("timeout")
+                        .long("timeout")
+                        .value_name("SECS")
+                        .value_parser(value_parser!(u64))
+                        .help("Kill QEMU after this many seconds (default: never)"),
+                )
+                .arg(kernel_arg())
+                .arg(cmdline_arg("Kernel command line, e.g. `-- rounds=1000 runs=3`")),
+        )
+        .subcommand(
+            Command::new("bench")
+                .about("Build, boot and decode: print the results table, optionally write JSON")
+                .arg(board_arg())
+                .arg(accel_arg())
+                .arg(
+                    Arg::new("rounds")
+                        .long("rounds")
+                        .value_name("N")
+                        .value_parser(value_parser!(u64).range(1..))
+                        .help("Rounds per run (kernel default 20000)"),
+                )
+                .arg(
+                    Arg::new("runs")
+                        .long("runs")
+                        .value_name("N")
+                        .value_parser(value_parser!(u32).range(1..))
+                        .help("Measured runs per benchmark (kernel default 5)"),
+                )
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .value_name("PATH")
+                        .num_args(0..=1)
+                        .default_missing_value("results.json")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("Write JSON to PATH (default results.json); a copy always goes to the run's output directory"),
+                )
+                .arg(
+                    Arg::new("timeout")
+                        .long("timeout")
+                        .value_name("SECS")
+                        .value_parser(value_parser!(u64).range(1..))
+                        .default_value("600")
+                        .help("Seconds before the guest counts as hung"),
+                )
+                .arg(
+                    Arg::new("verbose")
+                        .long("verbose")
+                        .short('v')
+                        .action(ArgAction::SetTrue)
+                        .help("Echo every console line to stderr"),
+                )
+                .arg(kernel_arg()),
+        )
+        .subcommand(
+            Command::new("test")
+                .about("Run the full test suite (host tests, clippy, QEMU boots, fault injection, GRUB); the last line is `N passed, M failed`")
+                .arg(board_arg())
+                .arg(
+                    Arg::new("timeout")
+                        .long("timeout")
+                        .value_name("SECS")
+                        .value_parser(value_parser!(u64).range(1..))
+                        .default_value("600")
+                        .help("Seconds before a guest counts as hung, per boot"),
+                ),
+        )
+        .subcommand(
+            Command::new("iso")
+                .about("Make a GRUB2 rescue ISO that boots the kernel with multiboot2")
+                .arg(board_arg())
+                .arg(
+                    Arg::new("out")
+                        .long("out")
+                        .value_name("PATH")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("Output file (default target/ipcb/ipcbench-<board>.iso)"),
+                )
+                .arg(kernel_arg())
+                .arg(cmdline_arg("Kernel command line in grub.cfg (default rounds=20000)")),
+        )
+}
+
+/// Turns clap's matches into a [`Cmd`].
+fn parse(m: &ArgMatches) -> Cmd {
+    let (name, sub) = m.subcommand().expect("a subcommand is required");
+    let board = sub.get_one::<String>("board").cloned().unwrap_or_default();
+    let accel = || {
+        sub.get_one::<String>("accel")
+            .and_then(|a| AccelChoice::parse(a))
+            .unwrap_or(AccelChoice::Auto)
+    };
+    let cmdline = || {
+        sub.get_many::<String>("cmdline")
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default()
+    };
+    match name {
+        "build" => Cmd::Build { board },
+        "run" => Cmd::Run {
+            board,
+            accel: accel(),
+            timeout: sub.get_one::<u64>("timeout").copied(),
+            cmdline: cmdline(),
+            kernel: sub.get_one::<PathBuf>("kernel").cloned(),
+        },
+        "bench" => Cmd::Bench {
+            board,
+            accel: accel(),
+            rounds: sub.get_one::<u64>("rounds").copied(),
+            runs: sub.get_one::<u32>("runs").copied(),
+            json: sub.get_one::<PathBuf>("json").cloned(),
+            timeout: sub.get_one::<u64>("timeout").copied().unwrap_or(600),
+            verbose: sub.get_flag("verbose"),
+            kernel: sub.get_one::<PathBuf>("kernel").cloned(),
+        },
+        "test" => Cmd::Test {
+            board,
+            timeout: sub.get_one::<u64>("timeout").copied().unwrap_or(600),
+        },
+        "iso" => Cmd::Iso {
+            board,
+            out: sub.get_one::<PathBuf>("out").cloned(),
+            cmdline: cmdline(),
+            kernel: sub.get_one::<PathBuf>("kernel").cloned(),
+        },
+        other => unreachable!("unknown subcommand {other}"),
+    }
+}
+
+/// Makes a path option absolute (child processes run in the workspace root).
+fn absolute(p: Option<PathBuf>, what: &str) -> Result<Option<PathBuf>> {
+    p.map(std::path::absolute)
+        .transpose()
+        .with_context(|| format!("bad {what} path"))
+}
+
+fn run(cmd: Cmd) -> Result<ExitCode> {
+    let ws = Workspace::locate()?;
+    match cmd {
+        Cmd::Build { board } => {
+            let board = board::find(&board)?;
+            prereq::ensure_targets(&ws)?;
+            let kernel = image::build(&ws, board, &[])?;
+            println!("{}", kernel.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Run {
+            board,
+            accel,
+            timeout,
+            cmdline,
+            kernel,
+        } => {
+            let kernel = absolute(kernel, "--kernel")?;
+            bench::cmd_run(
+                &ws,
+                &board,
+                accel,
+                timeout,
+                &cmdline.join(" "),
+                kernel.as_deref(),
+            )
+        }
+        Cmd::Bench {
+            board,
+            accel,
+            rounds,
+            runs,
+            json,
+            timeout,
+            verbose,
+            kernel,
+        } => {
+            let opts = BenchOpts {
+                board,
+                accel,
+                rounds,
+                runs,
+                json: absolute(json, "--json")?,
+                timeout,
+                verbose,
+                kernel: absolute(kernel, "--kernel")?,
+            };
+            bench::cmd_bench(&ws, &opts)
+        }
+        Cmd::Test { board, timeout } => suite::cmd_test(&ws, &board, Duration::from_secs(timeout)),
+        Cmd::Iso {
+            board,
+            out,
+            cmdline,
+            kernel,
+        } => {
+            let b = board::find(&board)?;
+            if !b.grub {
+                anyhow::bail!("board {} does not boot from GRUB", b.name);
+            }
+            prereq::ensure_grub()?;
+            let kernel = bench::kernel_for(&ws, b, absolute(kernel, "--kernel")?.as_deref())?;
+            image::check_multiboot2(&ws, &kernel)?;
+            let out = out.unwrap_or_else(|| ws.ipcb_dir().join(format!("ipcbench-{}.iso", b.name)));
+            let cmdline = if cmdline.is_empty() {
+                "rounds=20000".to_string()
+            } else {
+                cmdline.join(" ")
+            };
+            let iso = image::make_iso(&ws, b, &kernel, &cmdline, &out)?;
+            eprintln!(
+                "[ipcb] boot it with: qemu-system-x86_64 -M q35 -m 256M -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -cdrom {}",
+                iso.display()
+            );
+            println!("{}", iso.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cmd = parse(&cli().get_matches());
+    match run(cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&format!("{e:#}")));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_args(args: &[&str]) -> Result<Cmd, clap::Error> {
+        let mut full = vec!["xtask"];
+        full.extend_from_slice(args);
+        cli().try_get_matches_from(full).map(|m| parse(&m))
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        cli().debug_assert();
+    }
+
+    #[test]
+    fn bench_options_parse() {
+        let cmd = parse_args(&[
+            "bench",
+            "--accel",
+            "icount",
+            "--rounds",
+            "100",
+            "--runs",
+            "2",
+            "--json",
+            "--timeout",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(
+            cmd,
+            Cmd::Bench {
+                board: "pc-x86_64".into(),
+                accel: AccelChoice::Icount,
+                rounds: Some(100),
+                runs: Some(2),
+                json: Some(PathBuf::from("results.json")),
+                timeout: 5,
+                verbose: false,
+                kernel: None,
+            }
+        );
+        let cmd = parse_args(&["bench", "--json", "out/r.json", "-v"]).unwrap();
+        assert!(
+            matches!(cmd, Cmd::Bench { json: Some(ref p), accel: AccelChoice::Auto, timeout: 600, verbose: true, .. } if p == &PathBuf::from("out/r.json"))
+        );
+        assert!(matches!(
+            parse_args(&["bench"]).unwrap(),
+            Cmd::Bench {
+                json: None,
+                rounds: None,
+                ..
+            }
+        ));
+        assert!(parse_args(&["bench", "--accel", "fast"]).is_err());
+        assert!(parse_args(&["bench", "--rounds", "0"]).is_err());
+        assert!(parse_args(&[]).is_err());
+    }
+
+    #[test]
+    fn run_test_and_iso_parse() {
+        let cmd = parse_args(&[
+            "run",
+            "--accel",
+            "tcg",
+            "--board",
+            "pc-x86_64",
+            "--",
+            "rounds=10",
+            "runs=1",
+        ])
+        .unwrap();
+        assert_eq!(
+            cmd,
+            Cmd::Run {
+                board: "pc-x86_64".into(),
+                accel: AccelChoice::Tcg,
+                timeout: None,
+                cmdline: vec!["rounds=10".into(), "runs=1".into()],
+                kernel: None,
+            }
+        );
+        let cmd = parse_args(&["iso", "--out", "x.iso"]).unwrap();
+        assert_eq!(
+            cmd,
+            Cmd::Iso {
+                board: "pc-x86_64".into(),
+                out: Some("x.iso".into()),
+                cmdline: vec![],
+                kernel: None,
+            }
+        );
+        assert_eq!(
+            parse_args(&["test"]).unwrap(),
+            Cmd::Test {
+                board: "pc-x86_64".into(),
+                timeout: 600
+            }
+        );
+        assert_eq!(
+            parse_args(&["build", "--board", "rpi5"]).unwrap(),
+            Cmd::Build {
+                board: "rpi5".into()
+            }
+        );
+    }
+}

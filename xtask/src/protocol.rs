@@ -1,0 +1,857 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Decoder for the kernel's serial line protocol (`docs/protocol.md`, version 1).
+//!
+//! The kernel's console mixes a human-readable table with machine lines that
+//! start with `IPCB `. Everything after the line kind is `key=value` pairs
+//! separated by spaces; a value containing spaces is double-quoted, with no
+//! escapes inside.
+//!
+//! Rules this decoder enforces, so a garbled console never turns into a
+//! plausible-looking number:
+//!
+//! * a line whose first word is `IPCB` must parse completely: unknown line
+//!   kinds, missing or malformed required keys, duplicate keys, unterminated
+//!   quotes and inconsistent statistics (`min <= median, mean <= max`) are
+//!   errors carrying the 1-based console line number;
+//! * the one exception is the last line of the console when it has no
+//!   terminating newline (QEMU stopped mid-line): it is ignored;
+//! * unknown *keys* on a known line kind are kept but not interpreted, so the
+//!   kernel may add information without breaking the host;
+//! * every other line is human-readable text and is ignored.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// The protocol version this decoder understands (`IPCB hello proto=1`).
+pub const PROTO_VERSION: u32 = 1;
+
+/// The longest excerpt of a console line quoted in an error message.
+const MAX_QUOTED: usize = 160;
+
+/// `IPCB hello`: the first line after boot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hello {
+    /// Protocol version (must be [`PROTO_VERSION`]).
+    pub proto: u32,
+    /// Board name, e.g. `pc-x86_64`.
+    pub board: String,
+    /// Architecture, e.g. `x86_64` or `aarch64`.
+    pub arch: String,
+    /// Exception level on Arm (`el=-` elsewhere).
+    pub el: Option<u8>,
+    /// Number of cores the kernel runs on.
+    pub cores: u32,
+}
+
+/// `IPCB cpu`: CPU identification.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cpu {
+    /// CPU vendor (CPUID vendor string, or the Arm implementer).
+    pub vendor: Option<String>,
+    /// CPU model (CPUID brand string, or the Arm part).
+    pub model: Option<String>,
+    /// Every key the kernel printed, verbatim (family, model_id, midr, ...).
+    pub fields: BTreeMap<String, String>,
+}
+
+/// Whether the CPU has a counter (`IPCB counter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterPresence {
+    /// The counter exists and is measured.
+    Present,
+    /// The CPU lacks it; no figure is reported for it.
+    Absent,
+}
+
+/// `IPCB counter`: one counter kind and whether it exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterState {
+    /// Kernel counter name (`tsc`, `instructions`, `core-cycles`, ...).
+    pub name: String,
+    /// Present or absent.
+    pub state: CounterPresence,
+}
+
+/// `IPCB calib`: a loop of `iters` iterations of 2 instructions each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calib {
+    /// Loop iterations.
+    pub iters: u64,
+    /// Counter used to time the loop.
+    pub counter: String,
+    /// Counter delta over the loop.
+    pub delta: u64,
+}
+
+impl Calib {
+    /// Counter ticks per executed instruction (2 instructions per iteration).
+    pub fn ticks_per_instruction(&self) -> Option<f64> {
+        (self.iters > 0).then(|| self.delta as f64 / (2.0 * self.iters as f64))
+    }
+}
+
+/// `IPCB config`: the benchmark configuration in force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Rounds per run.
+    pub rounds: u64,
+    /// Measured runs per benchmark.
+    pub runs: u32,
+    /// Unmeasured warm-up runs.
+    pub warmup: u32,
+    /// Fault injection (`none`, `mr`, `badge`, `label`).
+    pub inject: String,
+}
+
+/// `IPCB result`: statistics of one benchmark on one core with one counter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchResult {
+    /// Benchmark name (`ipc-intra`, `ipc-inter`, `syscall`, ...).
+    pub bench: String,
+    /// Core it ran on.
+    pub core: u32,
+    /// Kernel counter name (before any host relabelling).
+    pub counter: String,
+    /// Operation the figures are per (`one-way-ipc`, `syscall`, `round-trip`).
+    pub unit: String,
+    /// Operations per run the totals were divided by.
+    pub ops: u64,
+    /// Number of measured runs.
+    pub runs: u32,
+    /// Smallest per-op figure over the runs.
+    pub min: f64,
+    /// Median per-op figure.
+    pub median: f64,
+    /// Mean per-op figure.
+    pub mean: f64,
+    /// Largest per-op figure.
+    pub max: f64,
+    /// Whether every message was checked and correct.
+    pub verified: bool,
+}
+
+/// `IPCB fail`: a benchmark or a test failed a check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// Benchmark (or test) name.
+    pub bench: String,
+    /// Core, when the kernel names one.
+    pub core: Option<u32>,
+    /// Why it failed.
+    pub reason: String,
+    /// True when the line named a test (`test=`) rather than a bench.
+    pub is_test: bool,
+}
+
+/// `IPCB end`: the kernel's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndStatus {
+    /// Every check passed.
+    Pass,
+    /// Something failed a check.
+    Fail,
+}
+
+impl EndStatus {
+    /// The protocol spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndStatus::Pass => "pass",
+            EndStatus::Fail => "fail",
+        }
+    }
+}
+
+/// One decoded `IPCB` line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line {
+    /// `IPCB hello ...`
+    Hello(Hello),
+    /// `IPCB cpu ...`
+    Cpu(Cpu),
+    /// `IPCB counter ...`
+    Counter(CounterState),
+    /// `IPCB calib ...`
+    Calib(Calib),
+    /// `IPCB config ...`
+    Config(Config),
+    /// `IPCB ok test=...`
+    Ok(String),
+    /// `IPCB result ...`
+    Result(BenchResult),
+    /// `IPCB fail ...`
+    Fail(Failure),
+    /// `IPCB end status=...`
+    End(EndStatus),
+    /// `IPCB panic reason="..."`: the kernel panicked or took a kernel-mode
+    /// exception (printed before `IPCB end status=fail` and exit code 37;
+    /// not yet in `docs/protocol.md`).
+    Panic(String),
+}
+
+/// A console line that starts with `IPCB` but cannot be decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseError {
+    /// 1-based console line number.
+    pub line_no: usize,
+    /// The line as received (lossily decoded, `\r` stripped).
+    pub text: String,
+    /// What is wrong with it.
+    pub msg: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unparseable kernel output line {}: \"{}\" ({})",
+            self.line_no,
+            excerpt(&self.text),
+            excerpt(&self.msg)
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Shortens `text` for quoting in a one-line message.
+pub fn excerpt(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if clean.chars().count() <= MAX_QUOTED {
+        clean
+    } else {
+        let mut short: String = clean.chars().take(MAX_QUOTED).collect();
+        short.push_str("...");
+        short
+    }
+}
+
+/// True when the line is meant to be a protocol line (first word `IPCB`).
+pub fn is_protocol_line(text: &str) -> bool {
+    text == "IPCB" || text.starts_with("IPCB ")
+}
+
+/// Splits `key=value key="quoted value" ...` into pairs.
+fn tokenize(rest: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b' ' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i] != b'=' && bytes[i] != b' ' {
+            i += 1;
+        }
+        let key = &rest[start..i];
+        if i >= bytes.len() || bytes[i] != b'=' {
+            return Err(format!("expected key=value, found `{key}`"));
+        }
+        if key.is_empty() {
+            return Err("empty key before `=`".to_string());
+        }
+        if !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(format!("invalid key `{key}`"));
+        }
+        i += 1; // skip '='
+        let value = if i < bytes.len() && bytes[i] == b'"' {
+            let vstart = i + 1;
+            let Some(len) = rest[vstart..].find('"') else {
+                return Err(format!("unterminated quoted value for `{key}`"));
+            };
+            i = vstart + len + 1;
+            if i < bytes.len() && bytes[i] != b' ' {
+                return Err(format!("no space after the quoted value of `{key}`"));
+            }
+            &rest[vstart..vstart + len]
+        } else {
+            let vstart = i;
+            while i < bytes.len() && bytes[i] != b' ' {
+                i += 1;
+            }
+            let v = &rest[vstart..i];
+            if v.contains('"') {
+                return Err(format!("stray quote in the value of `{key}`"));
+            }
+            v
+        };
+        if pairs.iter().any(|(k, _)| k == key) {
+            return Err(format!("duplicate key `{key}`"));
+        }
+        pairs.push((key.to_string(), value.to_string()));
+    }
+    Ok(pairs)
+}
+
+/// The key/value pairs of one line, with typed accessors.
+struct Fields {
+    pairs: Vec<(String, String)>,
+}
+
+impl Fields {
+    fn opt(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn req(&self, key: &str) -> Result<&str, String> {
+        self.opt(key).ok_or_else(|| format!("missing key `{key}`"))
+    }
+
+    fn req_name(&self, key: &str) -> Result<String, String> {
+        let v = self.req(key)?;
+        if v.is_empty() {
+            return Err(format!("empty `{key}`"));
+        }
+        Ok(v.to_string())
+    }
+
+    fn num<T: FromStr>(&self, key: &str) -> Result<T, String> {
+        let v = self.req(key)?;
+        v.parse()
+            .map_err(|_| format!("`{key}={v}` is not a valid number"))
+    }
+
+    fn opt_num<T: FromStr>(&self, key: &str) -> Result<Option<T>, String> {
+        match self.opt(key) {
+            None => Ok(None),
+            Some(_) => self.num(key).map(Some),
+        }
+    }
+
+    fn float(&self, key: &str) -> Result<f64, String> {
+        let x: f64 = self.num(key)?;
+        if !x.is_finite() {
+            return Err(format!("`{key}` is not finite"));
+        }
+        Ok(x)
+    }
+}
+
+/// The line kinds of protocol version 1 (plus `panic`).
+const KINDS: &[&str] = &[
+    "hello", "cpu", "counter", "calib", "config", "ok", "result", "fail", "end", "panic",
+];
+
+/// Decodes one protocol line (the caller checked [`is_protocol_line`]).
+pub fn parse_line(text: &str) -> Result<Line, String> {
+    let rest = text
+        .strip_prefix("IPCB")
+        .ok_or_else(|| "not an IPCB line".to_string())?
+        .trim_start();
+    if rest.is_empty() {
+        return Err("no line kind after `IPCB`".to_string());
+    }
+    let (kind, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    if !KINDS.contains(&kind) {
+        return Err(format!("unknown line kind `{}`", excerpt(kind)));
+    }
+    let fields = Fields {
+        pairs: tokenize(rest.trim_end())?,
+    };
+    let f = &fields;
+    let line = match kind {
+        "hello" => {
+            let proto: u32 = f.num("proto")?;
+            if proto != PROTO_VERSION {
+                return Err(format!(
+                    "protocol version {proto}, this xtask understands version {PROTO_VERSION}"
+                ));
+            }
+            let el = match f.req("el")? {
+                "-" => None,
+                v => Some(
+                    v.parse::<u8>()
+                        .map_err(|_| format!("`el={v}` is not - or a number"))?,
+                ),
+            };
+            Line::Hello(Hello {
+                proto,
+                board: f.req_name("board")?,
+                arch: f.req_name("arch")?,
+                el,
+                cores: f.num("cores")?,
+            })
+        }
+        "cpu" => {
+            // CPUID brand strings are padded with spaces: trim, and treat an
+            // empty value as unknown.
+            let text = |k: &str| {
+                f.opt(k)
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+            };
+            Line::Cpu(Cpu {
+                vendor: text("vendor"),
+                model: text("model"),
+                fields: f.pairs.iter().cloned().collect(),
+            })
+        }
+        "counter" => {
+            let state = match f.req("state")? {
+                "present" => CounterPresence::Present,
+                "absent" => CounterPresence::Absent,
+                v => return Err(format!("`state={v}` is neither present nor absent")),
+            };
+            Line::Counter(CounterState {
+                name: f.req_name("name")?,
+                state,
+            })
+        }
+        "calib" => Line::Calib(Calib {
+            iters: f.num("iters")?,
+            counter: f.req_name("counter")?,
+            delta: f.num("delta")?,
+        }),
+        "config" => Line::Config(Config {
+            rounds: f.num("rounds")?,
+            runs: f.num("runs")?,
+            warmup: f.num("warmup")?,
+            inject: f.req_name("inject")?,
+        }),
+        "ok" => Line::Ok(f.req_name("test")?),
+        "result" => {
+            let r = BenchResult {
+                bench: f.req_name("bench")?,
+                core: f.num("core")?,
+                counter: f.req_name("counter")?,
+                unit: f.req_name("unit")?,
+                ops: f.num("ops")?,
+                runs: f.num("runs")?,
+                min: f.float("min")?,
+                median: f.float("median")?,
+                mean: f.float("mean")?,
+                max: f.float("max")?,
+                verified: match f.req("verified")? {
+                    "1" => true,
+                    "0" => false,
+                    v => return Err(format!("`verified={v}` is neither 0 nor 1")),
+                },
+            };
+            if r.ops == 0 || r.runs == 0 {
+                return Err("`ops` and `runs` must be at least 1".to_string());
+            }
+            if !(r.min <= r.median && r.median <= r.max && r.min <= r.mean && r.mean <= r.max) {
+                return Err("inconsistent statistics (need min <= median, mean <= max)".to_string());
+            }
+            Line::Result(r)
+        }
+        "fail" => {
+            let (bench, is_test) = match (f.opt("bench"), f.opt("test")) {
+                (Some(b), _) => (b, false),
+                (None, Some(t)) => (t, true),
+                (None, None) => return Err("missing key `bench`".to_string()),
+            };
+            if bench.is_empty() {
+                return Err("empty `bench`".to_string());
+            }
+            Line::Fail(Failure {
+                bench: bench.to_string(),
+                core: f.opt_num("core")?,
+                reason: f.opt("reason").unwrap_or("(no reason given)").to_string(),
+                is_test,
+            })
+        }
+        "panic" => Line::Panic(f.opt("reason").unwrap_or("(no reason given)").to_string()),
+        "end" => Line::End(match f.req("status")? {
+            "pass" => EndStatus::Pass,
+            "fail" => EndStatus::Fail,
+            v => return Err(format!("`status={v}` is neither pass nor fail")),
+        }),
+        other => return Err(format!("unknown line kind `{}`", excerpt(other))),
+    };
+    Ok(line)
+}
+
+/// Everything decoded from one boot's console, accumulated line by line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transcript {
+    /// The hello line.
+    pub hello: Option<Hello>,
+    /// CPU identification.
+    pub cpu: Option<Cpu>,
+    /// Counter kinds, in the order printed.
+    pub counters: Vec<CounterState>,
+    /// Calibration loop.
+    pub calib: Option<Calib>,
+    /// Configuration in force.
+    pub config: Option<Config>,
+    /// Names of the correctness scenarios that passed.
+    pub tests: Vec<String>,
+    /// Benchmark figures, in the order printed.
+    pub results: Vec<BenchResult>,
+    /// Failed checks, in the order printed.
+    pub failures: Vec<Failure>,
+    /// The end line.
+    pub end: Option<EndStatus>,
+    /// The reason of a kernel panic line.
+    pub panic: Option<String>,
+    /// The last non-empty console line (for error messages).
+    pub last_line: String,
+    /// Console lines seen.
+    pub lines: usize,
+}
+
+impl Transcript {
+    /// Feeds one console line (without its newline; `\r` is stripped here).
+    ///
+    /// `complete` is false only for a final line that had no newline: such a
+    /// line is ignored when it does not parse. Returns the decoded line for
+    /// `IPCB` lines, `None` for other text.
+    pub fn feed(
+        &mut self,
+        line_no: usize,
+        raw: &str,
+        complete: bool,
+    ) -> Result<Option<Line>, ParseError> {
+        let text = raw.trim_end_matches(['\r', '\n']);
+        self.lines = self.lines.max(line_no);
+        if !text.trim().is_empty() {
+            self.last_line = text.to_string();
+        }
+        if !is_protocol_line(text) {
+            return Ok(None);
+        }
+        let err = |msg: String| ParseError {
+            line_no,
+            text: text.to_string(),
+            msg,
+        };
+        let line = match parse_line(text) {
+            Ok(line) => line,
+            Err(_) if !complete => return Ok(None),
+            Err(msg) => return Err(err(msg)),
+        };
+        match &line {
+            Line::Hello(h) => {
+                if self.hello.is_some() {
+                    return Err(err("a second hello line: the kernel restarted".to_string()));
+                }
+                self.hello = Some(h.clone());
+            }
+            Line::Cpu(c) => self.cpu = Some(c.clone()),
+            Line::Counter(c) => {
+                if let Some(old) = self.counters.iter_mut().find(|o| o.name == c.name) {
+                    *old = c.clone();
+                } else {
+                    self.counters.push(c.clone());
+                }
+            }
+            Line::Calib(c) => self.calib = Some(c.clone()),
+            Line::Config(c) => self.config = Some(c.clone()),
+            Line::Ok(t) => self.tests.push(t.clone()),
+            Line::Result(r) => {
+                if self
+                    .results
+                    .iter()
+                    .any(|o| o.bench == r.bench && o.core == r.core && o.counter == r.counter)
+                {
+                    return Err(err(format!(
+                        "a second result for bench {} core {} counter {}",
+                        r.bench, r.core, r.counter
+                    )));
+                }
+                self.results.push(r.clone());
+            }
+            Line::Fail(f) => self.failures.push(f.clone()),
+            Line::Panic(r) => {
+                self.panic.get_or_insert_with(|| r.clone());
+            }
+            Line::End(s) => {
+                if self.end.is_some() {
+                    return Err(err("a second end line".to_string()));
+                }
+                self.end = Some(*s);
+            }
+        }
+        Ok(Some(line))
+    }
+
+    /// Decodes a whole console capture (used by tests and for saved logs).
+    ///
+    /// The final segment counts as incomplete when `text` does not end with a
+    /// newline, exactly as when streaming from QEMU.
+    #[cfg(test)]
+    pub fn parse_str(text: &str) -> Result<Transcript, ParseError> {
+        let mut t = Transcript::default();
+        let mut segments: Vec<&str> = text.split('\n').collect();
+        let complete_last = text.ends_with('\n');
+        if complete_last {
+            segments.pop();
+        }
+        let n = segments.len();
+        for (i, seg) in segments.into_iter().enumerate() {
+            t.feed(i + 1, seg, complete_last || i + 1 < n)?;
+        }
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A complete, passing transcript under icount, with human text around it.
+    pub(crate) const PASS: &str = "\
+SeaBIOS-less boot\r
+ipcbench-rs kernel starting\r
+IPCB hello proto=1 board=pc-x86_64 arch=x86_64 el=- cores=1\r
+IPCB cpu vendor=AuthenticAMD model=\"QEMU TCG CPU version 2.5+\" family=6 model_id=6 hypervisor=1\r
+IPCB counter name=tsc state=present\r
+IPCB counter name=instructions state=absent\r
+IPCB counter name=core-cycles state=absent\r
+IPCB counter name=ref-cycles state=absent\r
+IPCB calib iters=1000000 counter=tsc delta=2000004\r
+IPCB config rounds=20000 runs=5 warmup=1 inject=none\r
+IPCB ok test=bad-syscall\r
+IPCB ok test=bad-cap\r
+IPCB ok test=user-fault\r
+bench       counter  median\r
+ipc-intra   tsc      85.00\r
+IPCB result bench=ipc-intra core=0 counter=tsc unit=one-way-ipc ops=40000 runs=5 min=85.00 median=85.00 mean=85.00 max=85.00 verified=1\r
+IPCB result bench=ipc-inter core=0 counter=tsc unit=one-way-ipc ops=40000 runs=5 min=95.00 median=95.00 mean=95.00 max=95.00 verified=1\r
+IPCB result bench=syscall core=0 counter=tsc unit=syscall ops=20000 runs=5 min=28.00 median=28.00 mean=28.00 max=28.00 verified=1\r
+IPCB end status=pass\r
+";
+
+    /// A run where the inter-address-space IPC failed a check.
+    pub(crate) const FAILED: &str = "\
+IPCB hello proto=1 board=pc-x86_64 arch=x86_64 el=- cores=1
+IPCB cpu vendor=GenuineIntel model=\"QEMU TCG CPU version 2.5+\"
+IPCB counter name=tsc state=present
+IPCB config rounds=500 runs=1 warmup=1 inject=mr
+IPCB result bench=ipc-intra core=0 counter=tsc unit=one-way-ipc ops=1000 runs=1 min=85.00 median=85.00 mean=85.00 max=85.00 verified=1
+IPCB fail bench=ipc-inter core=0 reason=\"mr2 mismatch\"
+IPCB result bench=syscall core=0 counter=tsc unit=syscall ops=500 runs=1 min=28.00 median=28.00 mean=28.00 max=28.00 verified=1
+IPCB end status=fail
+";
+
+    #[test]
+    fn tokenizer_handles_quotes_and_spaces() {
+        let p = tokenize("a=1 b=\"two words\" c= d=x").unwrap();
+        assert_eq!(
+            p,
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "two words".into()),
+                ("c".into(), "".into()),
+                ("d".into(), "x".into())
+            ]
+        );
+        assert!(tokenize("a=\"open").unwrap_err().contains("unterminated"));
+        assert!(tokenize("a=\"x\"y").unwrap_err().contains("no space"));
+        assert!(tokenize("junk").unwrap_err().contains("expected key=value"));
+        assert!(tokenize("a=1 a=2").unwrap_err().contains("duplicate"));
+        assert!(tokenize("=1").unwrap_err().contains("empty key"));
+        assert!(tokenize("a=b\"c").unwrap_err().contains("stray quote"));
+        assert!(tokenize("k\u{fffd}=1").unwrap_err().contains("invalid key"));
+        assert_eq!(tokenize("").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn parses_a_passing_transcript() {
+        let t = Transcript::parse_str(PASS).unwrap();
+        let h = t.hello.as_ref().unwrap();
+        assert_eq!(
+            (h.board.as_str(), h.arch.as_str(), h.el, h.cores),
+            ("pc-x86_64", "x86_64", None, 1)
+        );
+        let cpu = t.cpu.as_ref().unwrap();
+        assert_eq!(cpu.model.as_deref(), Some("QEMU TCG CPU version 2.5+"));
+        assert_eq!(cpu.vendor.as_deref(), Some("AuthenticAMD"));
+        assert_eq!(cpu.fields.get("model_id").map(String::as_str), Some("6"));
+        assert_eq!(t.counters.len(), 4);
+        assert_eq!(
+            t.counters[0],
+            CounterState {
+                name: "tsc".into(),
+                state: CounterPresence::Present
+            }
+        );
+        let calib = t.calib.as_ref().unwrap();
+        assert_eq!(calib.ticks_per_instruction(), Some(1.000002));
+        assert_eq!(t.config.as_ref().unwrap().rounds, 20000);
+        assert_eq!(t.tests, vec!["bad-syscall", "bad-cap", "user-fault"]);
+        assert_eq!(t.results.len(), 3);
+        assert_eq!(t.results[2].unit, "syscall");
+        assert!(t.results.iter().all(|r| r.verified));
+        assert!(t.failures.is_empty());
+        assert_eq!(t.end, Some(EndStatus::Pass));
+        assert_eq!(t.last_line, "IPCB end status=pass");
+    }
+
+    #[test]
+    fn parses_a_failed_run() {
+        let t = Transcript::parse_str(FAILED).unwrap();
+        assert_eq!(t.end, Some(EndStatus::Fail));
+        assert_eq!(
+            t.failures,
+            vec![Failure {
+                bench: "ipc-inter".into(),
+                core: Some(0),
+                reason: "mr2 mismatch".into(),
+                is_test: false
+            }]
+        );
+        assert_eq!(t.config.as_ref().unwrap().inject, "mr");
+    }
+
+    #[test]
+    fn missing_end_line_leaves_end_unset() {
+        let text = PASS.replace("IPCB end status=pass\r\n", "kernel panicked at ...\r\n");
+        let t = Transcript::parse_str(&text).unwrap();
+        assert_eq!(t.end, None);
+        assert_eq!(t.last_line, "kernel panicked at ...");
+    }
+
+    #[test]
+    fn garbage_text_is_ignored_but_garbled_ipcb_lines_are_errors() {
+        let text = "\u{fffd}\u{fffd}junk IPCB result nonsense\nIPCBX foo\nIPCB hello proto=1 board=pc-x86_64 arch=x86_64 el=- cores=1\nIPCB resul bench=x\n";
+        let e = Transcript::parse_str(text).unwrap_err();
+        assert_eq!(e.line_no, 4);
+        assert!(
+            e.to_string()
+                .starts_with("unparseable kernel output line 4: \"IPCB resul bench=x\""),
+            "{e}"
+        );
+        assert!(e.msg.contains("unknown line kind"));
+    }
+
+    #[test]
+    fn incomplete_last_line_is_ignored_but_not_a_complete_one() {
+        let cut = "IPCB hello proto=1 board=pc-x86_64 arch=x86_64 el=- cores=1\nIPCB result bench=ipc-intra core=0 counter=ts";
+        let t = Transcript::parse_str(cut).unwrap();
+        assert!(t.results.is_empty());
+        assert_eq!(t.lines, 2);
+        let e = Transcript::parse_str(&format!("{cut}\n")).unwrap_err();
+        assert_eq!(e.line_no, 2);
+        assert!(e.msg.contains("missing key"), "{}", e.msg);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let base = "IPCB result bench=ipc-intra core=0 counter=tsc unit=one-way-ipc ops=40000 runs=5 min=85.00 median=85.00 mean=85.10 max=86.00 verified=1";
+        assert!(parse_line(base).is_ok());
+        let cases = [
+            (
+                base.replace("median=85.00", "median=8x.00"),
+                "not a valid number",
+            ),
+            (base.replace("median=85.00", "median=87.00"), "inconsistent"),
+            (
+                base.replace("verified=1", "verified=yes"),
+                "neither 0 nor 1",
+            ),
+            (base.replace("ops=40000", "ops=0"), "at least 1"),
+            (base.replace("min=85.00", "min=NaN"), "not finite"),
+            (base.replace(" core=0", ""), "missing key `core`"),
+            (base.replace("bench=ipc-intra", "bench="), "empty `bench`"),
+            (
+                "IPCB hello proto=2 board=b arch=a el=- cores=1".to_string(),
+                "protocol version 2",
+            ),
+            (
+                "IPCB hello proto=1 board=b arch=a el=x cores=1".to_string(),
+                "el=x",
+            ),
+            (
+                "IPCB counter name=tsc state=maybe".to_string(),
+                "neither present nor absent",
+            ),
+            ("IPCB end status=ok".to_string(), "neither pass nor fail"),
+            ("IPCB end".to_string(), "missing key `status`"),
+            ("IPCB".to_string(), "no line kind"),
+            ("IPCB fail reason=x".to_string(), "missing key `bench`"),
+            (
+                "IPCB fail bench=x core=zero".to_string(),
+                "not a valid number",
+            ),
+        ];
+        for (line, want) in cases {
+            let err = parse_line(&line).unwrap_err();
+            assert!(err.contains(want), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn accepts_extra_keys_arm_hello_and_test_failures() {
+        let l = parse_line(
+            "IPCB hello proto=1 board=qemu-virt-aarch64 arch=aarch64 el=2 cores=4 smp=psci",
+        )
+        .unwrap();
+        assert!(matches!(
+            l,
+            Line::Hello(Hello {
+                el: Some(2),
+                cores: 4,
+                ..
+            })
+        ));
+        let l = parse_line("IPCB fail test=user-fault reason=\"task survived\"").unwrap();
+        assert_eq!(
+            l,
+            Line::Fail(Failure {
+                bench: "user-fault".into(),
+                core: None,
+                reason: "task survived".into(),
+                is_test: true
+            })
+        );
+        let l = parse_line("IPCB fail bench=syscall").unwrap();
+        assert!(
+            matches!(l, Line::Fail(Failure { ref reason, .. }) if reason == "(no reason given)")
+        );
+    }
+
+    #[test]
+    fn panic_lines_and_padded_cpu_strings() {
+        let t = Transcript::parse_str(
+            "IPCB cpu vendor= model=\"      Intel(R) Xeon(R)  \" hypervisor=0\n\
+             IPCB panic reason=\"kernel exception vector 14 error 0x2 rip 0xffffffff80001234 cr2 0x0\"\n\
+             IPCB end status=fail\n",
+        )
+        .unwrap();
+        let cpu = t.cpu.unwrap();
+        assert_eq!(
+            (cpu.vendor, cpu.model.as_deref()),
+            (None, Some("Intel(R) Xeon(R)"))
+        );
+        assert_eq!(
+            t.panic.as_deref(),
+            Some("kernel exception vector 14 error 0x2 rip 0xffffffff80001234 cr2 0x0")
+        );
+        assert_eq!(t.end, Some(EndStatus::Fail));
+    }
+
+    #[test]
+    fn second_hello_and_duplicate_results_are_errors() {
+        let hello = "IPCB hello proto=1 board=pc-x86_64 arch=x86_64 el=- cores=1\n";
+        let e = Transcript::parse_str(&format!("{hello}{hello}")).unwrap_err();
+        assert!(e.msg.contains("restarted"));
+        let r = "IPCB result bench=syscall core=0 counter=tsc unit=syscall ops=1 runs=1 min=1 median=1 mean=1 max=1 verified=1\n";
+        let e = Transcript::parse_str(&format!("{hello}{r}{r}")).unwrap_err();
+        assert_eq!(e.line_no, 3);
+        assert!(e.msg.contains("second result"));
+    }
+
+    #[test]
+    fn error_excerpt_is_one_line_and_short() {
+        let long = format!("IPCB bogus {}\u{7}", "x".repeat(400));
+        let e = Transcript::parse_str(&format!("{long}\n")).unwrap_err();
+        let s = e.to_string();
+        assert!(!s.contains('\n') && !s.contains('\u{7}'));
+        assert!(s.len() < 400, "{}", s.len());
+    }
+}

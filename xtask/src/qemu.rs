@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Running an emulator: stream its console line by line, enforce a timeout,
+//! map its exit code.
+//!
+//! A reader thread copies QEMU's stdout (the first serial port) byte for byte
+//! into `console.log` and hands each line to the main thread over a channel,
+//! so the main thread can enforce the deadline with `recv_timeout` and kill
+//! QEMU (only the child it started) when the guest hangs. Bytes that are not
+//! UTF-8 are decoded lossily; a line that never ends is cut at
+//! [`MAX_LINE`] bytes.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::util::show;
+
+/// Longest console line handed on in one piece.
+pub const MAX_LINE: u64 = 64 * 1024;
+
+/// How long QEMU may take to exit after the kernel's `IPCB end` line.
+pub const EXIT_GRACE: Duration = Duration::from_secs(15);
+
+/// How the kernel left QEMU, from the `isa-debug-exit` exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestExit {
+    /// 33: every check passed.
+    Pass,
+    /// 35: a benchmark or test failed a check.
+    CheckFailed,
+    /// 37: kernel panic or kernel-mode exception.
+    Panic,
+    /// Any other exit code (QEMU's own errors, a reset under `-no-reboot`...).
+    Other(i32),
+    /// QEMU died from a signal it was not sent by us.
+    Signal,
+}
+
+/// Maps QEMU's exit status to what the kernel meant.
+pub fn classify(code: Option<i32>) -> GuestExit {
+    match code {
+        Some(33) => GuestExit::Pass,
+        Some(35) => GuestExit::CheckFailed,
+        Some(37) => GuestExit::Panic,
+        Some(c) => GuestExit::Other(c),
+        None => GuestExit::Signal,
+    }
+}
+
+impl GuestExit {
+    /// The exit code, if there was one.
+    pub fn code(self) -> Option<i32> {
+        match self {
+            GuestExit::Pass => Some(33),
+            GuestExit::CheckFailed => Some(35),
+            GuestExit::Panic => Some(37),
+            GuestExit::Other(c) => Some(c),
+            GuestExit::Signal => None,
+        }
+    }
+
+    /// A short description for progress and summary lines.
+    pub fn describe(self) -> String {
+        match self {
+            GuestExit::Pass => "pass (exit code 33)".to_string(),
+            GuestExit::CheckFailed => "check failed (exit code 35)".to_string(),
+            GuestExit::Panic => "kernel panic or exception (exit code 37)".to_string(),
+            GuestExit::Other(0) => {
+                "exit code 0: the guest reset or powered off without the exit device (triple fault?)"
+                    .to_string()
+            }
+            GuestExit::Other(c) => format!("exit code {c}: not a kernel exit code (33, 35, 37)"),
+            GuestExit::Signal => "QEMU was killed by a signal".to_string(),
+        }
+    }
+}
+
+/// What the line callback wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep reading.
+    Continue,
+    /// The guest is done: QEMU should exit within [`EXIT_GRACE`].
+    ExpectExit,
+    /// Kill QEMU now.
+    Stop,
+}
+
+/// How a streamed run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawExit {
+    /// Exit code; `None` when we killed QEMU or a signal did.
+    pub code: Option<i32>,
+    /// The deadline passed before the guest finished (QEMU killed).
+    pub timed_out: bool,
+    /// The guest finished but QEMU did not exit within [`EXIT_GRACE`] (killed).
+    pub stuck_after_end: bool,
+    /// The callback asked to stop (QEMU killed).
+    pub stopped: bool,
+    /// QEMU's stderr.
+    pub stderr: String,
+    /// Wall time from start to exit.
+    pub elapsed: Duration,
+}
+
+impl RawExit {
+    /// True when we killed the process (so its exit status means nothing).
+    pub fn killed(&self) -> bool {
+        self.timed_out || self.stuck_after_end || self.stopped
+    }
+}
+
+fn kill(child: &mut Child) {
+    // Only the child we started, by its handle.
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Runs `cmd`, feeding its stdout line by line to `on_line(line_no, text, complete)`.
+///
+/// `complete` is false for a final line without a newline. Raw stdout is
+/// copied to `console` when given. With a `timeout`, QEMU is killed when it
+/// has not exited by then.
+pub fn run_streaming(
+    mut cmd: Command,
+    console: Option<&Path>,
+    timeout: Option<Duration>,
+    mut on_line: impl FnMut(usize, &str, bool) -> Flow,
+) -> Result<RawExit> {
+    let shown = show(&cmd);
+    let mut log = match console {
+        Some(p) => Some(File::create(p).with_context(|| format!("cannot create {}", p.display()))?),
+        None => None,
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start `{shown}`"))?;
+    let stdout = child.stdout.take().context("no stdout pipe")?;
+    let mut stderr = child.stderr.take().context("no stderr pipe")?;
+
+    let (tx, rx) = mpsc::channel::<(Vec<u8>, bool)>();
+    let reader = thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        loop {
+            let mut buf = Vec::new();
+            match r.by_ref().take(MAX_LINE).read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Some(f) = log.as_mut() {
+                        let _ = f.write_all(&buf);
+                    }
+                    let ended = buf.last() == Some(&b'\n');
+                    if ended {
+                        buf.pop();
+                    }
+                    // A line cut at MAX_LINE counts as complete.
+                    let complete = ended || n as u64 == MAX_LINE;
+                    if tx.send((buf, complete)).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(f) = log.as_mut() {
+            let _ = f.flush();
+        }
+    });
+    let (etx, erx) = mpsc::channel::<String>();
+    thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        let _ = etx.send(String::from_utf8_lossy(&v).into_owned());
+    });
+
+    let mut deadline = timeout.map(|t| start + t);
+    let mut end_seen = false;
+    let (mut timed_out, mut stopped, mut stuck_after_end) = (false, false, false);
+    let mut line_no = 0;
+    loop {
+        let msg = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => rx.recv_timeout(left),
+                _ => Err(RecvTimeoutError::Timeout),
+            },
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match msg {
+            Ok((bytes, complete)) => {
+                line_no += 1;
+                let text = String::from_utf8_lossy(&bytes);
+                match on_line(line_no, &text, complete) {
+                    Flow::Continue => {}
+                    Flow::ExpectExit => {
+                        end_seen = true;
+                        let grace = Instant::now() + EXIT_GRACE;
+                        deadline = Some(deadline.map_or(grace, |d| d.min(grace)));
+                    }
+                    Flow::Stop => {
+                        stopped = true;
+                        break;
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if end_seen {
+                    stuck_after_end = true;
+                } else {
+                    timed_out = true;
+                }
+                break;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+
+    let mut code = None;
+    if timed_out || stopped || stuck_after_end {
+        kill(&mut child);
+    } else {
+        // stdout closed: QEMU is exiting; wait for it within the deadline.
+        loop {
+            if let Some(status) = child.try_wait()? {
+                code = status.code();
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                kill(&mut child);
+                if end_seen {
+                    stuck_after_end = true;
+                } else {
+                    timed_out = true;
+                }
+                break;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let elapsed = start.elapsed();
+    drop(rx);
+    let killed = timed_out || stopped || stuck_after_end;
+    if !killed {
+        // QEMU exited on its own: the pipes are closed, the threads finish.
+        let _ = reader.join();
+    }
+    // A killed process's pipes may be held open by a grandchild: do not block
+    // on them (the threads end by themselves when the pipes close).
+    let stderr = erx
+        .recv_timeout(Duration::from_secs(if killed { 1 } else { 10 }))
+        .unwrap_or_default();
+    Ok(RawExit {
+        code,
+        timed_out,
+        stuck_after_end,
+        stopped,
+        stderr,
+        elapsed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        c
+    }
+
+    fn collect(script: &str, timeout: Option<Duration>) -> (RawExit, Vec<(usize, String, bool)>) {
+        let mut lines = Vec::new();
+        let exit = run_streaming(sh(script), None, timeout, |n, t, c| {
+            lines.push((n, t.to_string(), c));
+            if t == "IPCB end status=pass" {
+                Flow::ExpectExit
+            } else {
+                Flow::Continue
+            }
+        })
+        .unwrap();
+        (exit, lines)
+    }
+
+    #[test]
+    fn exit_codes_map_to_kernel_verdicts() {
+        assert_eq!(classify(Some(33)), GuestExit::Pass);
+        assert_eq!(classify(Some(35)), GuestExit::CheckFailed);
+        assert_eq!(classify(Some(37)), GuestExit::Panic);
+        assert_eq!(classify(Some(1)), GuestExit::Other(1));
+        assert_eq!(classify(None), GuestExit::Signal);
+        for c in [33, 35, 37, 0, 1] {
+            assert_eq!(classify(Some(c)).code(), Some(c));
+        }
+        assert!(GuestExit::Other(0).describe().contains("triple fault"));
+        assert!(GuestExit::Other(1).describe().contains("exit code 1"));
+    }
+
+    #[test]
+    fn streams_lines_and_exit_code() {
+        let (exit, lines) = collect(
+            "printf 'a\\r\\nIPCB end status=pass\\n'; echo oops >&2; exit 33",
+            Some(Duration::from_secs(20)),
+        );
+        assert_eq!(exit.code, Some(33));
+        assert!(!exit.killed());
+        assert_eq!(exit.stderr, "oops\n");
+        assert_eq!(
+            lines,
+            vec![
+                (1, "a\r".into(), true),
+                (2, "IPCB end status=pass".into(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn last_line_without_newline_is_incomplete_and_bytes_are_lossy() {
+        let (exit, lines) = collect("printf 'x\\377y\\nhalf'; exit 35", None);
+        assert_eq!(exit.code, Some(35));
+        assert_eq!(
+            lines,
+            vec![(1, "x\u{fffd}y".into(), true), (2, "half".into(), false)]
+        );
+    }
+
+    #[test]
+    fn hung_guest_is_killed_at_the_deadline() {
+        let (exit, lines) = collect(
+            "echo booting; exec sleep 30",
+            Some(Duration::from_millis(300)),
+        );
+        assert!(exit.timed_out && exit.killed());
+        assert_eq!(exit.code, None);
+        assert!(exit.elapsed < Duration::from_secs(10));
+        assert_eq!(lines.len(), 1);
+    }
+
+    #[test]
+    fn callback_can_stop_the_run() {
+        let mut seen = 0;
+        let exit = run_streaming(
+            sh("while true; do echo x; sleep 0.01; done"),
+            None,
+            None,
+            |_, _, _| {
+                seen += 1;
+                if seen == 3 {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                }
+            },
+        )
+        .unwrap();
+        assert!(exit.stopped);
+        assert_eq!(seen, 3);
+    }
+
+    #[test]
+    fn console_log_gets_raw_bytes() {
+        let dir = std::env::temp_dir().join(format!("xtask-qemu-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("console.log");
+        run_streaming(sh("printf 'a\\377\\r\\nb'"), Some(&log), None, |_, _, _| {
+            Flow::Continue
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&log).unwrap(), b"a\xff\r\nb");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_program_is_a_clear_error() {
+        let err = run_streaming(Command::new("no-such-qemu-ipcb"), None, None, |_, _, _| {
+            Flow::Continue
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("cannot start `no-such-qemu-ipcb`"));
+    }
+}

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Results of one run, relabelled for what the counters really measured, and
+//! their JSON form (DESIGN.md §6).
+//!
+//! The kernel names the hardware counter it read (`tsc`, `pmccntr`, ...).
+//! What that counter *means* depends on how the guest ran, which only the
+//! host knows:
+//!
+//! * under QEMU TCG with `-icount shift=0,sleep=off` the x86 TSC and the Arm
+//!   cycle counter advance exactly once per instruction, so their figures are
+//!   reported as counter `instructions`, with `source` saying where they came
+//!   from;
+//! * under plain TCG they follow virtual time: they keep their name and carry
+//!   the note "virtual time, not cycles";
+//! * under KVM they are what the hardware says.
+//!
+//! No number is ever computed here beyond copying the kernel's figures:
+//! `per_op` is the kernel's median.
+
+use serde::Serialize;
+
+use crate::board::{Accel, Board};
+use crate::boot::{Problem, Subject};
+use crate::protocol::{CounterPresence, Transcript};
+
+/// Tool name in the JSON.
+pub const TOOL: &str = "ipcbench-rs";
+
+/// What a kernel counter is reported as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    /// Counter name in the results (`instructions` for the icount TSC).
+    pub counter: String,
+    /// Where the figure came from.
+    pub source: String,
+    /// A caveat, when the figure is not what the name suggests on hardware.
+    pub note: Option<&'static str>,
+    /// Row label in the table.
+    pub row: String,
+    /// One-line explanation for the table's footnotes.
+    pub explain: String,
+}
+
+/// The note on counters that follow TCG's virtual clock.
+pub const TCG_NOTE: &str = "virtual time, not cycles";
+
+/// What a counter measures on hardware.
+fn hardware_meaning(counter: &str) -> String {
+    match counter {
+        "tsc" => "time-stamp counter ticks (constant rate, not core cycles)".to_string(),
+        "instructions" => {
+            "instructions retired (Intel fixed counter 0, AMD event 0xC0, Arm event 0x08)"
+                .to_string()
+        }
+        "core-cycles" => "unhalted core cycles (Intel fixed counter 1, AMD event 0x76)".to_string(),
+        "ref-cycles" => {
+            "unhalted reference cycles at the TSC rate (Intel fixed counter 2)".to_string()
+        }
+        "pmccntr" => "Arm PMCCNTR_EL0 cycle counter".to_string(),
+        other => format!("kernel counter `{other}`"),
+    }
+}
+
+/// Relabels a kernel counter for the accelerator the guest ran under.
+pub fn relabel(kernel_counter: &str, accel: Accel) -> Label {
+    let k = kernel_counter;
+    match (accel, k) {
+        (Accel::Icount, "tsc" | "pmccntr") => {
+            let short = if k == "tsc" { "TSC" } else { "PMCCNTR" };
+            Label {
+                counter: "instructions".to_string(),
+                source: format!("{k} (QEMU icount: 1 tick = 1 instruction)"),
+                note: None,
+                row: format!("instructions (QEMU icount, {short})"),
+                explain: format!(
+                    "the {short} under QEMU TCG with -icount shift=0,sleep=off advances exactly once per instruction: exact, deterministic instruction counts"
+                ),
+            }
+        }
+        (Accel::Icount, _) => Label {
+            counter: k.to_string(),
+            source: k.to_string(),
+            note: None,
+            row: format!("{k} (QEMU icount)"),
+            explain: format!(
+                "{}, as emulated by QEMU TCG under icount",
+                hardware_meaning(k)
+            ),
+        },
+        (Accel::Tcg, "tsc" | "pmccntr") => Label {
+            counter: k.to_string(),
+            source: k.to_string(),
+            note: Some(TCG_NOTE),
+            row: format!("{k} (TCG virtual time)"),
+            explain: format!("the {k} under plain QEMU TCG follows virtual time: {TCG_NOTE}"),
+        },
+        (Accel::Tcg, _) => Label {
+            counter: k.to_string(),
+            source: k.to_string(),
+            note: Some("emulated by QEMU TCG, not hardware"),
+            row: format!("{k} (TCG)"),
+            explain: format!(
+                "{}, as emulated by QEMU TCG: not hardware",
+                hardware_meaning(k)
+            ),
+        },
+        (Accel::Kvm, _) => Label {
+            counter: k.to_string(),
+            source: k.to_string(),
+            note: None,
+            row: k.to_string(),
+            explain: hardware_meaning(k),
+        },
+    }
+}
+
+/// Order of counters in the table: instructions first, as L4Re's x86 triple.
+pub fn counter_rank(counter: &str) -> usize {
+    [
+        "instructions",
+        "core-cycles",
+        "ref-cycles",
+        "pmccntr",
+        "tsc",
+    ]
+    .iter()
+    .position(|c| *c == counter)
+    .unwrap_or(usize::MAX)
+}
+
+/// One benchmark figure in the JSON.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Record {
+    /// Benchmark name.
+    pub bench: String,
+    /// Core.
+    pub core: u32,
+    /// Counter, after relabelling.
+    pub counter: String,
+    /// Where the figure came from.
+    pub source: String,
+    /// The counter name the kernel printed.
+    pub kernel_counter: String,
+    /// Operation the figures are per.
+    pub unit: String,
+    /// The median per operation (the headline figure).
+    pub per_op: f64,
+    /// Smallest run.
+    pub min: f64,
+    /// Largest run.
+    pub max: f64,
+    /// Mean over runs.
+    pub mean: f64,
+    /// Median over runs.
+    pub median: f64,
+    /// Measured runs.
+    pub runs: u32,
+    /// Operations per run.
+    pub ops_per_run: u64,
+    /// Every message was checked and correct.
+    pub verified: bool,
+    /// Caveat (plain TCG).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+}
+
+/// A counter kind and whether the CPU has it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CounterJson {
+    /// Kernel counter name.
+    pub name: String,
+    /// `present` or `absent`.
+    pub state: &'static str,
+}
+
+/// A built-in correctness test.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TestJson {
+    /// Test name.
+    pub name: String,
+    /// Passed.
+    pub ok: bool,
+}
+
+/// A failure: a bench, a test, or the run itself (both names null).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FailureJson {
+    /// Benchmark, when a benchmark failed.
+    pub bench: Option<String>,
+    /// Test, when a correctness test failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    /// Core, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core: Option<u32>,
+    /// Why.
+    pub reason: String,
+}
+
+/// The calibration loop as the kernel reported it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CalibJson {
+    /// Loop iterations (2 instructions each).
+    pub iters: u64,
+    /// Counter used.
+    pub counter: String,
+    /// Counter delta.
+    pub delta: u64,
+    /// delta / (2 * iters).
+    pub ticks_per_instruction: Option<f64>,
+}
+
+/// Host-side facts about a run.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    /// Board booted.
+    pub board: &'static Board,
+    /// Accelerator.
+    pub accel: Accel,
+    /// Kernel command line.
+    pub kernel_cmdline: String,
+    /// `qemu-system-* --version`.
+    pub qemu: Option<String>,
+    /// Git commit.
+    pub git_commit: Option<String>,
+    /// `rustc --version`.
+    pub rustc: Option<String>,
+    /// QEMU's exit code.
+    pub exit_code: Option<i32>,
+}
+
+/// A complete run: the table's input and `results.json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// Always [`TOOL`].
+    pub tool: &'static str,
+    /// xtask version.
+    pub version: &'static str,
+    /// Board.
+    pub board: String,
+    /// Architecture.
+    pub arch: String,
+    /// Exception level (Arm only).
+    pub el: Option<u8>,
+    /// CPU model string.
+    pub cpu_model: Option<String>,
+    /// CPU vendor.
+    pub cpu_vendor: Option<String>,
+    /// Cores.
+    pub cores: Option<u32>,
+    /// `kvm`, `tcg`, `tcg-icount` or `hardware`.
+    pub accel: &'static str,
+    /// Rounds per run.
+    pub rounds: Option<u64>,
+    /// Measured runs per benchmark.
+    pub runs_per_bench: Option<u32>,
+    /// Warm-up runs.
+    pub warmup: Option<u32>,
+    /// Fault injection in force.
+    pub inject: Option<String>,
+    /// Git commit of the checkout.
+    pub git_commit: Option<String>,
+    /// Compiler.
+    pub rustc: Option<String>,
+    /// Emulator.
+    pub qemu: Option<String>,
+    /// Kernel command line.
+    pub kernel_cmdline: String,
+    /// QEMU exit code (33 pass, 35 check failed, 37 panic).
+    pub exit_code: Option<i32>,
+    /// Calibration loop.
+    pub calibration: Option<CalibJson>,
+    /// Counter kinds.
+    pub counters: Vec<CounterJson>,
+    /// Correctness tests.
+    pub tests: Vec<TestJson>,
+    /// Benchmark figures.
+    pub results: Vec<Record>,
+    /// Everything that failed.
+    pub failures: Vec<FailureJson>,
+    /// `pass` or `fail`.
+    pub status: &'static str,
+    /// Accelerator (typed), for rendering.
+    #[serde(skip)]
+    pub accel_kind: Accel,
+}
+
+impl Report {
+    /// Combines host facts, the decoded console and the verdict.
+    pub fn new(meta: &RunMeta, t: &Transcript, problems: &[Problem]) -> Report {
+        let hello = t.hello.as_ref();
+        let cpu = t.cpu.as_ref();
+        let config = t.config.as_ref();
+        let results = t
+            .results
+            .iter()
+            .map(|r| {
+                let l = relabel(&r.counter, meta.accel);
+                Record {
+                    bench: r.bench.clone(),
+                    core: r.core,
+                    counter: l.counter,
+                    source: l.source,
+                    kernel_counter: r.counter.clone(),
+                    unit: r.unit.clone(),
+                    per_op: r.median,
+                    min: r.min,
+                    max: r.max,
+                    mean: r.mean,
+                    median: r.median,
+                    runs: r.runs,
+                    ops_per_run: r.ops,
+                    verified: r.verified,
+                    note: l.note,
+                }
+            })
+            .collect();
+        let mut tests: Vec<TestJson> = t
+            .tests
+            .iter()
+            .map(|n| TestJson {
+                name: n.clone(),
+                ok: true,
+            })
+            .collect();
+        tests.extend(t.failures.iter().filter(|f| f.is_test).map(|f| TestJson {
+            name: f.bench.clone(),
+            ok: false,
+        }));
+        let failures = problems
+            .iter()
+            .map(|p| {
+                let (bench, test) = match &p.subject {
+                    Subject::Run => (None, None),
+                    Subject::Bench(b) => (Some(b.clone()), None),
+                    Subject::Test(n) => (None, Some(n.clone())),
+                };
+                FailureJson {
+                    bench,
+                    test,
+                    core: p.core,
+                    reason: p.reason.clone(),
+                }
+            })
+            .collect();
+        Report {
+            tool: TOOL,
+            version: env!("CARGO_PKG_VERSION"),
+            board: meta.board.name.to_string(),
+            arch: hello
+                .map_or(meta.board.arch, |h| h.arch.as_str())
+                .to_string(),
+            el: hello.and_then(|h| h.el),
+            cpu_model: cpu.and_then(|c| c.model.clone()),
+            cpu_vendor: cpu.and_then(|c| c.vendor.clone()),
+            cores: hello.map(|h| h.cores),
+            accel: meta.accel.name(),
+            rounds: config.map(|c| c.rounds),
+            runs_per_bench: config.map(|c| c.runs),
+            warmup: config.map(|c| c.warmup),
+            inject: config.map(|c| c.inject.clone()),
+            git_commit: meta.git_commit.clone(),
+            rustc: meta.rustc.clone(),
+            qemu: meta.qemu.clone(),
+            kernel_cmdline: meta.kernel_cmdline.clone(),
+            exit_code: meta.exit_code,
+            calibration: t.calib.as_ref().map(|c| CalibJson {
+                iters: c.iters,
+                counter: c.counter.clone(),
+                delta: c.delta,
+                ticks_per_instruction: c.ticks_per_instruction(),
+            }),
+            counters: t
+                .counters
+                .iter()
+                .map(|c| CounterJson {
+                    name: c.name.clone(),
+                    state: match c.state {
+                        CounterPresence::Present => "present",
+                        CounterPresence::Absent => "absent",
+                    },
+                })
+                .collect(),
+            tests,
+            results,
+            failures,
+            status: if problems.is_empty() { "pass" } else { "fail" },
+            accel_kind: meta.accel,
+        }
+    }
+
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a report always serialises");
+        s.push('\n');
+        s
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::board::find;
+    use crate::boot::tests::outcome;
+    use crate::protocol::tests::{FAILED, PASS};
+
+    pub(crate) fn meta(accel: Accel) -> RunMeta {
+        RunMeta {
+            board: find("pc-x86_64").unwrap(),
+            accel,
+            kernel_cmdline: "rounds=20000 runs=5".into(),
+            qemu: Some("QEMU emulator version 7.2.22".into()),
+            git_commit: Some("abc123".into()),
+            rustc: Some("rustc 1.95.0".into()),
+            exit_code: Some(33),
+        }
+    }
+
+    pub(crate) fn report(console: &str, code: i32, accel: Accel) -> Report {
+        let o = outcome(console, Some(code));
+        let mut m = meta(accel);
+        m.exit_code = Some(code);
+        Report::new(
+            &m,
+            &o.transcript,
+            &o.problems(&["ipc-intra", "ipc-inter", "syscall"]),
+        )
+    }
+
+    #[test]
+    fn icount_relabels_tsc_and_pmccntr_as_instructions() {
+        let l = relabel("tsc", Accel::Icount);
+        assert_eq!(l.counter, "instructions");
+        assert_eq!(l.source, "tsc (QEMU icount: 1 tick = 1 instruction)");
+        assert_eq!(l.row, "instructions (QEMU icount, TSC)");
+        assert_eq!(l.note, None);
+        let l = relabel("pmccntr", Accel::Icount);
+        assert_eq!(l.counter, "instructions");
+        assert_eq!(l.source, "pmccntr (QEMU icount: 1 tick = 1 instruction)");
+        let l = relabel("core-cycles", Accel::Icount);
+        assert_eq!(
+            (l.counter.as_str(), l.source.as_str()),
+            ("core-cycles", "core-cycles")
+        );
+    }
+
+    #[test]
+    fn tcg_keeps_names_and_warns() {
+        let l = relabel("tsc", Accel::Tcg);
+        assert_eq!((l.counter.as_str(), l.note), ("tsc", Some(TCG_NOTE)));
+        assert_eq!(l.row, "tsc (TCG virtual time)");
+        let l = relabel("instructions", Accel::Tcg);
+        assert!(l.note.is_some());
+    }
+
+    #[test]
+    fn kvm_reports_counters_as_they_are() {
+        for c in ["tsc", "instructions", "core-cycles", "ref-cycles"] {
+            let l = relabel(c, Accel::Kvm);
+            assert_eq!(
+                (
+                    l.counter.as_str(),
+                    l.source.as_str(),
+                    l.row.as_str(),
+                    l.note
+                ),
+                (c, c, c, None)
+            );
+        }
+        assert!(counter_rank("instructions") < counter_rank("core-cycles"));
+        assert!(counter_rank("ref-cycles") < counter_rank("tsc"));
+    }
+
+    #[test]
+    fn json_has_the_design_shape() {
+        let r = report(PASS, 33, Accel::Icount);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        for key in [
+            "tool",
+            "version",
+            "board",
+            "arch",
+            "el",
+            "cpu_model",
+            "cpu_vendor",
+            "cores",
+            "accel",
+            "rounds",
+            "runs_per_bench",
+            "git_commit",
+            "rustc",
+            "qemu",
+            "kernel_cmdline",
+            "counters",
+            "tests",
+            "results",
+            "failures",
+            "status",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(v["tool"], "ipcbench-rs");
+        assert_eq!(v["board"], "pc-x86_64");
+        assert_eq!(v["arch"], "x86_64");
+        assert!(v["el"].is_null());
+        assert_eq!(v["accel"], "tcg-icount");
+        assert_eq!(v["cpu_model"], "QEMU TCG CPU version 2.5+");
+        assert_eq!(v["cores"], 1);
+        assert_eq!(v["rounds"], 20000);
+        assert_eq!(v["runs_per_bench"], 5);
+        assert_eq!(v["status"], "pass");
+        assert_eq!(
+            v["counters"][0],
+            serde_json::json!({"name": "tsc", "state": "present"})
+        );
+        assert_eq!(v["counters"][1]["state"], "absent");
+        assert_eq!(
+            v["tests"][0],
+            serde_json::json!({"name": "bad-syscall", "ok": true})
+        );
+        assert_eq!(v["failures"], serde_json::json!([]));
+        let r0 = &v["results"][0];
+        assert_eq!(
+            *r0,
+            serde_json::json!({
+                "bench": "ipc-intra", "core": 0, "counter": "instructions",
+                "source": "tsc (QEMU icount: 1 tick = 1 instruction)", "kernel_counter": "tsc",
+                "unit": "one-way-ipc", "per_op": 85.0, "min": 85.0, "max": 85.0, "mean": 85.0,
+                "median": 85.0, "runs": 5, "ops_per_run": 40000, "verified": true
+            })
+        );
+        assert_eq!(v["calibration"]["ticks_per_instruction"], 1.000002);
+    }
+
+    #[test]
+    fn json_of_a_failed_tcg_run() {
+        let r = report(FAILED, 35, Accel::Tcg);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["status"], "fail");
+        assert_eq!(v["exit_code"], 35);
+        assert_eq!(v["inject"], "mr");
+        assert_eq!(
+            v["failures"],
+            serde_json::json!([{"bench": "ipc-inter", "core": 0, "reason": "mr2 mismatch"}])
+        );
+        assert_eq!(v["results"][0]["counter"], "tsc");
+        assert_eq!(v["results"][0]["note"], TCG_NOTE);
+        assert_eq!(v["results"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn per_op_is_the_median() {
+        let text = PASS.replace(
+            "min=85.00 median=85.00 mean=85.00 max=85.00",
+            "min=84.00 median=85.50 mean=86.25 max=90.00",
+        );
+        let r = report(&text, 33, Accel::Kvm);
+        let rec = &r.results[0];
+        assert_eq!(
+            (rec.per_op, rec.median, rec.min, rec.mean, rec.max),
+            (85.5, 85.5, 84.0, 86.25, 90.0)
+        );
+        assert_eq!(rec.counter, "tsc");
+    }
+}

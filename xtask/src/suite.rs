@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `cargo xtask test`: the full test suite, the one command CI runs.
+//!
+//! Steps (each reported `ok` or `FAILED`; a failed step does not stop the
+//! others):
+//!
+//! 1. prerequisites (QEMU, Rust targets, GRUB tools);
+//! 2. `cargo test` on the host crates (the workspace's default members);
+//! 3. `cargo clippy -- -D warnings` on the host crates;
+//! 4. build the kernel and boot it under icount: it must pass, with a verified
+//!    result for every expected benchmark;
+//! 5. boot it again under icount: the per-op figures must be identical;
+//! 6. fault injection: the kernel is rebuilt with its fault-injection feature
+//!    and booted with `inject=mr`, `badge`, `label`; each boot must fail a
+//!    check on an IPC benchmark, exit with 35 and end with `status=fail`;
+//!    then the normal kernel is rebuilt;
+//! 7. GRUB: the ELF must be a valid multiboot2 kernel, and an ISO built from
+//!    it must boot under TCG and pass.
+//!
+//! The last line printed is exactly `N passed, M failed`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::board::{self, Accel, Board, Medium};
+use crate::boot::{self, BootOutcome, BootSpec, Progress};
+use crate::protocol::{EndStatus, Transcript};
+use crate::qemu::GuestExit;
+use crate::util::{Workspace, run_streamed};
+use crate::{image, prereq};
+
+/// Command line of the icount boots (steps 4 and 5).
+pub const ICOUNT_CMDLINE: &str = "rounds=2000 runs=3 warmup=1";
+/// Fault injections of step 6.
+pub const INJECTIONS: &[&str] = &["mr", "badge", "label"];
+/// Command line of the fault-injection boots (plus `inject=...`).
+pub const INJECT_CMDLINE: &str = "rounds=500 runs=1";
+/// Command line GRUB passes in step 7.
+pub const GRUB_CMDLINE: &str = "rounds=500 runs=1";
+
+/// A step's outcome: `Err` holds the one-line reason.
+type StepResult = std::result::Result<(), String>;
+
+fn err_string(e: anyhow::Error) -> String {
+    crate::util::one_line(&format!("{e:#}"))
+}
+
+/// Runs the suite for `board` with a per-boot timeout.
+pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<ExitCode> {
+    let board = board::find(board_name)?;
+    let mut suite = Suite {
+        ws,
+        board,
+        timeout,
+        kernel: None,
+        first: None,
+        results: Vec::new(),
+    };
+    suite.step("prerequisites", Suite::prerequisites);
+    suite.step("cargo test (host crates)", Suite::cargo_test);
+    suite.step("cargo clippy -D warnings (host crates)", Suite::clippy);
+    suite.step("kernel boots under icount and passes", Suite::icount_boot);
+    suite.step("icount figures are deterministic", Suite::determinism);
+    suite.step("fault injection is detected", Suite::fault_injection);
+    suite.step("GRUB multiboot2 ISO boots and passes", Suite::grub);
+
+    println!();
+    println!("summary:");
+    for (i, (name, r)) in suite.results.iter().enumerate() {
+        match r {
+            Ok(()) => println!("  ok      {}. {name}", i + 1),
+            Err(e) => println!("  FAILED  {}. {name}: {e}", i + 1),
+        }
+    }
+    let failed = suite.results.iter().filter(|(_, r)| r.is_err()).count();
+    let passed = suite.results.len() - failed;
+    println!("{}", summary_line(passed, failed));
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The suite's very last line.
+pub fn summary_line(passed: usize, failed: usize) -> String {
+    format!("{passed} passed, {failed} failed")
+}
+
+struct Suite<'a> {
+    ws: &'a Workspace,
+    board: &'static Board,
+    timeout: Duration,
+    /// The kernel ELF, once step 4 built it.
+    kernel: Option<PathBuf>,
+    /// The first icount boot, for the determinism check.
+    first: Option<BootOutcome>,
+    results: Vec<(&'static str, StepResult)>,
+}
+
+impl Suite<'_> {
+    fn step(&mut self, name: &'static str, f: fn(&mut Self) -> StepResult) {
+        let n = self.results.len() + 1;
+        eprintln!("\n[ipcb] === step {n}: {name} ===");
+        let r = f(self);
+        match &r {
+            Ok(()) => eprintln!("[ipcb] step {n} ok: {name}"),
+            Err(e) => eprintln!("[ipcb] step {n} FAILED: {name}: {e}"),
+        }
+        self.results.push((name, r));
+    }
+
+    fn prerequisites(&mut self) -> StepResult {
+        let checks = [
+            prereq::ensure_qemu(self.board),
+            prereq::ensure_targets(self.ws),
+            prereq::ensure_grub(),
+        ];
+        let errors: Vec<String> = checks
+            .into_iter()
+            .filter_map(|r| r.err().map(err_string))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    fn cargo_test(&mut self) -> StepResult {
+        let mut cmd = self.ws.cargo();
+        cmd.arg("test");
+        run_streamed(cmd, "cargo test").map_err(err_string)
+    }
+
+    fn clippy(&mut self) -> StepResult {
+        let mut cmd = self.ws.cargo();
+        cmd.args(["clippy", "--", "-D", "warnings"]);
+        run_streamed(cmd, "cargo clippy").map_err(err_string)
+    }
+
+    fn kernel(&self) -> std::result::Result<&Path, String> {
+        self.kernel
+            .as_deref()
+            .ok_or_else(|| "skipped: the kernel did not build (see step 4)".to_string())
+    }
+
+    fn boot(
+        &self,
+        accel: Accel,
+        medium: Medium<'_>,
+        cmdline: &str,
+        label: &str,
+    ) -> std::result::Result<BootOutcome, String> {
+        let spec = BootSpec {
+            board: self.board,
+            accel,
+            medium,
+            cmdline,
+            timeout: Some(self.timeout),
+            label: Some(label),
+            progress: Progress::Normal,
+            strict: true,
+        };
+        boot::boot(self.ws, &spec).map_err(err_string)
+    }
+
+    fn icount_boot(&mut self) -> StepResult {
+        let kernel = image::build(self.ws, self.board, &[]).map_err(err_string)?;
+        self.kernel = Some(kernel.clone());
+        let o = self.boot(
+            Accel::Icount,
+            Medium::Kernel {
+                elf: &kernel,
+                cmdline: ICOUNT_CMDLINE,
+            },
+            ICOUNT_CMDLINE,
+            "icount-1",
+        )?;
+        let r = check_pass(&o, self.board.expected_benches);
+        list_tests(&o.transcript);
+        r?;
+        self.first = Some(o);
+        Ok(())
+    }
+
+    fn determinism(&mut self) -> StepResult {
+        let kernel = self.kernel()?.to_path_buf();
+        let Some(first) = &self.first else {
+            return Err("skipped: the first icount boot did not pass (see step 4)".to_string());
+        };
+        let first = first.transcript.clone();
+        let o = self.boot(
+            Accel::Icount,
+            Medium::Kernel {
+                elf: &kernel,
+                cmdline: ICOUNT_CMDLINE,
+            },
+            ICOUNT_CMDLINE,
+            "icount-2",
+        )?;
+        check_pass(&o, self.board.expected_benches)?;
+        let n = compare_figures(&first, &o.transcript)?;
+        eprintln!("[ipcb] {n} per-op figures identical in both boots");
+        Ok(())
+    }
+
+    fn fault_injection(&mut self) -> StepResult {
+        self.kernel()?;
+        // The fault-injection kernel is a separate build (a feature); it
+        // replaces the normal ELF at the same path until we rebuild that.
+        let inject_build =
+            image::build(self.ws, self.board, &[self.board.inject_feature]).map_err(err_string);
+        let result = inject_build.and_then(|kernel| self.injections(&kernel));
+        let restored = image::build(self.ws, self.board, &[]).map_err(err_string);
+        match (result, restored) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Err(e)) => Err(format!("rebuilding the normal kernel: {e}")),
+            (Ok(()), Ok(_)) => Ok(()),
+        }
+    }
+
+    fn injections(&self, kernel: &Path) -> StepResult {
+        let mut errors = Vec::new();
+        for inject in INJECTIONS {
+            let cmdline = format!("{INJECT_CMDLINE} inject={inject}");
+            let label = format!("inject-{inject}");
+            let r = self
+                .boot(
+                    Accel::Icount,
+                    Medium::Kernel {
+                        elf: kernel,
+                        cmdline: &cmdline,
+                    },
+                    &cmdline,
+                    &label,
+                )
+                .and_then(|o| injection_detected(&o));
+            match r {
+                Ok(what) => eprintln!("[ipcb] inject={inject}: detected ({what})"),
+                Err(e) => {
+                    eprintln!("[ipcb] inject={inject}: NOT detected: {e}");
+                    errors.push(format!("inject={inject}: {e}"));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    fn grub(&mut self) -> StepResult {
+        let kernel = self.kernel()?.to_path_buf();
+        if !self.board.grub {
+            return Err(format!("board {} does not boot from GRUB", self.board.name));
+        }
+        image::check_multiboot2(self.ws, &kernel).map_err(err_string)?;
+        let iso = self
+            .ws
+            .ipcb_dir()
+            .join(format!("test-{}.iso", self.board.name));
+        image::make_iso(self.ws, self.board, &kernel, GRUB_CMDLINE, &iso).map_err(err_string)?;
+        let o = self.boot(
+            Accel::Tcg,
+            Medium::Cdrom { iso: &iso },
+            GRUB_CMDLINE,
+            "grub",
+        )?;
+        check_pass(&o, self.board.expected_benches)
+    }
+}
+
+/// A boot passes: no problems, and every expected bench has a verified result.
+pub fn check_pass(o: &BootOutcome, expected: &[&str]) -> StepResult {
+    let problems = o.problems(expected);
+    if let Some(p) = problems.first() {
+        let who = match &p.subject {
+            boot::Subject::Run => String::new(),
+            boot::Subject::Bench(b) => format!("{b}: "),
+            boot::Subject::Test(t) => format!("test {t}: "),
+        };
+        let more = if problems.len() > 1 {
+            format!(" (and {} more)", problems.len() - 1)
+        } else {
+            String::new()
+        };
+        return Err(format!("{who}{}{more}", p.reason));
+    }
+    for bench in expected {
+        if !o
+            .transcript
+            .results
+            .iter()
+            .any(|r| r.bench == *bench && r.verified)
+        {
+            return Err(format!("{bench}: no verified result"));
+        }
+    }
+    Ok(())
+}
+
+fn list_tests(t: &Transcript) {
+    if t.tests.is_empty() {
+        eprintln!("[ipcb] warning: the kernel reported no \"IPCB ok\" correctness tests");
+    } else {
+        eprintln!(
+            "[ipcb] kernel tests passed ({}): {}",
+            t.tests.len(),
+            t.tests.join(", ")
+        );
+    }
+}
+
+/// Compares the per-op figures (medians) of two runs; returns how many matched.
+pub fn compare_figures(a: &Transcript, b: &Transcript) -> std::result::Result<usize, String> {
+    let figures = |t: &Transcript| -> BTreeMap<(String, u32, String), f64> {
+        t.results
+            .iter()
+            .map(|r| ((r.bench.clone(), r.core, r.counter.clone()), r.median))
+            .collect()
+    };
+    let (fa, fb) = (figures(a), figures(b));
+    if fa.is_empty() {
+        return Err("no figures to compare".to_string());
+    }
+    let mut diffs = Vec::new();
+    for (k, va) in &fa {
+        let (bench, core, counter) = k;
+        match fb.get(k) {
+            Some(vb) if vb == va => {}
+            Some(vb) => diffs.push(format!(
+                "{bench} core {core} {counter}: {va:.2} then {vb:.2}"
+            )),
+            None => diffs.push(format!(
+                "{bench} core {core} {counter}: missing in the second boot"
+            )),
+        }
+    }
+    for (bench, core, counter) in fb.keys().filter(|k| !fa.contains_key(*k)) {
+        diffs.push(format!(
+            "{bench} core {core} {counter}: missing in the first boot"
+        ));
+    }
+    if diffs.is_empty() {
+        Ok(fa.len())
+    } else {
+        Err(format!(
+            "figures differ between two icount boots: {}",
+            diffs.join("; ")
+        ))
+    }
+}
+
+/// A fault-injection boot detected the fault: an `IPCB fail` for an IPC
+/// benchmark, `IPCB end status=fail` and exit code 35. Returns what failed.
+pub fn injection_detected(o: &BootOutcome) -> std::result::Result<String, String> {
+    if let Some(e) = &o.parse_error {
+        return Err(e.to_string());
+    }
+    if o.hung || o.stuck_after_end {
+        // Reuse the detailed message.
+        let p = o.problems(&[]);
+        return Err(p
+            .first()
+            .map_or_else(|| "guest hung".to_string(), |p| p.reason.clone()));
+    }
+    let t = &o.transcript;
+    let Some(f) = t
+        .failures
+        .iter()
+        .find(|f| !f.is_test && f.bench.starts_with("ipc-"))
+    else {
+        return Err(format!(
+            "no \"IPCB fail\" line for an IPC benchmark (last line: \"{}\")",
+            crate::protocol::excerpt(&t.last_line)
+        ));
+    };
+    if t.end != Some(EndStatus::Fail) {
+        return Err(match t.end {
+            Some(EndStatus::Pass) => "kernel ended with status=pass".to_string(),
+            _ => "no \"IPCB end status=fail\" line".to_string(),
+        });
+    }
+    match o.exit {
+        Some(GuestExit::CheckFailed) => Ok(format!("{}: {}", f.bench, f.reason)),
+        Some(other) => Err(format!("expected exit code 35, got {}", other.describe())),
+        None => Err("QEMU was killed".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boot::tests::outcome;
+    use crate::protocol::tests::{FAILED, PASS};
+
+    const EXPECTED: &[&str] = &["ipc-intra", "ipc-inter", "syscall"];
+
+    #[test]
+    fn summary_line_is_exact() {
+        assert_eq!(summary_line(7, 0), "7 passed, 0 failed");
+        assert_eq!(summary_line(4, 3), "4 passed, 3 failed");
+    }
+
+    #[test]
+    fn pass_check() {
+        assert_eq!(check_pass(&outcome(PASS, Some(33)), EXPECTED), Ok(()));
+        let e = check_pass(&outcome(FAILED, Some(35)), EXPECTED).unwrap_err();
+        assert_eq!(e, "ipc-inter: mr2 mismatch");
+        let e = check_pass(&outcome(PASS, Some(37)), EXPECTED).unwrap_err();
+        assert!(e.starts_with("kernel panic"), "{e}");
+    }
+
+    #[test]
+    fn determinism_compares_medians() {
+        let a = Transcript::parse_str(PASS).unwrap();
+        assert_eq!(compare_figures(&a, &a.clone()), Ok(3));
+        let b = Transcript::parse_str(&PASS.replace(
+            "median=95.00 mean=95.00 max=95.00",
+            "median=95.00 mean=95.01 max=95.02",
+        ))
+        .unwrap();
+        assert_eq!(
+            compare_figures(&a, &b),
+            Ok(3),
+            "mean is not the per-op figure"
+        );
+        let c = Transcript::parse_str(&PASS.replace(
+            "min=28.00 median=28.00 mean=28.00 max=28.00",
+            "min=28.00 median=28.50 mean=28.50 max=29.00",
+        ))
+        .unwrap();
+        let e = compare_figures(&a, &c).unwrap_err();
+        assert!(e.ends_with("syscall core 0 tsc: 28.00 then 28.50"), "{e}");
+        let d = Transcript::parse_str(&PASS.replace("bench=ipc-inter", "bench=ipc-other")).unwrap();
+        let e = compare_figures(&a, &d).unwrap_err();
+        assert!(
+            e.contains("ipc-inter core 0 tsc: missing in the second boot"),
+            "{e}"
+        );
+        assert!(
+            e.contains("ipc-other core 0 tsc: missing in the first boot"),
+            "{e}"
+        );
+        assert!(compare_figures(&Transcript::default(), &a).is_err());
+    }
+
+    #[test]
+    fn injection_must_fail_an_ipc_bench_with_code_35() {
+        assert_eq!(
+            injection_detected(&outcome(FAILED, Some(35))),
+            Ok("ipc-inter: mr2 mismatch".to_string())
+        );
+        let e = injection_detected(&outcome(FAILED, Some(33))).unwrap_err();
+        assert!(e.contains("expected exit code 35"), "{e}");
+        let e = injection_detected(&outcome(PASS, Some(33))).unwrap_err();
+        assert!(e.contains("no \"IPCB fail\" line"), "{e}");
+        let syscall_only = FAILED.replace(
+            "bench=ipc-inter core=0 reason",
+            "bench=syscall core=0 reason",
+        );
+        assert!(injection_detected(&outcome(&syscall_only, Some(35))).is_err());
+        let no_end = FAILED.replace("IPCB end status=fail\n", "");
+        let e = injection_detected(&outcome(&no_end, Some(35))).unwrap_err();
+        assert!(e.contains("no \"IPCB end status=fail\""), "{e}");
+        let mut hung = outcome(&no_end, None);
+        hung.hung = true;
+        assert!(
+            injection_detected(&hung)
+                .unwrap_err()
+                .starts_with("guest hung")
+        );
+    }
+}

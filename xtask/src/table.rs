@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The results table, in the layout of L4Re's IPC performance table.
+//!
+//! One row per counter, one column per benchmark (`ipc-intra`, `ipc-inter`,
+//! `syscall`, then any others in the order the kernel reported them). A cell
+//! is the median per operation with two decimals; a second block gives
+//! `min..max` when any run differed. Benchmarks that ran on several cores get
+//! a block per benchmark with one row per core. Footnotes say what the unit
+//! and each counter are; failures are listed below the table.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use crate::board::Accel;
+use crate::report::{Label, Record, Report, counter_rank, relabel};
+
+/// Counters of L4Re's x86 figures "a/b/c", in the order we print them.
+pub const L4RE_TRIPLE: [&str; 3] = ["ref-cycles", "core-cycles", "instructions"];
+
+/// Column heading of a benchmark.
+fn heading(bench: &str) -> String {
+    match bench {
+        "ipc-intra" => "Intra (IPC)".to_string(),
+        "ipc-inter" => "Inter (IPC)".to_string(),
+        "syscall" => "Syscall".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Known benchmarks first, in L4Re's column order.
+fn bench_rank(bench: &str) -> usize {
+    ["ipc-intra", "ipc-inter", "syscall"]
+        .iter()
+        .position(|b| *b == bench)
+        .unwrap_or(usize::MAX)
+}
+
+/// Whether a failed name gets a column: benchmarks do; correctness tests and
+/// boot checks (which the kernel also reports as `IPCB fail bench=<name>`) are
+/// only listed under the table.
+fn is_bench_name(name: &str) -> bool {
+    name.starts_with("ipc-") || name.starts_with("syscall")
+}
+
+/// What a unit means, for the footnotes.
+fn unit_note(unit: &str) -> String {
+    match unit {
+        "one-way-ipc" => "IPC figures are per one-way IPC: a round = call + reply_recv = 2 IPCs, so a round's cost is divided by 2 (L4Re's convention)".to_string(),
+        "syscall" => "Syscall figures are per system call (a call the kernel answers itself)".to_string(),
+        "round-trip" => "round-trip figures are per call + reply (2 one-way IPCs)".to_string(),
+        other => format!("`{other}` figures are per {other}"),
+    }
+}
+
+/// A table's rows: label and one cell per column.
+type Rows = Vec<(String, Vec<String>)>;
+
+/// Lays out `rows` under `headers`: the first column padded to the longest
+/// label + 2, the other columns to their widest cell + 4, no trailing
+/// spaces. Widths are computed over `rows` and `also` (a sibling block that
+/// must line up with this one) and over the `corners` of both.
+fn grid(corners: [&str; 2], headers: &[String], rows: &Rows, also: &Rows) -> String {
+    let all = || rows.iter().chain(also.iter());
+    let first = all()
+        .map(|(l, _)| l.chars().count())
+        .chain(corners.iter().map(|c| c.chars().count()))
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let widths: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            all()
+                .map(|(_, cells)| cells[i].chars().count())
+                .chain([h.chars().count()])
+                .max()
+                .unwrap_or(0)
+                + 4
+        })
+        .collect();
+    let mut out = String::new();
+    let mut line = |label: &str, cells: &[String]| {
+        let mut s = format!("{label:<first$}");
+        for (c, w) in cells.iter().zip(&widths) {
+            let _ = write!(s, "{c:<w$}");
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(corners[0], headers);
+    for (label, cells) in rows {
+        line(label, cells);
+    }
+    out
+}
+
+fn median_cell(rec: Option<&Record>, failed: bool) -> String {
+    match rec {
+        Some(r) if r.verified => format!("{:.2}", r.median),
+        Some(_) => "FAILED".to_string(),
+        None if failed => "FAILED".to_string(),
+        None => "-".to_string(),
+    }
+}
+
+fn range_cell(rec: Option<&Record>, failed: bool) -> String {
+    match rec {
+        Some(r) if r.verified && r.min == r.max => format!("{:.2}", r.min),
+        Some(r) if r.verified => format!("{:.2}..{:.2}", r.min, r.max),
+        _ => median_cell(rec, failed),
+    }
+}
+
+/// Renders the whole table with its footnotes.
+pub fn render(r: &Report) -> String {
+    let accel = r.accel_kind;
+    let mut out = String::new();
+
+    // Header.
+    let mut head = format!("ipcbench-rs  board={}  arch={}", r.board, r.arch);
+    if let Some(el) = r.el {
+        let _ = write!(head, "  el={el}");
+    }
+    let _ = write!(head, "  accel={}", r.accel);
+    if let Some(m) = &r.cpu_model {
+        let _ = write!(head, "  cpu=\"{m}\"");
+    }
+    if let Some(c) = r.cores {
+        let _ = write!(head, "  cores={c}");
+    }
+    let num = |v: Option<String>| v.unwrap_or_else(|| "?".to_string());
+    let _ = writeln!(out, "{head}");
+    let _ = writeln!(
+        out,
+        "rounds={} runs={}  figures: median per operation (min..max) over runs",
+        num(r.rounds.map(|v| v.to_string())),
+        num(r.runs_per_bench.map(|v| v.to_string()))
+    );
+    out.push('\n');
+
+    // Columns: benchmarks, known ones first, then in order of appearance.
+    let mut benches: Vec<&str> = Vec::new();
+    let failed_benches: Vec<&str> = r
+        .failures
+        .iter()
+        .filter_map(|f| f.bench.as_deref())
+        .collect();
+    let failed_columns = failed_benches.iter().copied().filter(|b| is_bench_name(b));
+    for b in r
+        .results
+        .iter()
+        .map(|x| x.bench.as_str())
+        .chain(failed_columns)
+    {
+        if !benches.contains(&b) {
+            benches.push(b);
+        }
+    }
+    benches.sort_by_key(|b| bench_rank(b));
+    let cores_of = |b: &str| -> BTreeSet<u32> {
+        r.results
+            .iter()
+            .filter(|x| x.bench == b)
+            .map(|x| x.core)
+            .collect()
+    };
+    let (single, multi): (Vec<&str>, Vec<&str>) =
+        benches.iter().partition(|b| cores_of(b).len() <= 1);
+    let failed = |b: &str| failed_benches.contains(&b);
+
+    // Rows: counters (relabelled), instructions first.
+    let row_of = |rec: &Record| relabel(&rec.kernel_counter, accel);
+    let mut rows: Vec<(usize, String, String)> = Vec::new();
+    let add_row = |rows: &mut Vec<(usize, String, String)>, l: Label| {
+        if !rows.iter().any(|(_, row, _)| *row == l.row) {
+            rows.push((counter_rank(&l.counter), l.row, l.explain));
+        }
+    };
+    for rec in r
+        .results
+        .iter()
+        .filter(|x| single.contains(&x.bench.as_str()))
+    {
+        add_row(&mut rows, row_of(rec));
+    }
+    if rows.is_empty() {
+        for c in r.counters.iter().filter(|c| c.state == "present") {
+            add_row(&mut rows, relabel(&c.name, accel));
+        }
+    }
+    rows.sort_by_key(|(rank, _, _)| *rank);
+    let find = |bench: &str, row: &str| {
+        r.results
+            .iter()
+            .find(|x| x.bench == bench && row_of(x).row == row)
+    };
+
+    let headers: Vec<String> = single.iter().map(|b| heading(b)).collect();
+    let mut spread = false;
+    let median_rows: Rows = rows
+        .iter()
+        .map(|(_, row, _)| {
+            let cells = single
+                .iter()
+                .map(|b| {
+                    let rec = find(b, row);
+                    spread |= rec.is_some_and(|x| x.min != x.max);
+                    median_cell(rec, failed(b))
+                })
+                .collect();
+            (row.clone(), cells)
+        })
+        .collect();
+    if !single.is_empty() {
+        let range_rows: Rows = if spread {
+            rows.iter()
+                .map(|(_, row, _)| {
+                    let cells = single
+                        .iter()
+                        .map(|b| range_cell(find(b, row), failed(b)))
+                        .collect();
+                    (row.clone(), cells)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let corners = ["counter", "min..max"];
+        out.push_str(&grid(corners, &headers, &median_rows, &range_rows));
+        if spread {
+            out.push('\n');
+            out.push_str(&grid(
+                ["min..max", "counter"],
+                &headers,
+                &range_rows,
+                &median_rows,
+            ));
+        }
+    }
+
+    // Benchmarks that ran on several cores: one block each, a row per core.
+    for b in &multi {
+        let recs: Vec<&Record> = r.results.iter().filter(|x| x.bench == *b).collect();
+        let mut cols: Vec<(usize, String)> = Vec::new();
+        for rec in &recs {
+            let l = row_of(rec);
+            if !cols.iter().any(|(_, c)| *c == l.row) {
+                cols.push((counter_rank(&l.counter), l.row));
+            }
+        }
+        cols.sort_by_key(|(rank, _)| *rank);
+        let unit = recs.first().map_or("", |x| x.unit.as_str());
+        let rows: Rows = cores_of(b)
+            .into_iter()
+            .map(|core| {
+                let cells = cols
+                    .iter()
+                    .map(|(_, col)| {
+                        let rec = recs
+                            .iter()
+                            .copied()
+                            .find(|x| x.core == core && row_of(x).row == *col);
+                        range_cell(rec, false)
+                    })
+                    .collect();
+                (core.to_string(), cells)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n{} per core: median per {unit} (min..max when runs differ)",
+            heading(b)
+        );
+        let headers: Vec<String> = cols.into_iter().map(|(_, c)| c).collect();
+        out.push_str(&grid(["core", "core"], &headers, &rows, &Vec::new()));
+        if accel == Accel::Icount {
+            out.push_str("note: under QEMU icount all cores share one instruction clock: a multi-core figure is not a per-core cost\n");
+        }
+    }
+
+    // Footnotes.
+    let mut notes: Vec<String> = Vec::new();
+    let mut units: Vec<&str> = Vec::new();
+    for rec in &r.results {
+        if !units.contains(&rec.unit.as_str()) {
+            units.push(&rec.unit);
+        }
+    }
+    notes.extend(units.iter().map(|u| unit_note(u)));
+    for (_, row, explain) in &rows {
+        notes.push(format!("{row}: {explain}"));
+    }
+    let absent: Vec<&str> = r
+        .counters
+        .iter()
+        .filter(|c| c.state == "absent")
+        .map(|c| c.name.as_str())
+        .collect();
+    if !absent.is_empty() {
+        notes.push(format!(
+            "absent on this CPU (not measured, never faked): {}",
+            absent.join(", ")
+        ));
+    }
+    if accel == Accel::Kvm && r.arch == "x86_64" {
+        let triples: Vec<String> = single
+            .iter()
+            .filter_map(|b| {
+                let vals: Option<Vec<String>> = L4RE_TRIPLE
+                    .iter()
+                    .map(|c| {
+                        r.results
+                            .iter()
+                            .find(|x| x.bench == *b && x.counter == *c && x.verified)
+                            .map(|x| format!("{:.0}", x.median))
+                    })
+                    .collect();
+                vals.map(|v| format!("{} {}", heading(b), v.join("/")))
+            })
+            .collect();
+        if !triples.is_empty() {
+            notes.push(format!(
+                "L4Re-style x86 figures ({}): {}",
+                L4RE_TRIPLE.join("/"),
+                triples.join(", ")
+            ));
+        }
+    }
+    match accel {
+        Accel::Tcg => notes.push(
+            "accel tcg: timings are QEMU virtual time, not CPU cycles; use --accel icount for exact instruction counts"
+                .to_string(),
+        ),
+        Accel::Icount => notes.push(
+            "accel tcg-icount: deterministic; figures count instructions, not cycles".to_string(),
+        ),
+        Accel::Kvm => {}
+    }
+    let passed: Vec<&str> = r
+        .tests
+        .iter()
+        .filter(|t| t.ok)
+        .map(|t| t.name.as_str())
+        .collect();
+    if !passed.is_empty() {
+        notes.push(format!("kernel tests passed: {}", passed.join(", ")));
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+        for n in notes {
+            let _ = writeln!(out, "{n}");
+        }
+    }
+
+    // Failures of benches and tests (run-level errors are reported by the caller).
+    let fails: Vec<String> = r
+        .failures
+        .iter()
+        .filter_map(|f| {
+            let core = f.core.map(|c| format!(" (core {c})")).unwrap_or_default();
+            match (&f.bench, &f.test) {
+                (Some(b), _) => Some(format!("FAILED {b}{core}: {}", f.reason)),
+                (None, Some(t)) => Some(format!("FAILED test {t}{core}: {}", f.reason)),
+                (None, None) => None,
+            }
+        })
+        .collect();
+    if !fails.is_empty() {
+        out.push('\n');
+        for f in fails {
+            let _ = writeln!(out, "{f}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::tests::{FAILED, PASS};
+    use crate::report::tests::report;
+
+    #[test]
+    fn icount_table_matches_the_l4re_layout() {
+        let t = render(&report(PASS, 33, Accel::Icount));
+        let expected = "\
+ipcbench-rs  board=pc-x86_64  arch=x86_64  accel=tcg-icount  cpu=\"QEMU TCG CPU version 2.5+\"  cores=1
+rounds=20000 runs=5  figures: median per operation (min..max) over runs
+
+counter                          Intra (IPC)    Inter (IPC)    Syscall
+instructions (QEMU icount, TSC)  85.00          95.00          28.00
+
+IPC figures are per one-way IPC: a round = call + reply_recv = 2 IPCs, so a round's cost is divided by 2 (L4Re's convention)
+Syscall figures are per system call (a call the kernel answers itself)
+instructions (QEMU icount, TSC): the TSC under QEMU TCG with -icount shift=0,sleep=off advances exactly once per instruction: exact, deterministic instruction counts
+absent on this CPU (not measured, never faked): instructions, core-cycles, ref-cycles
+accel tcg-icount: deterministic; figures count instructions, not cycles
+kernel tests passed: bad-syscall, bad-cap, user-fault
+";
+        assert_eq!(t, expected, "\n{t}");
+    }
+
+    #[test]
+    fn failed_bench_shows_failed_and_reason_below() {
+        let t = render(&report(FAILED, 35, Accel::Tcg));
+        assert!(
+            t.contains("counter                 Intra (IPC)    Inter (IPC)    Syscall\n"),
+            "\n{t}"
+        );
+        assert!(
+            t.contains("tsc (TCG virtual time)  85.00          FAILED         28.00\n"),
+            "\n{t}"
+        );
+        assert!(t.contains("virtual time, not cycles"));
+        assert!(t.contains("use --accel icount"));
+        assert!(
+            t.ends_with("\nFAILED ipc-inter (core 0): mr2 mismatch\n"),
+            "\n{t}"
+        );
+    }
+
+    #[test]
+    fn failed_tests_and_boot_checks_get_no_column() {
+        let text = FAILED.replace(
+            "IPCB end status=fail\n",
+            "IPCB fail bench=user-fault core=0 reason=\"the task was not killed by a fault\"\nIPCB end status=fail\n",
+        );
+        let t = render(&report(&text, 35, Accel::Tcg));
+        assert!(
+            t.contains("counter                 Intra (IPC)    Inter (IPC)    Syscall\n"),
+            "\n{t}"
+        );
+        assert!(
+            t.contains("FAILED user-fault (core 0): the task was not killed by a fault\n"),
+            "\n{t}"
+        );
+    }
+
+    #[test]
+    fn spread_block_appears_when_runs_differ() {
+        let text = PASS.replace(
+            "min=95.00 median=95.00 mean=95.00 max=95.00",
+            "min=94.50 median=95.00 mean=95.10 max=96.25",
+        );
+        let t = render(&report(&text, 33, Accel::Icount));
+        assert!(
+            t.contains(
+                "counter                          Intra (IPC)    Inter (IPC)     Syscall\n\
+                 instructions (QEMU icount, TSC)  85.00          95.00           28.00\n\
+                 \n\
+                 min..max                         Intra (IPC)    Inter (IPC)     Syscall\n\
+                 instructions (QEMU icount, TSC)  85.00          94.50..96.25    28.00\n"
+            ),
+            "\n{t}"
+        );
+    }
+
+    #[test]
+    fn kvm_with_all_counters_prints_the_l4re_triple() {
+        let mut text = String::from(
+            "IPCB hello proto=1 board=pc-x86_64 arch=x86_64 el=- cores=1\n\
+             IPCB cpu vendor=GenuineIntel model=\"Intel(R) N100\"\n\
+             IPCB config rounds=20000 runs=5 warmup=1 inject=none\n",
+        );
+        let figures = [
+            ("ipc-intra", "one-way-ipc", [557.0, 173.0, 622.0, 600.0]),
+            ("ipc-inter", "one-way-ipc", [613.0, 390.0, 1388.0, 1300.0]),
+            ("syscall", "syscall", [147.0, 52.0, 188.0, 180.0]),
+        ];
+        for (bench, unit, vals) in figures {
+            for (c, v) in ["instructions", "core-cycles", "ref-cycles", "tsc"]
+                .iter()
+                .zip(vals)
+            {
+                let _ = writeln!(
+                    text,
+                    "IPCB result bench={bench} core=0 counter={c} unit={unit} ops=40000 runs=5 min={v:.2} median={v:.2} mean={v:.2} max={v:.2} verified=1"
+                );
+            }
+        }
+        text.push_str("IPCB end status=pass\n");
+        let t = render(&report(&text, 33, Accel::Kvm));
+        assert!(
+            t.contains(
+                "counter       Intra (IPC)    Inter (IPC)    Syscall\n\
+             instructions  557.00         613.00         147.00\n\
+             core-cycles   173.00         390.00         52.00\n\
+             ref-cycles    622.00         1388.00        188.00\n\
+             tsc           600.00         1300.00        180.00\n"
+            ),
+            "\n{t}"
+        );
+        assert!(t.contains(
+            "L4Re-style x86 figures (ref-cycles/core-cycles/instructions): Intra (IPC) 622/173/557, Inter (IPC) 1388/390/613, Syscall 188/52/147"
+        ), "\n{t}");
+        assert!(!t.contains("accel tcg"));
+    }
+
+    #[test]
+    fn multi_core_bench_gets_a_per_core_block() {
+        let mut text = PASS.replace("IPCB end status=pass\r\n", "");
+        for core in 0..2 {
+            let _ = writeln!(
+                text,
+                "IPCB result bench=ipc-intra-parallel core={core} counter=tsc unit=one-way-ipc ops=40000 runs=5 min=90.00 median=9{core}.00 mean=9{core}.00 max=9{core}.00 verified=1"
+            );
+        }
+        text.push_str("IPCB end status=pass\n");
+        let t = render(&report(&text, 33, Accel::Icount));
+        assert!(
+            t.contains("counter                          Intra (IPC)    Inter (IPC)    Syscall\n"),
+            "\n{t}"
+        );
+        assert!(
+            t.contains(
+                "ipc-intra-parallel per core: median per one-way-ipc (min..max when runs differ)\n\
+             core  instructions (QEMU icount, TSC)\n\
+             0     90.00\n\
+             1     90.00..91.00\n\
+             note: under QEMU icount all cores share one instruction clock"
+            ),
+            "\n{t}"
+        );
+    }
+
+    #[test]
+    fn unverified_result_is_failed_and_missing_one_is_dash() {
+        let text = PASS.replace("max=28.00 verified=1", "max=28.00 verified=0");
+        let t = render(&report(&text, 35, Accel::Icount));
+        assert!(
+            t.contains("instructions (QEMU icount, TSC)  85.00          95.00          FAILED\n"),
+            "\n{t}"
+        );
+        assert!(
+            t.contains("FAILED syscall (core 0): figures not verified"),
+            "\n{t}"
+        );
+        let (hello, _) = PASS.split_once("IPCB result").unwrap();
+        let t = render(&report(hello, 37, Accel::Icount));
+        assert!(!t.contains("counter  "), "no columns without benches:\n{t}");
+    }
+}
