@@ -443,7 +443,10 @@ fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &
         match setup(st, env, sc) {
             Ok(n) => n,
             Err(e) => {
-                kprintln!(B, "IPCB fail bench={} core=0 reason=\"setup failed: {:?}\"", sc.name, e);
+                match sc.kind {
+                    Kind::Bench { .. } => kprintln!(B, "IPCB fail bench={} core=0 reason=\"setup failed: {:?}\"", sc.name, e),
+                    _ => kprintln!(B, "IPCB fail test={} reason=\"setup failed: {:?}\"", sc.name, e),
+                }
                 return Outcome { ok: false };
             }
         }
@@ -460,11 +463,11 @@ fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &
                 kprintln!(B, "IPCB ok test={}", sc.name);
             } else if let Some(f) = r.fail {
                 let (w, i) = what_name(f.what);
-                kprintln!(B, "IPCB fail bench={} core=0 reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, w, i, f.got, f.expected);
+                kprintln!(B, "IPCB fail test={} reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, w, i, f.got, f.expected);
             } else if let Some(f) = fault {
-                kprintln!(B, "IPCB fail bench={} core=0 reason=\"unexpected fault vector {} at pc {:#x}\"", sc.name, f.vector, f.pc);
+                kprintln!(B, "IPCB fail test={} reason=\"unexpected fault vector {} at pc {:#x}\"", sc.name, f.vector, f.pc);
             } else {
-                kprintln!(B, "IPCB fail bench={} core=0 reason=\"scenario did not report\"", sc.name);
+                kprintln!(B, "IPCB fail test={} reason=\"scenario did not report\"", sc.name);
             }
             Outcome { ok }
         }
@@ -473,8 +476,8 @@ fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &
                 && fault.is_some_and(|f| M::fault_class(&f) == class && at.matches(f.addr));
             match fault {
                 Some(f) if ok => kprintln!(B, "IPCB ok test={} vector={} error={:#x} addr={:#x} pc={:#x}", sc.name, f.vector, f.error, f.addr, f.pc),
-                Some(f) => kprintln!(B, "IPCB fail bench={} core=0 reason=\"expected a {:?} fault at {:?}, got vector {} addr {:#x} pc {:#x}\"", sc.name, class, at, f.vector, f.addr, f.pc),
-                None => kprintln!(B, "IPCB fail bench={} core=0 reason=\"the task was not killed by a fault\"", sc.name),
+                Some(f) => kprintln!(B, "IPCB fail test={} reason=\"expected a {:?} fault at {:?}, got vector {} addr {:#x} pc {:#x}\"", sc.name, class, at, f.vector, f.addr, f.pc),
+                None => kprintln!(B, "IPCB fail test={} reason=\"the task was not killed by a fault\"", sc.name),
             }
             Outcome { ok }
         }
