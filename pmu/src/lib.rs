@@ -246,7 +246,9 @@ pub fn summarize(totals: &mut [u64], ops: u64) -> Option<Stats> {
         Fixed2::ratio(totals[n / 2 - 1] + totals[n / 2], 2 * ops)
     };
     let sum: u128 = totals.iter().map(|&t| t as u128).sum();
-    let mean = Fixed2((sum * 100 / (n as u128 * ops as u128)) as u64);
+    // Rounded like the other figures, so min <= mean <= max holds in print.
+    let den = n as u128 * ops as u128;
+    let mean = Fixed2(((sum * 100 + den / 2) / den) as u64);
     Some(Stats { min: per(totals[0]), median, mean, max: per(totals[n - 1]), runs: n })
 }
 
@@ -274,6 +276,9 @@ mod tests {
         let s = summarize(&mut v, 10).unwrap();
         assert_eq!((s.median, s.mean, s.spread()), (Fixed2(250), Fixed2(250), Fixed2(300)));
         assert!(summarize(&mut [], 1).is_none());
+        // Rounding: a single run gives mean == median == min == max.
+        let s = summarize(&mut [704_021], 4000).unwrap();
+        assert_eq!((s.min, s.mean, s.max), (Fixed2(17601), Fixed2(17601), Fixed2(17601)));
         assert!(summarize(&mut [1], 0).is_none());
     }
 

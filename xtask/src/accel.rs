@@ -147,6 +147,7 @@ pub fn resolve(
                 label: Some("calibration"),
                 progress: Progress::Quiet,
                 strict: true,
+                echo_defmt: false,
             };
             let verdict = match boot::boot(ws, &spec) {
                 Ok(o) => {

@@ -132,6 +132,7 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
             Progress::Normal
         },
         strict: true,
+        echo_defmt: opts.verbose,
     };
     let outcome = boot::boot(ws, &spec)?;
     if accel == Accel::Kvm {
@@ -152,9 +153,10 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
         eprintln!("[ipcb] wrote {}", path.display());
     }
     eprintln!(
-        "[ipcb] console: {}  results: {}",
+        "[ipcb] console: {}  results: {}  defmt: {}",
         outcome.console.display(),
-        run_json.display()
+        run_json.display(),
+        outcome.out_dir.join("defmt.log").display()
     );
 
     let failed = print_problems(&problems);
@@ -190,6 +192,7 @@ pub fn cmd_run(
     timeout: Option<u64>,
     cmdline: &str,
     prebuilt: Option<&Path>,
+    verbose: bool,
 ) -> Result<ExitCode> {
     let board = board::find(board_name)?;
     prereq::ensure_qemu(board)?;
@@ -207,6 +210,7 @@ pub fn cmd_run(
         label: None,
         progress: Progress::Echo,
         strict: false,
+        echo_defmt: verbose,
     };
     let outcome = boot::boot(ws, &spec)?;
     let problems = outcome.problems(&[]);

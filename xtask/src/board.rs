@@ -160,7 +160,18 @@ pub enum Medium<'a> {
     Cdrom {
         /// The ISO.
         iso: &'a Path,
+        /// The kernel ELF inside it (for decoding its defmt output).
+        elf: &'a Path,
     },
+}
+
+impl Medium<'_> {
+    /// The kernel ELF that boots, whose `.defmt` section decodes `defmt.bin`.
+    pub fn elf(&self) -> &Path {
+        match self {
+            Medium::Kernel { elf, .. } | Medium::Cdrom { elf, .. } => elf,
+        }
+    }
 }
 
 /// The complete QEMU argument list (without the program name).
@@ -196,7 +207,7 @@ pub fn qemu_args(
                 args.push(OsString::from(*cmdline));
             }
         }
-        Medium::Cdrom { iso } => {
+        Medium::Cdrom { iso, .. } => {
             args.push("-cdrom".into());
             args.push(iso.as_os_str().to_owned());
         }
@@ -256,12 +267,17 @@ mod tests {
             Accel::Kvm,
             &Medium::Cdrom {
                 iso: Path::new("x.iso"),
+                elf: Path::new("k.elf"),
             },
             Path::new("o"),
         ));
         let tail = args[args.len() - 6..].join(" ");
         assert_eq!(tail, "-cdrom x.iso -accel kvm -cpu host");
-        assert!(!args.iter().any(|a| a == "-kernel" || a == "-append"));
+        assert!(
+            !args
+                .iter()
+                .any(|a| a == "-kernel" || a == "-append" || a == "k.elf")
+        );
         assert_eq!(Accel::Tcg.qemu_args(b).join(" "), "-accel tcg -cpu max");
         assert_eq!(Accel::Icount.name(), "tcg-icount");
         let no_cmdline = strings(qemu_args(

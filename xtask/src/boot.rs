@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::board::{Accel, Board, Medium, qemu_args};
+use crate::defmt_log;
 use crate::protocol::{EndStatus, Line, ParseError, Transcript, excerpt};
 use crate::qemu::{self, Flow, GuestExit};
 use crate::report::relabel;
@@ -52,6 +53,9 @@ pub struct BootSpec<'a> {
     pub progress: Progress,
     /// Stop at the first unparseable `IPCB` line (otherwise warn and go on).
     pub strict: bool,
+    /// Print the decoded defmt diagnostics on stderr, each line prefixed
+    /// with `[defmt] ` (they always go to `defmt.log`).
+    pub echo_defmt: bool,
 }
 
 /// Whom a problem concerns.
@@ -229,6 +233,25 @@ pub fn boot(ws: &Workspace, spec: &BootSpec<'_>) -> Result<BootOutcome> {
     if !raw.stderr.trim().is_empty() {
         let _ = fs::write(out_dir.join("qemu-stderr.log"), &raw.stderr);
     }
+    // Diagnostics only: a decoding failure is written to defmt.log and
+    // reported in one line, never a reason for the run to fail.
+    match defmt_log::write_log(spec.medium.elf(), &out_dir) {
+        Ok(lines) => {
+            if spec.echo_defmt {
+                for l in &lines {
+                    eprintln!("[defmt] {l}");
+                }
+            }
+        }
+        Err(reason) => {
+            if spec.progress != Progress::Quiet || spec.echo_defmt {
+                eprintln!(
+                    "warning: defmt diagnostics not decoded: {}",
+                    one_line(&reason)
+                );
+            }
+        }
+    }
     let exit = (!raw.killed()).then(|| qemu::classify(raw.code));
     if spec.progress != Progress::Quiet {
         match exit {
@@ -330,7 +353,7 @@ impl BootOutcome {
                 };
                 out.push(Problem::run(format!(
                     "kernel panic or kernel-mode exception (exit code 37; {what}); see {console} and the defmt log {}",
-                    self.out_dir.join("defmt.bin").display()
+                    self.out_dir.join("defmt.log").display()
                 )));
             }
             Some(other @ (GuestExit::Other(_) | GuestExit::Signal)) => out.push(Problem::run(format!(

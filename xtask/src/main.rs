@@ -9,7 +9,8 @@
 //!
 //! ```text
 //! cargo xtask build [--board pc-x86_64]
-//! cargo xtask run   [--board B] [--accel auto|kvm|tcg|icount] [--timeout SECS] [--kernel ELF] [-- KERNEL_ARGS]
+//! cargo xtask run   [--board B] [--accel auto|kvm|tcg|icount] [--timeout SECS] [--verbose]
+//!                   [--kernel ELF] [-- KERNEL_ARGS]
 //! cargo xtask bench [--board B] [--accel auto|kvm|tcg|icount] [--rounds N] [--runs N]
 //!                   [--json [PATH]] [--timeout SECS] [--verbose] [--kernel ELF]
 //! cargo xtask test  [--board B] [--timeout SECS]
@@ -17,9 +18,11 @@
 //! ```
 //!
 //! Each boot writes `target/ipcb/<board>-<accel>-<time>-<pid>[-label]/`
-//! with `console.log` (raw serial), `defmt.bin` (second serial port, decode
-//! with the kernel ELF), `results.json`, `qemu-command.txt` and, when QEMU
-//! complained, `qemu-stderr.log`.
+//! with `console.log` (raw serial), `defmt.bin` (second serial port: the
+//! kernel's defmt frames), `defmt.log` (those frames decoded with the kernel
+//! ELF, one line each, or why decoding failed; `--verbose` also prints them),
+//! `results.json`, `qemu-command.txt` and, when QEMU complained,
+//! `qemu-stderr.log`.
 //!
 //! Module map:
 //!
@@ -27,6 +30,7 @@
 //! * [`board`]: the board table and QEMU command lines;
 //! * [`qemu`]: running QEMU with a timeout, exit codes;
 //! * [`boot`]: one boot, its output directory and its verdict;
+//! * [`defmt_log`]: decoding the kernel's defmt diagnostics (`defmt.log`);
 //! * [`accel`]: `--accel auto` and the KVM speed calibration;
 //! * [`report`], [`table`]: counter relabelling, JSON, the table;
 //! * [`image`], [`prereq`]: building kernels and ISOs, installing tools;
@@ -39,6 +43,7 @@ mod accel;
 mod bench;
 mod board;
 mod boot;
+mod defmt_log;
 mod image;
 mod prereq;
 mod protocol;
@@ -77,6 +82,8 @@ enum Cmd {
         timeout: Option<u64>,
         /// Kernel command line.
         cmdline: Vec<String>,
+        /// Print the decoded defmt diagnostics.
+        verbose: bool,
         /// Prebuilt kernel.
         kernel: Option<PathBuf>,
     },
@@ -177,6 +184,13 @@ fn cli() -> Command {
                         .value_parser(value_parser!(u64))
                         .help("Kill QEMU after this many seconds (default: never)"),
                 )
+                .arg(
+                    Arg::new("verbose")
+                        .long("verbose")
+                        .short('v')
+                        .action(ArgAction::SetTrue)
+                        .help("Also print the decoded defmt diagnostics to stderr, prefixed `[defmt] `"),
+                )
                 .arg(kernel_arg())
                 .arg(cmdline_arg("Kernel command line, e.g. `-- rounds=1000 runs=3`")),
         )
@@ -221,7 +235,7 @@ fn cli() -> Command {
                         .long("verbose")
                         .short('v')
                         .action(ArgAction::SetTrue)
-                        .help("Echo every console line to stderr"),
+                        .help("Echo every console line and the decoded defmt diagnostics to stderr"),
                 )
                 .arg(kernel_arg()),
         )
@@ -275,6 +289,7 @@ fn parse(m: &ArgMatches) -> Cmd {
             accel: accel(),
             timeout: sub.get_one::<u64>("timeout").copied(),
             cmdline: cmdline(),
+            verbose: sub.get_flag("verbose"),
             kernel: sub.get_one::<PathBuf>("kernel").cloned(),
         },
         "bench" => Cmd::Bench {
@@ -323,6 +338,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             accel,
             timeout,
             cmdline,
+            verbose,
             kernel,
         } => {
             let kernel = absolute(kernel, "--kernel")?;
@@ -333,6 +349,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                 timeout,
                 &cmdline.join(" "),
                 kernel.as_deref(),
+                verbose,
             )
         }
         Cmd::Bench {
@@ -479,9 +496,14 @@ mod tests {
                 accel: AccelChoice::Tcg,
                 timeout: None,
                 cmdline: vec!["rounds=10".into(), "runs=1".into()],
+                verbose: false,
                 kernel: None,
             }
         );
+        assert!(matches!(
+            parse_args(&["run", "--verbose"]).unwrap(),
+            Cmd::Run { verbose: true, .. }
+        ));
         let cmd = parse_args(&["iso", "--out", "x.iso"]).unwrap();
         assert_eq!(
             cmd,

@@ -165,6 +165,7 @@ impl Suite<'_> {
             label: Some(label),
             progress: Progress::Normal,
             strict: true,
+            echo_defmt: false,
         };
         boot::boot(self.ws, &spec).map_err(err_string)
     }
@@ -268,7 +269,10 @@ impl Suite<'_> {
         image::make_iso(self.ws, self.board, &kernel, GRUB_CMDLINE, &iso).map_err(err_string)?;
         let o = self.boot(
             Accel::Tcg,
-            Medium::Cdrom { iso: &iso },
+            Medium::Cdrom {
+                iso: &iso,
+                elf: &kernel,
+            },
             GRUB_CMDLINE,
             "grub",
         )?;
