@@ -1,27 +1,32 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The saved user registers of one thread and their syscall-ABI meaning.
 //!
-//! | field      | syscall in          | syscall out          |
-//! |------------|---------------------|----------------------|
-//! | `rax`      | syscall number      | status               |
-//! | `rdi`      | capability slot     | badge                |
-//! | `rsi`      | message tag         | message tag          |
-//! | `rdx`, `r8`, `r9`, `r10` | MR0..MR3 | MR0..MR3     |
-//! | `rip`      | (from `rcx`)        | (to `rcx`)           |
-//! | `rflags`   | (from `r11`)        | (to `r11`)           |
-//! | `rsp`, `rbx`, `rbp`, `r12`..`r15` | preserved |        |
+//! | register | syscall in | syscall out |
+//! |----------|------------|-------------|
+//! | `rax` | syscall number | status |
+//! | `rdi` | capability slot | badge |
+//! | `rsi` | message tag | message tag |
+//! | `r12`, `r13`, `r14`, `r15` | MR0..MR3 | MR0..MR3 |
+//! | `rbx`, `rbp`, `rsp` | preserved | preserved |
+//! | `rcx`, `r11` | clobbered (`syscall` uses them) | |
+//! | `rdx`, `r8`, `r9`, `r10` | clobbered (returned as zero) | |
 //!
-//! The first seven fields are the *argument registers*; the exit path loads
-//! them from the `regs_from` context named by [`ipc_core::Next`], the rest
-//! from the resumed thread's own context. The assembly reaches the fields
-//! through the `OFF_*` constants, derived with `offset_of!`.
+//! The message registers are the SysV callee-saved `r12`-`r15`, so the
+//! kernel's Rust code preserves them: on the IPC fastpath they go from the
+//! sender's CPU registers to the receiver's without ever being stored
+//! (`entry.rs`). `rax`, `rdi`, `rsi` and `r12`-`r15` are the *argument
+//! registers*: the full exit path loads them from the `regs_from` context
+//! named by [`ipc_core::Next`], everything else from the resumed thread's
+//! own context. The assembly reaches the fields through the `OFF_*`
+//! constants, derived with `offset_of!`.
 
 use core::mem::offset_of;
 
 use ipc_core::{MessageInfo, SyscallArgs, UserContext, Word};
 
-/// Saved user registers. Layout fixed for the entry assembly.
-#[repr(C)]
+/// Saved user registers. Layout fixed for the entry assembly; 128 bytes,
+/// so a context is a shift away from its thread index.
+#[repr(C, align(128))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Context {
     /// Syscall number in, status out.
@@ -31,59 +36,33 @@ pub struct Context {
     /// Message tag.
     pub rsi: u64,
     /// MR0.
-    pub rdx: u64,
+    pub r12: u64,
     /// MR1.
-    pub r8: u64,
+    pub r13: u64,
     /// MR2.
-    pub r9: u64,
+    pub r14: u64,
     /// MR3.
-    pub r10: u64,
+    pub r15: u64,
+    /// Preserved.
+    pub rbx: u64,
+    /// Preserved.
+    pub rbp: u64,
     /// User instruction pointer (`rcx` at `syscall`).
     pub rip: u64,
     /// User flags (`r11` at `syscall`).
     pub rflags: u64,
     /// User stack pointer.
     pub rsp: u64,
-    /// Preserved registers.
-    pub rbx: u64,
-    /// Preserved.
-    pub rbp: u64,
-    /// Preserved.
-    pub r12: u64,
-    /// Preserved.
-    pub r13: u64,
-    /// Preserved.
-    pub r14: u64,
-    /// Preserved.
-    pub r15: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<Context>() == 16 * 8);
+const _: () = assert!(core::mem::size_of::<Context>() == 128);
 
-/// Field offsets for the assembly.
+/// Offset of `rax`.
 pub const OFF_RAX: usize = offset_of!(Context, rax);
 /// Offset of `rdi`.
 pub const OFF_RDI: usize = offset_of!(Context, rdi);
 /// Offset of `rsi`.
 pub const OFF_RSI: usize = offset_of!(Context, rsi);
-/// Offset of `rdx`.
-pub const OFF_RDX: usize = offset_of!(Context, rdx);
-/// Offset of `r8`.
-pub const OFF_R8: usize = offset_of!(Context, r8);
-/// Offset of `r9`.
-pub const OFF_R9: usize = offset_of!(Context, r9);
-/// Offset of `r10`.
-pub const OFF_R10: usize = offset_of!(Context, r10);
-/// Offset of `rip`.
-pub const OFF_RIP: usize = offset_of!(Context, rip);
-/// Offset of `rflags`.
-pub const OFF_RFLAGS: usize = offset_of!(Context, rflags);
-/// Offset of `rsp`.
-pub const OFF_RSP: usize = offset_of!(Context, rsp);
-/// Offset of `rbx`.
-pub const OFF_RBX: usize = offset_of!(Context, rbx);
-/// Offset of `rbp`.
-pub const OFF_RBP: usize = offset_of!(Context, rbp);
 /// Offset of `r12`.
 pub const OFF_R12: usize = offset_of!(Context, r12);
 /// Offset of `r13`.
@@ -92,10 +71,31 @@ pub const OFF_R13: usize = offset_of!(Context, r13);
 pub const OFF_R14: usize = offset_of!(Context, r14);
 /// Offset of `r15`.
 pub const OFF_R15: usize = offset_of!(Context, r15);
+/// Offset of `rbx`.
+pub const OFF_RBX: usize = offset_of!(Context, rbx);
+/// Offset of `rbp`.
+pub const OFF_RBP: usize = offset_of!(Context, rbp);
+/// Offset of `rip`.
+pub const OFF_RIP: usize = offset_of!(Context, rip);
+/// Offset of `rflags`.
+pub const OFF_RFLAGS: usize = offset_of!(Context, rflags);
+/// Offset of `rsp`.
+pub const OFF_RSP: usize = offset_of!(Context, rsp);
 
 /// User RFLAGS of a new thread: bit 1 (reserved, always 1); interrupts off
 /// (the benchmark kernel takes none), IOPL 0.
 pub const USER_RFLAGS: u64 = 0x2;
+
+impl Context {
+    /// Store the syscall arguments (when the fastpath declined and the
+    /// whole context is being saved).
+    #[inline(always)]
+    pub fn set_syscall_args(&mut self, args: SyscallArgs) {
+        self.rax = args.op;
+        self.rdi = args.cap;
+        self.rsi = args.tag.0;
+    }
+}
 
 impl UserContext for Context {
     #[inline(always)]
@@ -111,20 +111,20 @@ impl UserContext for Context {
     #[inline(always)]
     fn mr(&self, i: usize) -> Word {
         match i {
-            0 => self.rdx,
-            1 => self.r8,
-            2 => self.r9,
-            _ => self.r10,
+            0 => self.r12,
+            1 => self.r13,
+            2 => self.r14,
+            _ => self.r15,
         }
     }
 
     #[inline(always)]
     fn set_mr(&mut self, i: usize, v: Word) {
         match i {
-            0 => self.rdx = v,
-            1 => self.r8 = v,
-            2 => self.r9 = v,
-            _ => self.r10 = v,
+            0 => self.r12 = v,
+            1 => self.r13 = v,
+            2 => self.r14 = v,
+            _ => self.r15 = v,
         }
     }
 

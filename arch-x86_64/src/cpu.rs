@@ -35,7 +35,8 @@ pub const KSTACK_SIZE: usize = 64 * 1024;
 pub struct PerCpu {
     /// User `rsp`, parked during the first instructions of `syscall` entry.
     pub user_rsp: u64,
-    /// Top of this CPU's kernel stack.
+    /// Stack pointer at `syscall` entry: 8 below the top of this CPU's
+    /// kernel stack (see `init`).
     pub kstack_top: u64,
     /// Saved context of the thread that is running (or last entered).
     pub cur_ctx: *mut Context,
@@ -64,8 +65,8 @@ pub static mut IPCB_PERCPU: PerCpu = PerCpu {
     cur_ctx: core::ptr::null_mut(),
     driver_rsp: 0,
     dummy: Context {
-        rax: 0, rdi: 0, rsi: 0, rdx: 0, r8: 0, r9: 0, r10: 0, rip: 0, rflags: 0, rsp: 0,
-        rbx: 0, rbp: 0, r12: 0, r13: 0, r14: 0, r15: 0,
+        rax: 0, rdi: 0, rsi: 0, r12: 0, r13: 0, r14: 0, r15: 0, rbx: 0, rbp: 0, rip: 0,
+        rflags: 0, rsp: 0,
     },
 };
 
@@ -134,7 +135,9 @@ pub unsafe fn init() -> Features {
     unsafe {
         let kstack_top = addr_of!(KSTACK) as u64 + KSTACK_SIZE as u64;
         let pc = &mut *addr_of_mut!(IPCB_PERCPU);
-        pc.kstack_top = kstack_top;
+        // The syscall entry pushes three words before its call: start 8
+        // bytes down so the call sees the 16-byte alignment SysV wants.
+        pc.kstack_top = kstack_top - 8;
         pc.cur_ctx = addr_of_mut!(pc.dummy);
 
         let tss = &mut *addr_of_mut!(TSS);

@@ -3,34 +3,56 @@
 //! and the switch between the runtime's driver and user mode.
 //!
 //! One kernel stack per CPU (seL4 style): every entry starts on an empty
-//! stack, runs one Rust handler to completion and leaves through
-//! [`ipcb_exit_to_user`]; nothing is left on the stack between entries.
+//! stack, runs Rust to completion and leaves by `sysretq`; nothing is left
+//! on the stack between entries. No `swapgs`: the per-CPU block is found
+//! RIP-relative (one CPU for now; with several, each CPU gets its own copy
+//! of the entry code through its own LSTAR, as Fiasco does).
 //!
-//! **`syscall` entry** saves only the argument registers (`rax`, `rdi`,
-//! `rsi`, `rdx`, `r8`-`r10`), `rcx` (user `rip`), `r11` (user `rflags`) and
-//! `rsp` into the current thread's [`Context`](crate::Context). The
-//! preserved registers (`rbx`, `rbp`, `r12`-`r15`) stay in the CPU: the Rust
-//! handler preserves them too (SysV), so a syscall that returns to the same
-//! thread never touches them.
+//! **The fastpath.** `syscall` entry parks the user `rsp`, switches to the
+//! kernel stack, pushes `rcx` (user `rip`), `r11` (user `rflags`) and `rsi`
+//! (the tag) and calls `ipcb_fast_handler(cap, tag, number)`: the
+//! arguments are already in `rdi` and `rsi`, the number is copied to `rdx`.
+//! The message registers are `r12`-`r15`, callee-saved in the SysV ABI, so
+//! the Rust code leaves them alone. The handler answers in `rax`:
 //!
-//! **Exit** gets two contexts from the handler, `rax` = the thread to run,
-//! `rdx` = whose argument registers it receives (the sender's, on the IPC
-//! fastpath: the message crosses from register to register through one save
-//! area). If the thread differs from the one that entered, the preserved
-//! registers are swapped: stored into the old context, loaded from the new.
-//! `rax` = 0 means "no thread ready": back to the driver.
+//! * **a context** (hand-off): the IPC went straight to that thread. The
+//!   caller's `rip`, `rflags`, `rsp`, `rbx` and `rbp` are stored into its
+//!   context, the receiver's loaded from its own; `rdi` gets the badge
+//!   (returned in `rdx`), `rax` status 0, `rsi` the tag; `r12`-`r15` are
+//!   never touched: the message crosses from register to register.
+//! * **1**: return to the caller (the null syscall): status 0, badge 0.
+//! * **0**: not for the fastpath. The handler has stored the syscall
+//!   arguments into the current context; the assembly stores the rest
+//!   (message registers, preserved registers, `rip`, `rflags`, `rsp`) and
+//!   calls `ipcb_syscall_handler`, the general path.
 //!
-//! No `swapgs`: the per-CPU block is found RIP-relative (one CPU for now;
-//! with several, each CPU gets its own copy of the entry code through its own
-//! LSTAR, as Fiasco does).
+//! **The full exit** (`ipcb_exit_to_user`, after the general path, a user
+//! fault, or from the driver) gets two contexts: `rax` = the thread to run,
+//! `rdx` = whose argument registers it receives (`regs_from`). `rax` = 0
+//! means "no thread ready": back to the driver.
+//!
+//! Either way, `rdx`, `r8`, `r9`, `r10` are zeroed before `sysretq`: they
+//! are clobbered by the ABI, and must not carry kernel values to user mode.
 
 #[cfg(target_os = "none")]
 use crate::context::{
-    OFF_R10, OFF_R12, OFF_R13, OFF_R14, OFF_R15, OFF_R8, OFF_R9, OFF_RAX, OFF_RBP, OFF_RBX,
-    OFF_RDI, OFF_RDX, OFF_RFLAGS, OFF_RIP, OFF_RSI, OFF_RSP,
+    OFF_R12, OFF_R13, OFF_R14, OFF_R15, OFF_RAX, OFF_RBP, OFF_RBX, OFF_RDI, OFF_RFLAGS, OFF_RIP,
+    OFF_RSI, OFF_RSP,
 };
 #[cfg(target_os = "none")]
 use crate::cpu::{P_CUR, P_DRIVER_RSP, P_DUMMY, P_KSTACK, P_USER_RSP};
+
+/// What the fast handler returns: `thread` = the receiver's context on a
+/// hand-off, 1 for "return to the caller", null for "take the general
+/// path"; `badge` = the badge the receiver gets.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FastPair {
+    /// Context to run, or 1, or null (`rax`).
+    pub thread: *mut crate::Context,
+    /// Badge (`rdx`).
+    pub badge: u64,
+}
 
 /// What the Rust halves of the entries return: the context to resume (null
 /// for "go idle") and the context its argument registers come from.
@@ -88,56 +110,96 @@ core::arch::global_asm!(
     .balign 64
     .global ipcb_syscall_entry
 ipcb_syscall_entry:
-    mov [rip + {pcpu} + {p_user_rsp}], rsp  /* park the user stack pointer   */
-    mov rsp, [rip + {pcpu} + {p_cur}]       /* rsp = current thread's ctx    */
-    mov [rsp + {rax}], rax                  /* ctx.rax = syscall number      */
-    mov [rsp + {rdi}], rdi                  /* ctx.rdi = capability slot     */
-    mov [rsp + {rsi}], rsi                  /* ctx.rsi = tag                 */
-    mov [rsp + {rdx}], rdx                  /* ctx.mr0..mr3                  */
-    mov [rsp + {r8}], r8
-    mov [rsp + {r9}], r9
-    mov [rsp + {r10}], r10
-    mov [rsp + {rip}], rcx                  /* ctx.rip = return address      */
-    mov [rsp + {rflags}], r11               /* ctx.rflags = user flags       */
-    mov rcx, [rip + {pcpu} + {p_user_rsp}]
-    mov [rsp + {rsp}], rcx                  /* ctx.rsp = user stack          */
-    mov rsp, [rip + {pcpu} + {p_kstack}]    /* onto the (empty) kernel stack */
-    call ipcb_syscall_handler               /* rax = next ctx, rdx = regs    */
+    mov [rip + {pcpu} + {p_user_rsp}], rsp  /* park the user stack pointer     */
+    mov rsp, [rip + {pcpu} + {p_kstack}]    /* onto the (empty) kernel stack   */
+    push rcx                                /* [rsp+16] user rip               */
+    push r11                                /* [rsp+8]  user rflags            */
+    push rsi                                /* [rsp]    tag                    */
+    mov rdx, rax                            /* fast(cap = rdi, tag = rsi, nr)  */
+    call ipcb_fast_handler                  /* rax = ctx | 1 | 0, rdx = badge  */
+    cmp rax, 1
+    jbe 5f
+    /* Hand-off: the caller keeps rip, rflags, rsp, rbx, rbp in its context,
+       the receiver gets them from its own; r12-r15 (the message) stay. */
+    mov rcx, [rip + {pcpu} + {p_cur}]       /* rcx = caller's context          */
+    mov r8, [rsp + 16]
+    mov [rcx + {rip}], r8                   /* caller.rip                      */
+    mov r8, [rsp + 8]
+    mov [rcx + {rflags}], r8                /* caller.rflags                   */
+    mov r8, [rip + {pcpu} + {p_user_rsp}]
+    mov [rcx + {rsp}], r8                   /* caller.rsp                      */
+    mov [rcx + {rbx}], rbx                  /* caller.rbx, caller.rbp          */
+    mov [rcx + {rbp}], rbp
+    mov rsi, [rsp]                          /* rsi = the sender's tag          */
+    mov [rip + {pcpu} + {p_cur}], rax       /* current = receiver              */
+    mov rbx, [rax + {rbx}]                  /* receiver's preserved registers  */
+    mov rbp, [rax + {rbp}]
+    mov rcx, [rax + {rip}]
+    mov r11, [rax + {rflags}]
+    mov rsp, [rax + {rsp}]
+    mov rdi, rdx                            /* badge                           */
+    xor eax, eax                            /* status 0                        */
+    xor edx, edx                            /* scrub the clobbered registers   */
+    xor r8d, r8d
+    xor r9d, r9d
+    xor r10d, r10d
+    sysretq
+
+5:  jb 6f                                   /* 0: the general path             */
+    /* Return to the caller (null syscall): status 0, badge 0. */
+    pop rsi                                 /* tag unchanged                   */
+    pop r11
+    pop rcx
+    mov rsp, [rip + {pcpu} + {p_user_rsp}]
+    xor eax, eax
+    xor edi, edi
+    xor edx, edx
+    xor r8d, r8d
+    xor r9d, r9d
+    xor r10d, r10d
+    sysretq
+
+6:  /* General path: the handler stored rax/rdi/rsi; store the rest. */
+    mov rcx, [rip + {pcpu} + {p_cur}]
+    mov [rcx + {r12}], r12                  /* the message registers           */
+    mov [rcx + {r13}], r13
+    mov [rcx + {r14}], r14
+    mov [rcx + {r15}], r15
+    mov [rcx + {rbx}], rbx
+    mov [rcx + {rbp}], rbp
+    mov r8, [rsp + 16]
+    mov [rcx + {rip}], r8
+    mov r8, [rsp + 8]
+    mov [rcx + {rflags}], r8
+    mov r8, [rip + {pcpu} + {p_user_rsp}]
+    mov [rcx + {rsp}], r8
+    mov rsp, [rip + {pcpu} + {p_kstack}]
+    sub rsp, 8                              /* 16-byte alignment for the call  */
+    call ipcb_syscall_handler               /* rax = next ctx, rdx = regs_from */
     /* fall through */
 
     .global ipcb_exit_to_user
 ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from */
-    mov rcx, [rip + {pcpu} + {p_cur}]       /* rcx = ctx of the thread that entered */
-    cmp rax, rcx
-    jne 2f                                  /* another thread: swap preserved regs */
-1:  mov rdi, [rdx + {rdi}]                  /* argument registers from regs_from */
-    mov rsi, [rdx + {rsi}]
-    mov r8, [rdx + {r8}]
-    mov r9, [rdx + {r9}]
-    mov r10, [rdx + {r10}]
-    mov rcx, [rax + {rip}]                  /* the rest from the thread itself */
+    test rax, rax
+    jz 3f                                   /* nothing to run: to the driver   */
+    mov [rip + {pcpu} + {p_cur}], rax       /* current = thread                */
+    mov rbx, [rax + {rbx}]                  /* its own registers               */
+    mov rbp, [rax + {rbp}]
+    mov rcx, [rax + {rip}]
     mov r11, [rax + {rflags}]
     mov rsp, [rax + {rsp}]
+    mov rdi, [rdx + {rdi}]                  /* argument registers from regs_from */
+    mov rsi, [rdx + {rsi}]
+    mov r12, [rdx + {r12}]
+    mov r13, [rdx + {r13}]
+    mov r14, [rdx + {r14}]
+    mov r15, [rdx + {r15}]
     mov rax, [rdx + {rax}]
-    mov rdx, [rdx + {rdx}]
-    sysretq                                 /* rip = rcx, rflags = r11, CPL 3 */
-
-2:  mov [rcx + {rbx}], rbx                  /* old.preserved = CPU            */
-    mov [rcx + {rbp}], rbp
-    mov [rcx + {r12}], r12
-    mov [rcx + {r13}], r13
-    mov [rcx + {r14}], r14
-    mov [rcx + {r15}], r15
-    test rax, rax
-    jz 3f                                   /* nothing to run: to the driver  */
-    mov [rip + {pcpu} + {p_cur}], rax       /* current = new                  */
-    mov rbx, [rax + {rbx}]                  /* CPU = new.preserved            */
-    mov rbp, [rax + {rbp}]
-    mov r12, [rax + {r12}]
-    mov r13, [rax + {r13}]
-    mov r14, [rax + {r14}]
-    mov r15, [rax + {r15}]
-    jmp 1b
+    xor edx, edx                            /* scrub the clobbered registers   */
+    xor r8d, r8d
+    xor r9d, r9d
+    xor r10d, r10d
+    sysretq                                 /* rip = rcx, rflags = r11, CPL 3  */
 
 3:  mov rsp, [rip + {pcpu} + {p_driver_rsp}] /* back into ipcb_run_user's frame */
     pop r15
@@ -146,7 +208,7 @@ ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from
     pop r12
     pop rbp
     pop rbx
-    ret                                     /* ipcb_run_user returns          */
+    ret                                     /* ipcb_run_user returns           */
 
     /* fn ipcb_run_user(thread: *mut Context, regs_from: *const Context) */
     .global ipcb_run_user
@@ -159,7 +221,7 @@ ipcb_run_user:
     push r15
     mov [rip + {pcpu} + {p_driver_rsp}], rsp
     lea rax, [rip + {pcpu} + {p_dummy}]
-    mov [rip + {pcpu} + {p_cur}], rax       /* "entered" from the dummy ctx   */
+    mov [rip + {pcpu} + {p_cur}], rax
     mov rax, rdi
     mov rdx, rsi
     jmp ipcb_exit_to_user
@@ -247,10 +309,6 @@ ipcb_trap_stubs:
     rax = const OFF_RAX,
     rdi = const OFF_RDI,
     rsi = const OFF_RSI,
-    rdx = const OFF_RDX,
-    r8 = const OFF_R8,
-    r9 = const OFF_R9,
-    r10 = const OFF_R10,
     rip = const OFF_RIP,
     rflags = const OFF_RFLAGS,
     rsp = const OFF_RSP,

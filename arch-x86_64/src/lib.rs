@@ -27,7 +27,7 @@ pub mod pmu;
 pub mod serial;
 
 pub use context::Context;
-pub use entry::{ResumePair, TrapFrame};
+pub use entry::{FastPair, ResumePair, TrapFrame};
 
 use ipc_core::Arch;
 use runtime::mem::FrameAlloc;

@@ -1,160 +1,500 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The message scheme and its checks.
+//! The message scheme: what the client and the server send in each round,
+//! and the check of every received message (DESIGN.md §5).
+//!
+//! # The patterns
+//!
+//! Round `i` (counted from 0 over all runs, warm-up included, the same count
+//! on both sides) carries
+//!
+//! | | client → server (`call`) | server → client (`reply_recv`) |
+//! |---|---|---|
+//! | label | `0x1000 + (i & 0xff)` | `0x2000 + (i & 0xff)` |
+//! | length | `L` | `L` |
+//! | word `k < L` | `f(i, k) = seed(i) + 0x0C1E_0000 + k * 0x0100_0001` | `g(i, k) = seed(i) - 0x5E4E_0000 + k * 0x0100_0001` |
+//! | register MRs `k >= L` | 0 | 0 |
+//! | badge seen | the server's badge (UTCB word 15) | 0 |
+//!
+//! with `seed(i) = i * 0x9E37_79B9_7F4A_7C15` (wrapping). So
+//!
+//! * every word and the label change every round: a kernel that fails to
+//!   deliver leaves the receiver's registers holding its own previous
+//!   (outgoing) message, and one that delivers the previous round's message
+//!   again differs by the seed step in every word: both are caught;
+//! * the two directions never share a word (their offsets differ by no
+//!   multiple of the word step up to 63 words), so a message echoed back to
+//!   its sender is caught, and so is any swap of two words;
+//! * the per-word offsets are 32-bit sign-extended immediates, so producing
+//!   or checking a word is one `lea`/`xor`/`or` chain on x86_64, and the seed
+//!   steps by one constant add per round.
+//!
+//! # The check
+//!
+//! [`mismatch`] folds every difference into one word (`bad |= got ^
+//! expected`, branch-free), so the measured loop takes a single branch per
+//! message. Only when that word is non-zero does the cold [`diagnose`] look
+//! again, field by field, to say what failed, in the order status, label,
+//! length, badge, words.
 
-use crate::what;
+use crate::abi::{MR_IN_REGS, tag, tag_label, tag_length_flags, what};
 
-/// Number of message registers that travel in CPU registers (x86_64).
-pub const REG_MRS: usize = 4;
+/// Multiplier of the per-round seed (the 64-bit golden ratio, odd).
+pub const SEED_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Distance between consecutive words of one message.
+pub const WORD_STEP: u64 = 0x0100_0001;
+/// Offset of the client's words from the seed.
+pub const CLIENT_OFFSET: u64 = 0x0C1E_0000;
+/// Offset of the server's words from the seed (`-0x5E4E_0000`).
+pub const SERVER_OFFSET: u64 = 0u64.wrapping_sub(0x5E4E_0000);
+/// Label of the client's round 0.
+pub const CLIENT_LABEL: u64 = 0x1000;
+/// Label of the server's round 0.
+pub const SERVER_LABEL: u64 = 0x2000;
 
-/// Distinct per-word constants: word `k` of round `i` is `i + C[k]`.
-pub const C: [u64; REG_MRS] =
-    [0x9E37_79B9_7F4A_7C15, 0xC2B2_AE3D_27D4_EB4F, 0x1656_67B1_9E37_79F9, 0x85EB_CA77_C2B2_AE63];
-
-/// The message tag: `label << 16 | length`.
-#[inline(always)]
-pub const fn tag(label: u64, len: u64) -> u64 {
-    (label << 16) | len
+/// Who sends a message; the receiver checks against the sender's pattern.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Side {
+    /// The IPC client (its `call`s).
+    Client,
+    /// The IPC server (its replies).
+    Server,
 }
 
-/// Label of request `i`.
-#[inline(always)]
-pub const fn request_label(i: u64) -> u64 {
-    0x1000 + (i & 0xff)
-}
-
-/// The server's reply label for a request label.
-#[inline(always)]
-pub const fn reply_label(request: u64) -> u64 {
-    request + 0x1000
-}
-
-/// The message registers of request `i` (words past `len` are zero).
-#[inline(always)]
-pub const fn request(i: u64, len: usize) -> [u64; REG_MRS] {
-    let mut m = [0; REG_MRS];
-    let mut k = 0;
-    while k < REG_MRS {
-        if k < len {
-            m[k] = i.wrapping_add(C[k]);
+impl Side {
+    /// The label of round 0.
+    #[inline(always)]
+    pub const fn label_base(self) -> u64 {
+        match self {
+            Side::Client => CLIENT_LABEL,
+            Side::Server => SERVER_LABEL,
         }
-        k += 1;
     }
-    m
+
+    /// The offset of word 0 from the seed.
+    #[inline(always)]
+    pub const fn word_offset(self) -> u64 {
+        match self {
+            Side::Client => CLIENT_OFFSET,
+            Side::Server => SERVER_OFFSET,
+        }
+    }
 }
 
-/// A reply as the client received it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Received {
-    /// Status register.
-    pub status: u64,
-    /// Badge register.
-    pub badge: u64,
-    /// Tag register.
-    pub tag: u64,
-    /// Message registers.
-    pub mr: [u64; REG_MRS],
-}
-
-/// Which check failed: (what, got, expected), `what` as in [`crate::what`].
-pub type Failure = (u64, u64, u64);
-
-/// Find the first difference between `got` and the expected message, or
-/// `None` if they agree. Used after the cheap check flagged a message.
-#[inline(never)]
-pub fn diagnose(got: &Received, status: u64, badge: u64, tag: u64, mr: &[u64; REG_MRS], len: usize) -> Option<Failure> {
-    if got.status != status {
-        return Some((what::STATUS, got.status, status));
-    }
-    if got.tag >> 16 != tag >> 16 {
-        return Some((what::LABEL, got.tag >> 16, tag >> 16));
-    }
-    if got.tag & 0xffff != tag & 0xffff {
-        return Some((what::LENGTH, got.tag & 0xffff, tag & 0xffff));
-    }
-    if got.badge != badge {
-        return Some((what::BADGE, got.badge, badge));
-    }
-    (0..len.min(REG_MRS)).find(|&k| got.mr[k] != mr[k]).map(|k| (what::MR0 + k as u64, got.mr[k], mr[k]))
-}
-
-/// The cheap check of a reply to request `i`: zero when status, tag, badge
-/// and the first `len` message registers are as expected. Branch-free: one
-/// XOR and one OR per word.
+/// The per-round seed all words of round `round` derive from.
 #[inline(always)]
-pub fn reply_mismatch(r: &Received, i: u64, len: usize) -> u64 {
-    let sent = request(i, len);
-    let mut bad = r.status | r.badge | (r.tag ^ tag(reply_label(request_label(i)), len as u64));
+pub const fn seed(round: u64) -> u64 {
+    round.wrapping_mul(SEED_MUL)
+}
+
+/// Word `k` of the message `side` sends in round `round`: `f(i, k)` for the
+/// client, `g(j, k)` for the server.
+#[inline(always)]
+pub const fn word(side: Side, round: u64, k: usize) -> u64 {
+    seed(round).wrapping_add(side.word_offset().wrapping_add(k as u64 * WORD_STEP))
+}
+
+/// `f(i, k)`: word `k` of the client's message in round `i`.
+#[inline(always)]
+pub const fn client_word(i: u64, k: usize) -> u64 {
+    word(Side::Client, i, k)
+}
+
+/// `g(j, k)`: word `k` of the server's reply in round `j`.
+#[inline(always)]
+pub const fn server_word(j: u64, k: usize) -> u64 {
+    word(Side::Server, j, k)
+}
+
+/// The label `side` sends in round `round`.
+#[inline(always)]
+pub const fn label(side: Side, round: u64) -> u64 {
+    side.label_base() + (round & 0xff)
+}
+
+/// The tag `side` sends in round `round` with `len` words.
+#[inline(always)]
+pub const fn round_tag(side: Side, round: u64, len: usize) -> u64 {
+    tag(label(side, round), len)
+}
+
+/// The register message registers of `side`'s message in round `round`
+/// with `R` (at most 4) words in registers: words `0..R`, then zeros.
+#[inline(always)]
+pub fn register_words<const R: usize>(side: Side, round: u64) -> [u64; MR_IN_REGS] {
+    core::array::from_fn(|k| if k < R { word(side, round, k) } else { 0 })
+}
+
+/// What a syscall hands back: status, badge, tag and the register message
+/// registers (x86_64 `rax`, `rdi`, `rsi`, `rdx`, `r8`, `r9`, `r10`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Msg {
+    /// Status: 0 or an error code.
+    pub status: u64,
+    /// Badge of the sender (0 for a reply).
+    pub badge: u64,
+    /// Tag of the received message.
+    pub tag: u64,
+    /// MR0..MR3.
+    pub mr: [u64; MR_IN_REGS],
+}
+
+/// A failed check, as the `fail` service call reports it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Failure {
+    /// What failed ([`crate::abi::what`]).
+    pub what: u64,
+    /// The value seen.
+    pub got: u64,
+    /// The value expected.
+    pub expected: u64,
+}
+
+impl Failure {
+    /// A syscall returned status `got` where 0 was expected.
+    #[inline(always)]
+    pub const fn status(got: u64) -> Self {
+        Failure {
+            what: what::STATUS,
+            got,
+            expected: 0,
+        }
+    }
+}
+
+/// Everything the receiver of a message knows in advance.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Expected {
+    /// Who sent it.
+    pub side: Side,
+    /// The round.
+    pub round: u64,
+    /// Its length in words.
+    pub len: usize,
+    /// The badge the receiver must see.
+    pub badge: u64,
+}
+
+/// Folds every difference between `m` and the expected message into one
+/// word: zero exactly when status, tag (label, length, flags), badge and
+/// the register words `0..R` are right. `R` must be `min(e.len, 4)`; words
+/// `4..e.len` live in the UTCB and are checked with [`mismatch_utcb`].
+#[inline(always)]
+pub fn mismatch<const R: usize>(m: &Msg, e: &Expected) -> u64 {
+    debug_assert!(
+        R == if e.len < MR_IN_REGS {
+            e.len
+        } else {
+            MR_IN_REGS
+        }
+    );
+    let mut bad = m.status | (m.badge ^ e.badge) | (m.tag ^ round_tag(e.side, e.round, e.len));
     let mut k = 0;
-    while k < len && k < REG_MRS {
-        bad |= r.mr[k] ^ sent[k];
+    while k < R {
+        bad |= m.mr[k] ^ word(e.side, e.round, k);
         k += 1;
     }
     bad
 }
 
-/// The cheap check of a request at the server: status, badge, tag.
+/// Like [`mismatch`] for the UTCB words `4..e.len`, read through `utcb`.
 #[inline(always)]
-pub fn request_mismatch(status: u64, badge: u64, want_badge: u64, t: u64, j: u64, len: usize) -> u64 {
-    status | (badge ^ want_badge) | (t ^ tag(request_label(j), len as u64))
+pub fn mismatch_utcb(e: &Expected, utcb: impl Fn(usize) -> u64) -> u64 {
+    let mut bad = 0;
+    for k in MR_IN_REGS..e.len {
+        bad |= utcb(k) ^ word(e.side, e.round, k);
+    }
+    bad
+}
+
+/// Says what is wrong with `m` (and the UTCB words, read through `utcb`):
+/// the first of status, label, length (with the flags), badge, word 0, 1,
+/// ... that differs. `None` if nothing does. Cold: called only after
+/// [`mismatch`] saw a difference. (`m` and `e` are taken by value so that
+/// the measured loops keep theirs in registers and spill them only on this
+/// path.)
+#[cold]
+#[inline(never)]
+pub fn diagnose(m: Msg, e: Expected, utcb: impl Fn(usize) -> u64) -> Option<Failure> {
+    let expected_tag = round_tag(e.side, e.round, e.len);
+    let fields = [
+        (what::STATUS, m.status, 0),
+        (what::LABEL, tag_label(m.tag), tag_label(expected_tag)),
+        (
+            what::LENGTH,
+            tag_length_flags(m.tag),
+            tag_length_flags(expected_tag),
+        ),
+        (what::BADGE, m.badge, e.badge),
+    ];
+    let words = (0..e.len).map(|k| {
+        let got = if k < MR_IN_REGS { m.mr[k] } else { utcb(k) };
+        (what::WORD_BASE + k as u64, got, word(e.side, e.round, k))
+    });
+    fields
+        .into_iter()
+        .chain(words)
+        .find(|(_, got, expected)| got != expected)
+        .map(|(what, got, expected)| Failure {
+            what,
+            got,
+            expected,
+        })
+}
+
+/// The whole check of a message with no UTCB words (`e.len <= 4`), for
+/// callers outside the measured loops.
+pub fn check_registers<const R: usize>(m: &Msg, e: &Expected) -> Result<(), Failure> {
+    if mismatch::<R>(m, e) == 0 {
+        return Ok(());
+    }
+    Err(diagnose(*m, *e, |_| 0).unwrap_or(Failure::status(m.status)))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{
+        CLIENT_OFFSET, Expected, Failure, MR_IN_REGS, Msg, SERVER_OFFSET, Side, WORD_STEP,
+        check_registers, client_word, diagnose, label, mismatch, mismatch_utcb, register_words,
+        round_tag, server_word, word,
+    };
+    use crate::abi::{MSG_MAX_WORDS, tag, what};
 
-    fn good_reply(i: u64, len: usize) -> Received {
-        Received { status: 0, badge: 0, tag: tag(reply_label(request_label(i)), len as u64), mr: request(i, len) }
+    /// The message `side` sends in `round`, as its receiver sees it.
+    fn sent(side: Side, round: u64, badge: u64) -> Msg {
+        Msg {
+            status: 0,
+            badge,
+            tag: round_tag(side, round, 4),
+            mr: register_words::<4>(side, round),
+        }
+    }
+
+    fn exp(side: Side, round: u64, badge: u64) -> Expected {
+        Expected {
+            side,
+            round,
+            len: 4,
+            badge,
+        }
     }
 
     #[test]
-    fn good_messages_pass() {
-        for i in [0, 1, 255, 256, 1 << 40, u64::MAX] {
-            for len in 0..=4 {
-                assert_eq!(reply_mismatch(&good_reply(i, len), i, len), 0);
-                assert_eq!(request_mismatch(0, 0xB1, 0xB1, tag(request_label(i), len as u64), i, len), 0);
+    fn offsets_are_sign_extended_imm32() {
+        // Every word offset up to 63 words is a sign-extended 32-bit value:
+        // one `lea reg, [seed + imm32]` per word.
+        for k in 0..=MSG_MAX_WORDS as u64 {
+            for off in [CLIENT_OFFSET, SERVER_OFFSET] {
+                let v = off.wrapping_add(k * WORD_STEP);
+                assert_eq!(v as i32 as i64 as u64, v, "k={k}");
             }
         }
     }
 
     #[test]
-    fn every_corruption_is_caught_and_named() {
-        let i = 1234;
-        let len = 4;
-        let want = good_reply(i, len);
-        let exp_tag = want.tag;
-        let mut cases: [(Received, u64); 7] = [(want, 0); 7];
-        cases[0].0.status = 8;
-        cases[0].1 = what::STATUS;
-        cases[1].0.tag ^= 1 << 16;
-        cases[1].1 = what::LABEL;
-        cases[2].0.tag ^= 1;
-        cases[2].1 = what::LENGTH;
-        cases[3].0.badge = 0xB1;
-        cases[3].1 = what::BADGE;
-        for k in 0..3 {
-            cases[4 + k].0.mr[k + 1] ^= 1 << 17;
-            cases[4 + k].1 = what::MR0 + k as u64 + 1;
+    fn patterns_differ_across_rounds_sides_and_words() {
+        for i in [0u64, 1, 2, 255, 256, 19_999, 1 << 40, u64::MAX] {
+            for k in 0..=MSG_MAX_WORDS {
+                // The message changes every round ...
+                assert_ne!(client_word(i, k), client_word(i.wrapping_add(1), k));
+                assert_ne!(server_word(i, k), server_word(i.wrapping_add(1), k));
+                // ... and the two directions never share a word of a round.
+                for k2 in 0..=MSG_MAX_WORDS {
+                    assert_ne!(client_word(i, k), server_word(i, k2), "i={i} k={k} k2={k2}");
+                    if k != k2 {
+                        assert_ne!(client_word(i, k), client_word(i, k2));
+                    }
+                }
+            }
+            assert_ne!(
+                label(Side::Client, i),
+                label(Side::Client, i.wrapping_add(1))
+            );
+            assert_ne!(label(Side::Client, i), label(Side::Server, i));
         }
-        for (r, w) in cases {
-            assert_ne!(reply_mismatch(&r, i, len), 0, "{r:?}");
-            let f = diagnose(&r, 0, 0, exp_tag, &request(i, len), len).unwrap();
-            assert_eq!(f.0, w);
-        }
-        assert_eq!(diagnose(&want, 0, 0, exp_tag, &request(i, len), len), None);
+        assert_eq!(label(Side::Client, 0x1_23), 0x1023);
+        assert_eq!(label(Side::Server, 0x4_ff), 0x20ff);
+        assert_eq!(round_tag(Side::Client, 5, 3), tag(0x1005, 3));
     }
 
     #[test]
-    fn stale_messages_are_caught() {
-        // A kernel that did not deliver leaves the previous round's registers.
-        for i in 1..300 {
-            let stale = good_reply(i - 1, 4);
-            assert_ne!(reply_mismatch(&stale, i, 4), 0);
-            assert_ne!(request_mismatch(0, 0xB1, 0xB1, tag(request_label(i - 1), 4), i, 4), 0);
+    fn unused_registers_are_zero() {
+        assert_eq!(register_words::<0>(Side::Client, 7), [0; 4]);
+        assert_eq!(
+            register_words::<2>(Side::Server, 7),
+            [server_word(7, 0), server_word(7, 1), 0, 0]
+        );
+    }
+
+    #[test]
+    fn a_good_message_passes() {
+        for i in [0, 1, 300, u64::MAX] {
+            assert_eq!(
+                mismatch::<4>(&sent(Side::Client, i, 0xB1), &exp(Side::Client, i, 0xB1)),
+                0
+            );
+            assert_eq!(
+                check_registers::<4>(&sent(Side::Server, i, 0), &exp(Side::Server, i, 0)),
+                Ok(())
+            );
         }
     }
 
     #[test]
-    fn unused_words_are_zero() {
-        assert_eq!(request(7, 2)[2..], [0, 0]);
+    fn every_corrupted_field_is_found_and_named() {
+        let e = exp(Side::Client, 42, 0xB1);
+        let good = sent(Side::Client, 42, 0xB1);
+        for k in 0..4 {
+            for bit in [0, 31, 32, 63] {
+                let mut m = good;
+                m.mr[k] ^= 1 << bit;
+                assert_ne!(mismatch::<4>(&m, &e), 0);
+                assert_eq!(
+                    diagnose(m, e, |_| 0),
+                    Some(Failure {
+                        what: what::WORD_BASE + k as u64,
+                        got: m.mr[k],
+                        expected: client_word(42, k)
+                    })
+                );
+            }
+        }
+        let mut m = good;
+        m.badge = 0xB0;
+        assert_eq!(
+            check_registers::<4>(&m, &e),
+            Err(Failure {
+                what: what::BADGE,
+                got: 0xB0,
+                expected: 0xB1
+            })
+        );
+        let mut m = good;
+        m.tag ^= 1 << 20;
+        assert_eq!(
+            check_registers::<4>(&m, &e),
+            Err(Failure {
+                what: what::LABEL,
+                got: 0x103a,
+                expected: 0x102a
+            })
+        );
+        let mut m = good;
+        m.tag = round_tag(Side::Client, 42, 3);
+        assert_eq!(
+            check_registers::<4>(&m, &e),
+            Err(Failure {
+                what: what::LENGTH,
+                got: 3,
+                expected: 4
+            })
+        );
+        let mut m = good;
+        m.tag |= 1 << 8; // a flag bit
+        assert_eq!(
+            check_registers::<4>(&m, &e),
+            Err(Failure {
+                what: what::LENGTH,
+                got: 0x104,
+                expected: 4
+            })
+        );
+        // The status is reported first, whatever else is wrong.
+        let mut m = good;
+        m.status = 8;
+        m.mr[1] = 0;
+        assert_eq!(check_registers::<4>(&m, &e), Err(Failure::status(8)));
+    }
+
+    #[test]
+    fn stale_and_echoed_messages_are_caught() {
+        for i in [1u64, 2, 256, 257, 20_000] {
+            // The previous round's message delivered again: label and every
+            // word differ (the label repeats every 256 rounds, the words not).
+            let stale = sent(Side::Client, i - 1, 0xB1);
+            let e = exp(Side::Client, i, 0xB1);
+            assert_ne!(mismatch::<4>(&stale, &e), 0);
+            for k in 0..4 {
+                assert_ne!(stale.mr[k], client_word(i, k));
+            }
+            let f = diagnose(stale, e, |_| 0).unwrap();
+            assert!(f.what == what::LABEL || f.what == what::WORD_BASE, "{f:?}");
+            // A reply never delivered: the client's registers still hold
+            // what it sent (status 0, its own tag and words).
+            let echoed = Msg {
+                badge: 0,
+                ..sent(Side::Client, i, 0)
+            };
+            assert_ne!(mismatch::<4>(&echoed, &exp(Side::Server, i, 0)), 0);
+            // Even with the right label, stale words alone are caught.
+            let mut m = sent(Side::Server, i - 1, 0);
+            m.tag = round_tag(Side::Server, i, 4);
+            assert_eq!(
+                check_registers::<4>(&m, &exp(Side::Server, i, 0))
+                    .unwrap_err()
+                    .what,
+                what::WORD_BASE
+            );
+        }
+    }
+
+    #[test]
+    fn short_messages_ignore_unused_registers() {
+        let e = Expected {
+            side: Side::Server,
+            round: 9,
+            len: 2,
+            badge: 0,
+        };
+        let mut m = Msg {
+            status: 0,
+            badge: 0,
+            tag: round_tag(Side::Server, 9, 2),
+            mr: register_words::<2>(Side::Server, 9),
+        };
+        m.mr[2] = 0xdead; // not part of the message: not checked
+        assert_eq!(mismatch::<2>(&m, &e), 0);
+        m.mr[1] ^= 1;
+        assert_eq!(
+            check_registers::<2>(&m, &e).unwrap_err().what,
+            what::WORD_BASE + 1
+        );
+        let e0 = Expected { len: 0, ..e };
+        let m0 = Msg {
+            tag: round_tag(Side::Server, 9, 0),
+            ..Msg::default()
+        };
+        assert_eq!(mismatch::<0>(&m0, &e0), 0);
+    }
+
+    #[test]
+    fn utcb_words_are_checked() {
+        let e = Expected {
+            side: Side::Client,
+            round: 3,
+            len: 8,
+            badge: 7,
+        };
+        let mut utcb = [0u64; 64];
+        for (k, w) in utcb.iter_mut().enumerate() {
+            *w = word(Side::Client, 3, k);
+        }
+        let m = Msg {
+            status: 0,
+            badge: 7,
+            tag: round_tag(Side::Client, 3, 8),
+            mr: register_words::<4>(Side::Client, 3),
+        };
+        assert_eq!(mismatch::<4>(&m, &e) | mismatch_utcb(&e, |k| utcb[k]), 0);
+        utcb[6] ^= 1 << 40;
+        assert_ne!(mismatch_utcb(&e, |k| utcb[k]), 0);
+        assert_eq!(
+            diagnose(m, e, |k| utcb[k]).unwrap().what,
+            what::WORD_BASE + 6
+        );
+        // Words past the length are not part of the message.
+        utcb[6] ^= 1 << 40;
+        utcb[8] = 0;
+        assert_eq!(mismatch_utcb(&e, |k| utcb[k]), 0);
+        assert_eq!(MR_IN_REGS, 4);
     }
 }

@@ -1,161 +1,381 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! System-call stubs and counter reads for x86_64 user mode (docs/abi.md).
+//! System-call stubs for x86_64 user mode, the UTCB, and the deliberate
+//! register probe and faults of the scenarios.
 //!
-//! In: `rax` number, `rdi` capability slot, `rsi` tag, `rdx`/`r8`/`r9`/`r10`
-//! MR0..MR3. Out: `rax` status, `rdi` badge, `rsi` tag, MR0..MR3. The
-//! `syscall` instruction clobbers `rcx` and `r11`; everything else is
-//! preserved. The stubs never touch the user stack.
-
-#![allow(unsafe_code)]
+//! # Register convention (docs/abi.md "x86_64 registers")
+//!
+//! | register | in | out |
+//! |---|---|---|
+//! | `rax` | syscall number | status |
+//! | `rdi` | capability slot | badge of the sender (0 for a reply, `null`) |
+//! | `rsi` | message tag | tag of the received message (`null`: unchanged) |
+//! | `r12`, `r13`, `r14`, `r15` | MR0..MR3 | MR0..MR3 received (`null`: unchanged) |
+//! | `rbx`, `rbp`, `rsp` | preserved | |
+//! | `rcx`, `r11` | clobbered by `syscall` (user `rip`, `rflags`) | |
+//! | `rdx`, `r8`, `r9`, `r10` | clobbered | zero |
+//!
+//! The message registers are the callee-saved `r12`-`r15`, which the
+//! kernel's own Rust code preserves, so a message crosses the fastpath in
+//! registers. The price on this side: across a `syscall` only `rbx` and
+//! `rbp` (besides the outputs) keep their values, so a loop around one keeps
+//! most of its state on the stack.
+//!
+//! The kernel runs on its own stack and never touches ours, hence
+//! `options(nostack)`. It may write the UTCB (message words 4 and up), so no
+//! stub claims `nomem`: the compiler assumes memory may change across each
+//! `syscall`. The flags are not preserved (`sysretq` restores them from
+//! `r11`, which the kernel may have changed).
+//!
+//! # Why the stubs are safe functions
+//!
+//! A system call cannot break this program's memory safety: the kernel
+//! writes only the registers declared here and the UTCB, which Rust code
+//! reaches only through the volatile accesses of [`Utcb`]. A call the kernel
+//! refuses returns an error status; one that faults kills the task.
 
 use core::arch::asm;
 
-use crate::msg::{Received, REG_MRS};
+use crate::abi::{MR_IN_REGS, PUTC_MAX, UTCB_WORDS, nr, service};
+use crate::msg::Msg;
+use crate::scenario::{Fault, KERNEL_ADDRESS, PROBE_WORDS, probe_value};
 
-/// One system call with every argument register.
+/// A system call with every argument register: `nr` in `rax`, `cap` in
+/// `rdi`, `tag` in `rsi`, MR0..MR3 in `r12`..`r15`; returns all seven
+/// registers as they come back.
 #[inline(always)]
-pub fn syscall(op: u64, cap: u64, tag: u64, mr: [u64; REG_MRS]) -> Received {
-    let (mut a, mut d, mut s) = (op, cap, tag);
-    let [mut m0, mut m1, mut m2, mut m3] = mr;
-    // SAFETY: `syscall` enters the kernel, which only reads and writes the
-    // registers named here (and rcx/r11, declared clobbered); it does not
-    // touch user memory or the stack.
+pub fn syscall7(nr: u64, cap: u64, tag: u64, mr: [u64; MR_IN_REGS]) -> Msg {
+    let (status, badge, tag_out): (u64, u64, u64);
+    let (m0, m1, m2, m3): (u64, u64, u64, u64);
+    // SAFETY: `syscall` enters the kernel, which returns with only the
+    // registers named here changed (the clobbered ones declared) and leaves
+    // our stack alone; memory it may write (the UTCB) is not assumed
+    // unchanged (no `nomem`). See the module docs.
     unsafe {
         asm!(
-            "syscall",
-            inout("rax") a,        // number in, status out
-            inout("rdi") d,        // cap in, badge out
-            inout("rsi") s,        // tag in and out
-            inout("rdx") m0,       // MR0
-            inout("r8") m1,        // MR1
-            inout("r9") m2,        // MR2
-            inout("r10") m3,       // MR3
-            out("rcx") _,          // user rip (clobbered by syscall)
-            out("r11") _,          // user rflags (clobbered by syscall)
+            "syscall",                       // kernel(rax, rdi, rsi, r12..r15)
+            inlateout("rax") nr => status,   // number in, status out
+            inlateout("rdi") cap => badge,   // capability slot in, badge out
+            inlateout("rsi") tag => tag_out, // tag in, received tag out
+            inlateout("r12") mr[0] => m0,    // MR0
+            inlateout("r13") mr[1] => m1,    // MR1
+            inlateout("r14") mr[2] => m2,    // MR2
+            inlateout("r15") mr[3] => m3,    // MR3
+            lateout("rcx") _,                // rcx = user rip (syscall)
+            lateout("r11") _,                // r11 = user rflags (syscall)
+            lateout("rdx") _,                // rdx, r8..r10: clobbered (zeroed)
+            lateout("r8") _,
+            lateout("r9") _,
+            lateout("r10") _,
             options(nostack),
         );
     }
-    Received { status: a, badge: d, tag: s, mr: [m0, m1, m2, m3] }
+    Msg {
+        status,
+        badge,
+        tag: tag_out,
+        mr: [m0, m1, m2, m3],
+    }
 }
 
-/// `null`: returns status 0.
+/// `call`: send to the endpoint in `cap`, then wait for the reply.
 #[inline(always)]
-pub fn null(mr0: u64) -> Received {
-    syscall(crate::abi::NULL, 0, 0, [mr0, 0, 0, 0])
+pub fn call(cap: u64, tag: u64, mr: [u64; MR_IN_REGS]) -> Msg {
+    syscall7(nr::CALL, cap, tag, mr)
 }
 
-/// `call` on the endpoint in `cap`.
+/// `reply_recv`: reply to the caller (if any), then wait on `cap`.
 #[inline(always)]
-pub fn call(cap: u64, tag: u64, mr: [u64; REG_MRS]) -> Received {
-    syscall(crate::abi::CALL, cap, tag, mr)
+pub fn reply_recv(cap: u64, tag: u64, mr: [u64; MR_IN_REGS]) -> Msg {
+    syscall7(nr::REPLY_RECV, cap, tag, mr)
 }
 
-/// `reply_recv` on the endpoint in `cap`.
+/// `send`: send to the endpoint in `cap`; blocks until it is taken.
 #[inline(always)]
-pub fn reply_recv(cap: u64, tag: u64, mr: [u64; REG_MRS]) -> Received {
-    syscall(crate::abi::REPLY_RECV, cap, tag, mr)
+pub fn send(cap: u64, tag: u64, mr: [u64; MR_IN_REGS]) -> Msg {
+    syscall7(nr::SEND, cap, tag, mr)
 }
 
-/// `recv` on the endpoint in `cap`.
+/// `recv`: wait for a message on the endpoint in `cap`.
 #[inline(always)]
-pub fn recv(cap: u64) -> Received {
-    syscall(crate::abi::RECV, cap, 0, [0; REG_MRS])
+pub fn recv(cap: u64) -> Msg {
+    syscall7(nr::RECV, cap, 0, [0; MR_IN_REGS])
 }
 
-/// `reply` to the caller.
+/// `reply`: reply to the caller without waiting. Returns the status.
 #[inline(always)]
-pub fn reply(tag: u64, mr: [u64; REG_MRS]) -> Received {
-    syscall(crate::abi::REPLY, 0, tag, mr)
+pub fn reply(tag: u64, mr: [u64; MR_IN_REGS]) -> u64 {
+    syscall7(nr::REPLY, 0, tag, mr).status
 }
 
-/// `exit`: never returns.
+/// `null` with `mr0` in MR0 (`r12`): returns (status, MR0 as it came
+/// back). Only `rax` and `r12` are passed; the kernel returns the tag and
+/// message registers unchanged and preserves `rbx`, `rbp`, `rsp`.
+#[inline(always)]
+pub fn null(mr0: u64) -> (u64, u64) {
+    let (status, m0): (u64, u64);
+    // SAFETY: as for `syscall7`; `null` changes only `rax` (status), `rdi`
+    // (badge 0) and the clobbered registers, all declared.
+    unsafe {
+        asm!(
+            "syscall",                           // kernel: null
+            inlateout("rax") nr::NULL => status, // number in, status out
+            inlateout("r12") mr0 => m0,          // MR0 in, MR0 out (unchanged)
+            lateout("rdi") _,                    // badge: 0
+            lateout("rcx") _,                    // rcx = user rip (syscall)
+            lateout("r11") _,                    // r11 = user rflags (syscall)
+            lateout("rdx") _,                    // rdx, r8..r10: clobbered (zeroed)
+            lateout("r8") _,
+            lateout("r9") _,
+            lateout("r10") _,
+            options(nostack),
+        );
+    }
+    (status, m0)
+}
+
+/// `yield`: let the next ready thread run. Returns the status. (The ABI
+/// says nothing of the message registers after a `yield`, so every
+/// argument register is taken as changed.)
+#[inline(always)]
+pub fn yield_() -> u64 {
+    syscall7(nr::YIELD, 0, 0, [0; MR_IN_REGS]).status
+}
+
+/// `exit`: end the calling thread. Never returns.
+#[inline(always)]
 pub fn exit() -> ! {
-    loop {
-        syscall(crate::abi::EXIT, 0, 0, [0; REG_MRS]);
+    // SAFETY: `exit` does not return; should a broken kernel return anyway,
+    // `ud2` faults and the kernel kills the task, so control never falls out
+    // of the block.
+    unsafe {
+        asm!(
+            "syscall", // kernel: exit(rax = 7)
+            "ud2",     // not reached: a return from exit faults
+            in("rax") nr::EXIT,
+            options(noreturn, nostack),
+        );
     }
 }
 
-/// Service `report`: one measured run. `deltas` go into UTCB words 4.. .
-pub fn report(utcb: *mut u64, bench: u64, run: u64, ops: u64, deltas: &[u64]) -> u64 {
-    for (i, d) in deltas.iter().enumerate() {
-        // SAFETY: the UTCB is this thread's own page, words 4..8 exist.
-        unsafe { utcb.add(4 + i).write_volatile(*d) };
+/// Service `putc`: print `bytes` (at most [`PUTC_MAX`]; the rest is
+/// dropped) on the console. Returns the status.
+#[inline(always)]
+pub fn putc(bytes: &[u8]) -> u64 {
+    let n = bytes.len().min(PUTC_MAX);
+    let mut mr = [0u64; MR_IN_REGS];
+    for (i, b) in bytes[..n].iter().enumerate() {
+        mr[i / 8] |= u64::from(*b) << (8 * (i % 8)); // little-endian within a word
     }
-    syscall(crate::abi::SVC_REPORT, 0, 0, [bench, run, ops, deltas.len() as u64]).status
+    syscall7(service::PUTC, n as u64, 0, mr).status
 }
 
-/// Service `fail`: a check failed.
-pub fn fail(bench: u64, what: u64, got: u64, expected: u64) {
-    syscall(crate::abi::SVC_FAIL, 0, 0, [bench, what, got, expected]);
+/// Prints `s` on the console, [`PUTC_MAX`] bytes per service call.
+pub fn puts(s: &str) {
+    for chunk in s.as_bytes().chunks(PUTC_MAX) {
+        putc(chunk);
+    }
+}
+
+/// Service `report`: one measured run. The caller has put the `n` counter
+/// deltas in UTCB words 4..4+n. Returns the status.
+#[inline(always)]
+pub fn report(bench: u64, run: u64, ops: u64, n: u64) -> u64 {
+    syscall7(service::REPORT, 0, 0, [bench, run, ops, n]).status
+}
+
+/// Service `fail`: a check failed (`what` as in [`crate::abi::what`]).
+#[inline(always)]
+pub fn fail(bench: u64, what: u64, got: u64, expected: u64) -> u64 {
+    syscall7(service::FAIL, 0, 0, [bench, what, got, expected]).status
 }
 
 /// Service `test_ok`: scenario `id` passed.
-pub fn test_ok(id: u64) {
-    syscall(crate::abi::SVC_TEST_OK, 0, 0, [id, 0, 0, 0]);
-}
-
-/// Service `putc`: write up to 32 bytes to the console.
-pub fn puts(s: &[u8]) {
-    for chunk in s.chunks(32) {
-        let mut w = [0u64; REG_MRS];
-        for (i, b) in chunk.iter().enumerate() {
-            w[i / 8] |= u64::from(*b) << (8 * (i % 8));
-        }
-        syscall(crate::abi::SVC_PUTC, chunk.len() as u64, 0, w);
-    }
-}
-
-/// Read one counter: `1 << 63` selects RDTSC, anything else is the RDPMC
-/// index.
 #[inline(always)]
-pub fn read_counter(sel: u64) -> u64 {
-    if sel == 1 << 63 {
-        // SAFETY: RDTSC is allowed in user mode (CR4.TSD clear).
-        unsafe { core::arch::x86_64::_rdtsc() }
-    } else {
-        let (lo, hi): (u32, u32);
-        // SAFETY: the kernel enabled user RDPMC (CR4.PCE) and announced
-        // this counter index.
-        unsafe {
-            asm!("rdpmc", in("ecx") sel as u32, out("eax") lo, out("edx") hi,
-                options(nomem, nostack, preserves_flags));
-        }
-        (u64::from(hi) << 32) | u64::from(lo)
+pub fn test_ok(id: u64) -> u64 {
+    syscall7(service::TEST_OK, 0, 0, [id, 0, 0, 0]).status
+}
+
+/// This thread's UTCB: 64 words, written by the runtime before start and
+/// by the kernel during IPC, hence volatile accesses.
+#[derive(Clone, Copy, Debug)]
+pub struct Utcb(*mut u64);
+
+impl Utcb {
+    /// The UTCB at `p`.
+    ///
+    /// # Safety
+    ///
+    /// `p` must point to [`UTCB_WORDS`] 8-byte-aligned words mapped
+    /// readable and writable for the life of the program, accessed by
+    /// nothing but this `Utcb` (and its copies) and the kernel: the address
+    /// the kernel passes in `rdi` at the entry point (docs/abi.md).
+    pub const unsafe fn from_raw(p: *mut u64) -> Utcb {
+        Utcb(p)
+    }
+
+    /// Word `i`. Panics if `i` is not below [`UTCB_WORDS`].
+    #[inline(always)]
+    pub fn get(self, i: usize) -> u64 {
+        assert!(i < UTCB_WORDS);
+        // SAFETY: in bounds (checked) of the mapped, aligned UTCB
+        // (`from_raw`'s contract).
+        unsafe { self.0.add(i).read_volatile() }
+    }
+
+    /// Sets word `i`. Panics if `i` is not below [`UTCB_WORDS`].
+    #[inline(always)]
+    pub fn set(self, i: usize, v: u64) {
+        assert!(i < UTCB_WORDS);
+        // SAFETY: as in `get`; the page is writable.
+        unsafe { self.0.add(i).write_volatile(v) }
     }
 }
 
-/// `null` with known values in the preserved registers; returns the number
-/// of preserved registers that came back changed (0 is correct).
-pub fn null_preserves() -> u64 {
-    let bad: u64;
-    // SAFETY: saves and restores rbx and rbp itself (Rust may not name them
-    // as operands); the syscall clobbers only what is declared.
+/// Scenario 21: loads [`probe_value`]`(i)` into each register of
+/// [`crate::scenario::PROBE_REGS`], makes the `null` syscall, and returns
+/// the status followed by those registers as the kernel left them
+/// ([`crate::scenario::check_probe`] says what they must hold).
+#[inline(never)]
+pub fn null_probe() -> [u64; PROBE_WORDS] {
+    let mut out = [0u64; PROBE_WORDS];
+    // SAFETY: the block saves the callee-saved registers it uses (rbx and
+    // rbp cannot be operands) on the stack and restores them; every other
+    // register it changes is declared clobbered. It writes exactly
+    // `PROBE_WORDS` words through `out`, which points to `out`. The stack is
+    // balanced (7 pushes, 7 pops) and the kernel does not touch it.
     unsafe {
         asm!(
-            "push rbx",
-            "push rbp",
-            "mov rbx, 0x1111",
-            "mov rbp, 0x2222",
-            "mov r12, 0x3333",
-            "mov r13, 0x4444",
-            "mov r14, 0x5555",
-            "mov r15, 0x6666",
-            "xor eax, eax",              // null syscall
-            "syscall",
-            "xor ecx, ecx",              // count the registers that changed
-            "cmp rbx, 0x1111", "setne dl", "add cl, dl",
-            "cmp rbp, 0x2222", "setne dl", "add cl, dl",
-            "cmp r12, 0x3333", "setne dl", "add cl, dl",
-            "cmp r13, 0x4444", "setne dl", "add cl, dl",
-            "cmp r14, 0x5555", "setne dl", "add cl, dl",
-            "cmp r15, 0x6666", "setne dl", "add cl, dl",
+            "push rbx",               // save the registers the compiler
+            "push rbp",               // expects preserved
+            "push r12",
+            "push r13",
+            "push r14",
+            "push r15",
+            "push {out}",             // keep the result pointer on the stack
+            "movabs rbx, {v0}",       // rbx = probe_value(0)
+            "movabs rbp, {v1}",       // rbp = probe_value(1)
+            "movabs r12, {v2}",       // r12 = probe_value(2)
+            "movabs r13, {v3}",       // r13 = probe_value(3)
+            "movabs r14, {v4}",       // r14 = probe_value(4)
+            "movabs r15, {v5}",       // r15 = probe_value(5)
+            "movabs rdi, {v6}",       // rdi = probe_value(6)
+            "movabs rsi, {v7}",       // rsi = probe_value(7)
+            "movabs rdx, {v8}",       // rdx = probe_value(8)
+            "movabs r8, {v9}",        // r8  = probe_value(9)
+            "movabs r9, {v10}",       // r9  = probe_value(10)
+            "movabs r10, {v11}",      // r10 = probe_value(11)
+            "xor eax, eax",           // rax = 0: null
+            "syscall",                // kernel: null
+            "pop rcx",                // rcx = result pointer (rcx is free now)
+            "mov [rcx], rax",         // out[0] = status
+            "mov [rcx + 8], rbx",     // out[1..] = the registers, as left
+            "mov [rcx + 16], rbp",
+            "mov [rcx + 24], r12",
+            "mov [rcx + 32], r13",
+            "mov [rcx + 40], r14",
+            "mov [rcx + 48], r15",
+            "mov [rcx + 56], rdi",
+            "mov [rcx + 64], rsi",
+            "mov [rcx + 72], rdx",
+            "mov [rcx + 80], r8",
+            "mov [rcx + 88], r9",
+            "mov [rcx + 96], r10",
+            "pop r15",                // restore the saved registers
+            "pop r14",
+            "pop r13",
+            "pop r12",
             "pop rbp",
             "pop rbx",
-            out("rcx") bad,
-            out("rax") _, out("rdx") _, out("rsi") _, out("rdi") _,
+            out = in(reg) out.as_mut_ptr(),
+            v0 = const probe_value(0),
+            v1 = const probe_value(1),
+            v2 = const probe_value(2),
+            v3 = const probe_value(3),
+            v4 = const probe_value(4),
+            v5 = const probe_value(5),
+            v6 = const probe_value(6),
+            v7 = const probe_value(7),
+            v8 = const probe_value(8),
+            v9 = const probe_value(9),
+            v10 = const probe_value(10),
+            v11 = const probe_value(11),
+            out("rax") _, out("rcx") _, out("rdx") _, out("rsi") _, out("rdi") _,
             out("r8") _, out("r9") _, out("r10") _, out("r11") _,
-            out("r12") _, out("r13") _, out("r14") _, out("r15") _,
         );
     }
-    bad
+    out
+}
+
+/// Does the forbidden thing `f`; returns only if the CPU and kernel let it
+/// pass. `code` is an address in the program's code (scenario 33 writes
+/// there).
+///
+/// Each asm block touches only what it names, and either faults (the kernel
+/// kills the task) or completes with no effect on Rust-visible state: the
+/// loads discard their result, the store writes back the byte it read,
+/// `hlt`/`ud2` do nothing if they pass, and the stack "function" is a lone
+/// `ret`.
+#[inline(never)]
+pub fn fault(f: Fault, code: usize) {
+    match f {
+        Fault::KernelRead => {
+            // SAFETY: a load whose result is discarded (see above).
+            unsafe {
+                asm!(
+                    "mov {t}, qword ptr [{a}]", // t = *KERNEL_ADDRESS: page fault
+                    a = in(reg) KERNEL_ADDRESS,
+                    t = lateout(reg) _,
+                    options(nostack, readonly, preserves_flags),
+                );
+            }
+        }
+        Fault::WriteCode => {
+            // SAFETY: stores back the byte just read (see above).
+            unsafe {
+                asm!(
+                    "mov {t:l}, byte ptr [{a}]", // t = *code (text is readable)
+                    "mov byte ptr [{a}], {t:l}", // *code = t: page fault (R+X page)
+                    a = in(reg) code,
+                    t = out(reg) _,
+                    options(nostack, preserves_flags),
+                );
+            }
+        }
+        Fault::Privileged => {
+            // SAFETY: `hlt` has no effect on program state (see above).
+            unsafe {
+                asm!("hlt", options(nomem, nostack, preserves_flags)); // ring 3: #GP
+            }
+        }
+        Fault::Undefined => {
+            // SAFETY: `ud2` has no effect on program state (see above).
+            unsafe {
+                asm!("ud2", options(nomem, nostack, preserves_flags)); // #UD
+            }
+        }
+        Fault::NullRead => {
+            // SAFETY: a load whose result is discarded (see above).
+            unsafe {
+                asm!(
+                    "mov {t}, qword ptr [{a}]", // t = *0: page fault at 0
+                    a = in(reg) 0u64,
+                    t = lateout(reg) _,
+                    options(nostack, readonly, preserves_flags),
+                );
+            }
+        }
+        Fault::NxStack => {
+            let ret = [0xC3u8; 16]; // `ret` opcodes, in a stack buffer
+            // SAFETY: calls a lone `ret` (see above). The pointer escapes
+            // into the block, so the buffer is written before it runs; the
+            // `call` pushes a return address (no `nostack`) that `ret` pops.
+            unsafe {
+                asm!(
+                    "call {p}", // jump into the stack: NX page fault
+                    p = in(reg) ret.as_ptr(),
+                    clobber_abi("sysv64"),
+                );
+            }
+        }
+    }
 }

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The IPC fastpath: `call` and `reply_recv` between two threads of one CPU,
-//! with the message in registers.
+//! with the message in registers, and the null syscall.
+//!
+//! [`Kernel::fastpath`] works on the syscall arguments alone: the arch can
+//! call it with the message registers still live in the CPU (on x86_64 they
+//! are callee-saved registers, which the Rust code preserves), and on a
+//! [`Fast::HandOff`] hand them to the receiver without ever storing them.
 //!
 //! Structure (after seL4's `fastpath_call` / `fastpath_reply_recv`): a run of
 //! cheap checks, each of which gives up with `None` so that
@@ -15,24 +20,57 @@
 //! into its CPU registers directly). The host tests run every scenario both
 //! ways and compare.
 
-use crate::arch::{Arch, SyscallArgs, UserContext};
-use crate::kernel::{Kernel, Next};
+use crate::arch::{Arch, SyscallArgs};
+use crate::kernel::Kernel;
 use crate::object::{Cap, EpState, ThreadState, NIL};
 use crate::types::{Rights, ThreadId, Word, CAP_SLOTS, MAX_TASKS};
 
+/// What the fastpath decided (and committed).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fast {
+    /// Return to the caller with status 0 and badge 0; the tag and the
+    /// register message registers are returned unchanged (the null syscall).
+    Return,
+    /// Run `thread` instead. It receives status 0, `badge`, and the caller's
+    /// tag and register message registers exactly as they are in the CPU.
+    /// The caller's registers other than those are the caller's to keep: the
+    /// arch saves its preserved registers, program counter and stack pointer.
+    HandOff {
+        /// The thread to run.
+        thread: ThreadId,
+        /// Badge it receives (0 for a reply).
+        badge: Word,
+    },
+}
+
 impl<A: Arch> Kernel<A> {
-    /// Is the tag a register-only message with no flags? (Length in bits
-    /// 0..7, flags in 7..16: the low 16 bits are at most `MR_IN_REGS`.)
+    /// The fastpath for syscall `args` of the current thread. `None` means
+    /// "not on the fastpath": nothing was changed, and the arch must save the
+    /// whole context and call [`Kernel::syscall`].
     #[inline(always)]
-    fn fits_in_regs(tag: Word) -> bool {
-        (tag & 0xffff) <= A::MR_IN_REGS as Word
+    pub fn fastpath(&mut self, args: SyscallArgs) -> Option<Fast> {
+        let cur = self.current;
+        match args.op {
+            1 => self.fastpath_call(cur, args),
+            2 => self.fastpath_reply_recv(cur, args),
+            0 => Some(Fast::Return),
+            _ => None,
+        }
+    }
+
+    /// A register-only message (no flags: length in bits 0..7, flags in
+    /// 7..16, so the low 16 bits are at most `MR_IN_REGS`) on a capability
+    /// slot in range?
+    #[inline(always)]
+    fn fast_args(args: SyscallArgs) -> bool {
+        (args.tag.0 & 0xffff) <= A::MR_IN_REGS as Word && args.cap < CAP_SLOTS as Word
     }
 
     /// `call` to an endpoint on which a receiver waits.
     #[inline(always)]
-    pub(crate) fn fastpath_call(&mut self, cur: u16, args: SyscallArgs) -> Option<Next> {
+    pub(crate) fn fastpath_call(&mut self, cur: u16, args: SyscallArgs) -> Option<Fast> {
         // ----- checks: any failure takes the slowpath -----
-        if !Self::fits_in_regs(args.tag.0) || args.cap >= CAP_SLOTS as Word {
+        if !Self::fast_args(args) {
             return None;
         }
         let task = self.tcb(cur).task;
@@ -48,10 +86,10 @@ impl<A: Arch> Kernel<A> {
         if e.state != EpState::Recv {
             return None;
         }
+        // A thread waiting in `recv` holds no reply right (the general path
+        // drops it before blocking), so the receiver's is free.
         let dest = e.queue.head;
-        if self.tcb(dest).caller != NIL {
-            return None; // it still holds a reply right: the slowpath settles it
-        }
+        debug_assert_eq!(self.tcb(dest).caller, NIL);
 
         // ----- point of no return -----
         self.ep_pop(ep);
@@ -59,17 +97,16 @@ impl<A: Arch> Kernel<A> {
         d.state = ThreadState::Ready;
         d.caller = cur;
         self.tcb_mut(cur).state = ThreadState::BlockedOnReply;
-        self.ctx_mut(cur).set_recv_badge(badge.0);
         self.activate(dest);
-        Some(Next::Resume { thread: ThreadId(dest), regs_from: ThreadId(cur) })
+        Some(Fast::HandOff { thread: ThreadId(dest), badge: badge.0 })
     }
 
     /// `reply_recv`: reply to the waiting caller and wait on the endpoint,
     /// when no sender is queued there.
     #[inline(always)]
-    pub(crate) fn fastpath_reply_recv(&mut self, cur: u16, args: SyscallArgs) -> Option<Next> {
+    pub(crate) fn fastpath_reply_recv(&mut self, cur: u16, args: SyscallArgs) -> Option<Fast> {
         // ----- checks -----
-        if !Self::fits_in_regs(args.tag.0) || args.cap >= CAP_SLOTS as Word {
+        if !Self::fast_args(args) {
             return None;
         }
         let caller = self.tcb(cur).caller;
@@ -90,10 +127,9 @@ impl<A: Arch> Kernel<A> {
         let c = self.tcb_mut(cur);
         c.caller = NIL;
         c.state = ThreadState::BlockedOnRecv { ep };
-        self.ctx_mut(cur).set_recv_badge(0);
         self.ep_push(ep, cur, EpState::Recv);
         self.tcb_mut(caller).state = ThreadState::Ready;
         self.activate(caller);
-        Some(Next::Resume { thread: ThreadId(caller), regs_from: ThreadId(cur) })
+        Some(Fast::HandOff { thread: ThreadId(caller), badge: 0 })
     }
 }

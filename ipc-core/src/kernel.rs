@@ -10,6 +10,7 @@
 //! registers come from.
 
 use crate::arch::{Arch, SyscallArgs, UserContext};
+use crate::fastpath::Fast;
 use crate::object::{some, Cap, EpState, Endpoint, Queue, Tcb, ThreadState, Utcb, NIL};
 use crate::types::{
     Badge, EndpointId, Error, MessageInfo, Rights, Syscall, TaskId, ThreadId, Word, CAP_SLOTS,
@@ -346,24 +347,19 @@ impl<A: Arch> Kernel<A> {
     pub fn syscall<S: Services<A>>(&mut self, svc: &mut S) -> Next {
         let cur = self.current;
         let args = self.ctx(cur).syscall_args();
-        match args.op {
-            1 => {
-                if let Some(n) = self.fastpath_call(cur, args) {
-                    return n;
-                }
+        match self.fastpath(args) {
+            Some(Fast::Return) => {
+                self.ctx_mut(cur).set_recv_badge(0);
+                self.resume_current()
             }
-            2 => {
-                if let Some(n) = self.fastpath_reply_recv(cur, args) {
-                    return n;
-                }
+            Some(Fast::HandOff { thread, badge }) => {
+                // The message is in the caller's saved registers: hand them
+                // over as they are, with status 0 and the badge.
+                self.ctx_mut(cur).set_recv_badge(badge);
+                Next::Resume { thread, regs_from: ThreadId(cur) }
             }
-            0 => {
-                self.ctx_mut(cur).set_status(0);
-                return self.resume_current();
-            }
-            _ => {}
+            None => self.slowpath(cur, svc),
         }
-        self.slowpath(cur, svc)
     }
 
     /// The general path of every syscall.
@@ -382,7 +378,10 @@ impl<A: Arch> Kernel<A> {
             return self.finish(cur, Err(Error::InvalidSyscall));
         };
         match op {
-            Syscall::Null => self.finish(cur, Ok(())),
+            Syscall::Null => {
+                self.ctx_mut(cur).set_recv_badge(0);
+                self.resume_current()
+            }
             Syscall::Call | Syscall::Send => self.do_send(cur, args, op == Syscall::Call),
             Syscall::Recv => match self.lookup(cur, args, Rights::RECV) {
                 Ok(ep) => self.do_recv(cur, ep),
@@ -532,6 +531,18 @@ impl<A: Arch> Kernel<A> {
     }
 
     fn do_recv(&mut self, cur: u16, ep: EndpointId) -> Next {
+        // Waiting for a new message drops an unanswered reply right (its
+        // holder gets `PartnerDied`): a thread waiting in `recv` never holds
+        // one, which the fastpath relies on.
+        let old = self.tcb(cur).caller;
+        if old != NIL {
+            self.tcb_mut(cur).caller = NIL;
+            if self.tcb(old).state == ThreadState::BlockedOnReply {
+                self.ctx_mut(old).set_status(Error::PartnerDied.code());
+                self.tcb_mut(old).state = ThreadState::Ready;
+                self.runq_push(old);
+            }
+        }
         let e = *self.ep_mut(ep);
         if e.state == EpState::Send {
             let sender = e.queue.head;

@@ -49,6 +49,7 @@ mod tests;
 pub mod mock;
 
 pub use arch::{Arch, SyscallArgs, UserContext};
+pub use fastpath::Fast;
 pub use kernel::{Kernel, Next, Services, ThreadInfo};
 pub use object::{Cap, ThreadState, Utcb};
 pub use types::{

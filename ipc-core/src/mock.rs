@@ -6,7 +6,9 @@
 //! arch entry and exit code: it saves the "CPU registers" into the current
 //! thread's context, calls [`Kernel::syscall`], and loads the registers of
 //! whatever [`Next`] names, taking the argument registers from `regs_from`
-//! exactly as the real exit paths do.
+//! exactly as the real exit paths do. With [`Machine::live_fastpath`] (the
+//! default) it first tries [`Kernel::fastpath`] with the message registers
+//! still "in the CPU", as the x86_64 entry does.
 
 extern crate std;
 
@@ -14,6 +16,7 @@ use std::cell::RefCell;
 use std::vec::Vec;
 
 use crate::arch::{Arch, SyscallArgs, UserContext};
+use crate::fastpath::Fast;
 use crate::kernel::{Kernel, Next, Services};
 use crate::object::Utcb;
 use crate::types::{Error, MessageInfo, TaskId, ThreadId, Word};
@@ -149,6 +152,8 @@ pub struct Machine {
     pub services: MockServices,
     /// What the last kernel exit resumed.
     pub last: Next,
+    /// Try the fastpath with live registers before saving the context.
+    pub live_fastpath: bool,
 }
 
 impl Default for Machine {
@@ -165,6 +170,7 @@ impl Machine {
             cpu: MockContext::default(),
             services: MockServices::default(),
             last: Next::Idle,
+            live_fastpath: true,
         }
     }
 
@@ -206,6 +212,27 @@ impl Machine {
     /// Kernel entry with the current CPU registers.
     pub fn enter(&mut self) -> Next {
         let cur = self.kernel.current().expect("no thread is running");
+        if self.live_fastpath {
+            match self.kernel.fastpath(self.cpu.syscall_args()) {
+                Some(Fast::Return) => {
+                    self.cpu.set_recv_badge(0);
+                    self.last = Next::Resume { thread: cur, regs_from: cur };
+                    return self.last;
+                }
+                Some(Fast::HandOff { thread, badge }) => {
+                    // Save what the caller keeps, load what the receiver
+                    // keeps; the tag and message registers stay in the CPU.
+                    for r in [reg::PC, reg::SP, reg::KEEP] {
+                        self.kernel.context_mut(cur).regs[r] = self.cpu.regs[r];
+                        self.cpu.regs[r] = self.kernel.context(thread).regs[r];
+                    }
+                    self.cpu.set_recv_badge(badge);
+                    self.last = Next::Resume { thread, regs_from: cur };
+                    return self.last;
+                }
+                None => {}
+            }
+        }
         *self.kernel.context_mut(cur) = self.cpu;
         let n = self.kernel.syscall(&mut self.services);
         self.exit_to(n);

@@ -38,8 +38,9 @@ fn op(s: Syscall) -> u64 {
 
 #[test]
 fn call_and_reply_recv_round_trip_fastpath() {
-    for same in [false, true] {
+    for (same, live) in [(false, true), (true, true), (false, false), (true, false)] {
         let (mut m, client, server, _) = client_server(same);
+        m.live_fastpath = live;
         let cslot = if same { 2 } else { 1 };
         assert_eq!(m.start(), Next::Resume { thread: server, regs_from: server });
         // Server waits.
@@ -48,6 +49,7 @@ fn call_and_reply_recv_round_trip_fastpath() {
         assert_eq!(m.kernel.thread_info(server).unwrap().state, ThreadState::BlockedOnRecv {
             ep: EndpointId(0)
         });
+        m.cpu.regs[reg::KEEP] = 0x5E5E; // the client's preserved register
         for i in 0..5u64 {
             // Client calls: the fastpath hands the CPU to the server, whose
             // registers come from the client's save area.
@@ -62,6 +64,7 @@ fn call_and_reply_recv_round_trip_fastpath() {
             assert_eq!(m.badge(), 0xB1);
             assert_eq!(m.tag(), MessageInfo::new(0x42, 4));
             assert_eq!([m.mr(0), m.mr(1), m.mr(2), m.mr(3)], [i, i ^ 0xAA, !i, i << 8]);
+            assert_eq!(m.cpu.regs[reg::KEEP], 0, "the server's own preserved register");
             assert_eq!(m.kernel.thread_info(client).unwrap().state, ThreadState::BlockedOnReply);
             // Server replies and waits again.
             let n = m.syscall(op(Syscall::ReplyRecv), 1, MessageInfo::new(0x43, 2), &[
@@ -73,6 +76,7 @@ fn call_and_reply_recv_round_trip_fastpath() {
             assert_eq!(m.badge(), 0);
             assert_eq!(m.tag(), MessageInfo::new(0x43, 2));
             assert_eq!([m.mr(0), m.mr(1)], [i + 1, i + 2]);
+            assert_eq!(m.cpu.regs[reg::KEEP], 0x5E5E, "the client's preserved register");
         }
         let log = MockArch::take_space_log();
         if same {
@@ -206,4 +210,21 @@ fn set_cap_and_create_reject_bad_arguments() {
     assert_eq!(k.set_cap(t, 0, bogus), Err(Error::InvalidArgument));
     assert_eq!(k.set_cap(t, 99, Cap::Null), Err(Error::InvalidCap));
     assert_eq!(k.create_thread(TaskId(3), 0, 0, 0, None), Err(Error::InvalidArgument));
+}
+
+#[test]
+fn recv_drops_an_unanswered_reply_right() {
+    let (mut m, client, server, _) = client_server(false);
+    m.start();
+    m.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+    m.syscall(op(Syscall::Call), 1, MessageInfo::new(1, 0), &[]);
+    assert_eq!(m.running(), Some(server));
+    // The server waits again without replying: the client's call fails.
+    let n = m.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+    assert_eq!(n, Next::Resume { thread: client, regs_from: client });
+    assert_eq!(m.status(), Error::PartnerDied.code());
+    // The server, waiting with no reply right, is still a fastpath target.
+    let n = m.syscall(op(Syscall::Call), 1, MessageInfo::new(2, 1), &[9]);
+    assert_eq!(n, Next::Resume { thread: server, regs_from: client });
+    assert_eq!((m.badge(), m.mr(0)), (0xB1, 9));
 }

@@ -7,8 +7,8 @@ use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use arch_x86_64::boot::{self, DIRECT_MAP_SIZE, KERNEL_OFFSET};
-use arch_x86_64::{serial, Context, ResumePair, TrapFrame, X86_64};
-use ipc_core::Next;
+use arch_x86_64::{serial, Context, FastPair, ResumePair, TrapFrame, X86_64};
+use ipc_core::{Fast, MessageInfo, Next, SyscallArgs};
 use runtime::bench::{self, Env};
 use runtime::mem::FrameAlloc;
 use runtime::{kprintln, Board, Fault, Machine, State};
@@ -60,7 +60,41 @@ fn to_pair(st: &mut St, next: Next) -> ResumePair {
     }
 }
 
-/// Rust half of the `syscall` entry (called by `ipcb_syscall_entry`).
+/// The fastpath half of the `syscall` entry: the message registers are
+/// still in the CPU (see `arch_x86_64::entry`).
+#[unsafe(no_mangle)]
+extern "sysv64" fn ipcb_fast_handler(cap: u64, tag: u64, op: u64) -> FastPair {
+    // SAFETY: the state was initialised before user mode started, and this
+    // CPU runs one kernel entry at a time with interrupts off.
+    let st = unsafe { &mut *state_ptr() };
+    let args = SyscallArgs { op, cap, tag: MessageInfo(tag) };
+    #[cfg(feature = "inject")]
+    if inject::due(op) {
+        // Send this message through the general path, where it sits in
+        // memory and can be corrupted.
+        return slow(st, args);
+    }
+    match st.kernel.fastpath(args) {
+        Some(Fast::HandOff { thread, badge }) => {
+            FastPair { thread: st.kernel.context_mut(thread) as *mut Context, badge }
+        }
+        Some(Fast::Return) => FastPair { thread: 1 as *mut Context, badge: 0 },
+        None => slow(st, args),
+    }
+}
+
+/// Not for the fastpath: park the arguments in the current context (the
+/// assembly saves the rest) and tell the entry to take the general path.
+#[cold]
+fn slow(st: &mut St, args: SyscallArgs) -> FastPair {
+    if let Some(cur) = st.kernel.current() {
+        st.kernel.context_mut(cur).set_syscall_args(args);
+    }
+    FastPair { thread: core::ptr::null_mut(), badge: 0 }
+}
+
+/// The general half of the `syscall` entry (called with the whole context
+/// saved).
 #[unsafe(no_mangle)]
 extern "sysv64" fn ipcb_syscall_handler() -> ResumePair {
     // SAFETY: the state was initialised before user mode started, and this
@@ -233,14 +267,19 @@ mod inject {
         KIND.store(k as u8, Ordering::Relaxed);
     }
 
+    /// Is this IPC (`call` or `reply_recv`) the 100th, the one to corrupt?
+    pub fn due(op: u64) -> bool {
+        KIND.load(Ordering::Relaxed) != Inject::None as u8
+            && (op == 1 || op == 2)
+            && COUNT.fetch_add(1, Ordering::Relaxed) + 1 == 100
+    }
+
     pub fn apply(st: &mut St, next: Next) {
         let Next::Resume { thread, regs_from } = next else { return };
-        if thread == regs_from {
+        if thread == regs_from || COUNT.load(Ordering::Relaxed) != 100 {
             return;
         }
-        if COUNT.fetch_add(1, Ordering::Relaxed) + 1 != 100 {
-            return;
-        }
+        COUNT.store(101, Ordering::Relaxed);
         let ctx = st.kernel.context_mut(regs_from);
         let args = ctx.syscall_args();
         match KIND.load(Ordering::Relaxed) {

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The job the runtime writes into a thread's UTCB before it starts
+//! (docs/abi.md "Start-up words"), and the arithmetic of counter deltas.
+
+use crate::abi::{MAX_COUNTERS, MR_IN_REGS, TSC_SELECTOR, word};
+
+/// Longest message the program sends today. Words past
+/// [`MR_IN_REGS`] travel in the UTCB; the loops handle them (tested on the
+/// host) but the kernels do not carry them yet, so a longer length in the
+/// job is cut to this. Raise to [`crate::abi::MSG_MAX_WORDS`] when they do.
+pub const LENGTH_LIMIT: usize = MR_IN_REGS;
+
+/// `rdpmc` counters are at most 48 bits wide on every CPU we read (Intel
+/// fixed and general counters, AMD core counters); a delta is taken modulo
+/// that, so a counter that wraps within a run still gives the right count.
+pub const PMC_MASK: u64 = (1 << 48) - 1;
+
+/// A thread's job, decoded from its UTCB start-up words.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Job {
+    /// What to do ([`crate::abi::role`]).
+    pub role: u64,
+    /// Rounds per run.
+    pub rounds: u64,
+    /// Measured runs.
+    pub runs: u64,
+    /// Warm-up runs before them.
+    pub warmup: u64,
+    /// Bench (or scenario) id, echoed in reports.
+    pub bench: u64,
+    /// Number of counters (at most [`MAX_COUNTERS`]).
+    pub n: usize,
+    /// How to read counter `i` ([`TSC_SELECTOR`] or an `rdpmc` index).
+    pub counters: [u64; MAX_COUNTERS],
+    /// Capability slot of the endpoint.
+    pub cap: u64,
+    /// Badge the server must see.
+    pub badge: u64,
+    /// Message length in words (at most [`LENGTH_LIMIT`]).
+    pub len: usize,
+}
+
+impl Job {
+    /// Decodes the start-up words, reading UTCB word `i` with `utcb(i)`.
+    /// Out-of-range counts are clamped: at most four counters, messages of
+    /// at most [`LENGTH_LIMIT`] words.
+    pub fn from_utcb(utcb: impl Fn(usize) -> u64) -> Job {
+        let n = utcb(word::COUNTERS).min(MAX_COUNTERS as u64) as usize;
+        let counters = core::array::from_fn(|i| {
+            if i < n {
+                utcb(word::COUNTER_SEL + i)
+            } else {
+                0
+            }
+        });
+        Job {
+            role: utcb(word::ROLE),
+            rounds: utcb(word::ROUNDS),
+            runs: utcb(word::RUNS),
+            warmup: utcb(word::WARMUP),
+            bench: utcb(word::BENCH),
+            n,
+            counters,
+            cap: utcb(word::CAP),
+            badge: utcb(word::BADGE),
+            len: utcb(word::LENGTH).min(LENGTH_LIMIT as u64) as usize,
+        }
+    }
+
+    /// The selectors of the counters in use.
+    pub fn selectors(&self) -> &[u64] {
+        &self.counters[..self.n]
+    }
+}
+
+/// The count between two reads `before` and `after` of the counter chosen
+/// by `selector`: modulo 2^64 for the TSC, modulo 2^48 for `rdpmc`.
+#[inline(always)]
+pub const fn counter_delta(selector: u64, before: u64, after: u64) -> u64 {
+    let d = after.wrapping_sub(before);
+    if selector == TSC_SELECTOR {
+        d
+    } else {
+        d & PMC_MASK
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Job, LENGTH_LIMIT, PMC_MASK, counter_delta};
+    use crate::abi::{TSC_SELECTOR, UTCB_WORDS, role};
+
+    fn utcb(words: &[(usize, u64)]) -> [u64; UTCB_WORDS] {
+        let mut u = [0; UTCB_WORDS];
+        for &(i, v) in words {
+            u[i] = v;
+        }
+        u
+    }
+
+    #[test]
+    fn decodes_the_start_up_words() {
+        // As the runtime writes them for an ipc-intra client.
+        let u = utcb(&[
+            (4, role::CLIENT),
+            (5, 20_000),
+            (6, 5),
+            (7, 1),
+            (8, 1),
+            (9, 2),
+            (10, TSC_SELECTOR),
+            (11, 1 << 30),
+            (12, 99), // beyond n: ignored
+            (14, 2),
+            (15, 0),
+            (16, 4),
+        ]);
+        let j = Job::from_utcb(|i| u[i]);
+        assert_eq!(
+            j,
+            Job {
+                role: role::CLIENT,
+                rounds: 20_000,
+                runs: 5,
+                warmup: 1,
+                bench: 1,
+                n: 2,
+                counters: [TSC_SELECTOR, 1 << 30, 0, 0],
+                cap: 2,
+                badge: 0,
+                len: 4,
+            }
+        );
+        assert_eq!(j.selectors(), &[TSC_SELECTOR, 1 << 30]);
+    }
+
+    #[test]
+    fn clamps_counts() {
+        let u = utcb(&[(9, 17), (16, 63)]);
+        let j = Job::from_utcb(|i| u[i]);
+        assert_eq!(j.n, 4);
+        assert_eq!(j.len, LENGTH_LIMIT);
+        let u = utcb(&[(9, u64::MAX), (16, u64::MAX)]);
+        assert_eq!(Job::from_utcb(|i| u[i]).n, 4);
+    }
+
+    #[test]
+    fn deltas_wrap_at_the_counter_width() {
+        assert_eq!(counter_delta(TSC_SELECTOR, 100, 350), 250);
+        assert_eq!(counter_delta(TSC_SELECTOR, u64::MAX - 9, 10), 20);
+        assert_eq!(counter_delta(1 << 30, 100, 350), 250);
+        // A 48-bit counter that wrapped during the run.
+        assert_eq!(counter_delta(0, PMC_MASK - 9, 10), 20);
+    }
+}

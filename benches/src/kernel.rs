@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The interface between the roles and the machine: system calls, UTCB
+//! words, counters and the deliberate faults.
+//!
+//! On the target, `native::Native` implements it with the inline
+//! `syscall` stubs of `sys`; every method is `#[inline(always)]`, so
+//! the role loops compile to straight-line code around each `syscall`. On the
+//! host, the tests implement it with mock kernels (two threads joined by
+//! channels play client and server), so the very loops that run in user
+//! mode are tested here.
+
+use crate::abi::{MR_IN_REGS, nr, service, word};
+use crate::msg::{Failure, Msg};
+use crate::scenario::{Fault, PROBE_WORDS};
+
+/// What the user program needs from the kernel and the CPU.
+pub trait Kernel {
+    /// A system call with every argument register: number, capability slot
+    /// (or the `putc` byte count), tag, MR0..MR3.
+    fn syscall(&mut self, nr: u64, cap: u64, tag: u64, mr: [u64; MR_IN_REGS]) -> Msg;
+
+    /// The `null` syscall with `mr0` in MR0; returns status and MR0 (which
+    /// the kernel must leave alone).
+    fn null(&mut self, mr0: u64) -> (u64, u64);
+
+    /// UTCB word `k` (message words from 4 up; the `report` deltas).
+    fn utcb(&self, k: usize) -> u64;
+
+    /// Writes UTCB word `k`.
+    fn set_utcb(&mut self, k: usize, v: u64);
+
+    /// Reads the counter described by `selector` (docs/abi.md, word 10+i).
+    fn read_counter(&mut self, selector: u64) -> u64;
+
+    /// Runs `null` with known values in every register the kernel must
+    /// preserve; returns the status, then those registers afterwards, in the
+    /// order of [`crate::scenario::PROBE_REGS`].
+    fn null_probe(&mut self) -> [u64; PROBE_WORDS];
+
+    /// Does the bad thing `f`. Returns only if the kernel let it pass.
+    fn fault(&mut self, f: Fault);
+
+    /// `call`: send to the endpoint in `cap`, wait for the reply.
+    #[inline(always)]
+    fn call(&mut self, cap: u64, tag: u64, mr: [u64; MR_IN_REGS]) -> Msg {
+        self.syscall(nr::CALL, cap, tag, mr)
+    }
+
+    /// `reply_recv`: reply to the caller, then wait on the endpoint in `cap`.
+    #[inline(always)]
+    fn reply_recv(&mut self, cap: u64, tag: u64, mr: [u64; MR_IN_REGS]) -> Msg {
+        self.syscall(nr::REPLY_RECV, cap, tag, mr)
+    }
+
+    /// `recv`: wait for a message on the endpoint in `cap`.
+    #[inline(always)]
+    fn recv(&mut self, cap: u64) -> Msg {
+        self.syscall(nr::RECV, cap, 0, [0; MR_IN_REGS])
+    }
+
+    /// Service `report`: one measured run; `deltas` go to UTCB words 4.. .
+    /// Returns the status.
+    fn report(&mut self, bench: u64, run: u64, ops: u64, deltas: &[u64]) -> u64 {
+        for (i, d) in deltas.iter().enumerate() {
+            self.set_utcb(word::REPORT_BASE + i, *d);
+        }
+        self.syscall(
+            service::REPORT,
+            0,
+            0,
+            [bench, run, ops, deltas.len() as u64],
+        )
+        .status
+    }
+
+    /// Service `fail`: a check failed.
+    fn fail(&mut self, bench: u64, f: Failure) {
+        self.syscall(service::FAIL, 0, 0, [bench, f.what, f.got, f.expected]);
+    }
+
+    /// Service `test_ok`: scenario `id` passed.
+    fn test_ok(&mut self, id: u64) {
+        self.syscall(service::TEST_OK, 0, 0, [id, 0, 0, 0]);
+    }
+}

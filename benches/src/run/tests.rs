@@ -1,0 +1,705 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Host tests of the roles against a mock kernel.
+//!
+//! The IPC tests run the real client and server loops on two threads joined
+//! by channels: the mock's `call` sends the message (stamped with the
+//! client capability's badge) and waits for the reply; its `reply_recv`
+//! sends the reply and waits for the next message. A side whose peer has
+//! gone gets `PartnerDied`, as from the kernel. The mock can corrupt one
+//! message in flight, like the kernel's `inject=` build. Without a peer the
+//! mock answers system calls from a small model of docs/abi.md, for the
+//! bad-input scenarios.
+
+extern crate std;
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread;
+use std::vec::Vec;
+
+use super::{client_rounds, run};
+use crate::abi::{MR_IN_REGS, TSC_SELECTOR, UTCB_WORDS, nr, role, service, status, what};
+use crate::job::{Job, PMC_MASK};
+use crate::kernel::Kernel;
+use crate::msg::{Failure, Msg, Side, word};
+use crate::scenario::{Fault, PROBE_WORDS, probe_expected};
+
+/// What the mock's clock advances by per syscall (the fake TSC; the fake
+/// `rdpmc` counter runs three times as fast, in 48 bits).
+const COST: u64 = 10;
+/// The badge of the client's capability (what the server must see).
+const BADGE: u64 = 0xB1;
+
+/// A message in flight.
+#[derive(Clone, Copy, Debug)]
+struct Packet {
+    badge: u64,
+    tag: u64,
+    mr: [u64; MR_IN_REGS],
+    utcb: [u64; UTCB_WORDS],
+}
+
+/// How the mock kernel corrupts the `n`-th message a side sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Inject {
+    None,
+    /// Flip bit 33 of message register `k`.
+    Mr(usize),
+    /// Flip bit 3 of UTCB message word `k`.
+    Utcb(usize),
+    /// Flip bit 0 of the badge.
+    Badge,
+    /// Flip bit 0 of the label.
+    Label,
+    /// Deliver the previous message again.
+    Stale,
+    /// Do not deliver: the caller returns with its own registers.
+    Echo,
+}
+
+/// The mock kernel of one thread.
+struct Mock {
+    utcb: [u64; UTCB_WORDS],
+    clock: u64,
+    peer: Option<(Sender<Packet>, Receiver<Packet>)>,
+    /// Badge of the capability this side sends through.
+    badge: u64,
+    inject: Inject,
+    inject_at: u64,
+    sent: u64,
+    delivered: u64,
+    last: Option<Packet>,
+    /// `null` returns a wrong status / MR0 in this round.
+    null_bug: Option<(u64, u64, u64)>,
+    /// The probe sees this register index clobbered.
+    probe_bug: Option<usize>,
+    /// The model answers this syscall number with this status.
+    model_bug: Option<(u64, u64)>,
+    reports: Vec<(u64, u64, u64, Vec<u64>)>,
+    fails: Vec<(u64, Failure)>,
+    oks: Vec<u64>,
+    faults: Vec<Fault>,
+}
+
+impl Mock {
+    fn new(peer: Option<(Sender<Packet>, Receiver<Packet>)>, badge: u64) -> Mock {
+        Mock {
+            utcb: [0; UTCB_WORDS],
+            // Both counters wrap during the test.
+            clock: u64::MAX - 5 * COST,
+            peer,
+            badge,
+            inject: Inject::None,
+            inject_at: 0,
+            sent: 0,
+            delivered: 0,
+            last: None,
+            null_bug: None,
+            probe_bug: None,
+            model_bug: None,
+            reports: Vec::new(),
+            fails: Vec::new(),
+            oks: Vec::new(),
+            faults: Vec::new(),
+        }
+    }
+
+    fn inject(mut self, inject: Inject, at: u64) -> Mock {
+        self.inject = inject;
+        self.inject_at = at;
+        self
+    }
+
+    /// Sends a message to the peer, corrupted if it is the chosen one.
+    /// Returns `false` if the message is swallowed (`Echo`).
+    fn send(&mut self, badge: u64, tag: u64, mr: [u64; MR_IN_REGS]) -> bool {
+        let mut p = Packet {
+            badge,
+            tag,
+            mr,
+            utcb: self.utcb,
+        };
+        let n = self.sent;
+        self.sent += 1;
+        if n == self.inject_at {
+            match self.inject {
+                Inject::None => {}
+                Inject::Mr(k) => p.mr[k] ^= 1 << 33,
+                Inject::Utcb(k) => p.utcb[k] ^= 1 << 3,
+                Inject::Badge => p.badge ^= 1,
+                Inject::Label => p.tag ^= 1 << 16,
+                Inject::Stale => p = self.last.expect("a previous message"),
+                Inject::Echo => return false,
+            }
+        }
+        self.last = Some(p);
+        // A dead peer shows when we wait for its answer.
+        let _ = self.peer.as_ref().expect("a peer").0.send(p);
+        true
+    }
+
+    /// Waits for a message from the peer.
+    fn receive(&mut self, fallback: Msg) -> Msg {
+        match self.peer.as_ref().expect("a peer").1.recv() {
+            Ok(p) => {
+                self.delivered += 1;
+                self.utcb[MR_IN_REGS..].copy_from_slice(&p.utcb[MR_IN_REGS..]);
+                Msg {
+                    status: status::OK,
+                    badge: p.badge,
+                    tag: p.tag,
+                    mr: p.mr,
+                }
+            }
+            Err(_) => Msg {
+                status: status::PARTNER_DIED,
+                ..fallback
+            },
+        }
+    }
+
+    /// The kernel's answer to everything else: docs/abi.md, for a task
+    /// whose only capability is a send-only endpoint capability in slot 1.
+    fn model(&mut self, nr: u64, cap: u64, tag: u64) -> u64 {
+        if let Some((n, st)) = self.model_bug
+            && n == nr
+        {
+            return st;
+        }
+        let tag_ok = tag & 0xff80 == 0 && tag & 0x7f <= 63;
+        match nr {
+            nr::NULL | nr::YIELD => status::OK,
+            nr::CALL | nr::SEND | nr::RECV | nr::REPLY_RECV if cap != 1 => status::INVALID_CAP,
+            nr::RECV | nr::REPLY_RECV => status::NO_RIGHTS,
+            nr::CALL | nr::SEND if !tag_ok => status::INVALID_MESSAGE,
+            nr::CALL | nr::SEND => panic!("the scenario would block"),
+            nr::REPLY => status::NO_CALLER,
+            nr::EXIT => panic!("exit is the binary's job"),
+            8..=15 => status::INVALID_SYSCALL,
+            _ => status::UNSUPPORTED_SERVICE,
+        }
+    }
+}
+
+impl Kernel for Mock {
+    fn syscall(&mut self, nr: u64, cap: u64, tag: u64, mr: [u64; MR_IN_REGS]) -> Msg {
+        self.clock = self.clock.wrapping_add(COST);
+        let own = Msg {
+            status: status::OK,
+            badge: cap,
+            tag,
+            mr,
+        };
+        match nr {
+            service::REPORT => {
+                let deltas = self.utcb[4..4 + mr[3] as usize].to_vec();
+                self.reports.push((mr[0], mr[1], mr[2], deltas));
+                Msg::default()
+            }
+            service::FAIL => {
+                self.fails.push((
+                    mr[0],
+                    Failure {
+                        what: mr[1],
+                        got: mr[2],
+                        expected: mr[3],
+                    },
+                ));
+                Msg::default()
+            }
+            service::TEST_OK => {
+                self.oks.push(mr[0]);
+                Msg::default()
+            }
+            nr::CALL if self.peer.is_some() => {
+                if self.send(self.badge, tag, mr) {
+                    self.receive(own)
+                } else {
+                    own // never delivered: our own registers come back
+                }
+            }
+            nr::RECV if self.peer.is_some() => self.receive(own),
+            nr::REPLY_RECV if self.peer.is_some() => {
+                self.send(0, tag, mr);
+                self.receive(own)
+            }
+            _ => Msg {
+                status: self.model(nr, cap, tag),
+                ..own
+            },
+        }
+    }
+
+    fn null(&mut self, mr0: u64) -> (u64, u64) {
+        self.clock = self.clock.wrapping_add(COST);
+        match self.null_bug {
+            Some((round, st, m)) if round == mr0 => (st, m),
+            _ => (status::OK, mr0),
+        }
+    }
+
+    fn utcb(&self, k: usize) -> u64 {
+        self.utcb[k]
+    }
+
+    fn set_utcb(&mut self, k: usize, v: u64) {
+        self.utcb[k] = v;
+    }
+
+    fn read_counter(&mut self, selector: u64) -> u64 {
+        if selector == TSC_SELECTOR {
+            self.clock
+        } else {
+            self.clock.wrapping_mul(3) & PMC_MASK
+        }
+    }
+
+    fn null_probe(&mut self) -> [u64; PROBE_WORDS] {
+        let mut out = [0; PROBE_WORDS];
+        for (i, w) in out[1..].iter_mut().enumerate() {
+            *w = if self.probe_bug == Some(i) {
+                0x5EED
+            } else {
+                probe_expected(i)
+            };
+        }
+        out
+    }
+
+    fn fault(&mut self, f: Fault) {
+        self.faults.push(f);
+    }
+}
+
+fn job(role: u64, len: usize) -> Job {
+    Job {
+        role,
+        rounds: 50,
+        runs: 3,
+        warmup: 1,
+        bench: 7,
+        n: 2,
+        counters: [TSC_SELECTOR, 1 << 30, 0, 0],
+        cap: 2,
+        badge: BADGE,
+        len,
+    }
+}
+
+/// Runs a client and a server of `len`-word messages on two threads;
+/// returns both mocks when both have stopped.
+fn ipc(len: usize, client: Mock, server: Mock) -> (Mock, Mock) {
+    let (cjob, sjob) = (
+        job(role::CLIENT, len),
+        Job {
+            cap: 1,
+            ..job(role::SERVER, len)
+        },
+    );
+    let server = thread::spawn(move || {
+        let mut s = server;
+        run(&mut s, &sjob);
+        s.peer = None; // the server "exits": its client sees PartnerDied
+        s
+    });
+    let mut c = client;
+    run(&mut c, &cjob);
+    c.peer = None; // the client exits; the server's next receive fails
+    (c, server.join().expect("server thread"))
+}
+
+/// A connected client/server pair of mocks.
+fn pair() -> (Mock, Mock) {
+    let (to_server, from_client) = channel();
+    let (to_client, from_server) = channel();
+    (
+        Mock::new(Some((to_server, from_server)), BADGE),
+        Mock::new(Some((to_client, from_client)), 0),
+    )
+}
+
+/// What the mock server reports when its client leaves: the end of a
+/// mock run, not a failure of the program.
+const CLIENT_GONE: (u64, Failure) = (
+    7,
+    Failure {
+        what: what::STATUS,
+        got: status::PARTNER_DIED,
+        expected: 0,
+    },
+);
+
+#[test]
+fn clean_ipc_runs_report_every_measured_run() {
+    for len in 0..=8 {
+        let (c, s) = pair();
+        let (c, s) = ipc(len, c, s);
+        assert_eq!(c.fails, [], "len {len}");
+        assert_eq!(s.fails, [CLIENT_GONE], "len {len}");
+        assert_eq!(s.delivered, 4 * 50, "len {len}");
+        let want: Vec<_> = (0..3)
+            .map(|r| (7, r, 100, std::vec![50 * COST, 3 * 50 * COST]))
+            .collect();
+        assert_eq!(c.reports, want, "len {len}");
+    }
+}
+
+#[test]
+fn a_corrupted_request_word_is_named_by_the_server() {
+    for k in 0..4 {
+        let (c, s) = pair();
+        let (c, s) = ipc(4, c.inject(Inject::Mr(k), 57), s);
+        let expected = word(Side::Client, 57, k);
+        assert_eq!(
+            s.fails,
+            [(
+                7,
+                Failure {
+                    what: what::WORD_BASE + k as u64,
+                    got: expected ^ 1 << 33,
+                    expected
+                }
+            )]
+        );
+        // The client then sees its server die.
+        assert_eq!(c.fails, [CLIENT_GONE]);
+        // Round 57 is in the first measured run: only the warm-up passed.
+        assert_eq!(c.reports, []);
+    }
+}
+
+#[test]
+fn a_corrupted_reply_is_named_by_the_client() {
+    for (inject, w) in [
+        (Inject::Mr(0), what::WORD_BASE),
+        (Inject::Mr(3), what::WORD_BASE + 3),
+        (Inject::Badge, what::BADGE),
+        (Inject::Label, what::LABEL),
+    ] {
+        let (c, s) = pair();
+        let (c, s) = ipc(4, c, s.inject(inject, 120));
+        assert_eq!(c.fails.len(), 1, "{inject:?}");
+        assert_eq!(c.fails[0].1.what, w, "{inject:?}");
+        // Round 120 is in the second measured run: the first was reported.
+        assert_eq!(c.reports.len(), 1, "{inject:?}");
+        // The client exits; the server sees it gone.
+        assert_eq!(s.fails, [CLIENT_GONE]);
+    }
+    // The exact values: badge 1 where 0 is due; label 0xa0 ^ 1 of round
+    // 160 (the third measured run: two reports before it).
+    let (c, s) = pair();
+    let (c, _) = ipc(4, c, s.inject(Inject::Badge, 120));
+    assert_eq!(
+        c.fails,
+        [(
+            7,
+            Failure {
+                what: what::BADGE,
+                got: 1,
+                expected: 0
+            }
+        )]
+    );
+    let (c, s) = pair();
+    let (c, _) = ipc(4, c, s.inject(Inject::Label, 160));
+    assert_eq!(c.reports.len(), 2);
+    assert_eq!(
+        c.fails,
+        [(
+            7,
+            Failure {
+                what: what::LABEL,
+                got: 0x20a0 ^ 1,
+                expected: 0x20a0
+            }
+        )]
+    );
+}
+
+#[test]
+fn stale_and_undelivered_messages_are_caught() {
+    // The kernel delivers request 9 again as request 10.
+    let (c, s) = pair();
+    let (_, s) = ipc(4, c.inject(Inject::Stale, 10), s);
+    assert_eq!(
+        s.fails,
+        [(
+            7,
+            Failure {
+                what: what::LABEL,
+                got: 0x1009,
+                expected: 0x100a
+            }
+        )]
+    );
+    // (A stale message whose label happens to repeat is caught by the
+    // words: see `msg::tests::stale_and_echoed_messages_are_caught`.)
+    // Reply 30 delivered again as reply 31.
+    let (c, s) = pair();
+    let (c, _) = ipc(2, c, s.inject(Inject::Stale, 31));
+    assert_eq!(c.fails[0].1.what, what::LABEL);
+    // A call that returns without delivering: the client sees its own
+    // message (label 0x1005 where 0x2005 is due).
+    let (c, s) = pair();
+    let (c, s) = ipc(4, c.inject(Inject::Echo, 5), s);
+    assert_eq!(
+        c.fails,
+        [(
+            7,
+            Failure {
+                what: what::LABEL,
+                got: 0x1005,
+                expected: 0x2005
+            }
+        )]
+    );
+    assert_eq!(s.fails, [CLIENT_GONE]);
+    // Even for empty messages, the label catches it.
+    let (c, s) = pair();
+    let (c, _) = ipc(0, c.inject(Inject::Echo, 0), s);
+    assert_eq!(
+        c.fails,
+        [(
+            7,
+            Failure {
+                what: what::LABEL,
+                got: 0x1000,
+                expected: 0x2000
+            }
+        )]
+    );
+}
+
+#[test]
+fn utcb_words_of_long_messages_are_checked() {
+    let (c, s) = pair();
+    let (_, s) = ipc(8, c.inject(Inject::Utcb(6), 3), s);
+    let expected = word(Side::Client, 3, 6);
+    assert_eq!(
+        s.fails,
+        [(
+            7,
+            Failure {
+                what: what::WORD_BASE + 6,
+                got: expected ^ 8,
+                expected
+            }
+        )]
+    );
+    let (c, s) = pair();
+    let (c, _) = ipc(8, c, s.inject(Inject::Utcb(4), 3));
+    assert_eq!(c.fails[0].1.what, what::WORD_BASE + 4);
+}
+
+#[test]
+fn the_client_loop_sends_the_pattern() {
+    // One round against a kernel that records what it was given.
+    struct Rec(Vec<(u64, u64, [u64; 4])>);
+    impl Kernel for Rec {
+        fn syscall(&mut self, nr: u64, cap: u64, tag: u64, mr: [u64; 4]) -> Msg {
+            assert_eq!(nr, nr::CALL);
+            self.0.push((cap, tag, mr));
+            Msg::default()
+        }
+        fn null(&mut self, _: u64) -> (u64, u64) {
+            unreachable!()
+        }
+        fn utcb(&self, _: usize) -> u64 {
+            0
+        }
+        fn set_utcb(&mut self, _: usize, _: u64) {}
+        fn read_counter(&mut self, _: u64) -> u64 {
+            0
+        }
+        fn null_probe(&mut self) -> [u64; PROBE_WORDS] {
+            unreachable!()
+        }
+        fn fault(&mut self, _: Fault) {}
+    }
+    let mut k = Rec(Vec::new());
+    let f = client_rounds::<Rec, 3, false>(&mut k, 5, 3, 300, 1).unwrap_err();
+    let i = 300;
+    assert_eq!(
+        k.0,
+        [(
+            5,
+            (0x1000 + (i & 0xff)) << 16 | 3,
+            [
+                word(Side::Client, i, 0),
+                word(Side::Client, i, 1),
+                word(Side::Client, i, 2),
+                0
+            ]
+        )]
+    );
+    // An all-zero reply: the label is the first thing wrong.
+    assert_eq!(
+        f,
+        Failure {
+            what: what::LABEL,
+            got: 0,
+            expected: 0x2000 + (i & 0xff)
+        }
+    );
+}
+
+#[test]
+fn syscall_loop_reports_and_checks_mr0() {
+    let mut k = Mock::new(None, 0);
+    run(&mut k, &job(role::SYSCALL, 4));
+    assert_eq!(k.fails, []);
+    let want: Vec<_> = (0..3)
+        .map(|r| (7, r, 50, std::vec![50 * COST, 3 * 50 * COST]))
+        .collect();
+    assert_eq!(k.reports, want);
+
+    let mut k = Mock::new(None, 0);
+    k.null_bug = Some((77, 0, 1234));
+    run(&mut k, &job(role::SYSCALL, 4));
+    assert_eq!(
+        k.fails,
+        [(
+            7,
+            Failure {
+                what: what::WORD_BASE,
+                got: 1234,
+                expected: 77
+            }
+        )]
+    );
+    assert_eq!(k.reports.len(), 0);
+
+    let mut k = Mock::new(None, 0);
+    k.null_bug = Some((177, 3, 177));
+    run(&mut k, &job(role::SYSCALL, 4));
+    assert_eq!(k.fails, [(7, Failure::status(3))]);
+    assert_eq!(k.reports.len(), 2);
+}
+
+fn scenario(id: u64, setup: impl FnOnce(&mut Mock)) -> Mock {
+    let mut k = Mock::new(None, 0);
+    setup(&mut k);
+    // As the runtime sets up a test: bench = role = id, cap 1 (send-only).
+    run(
+        &mut k,
+        &Job {
+            bench: id,
+            cap: 1,
+            ..job(id, 4)
+        },
+    );
+    k
+}
+
+#[test]
+fn bad_input_scenarios_pass_against_the_documented_kernel() {
+    for id in 16..=20 {
+        let k = scenario(id, |_| {});
+        assert_eq!(
+            (k.oks.as_slice(), k.fails.as_slice()),
+            (&[id][..], &[][..]),
+            "scenario {id}"
+        );
+    }
+}
+
+#[test]
+fn bad_input_scenarios_catch_a_wrong_status() {
+    for (id, nr, wrong, expected) in [
+        (16, 12, status::OK, status::INVALID_SYSCALL),
+        (
+            16,
+            1000,
+            status::INVALID_SYSCALL,
+            status::UNSUPPORTED_SERVICE,
+        ),
+        (17, nr::CALL, status::WRONG_CAP_TYPE, status::INVALID_CAP),
+        (18, nr::RECV, status::OK, status::NO_RIGHTS),
+        (
+            19,
+            nr::CALL,
+            status::INVALID_ARGUMENT,
+            status::INVALID_MESSAGE,
+        ),
+        (20, nr::REPLY, status::OK, status::NO_CALLER),
+    ] {
+        let k = scenario(id, |k| k.model_bug = Some((nr, wrong)));
+        assert_eq!(k.oks, []);
+        assert_eq!(
+            k.fails,
+            [(
+                id,
+                Failure {
+                    what: what::STATUS,
+                    got: wrong,
+                    expected
+                }
+            )]
+        );
+    }
+}
+
+#[test]
+fn register_probe_scenario() {
+    let k = scenario(21, |_| {});
+    assert_eq!((k.oks.as_slice(), k.fails.len()), (&[21][..], 0));
+    let k = scenario(21, |k| k.probe_bug = Some(1));
+    assert_eq!(k.oks, []);
+    assert_eq!(
+        k.fails,
+        [(
+            21,
+            Failure {
+                what: what::REGISTER_BASE + 1,
+                got: 0x5EED,
+                expected: probe_expected(1)
+            }
+        )]
+    );
+}
+
+#[test]
+fn fault_scenarios_that_survive_fail() {
+    let faults = [
+        Fault::KernelRead,
+        Fault::WriteCode,
+        Fault::Privileged,
+        Fault::Undefined,
+        Fault::NullRead,
+        Fault::NxStack,
+    ];
+    for (id, f) in (32..).zip(faults) {
+        let k = scenario(id, |_| {});
+        assert_eq!(k.faults, [f]);
+        assert_eq!(k.oks, []);
+        assert_eq!(
+            k.fails,
+            [(
+                id,
+                Failure {
+                    what: what::SURVIVED,
+                    got: id,
+                    expected: 0
+                }
+            )]
+        );
+    }
+}
+
+#[test]
+fn unknown_roles_fail() {
+    for id in [0, 4, 15, 22, 31, 38, u64::MAX] {
+        let k = scenario(id, |_| {});
+        assert_eq!(
+            k.fails,
+            [(
+                id,
+                Failure {
+                    what: what::UNKNOWN_ROLE,
+                    got: id,
+                    expected: 0
+                }
+            )]
+        );
+        assert_eq!(k.oks, []);
+    }
+}

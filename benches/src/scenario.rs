@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The correctness and fault scenarios (roles 16 and up), as data.
+//!
+//! * Bad-input scenarios (16..=20) are lists of [`Step`]s: one system call
+//!   each and the status the kernel must answer (docs/abi.md "Status
+//!   codes"). None of them may block: every call is malformed.
+//! * Scenario 21 loads known values into the registers, makes a `null`
+//!   syscall and checks each register afterwards ([`PROBE_REGS`],
+//!   [`probe_value`], [`probe_expected`]).
+//! * Fault scenarios (32..=37) do one forbidden thing ([`Fault`]); the kernel
+//!   must kill the task and report the fault itself. If the program survives
+//!   it reports a failure.
+
+use crate::abi::{nr, role, status, tag, what};
+use crate::msg::Failure;
+
+/// The capability slot a [`Step`] uses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Slot {
+    /// This slot.
+    Fixed(u64),
+    /// The job's capability (UTCB word 14: a send-only endpoint capability
+    /// in the test scenarios).
+    Job,
+}
+
+/// One malformed system call and the status it must get.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Step {
+    /// Syscall number.
+    pub nr: u64,
+    /// Capability slot.
+    pub slot: Slot,
+    /// Message tag.
+    pub tag: u64,
+    /// The status the kernel must return.
+    pub expect: u64,
+}
+
+const fn step(nr: u64, slot: Slot, tag: u64, expect: u64) -> Step {
+    Step {
+        nr,
+        slot,
+        tag,
+        expect,
+    }
+}
+
+/// A well-formed empty message: these steps fail on something else.
+const EMPTY: u64 = tag(0x7E57, 0);
+
+/// Scenario 16: unknown syscall numbers. 12 is a hole below the service
+/// calls; 1000 is a service call the runtime does not have.
+pub const BAD_SYSCALL: &[Step] = &[
+    step(12, Slot::Fixed(0), EMPTY, status::INVALID_SYSCALL),
+    step(1000, Slot::Fixed(0), EMPTY, status::UNSUPPORTED_SERVICE),
+];
+
+/// Scenario 17: `call` on an empty slot (31), and on slots out of range.
+pub const BAD_CAP: &[Step] = &[
+    step(nr::CALL, Slot::Fixed(31), EMPTY, status::INVALID_CAP),
+    step(nr::CALL, Slot::Fixed(1000), EMPTY, status::INVALID_CAP),
+    step(nr::CALL, Slot::Fixed(u64::MAX), EMPTY, status::INVALID_CAP),
+];
+
+/// Scenario 18: `recv` on a send-only capability.
+pub const NO_RIGHTS: &[Step] = &[step(nr::RECV, Slot::Job, EMPTY, status::NO_RIGHTS)];
+
+/// Scenario 19: `call` with a length of 64 words, and with a flag bit set.
+pub const BAD_MESSAGE: &[Step] = &[
+    step(
+        nr::CALL,
+        Slot::Job,
+        tag(0x7E57, 64),
+        status::INVALID_MESSAGE,
+    ),
+    step(nr::CALL, Slot::Job, EMPTY | 1 << 8, status::INVALID_MESSAGE),
+];
+
+/// Scenario 20: `reply` with no caller to reply to.
+pub const NO_CALLER: &[Step] = &[step(nr::REPLY, Slot::Fixed(0), EMPTY, status::NO_CALLER)];
+
+/// The steps of bad-input scenario `id`, if it is one.
+pub const fn steps(id: u64) -> Option<&'static [Step]> {
+    Some(match id {
+        role::BAD_SYSCALL => BAD_SYSCALL,
+        role::BAD_CAP => BAD_CAP,
+        role::NO_RIGHTS => NO_RIGHTS,
+        role::BAD_MESSAGE => BAD_MESSAGE,
+        role::NO_CALLER => NO_CALLER,
+        _ => return None,
+    })
+}
+
+/// The registers scenario 21 loads before a `null` and checks after it, in
+/// the order of the probe's result (after the status). (`rsp` is checked
+/// implicitly: the probe pops through it.)
+pub const PROBE_REGS: [&str; 12] = [
+    "rbx", "rbp", "r12", "r13", "r14", "r15", "rdi", "rsi", "rdx", "r8", "r9", "r10",
+];
+
+/// Words of the probe's result: the status, then [`PROBE_REGS`].
+pub const PROBE_WORDS: usize = 1 + PROBE_REGS.len();
+
+/// The value the probe loads into register `i` of [`PROBE_REGS`]: distinct
+/// per register, with bits set in both halves and the sign bit set.
+pub const fn probe_value(i: usize) -> u64 {
+    0xC0DE_0000_0000_0000 | ((i as u64 + 1) * 0x0000_0101_0101_0101)
+}
+
+/// What register `i` of [`PROBE_REGS`] must hold after `null`
+/// (docs/abi.md): `rbx` and `rbp` are preserved, the message registers
+/// `r12`-`r15` and the tag (`rsi`) come back unchanged, the badge (`rdi`)
+/// is 0, and the clobbered `rdx`, `r8`-`r10` come back zero (no kernel value
+/// leaks to user mode).
+pub const fn probe_expected(i: usize) -> u64 {
+    match PROBE_REGS[i].as_bytes() {
+        b"rdi" | b"rdx" | b"r8" | b"r9" | b"r10" => 0,
+        _ => probe_value(i),
+    }
+}
+
+/// Checks the probe's result: status 0 (else a `status` failure), then
+/// each register against [`probe_expected`] (else
+/// `what::REGISTER_BASE + i`).
+pub fn check_probe(out: &[u64; PROBE_WORDS]) -> Result<(), Failure> {
+    if out[0] != status::OK {
+        return Err(Failure::status(out[0]));
+    }
+    for (i, &got) in out[1..].iter().enumerate() {
+        let expected = probe_expected(i);
+        if got != expected {
+            return Err(Failure {
+                what: what::REGISTER_BASE + i as u64,
+                got,
+                expected,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The address of kernel memory scenario 32 reads (the kernel image).
+pub const KERNEL_ADDRESS: u64 = 0xFFFF_FFFF_8010_0000;
+
+/// The forbidden things of the fault scenarios.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fault {
+    /// 32: read [`KERNEL_ADDRESS`] (page fault there).
+    KernelRead,
+    /// 33: write to the program's own code at `_start` (page fault).
+    WriteCode,
+    /// 34: `hlt` in user mode (general protection).
+    Privileged,
+    /// 35: `ud2` (invalid opcode).
+    Undefined,
+    /// 36: read address 0 (page fault at 0).
+    NullRead,
+    /// 37: call into a `ret` written on the stack (no-execute page fault).
+    NxStack,
+}
+
+impl Fault {
+    /// The fault of scenario `id`, if it is a fault scenario.
+    pub const fn from_role(id: u64) -> Option<Fault> {
+        Some(match id {
+            role::FAULT_KERNEL_READ => Fault::KernelRead,
+            role::FAULT_WRITE_CODE => Fault::WriteCode,
+            role::FAULT_PRIVILEGED => Fault::Privileged,
+            role::FAULT_UNDEFINED => Fault::Undefined,
+            role::FAULT_NULL_READ => Fault::NullRead,
+            role::FAULT_NX_STACK => Fault::NxStack,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Fault, PROBE_REGS, PROBE_WORDS, check_probe, probe_expected, probe_value, steps};
+    use crate::abi::{status, what};
+    use crate::msg::Failure;
+    use ipc_core::MessageInfo;
+
+    #[test]
+    fn every_test_role_has_steps_or_is_special() {
+        for id in 16..=20 {
+            assert!(!steps(id).unwrap().is_empty());
+        }
+        for id in [0, 1, 2, 3, 21, 32] {
+            assert!(steps(id).is_none());
+        }
+        for id in 32..=37 {
+            assert!(Fault::from_role(id).is_some());
+        }
+        assert_eq!(Fault::from_role(31), None);
+        assert_eq!(Fault::from_role(38), None);
+    }
+
+    #[test]
+    fn steps_expect_errors_only() {
+        for id in 16..=20 {
+            for s in steps(id).unwrap() {
+                assert_ne!(s.expect, status::OK);
+                // Only the bad-message steps carry a malformed tag.
+                assert_eq!(MessageInfo(s.tag).is_valid(), id != 19, "{s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn probe_values_are_distinct_and_wide() {
+        for i in 0..PROBE_REGS.len() {
+            assert!(probe_value(i) >> 32 != 0 && probe_value(i) as u32 != 0);
+            for j in 0..i {
+                assert_ne!(probe_value(i), probe_value(j));
+            }
+        }
+    }
+
+    #[test]
+    fn probe_expectations_follow_the_abi() {
+        let expected: [(&str, u64); 12] = [
+            ("rbx", probe_value(0)),
+            ("rbp", probe_value(1)),
+            ("r12", probe_value(2)),
+            ("r13", probe_value(3)),
+            ("r14", probe_value(4)),
+            ("r15", probe_value(5)),
+            ("rdi", 0),
+            ("rsi", probe_value(7)),
+            ("rdx", 0),
+            ("r8", 0),
+            ("r9", 0),
+            ("r10", 0),
+        ];
+        for (i, (name, v)) in expected.into_iter().enumerate() {
+            assert_eq!((PROBE_REGS[i], probe_expected(i)), (name, v));
+        }
+    }
+
+    #[test]
+    fn probe_check_names_the_register() {
+        let mut out = [0u64; PROBE_WORDS];
+        for (i, w) in out[1..].iter_mut().enumerate() {
+            *w = probe_expected(i);
+        }
+        assert_eq!(check_probe(&out), Ok(()));
+        let mut bad = out;
+        bad[4] = 0; // r13 lost
+        assert_eq!(PROBE_REGS[3], "r13");
+        assert_eq!(
+            check_probe(&bad),
+            Err(Failure {
+                what: what::REGISTER_BASE + 3,
+                got: 0,
+                expected: probe_value(3)
+            })
+        );
+        let mut bad = out;
+        bad[7] = probe_value(6); // rdi not replaced by the badge
+        assert_eq!(check_probe(&bad).unwrap_err().what, what::REGISTER_BASE + 6);
+        let mut bad = out;
+        bad[10] = 0xFFFF_8000_0010_2030; // a kernel address leaked in r8
+        assert_eq!(check_probe(&bad).unwrap_err().what, what::REGISTER_BASE + 9);
+        let mut bad = out;
+        bad[0] = status::INVALID_SYSCALL;
+        assert_eq!(check_probe(&bad), Err(Failure::status(1)));
+    }
+}
