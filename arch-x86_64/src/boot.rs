@@ -156,7 +156,7 @@ ipcb_kernel_pdpt: .skip 4096
 ipcb_boot_pd:     .skip 4096
 ipcb_kernel_pd:   .skip 4096
     .balign 16
-    .skip 65536
+    .skip 262144                        /* boot stack: the driver runs here */
 ipcb_boot_stack_top:
 "#,
     options(att_syntax)

@@ -68,7 +68,7 @@ impl<A: Arch> Kernel<A> {
 
     /// `call` to an endpoint on which a receiver waits.
     #[inline(always)]
-    pub(crate) fn fastpath_call(&mut self, cur: u16, args: SyscallArgs) -> Option<Fast> {
+    pub(crate) fn fastpath_call(&mut self, cur: u8, args: SyscallArgs) -> Option<Fast> {
         // ----- checks: any failure takes the slowpath -----
         if !Self::fast_args(args) {
             return None;
@@ -104,7 +104,7 @@ impl<A: Arch> Kernel<A> {
     /// `reply_recv`: reply to the waiting caller and wait on the endpoint,
     /// when no sender is queued there.
     #[inline(always)]
-    pub(crate) fn fastpath_reply_recv(&mut self, cur: u16, args: SyscallArgs) -> Option<Fast> {
+    pub(crate) fn fastpath_reply_recv(&mut self, cur: u8, args: SyscallArgs) -> Option<Fast> {
         // ----- checks -----
         if !Self::fast_args(args) {
             return None;

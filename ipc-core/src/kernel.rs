@@ -17,11 +17,12 @@ use crate::types::{
     MAX_ENDPOINTS, MAX_TASKS, MAX_THREADS, SERVICE_BASE,
 };
 
-// Table sizes are powers of two, so that `id % MAX` is one `and` and the
-// compiler can drop the bounds check on internal indices.
-const _: () = assert!(MAX_THREADS.is_power_of_two() && MAX_THREADS < NIL as usize);
+/// Entries of the thread and endpoint tables: every `u8` index is in range,
+/// so indexing needs no check (the last entry, [`NIL`], is never used).
+pub(crate) const SLOTS: usize = 256;
+const _: () = assert!(MAX_THREADS < SLOTS && MAX_ENDPOINTS < SLOTS);
+// The task table is small: `task % MAX_TASKS` is one `and`.
 const _: () = assert!(MAX_TASKS.is_power_of_two());
-const _: () = assert!(MAX_ENDPOINTS.is_power_of_two());
 const _: () = assert!(CAP_SLOTS.is_power_of_two());
 
 /// What the arch does when the kernel entry is over.
@@ -71,20 +72,20 @@ pub struct ThreadInfo {
 /// The kernel objects and scheduler of one CPU.
 pub struct Kernel<A: Arch> {
     /// Hot per-thread state.
-    pub(crate) threads: [Tcb<A>; MAX_THREADS],
+    pub(crate) threads: [Tcb<A>; SLOTS],
     /// Saved user registers, per thread.
-    pub(crate) ctxs: [A::Context; MAX_THREADS],
+    pub(crate) ctxs: [A::Context; SLOTS],
     /// UTCBs, per thread.
-    pub(crate) utcbs: [Option<&'static Utcb>; MAX_THREADS],
+    pub(crate) utcbs: [Option<&'static Utcb>; SLOTS],
     /// Badge of the capability a queued sender sent through, per thread.
-    pub(crate) send_badges: [Badge; MAX_THREADS],
+    pub(crate) send_badges: [Badge; SLOTS],
     /// Capability tables, per task.
     pub(crate) caps: [[Cap; CAP_SLOTS]; MAX_TASKS],
     /// Address spaces, per task (`None`: the task slot is free).
     pub(crate) spaces: [Option<A::Space>; MAX_TASKS],
-    pub(crate) endpoints: [Endpoint; MAX_ENDPOINTS],
+    pub(crate) endpoints: [Endpoint; SLOTS],
     /// The thread running on this CPU, or `NIL`.
-    pub(crate) current: u16,
+    pub(crate) current: u8,
     /// The address space loaded in the MMU (`A::NO_SPACE` if none).
     pub(crate) cur_space: A::Space,
     /// Ready threads other than the current one.
@@ -102,12 +103,12 @@ impl<A: Arch> Kernel<A> {
     pub fn new() -> Self {
         Kernel {
             threads: core::array::from_fn(|_| Tcb::empty()),
-            ctxs: [A::Context::new_thread(0, 0, 0); MAX_THREADS],
-            utcbs: [None; MAX_THREADS],
-            send_badges: [Badge(0); MAX_THREADS],
+            ctxs: [A::Context::new_thread(0, 0, 0); SLOTS],
+            utcbs: [None; SLOTS],
+            send_badges: [Badge(0); SLOTS],
             caps: [[Cap::Null; CAP_SLOTS]; MAX_TASKS],
             spaces: [None; MAX_TASKS],
-            endpoints: [Endpoint::EMPTY; MAX_ENDPOINTS],
+            endpoints: [Endpoint::EMPTY; SLOTS],
             current: NIL,
             cur_space: A::NO_SPACE,
             runq: Queue::EMPTY,
@@ -115,36 +116,52 @@ impl<A: Arch> Kernel<A> {
     }
 
     /// Drop every object (between two benchmarks). The address space loaded
-    /// in the MMU is forgotten, so the next switch reloads it.
+    /// in the MMU is forgotten, so the next switch reloads it. Works in
+    /// place: the tables are too large for a temporary on a kernel stack.
     pub fn reset(&mut self) {
-        *self = Self::new();
+        for t in self.threads.iter_mut() {
+            *t = Tcb::empty();
+        }
+        for c in self.ctxs.iter_mut() {
+            *c = A::Context::new_thread(0, 0, 0);
+        }
+        self.utcbs = [None; SLOTS];
+        self.send_badges = [Badge(0); SLOTS];
+        for c in self.caps.iter_mut() {
+            *c = [Cap::Null; CAP_SLOTS];
+        }
+        self.spaces = [None; MAX_TASKS];
+        self.endpoints = [Endpoint::EMPTY; SLOTS];
+        self.current = NIL;
+        self.cur_space = A::NO_SPACE;
+        self.runq = Queue::EMPTY;
     }
 
     // ----- accessors --------------------------------------------------------
 
     #[inline(always)]
-    pub(crate) fn tcb(&self, id: u16) -> &Tcb<A> {
-        &self.threads[id as usize % MAX_THREADS]
+    pub(crate) fn tcb(&self, id: u8) -> &Tcb<A> {
+        &self.threads[id as usize]
     }
 
     #[inline(always)]
-    pub(crate) fn tcb_mut(&mut self, id: u16) -> &mut Tcb<A> {
-        &mut self.threads[id as usize % MAX_THREADS]
+    pub(crate) fn tcb_mut(&mut self, id: u8) -> &mut Tcb<A> {
+        &mut self.threads[id as usize]
     }
 
     #[inline(always)]
-    pub(crate) fn ctx(&self, id: u16) -> &A::Context {
-        &self.ctxs[id as usize % MAX_THREADS]
+    pub(crate) fn ctx(&self, id: u8) -> &A::Context {
+        &self.ctxs[id as usize]
     }
 
     #[inline(always)]
-    pub(crate) fn ctx_mut(&mut self, id: u16) -> &mut A::Context {
-        &mut self.ctxs[id as usize % MAX_THREADS]
+    pub(crate) fn ctx_mut(&mut self, id: u8) -> &mut A::Context {
+        &mut self.ctxs[id as usize]
     }
 
     /// The saved registers of two distinct threads at once.
-    fn ctx_pair(&mut self, a: u16, b: u16) -> (&mut A::Context, &mut A::Context) {
-        let (a, b) = (a as usize % MAX_THREADS, b as usize % MAX_THREADS);
+    fn ctx_pair(&mut self, a: u8, b: u8) -> (&mut A::Context, &mut A::Context) {
+        let (a, b) = (a as usize, b as usize);
         assert_ne!(a, b, "a thread cannot message itself");
         if a < b {
             let (lo, hi) = self.ctxs.split_at_mut(b);
@@ -157,7 +174,7 @@ impl<A: Arch> Kernel<A> {
 
     #[inline(always)]
     pub(crate) fn ep_mut(&mut self, id: EndpointId) -> &mut Endpoint {
-        &mut self.endpoints[id.0 as usize % MAX_ENDPOINTS]
+        &mut self.endpoints[id.0 as usize]
     }
 
     /// The thread running on this CPU.
@@ -211,9 +228,12 @@ impl<A: Arch> Kernel<A> {
 
     /// A new endpoint.
     pub fn create_endpoint(&mut self) -> Result<EndpointId, Error> {
-        let i = self.endpoints.iter().position(|e| !e.live).ok_or(Error::InvalidArgument)?;
+        let i = self.endpoints[..MAX_ENDPOINTS]
+            .iter()
+            .position(|e| !e.live)
+            .ok_or(Error::InvalidArgument)?;
         self.endpoints[i] = Endpoint { live: true, ..Endpoint::EMPTY };
-        Ok(EndpointId(i as u16))
+        Ok(EndpointId(i as u8))
     }
 
     /// Put `cap` into `slot` of `task`'s capability table.
@@ -222,7 +242,7 @@ impl<A: Arch> Kernel<A> {
             return Err(Error::InvalidArgument);
         }
         if let Cap::Endpoint { ep, .. } = cap
-            && !self.endpoints.get(ep.0 as usize).is_some_and(|e| e.live)
+            && !(usize::from(ep.0) < MAX_ENDPOINTS && self.endpoints[usize::from(ep.0)].live)
         {
             return Err(Error::InvalidArgument);
         }
@@ -242,8 +262,7 @@ impl<A: Arch> Kernel<A> {
         utcb: Option<&'static Utcb>,
     ) -> Result<ThreadId, Error> {
         let space = self.space(task).ok_or(Error::InvalidArgument)?;
-        let i = self
-            .threads
+        let i = self.threads[..MAX_THREADS]
             .iter()
             .position(|t| t.state == ThreadState::Inactive)
             .ok_or(Error::InvalidArgument)?;
@@ -252,13 +271,13 @@ impl<A: Arch> Kernel<A> {
         self.ctxs[i] = A::Context::new_thread(entry, stack, arg);
         self.utcbs[i] = utcb;
         self.send_badges[i] = Badge(0);
-        self.runq_push(i as u16);
-        Ok(ThreadId(i as u16))
+        self.runq_push(i as u8);
+        Ok(ThreadId(i as u8))
     }
 
     // ----- run queue ----------------------------------------------------------
 
-    fn runq_push(&mut self, t: u16) {
+    fn runq_push(&mut self, t: u8) {
         self.tcb_mut(t).next = NIL;
         match self.runq.tail {
             NIL => self.runq.head = t,
@@ -267,7 +286,7 @@ impl<A: Arch> Kernel<A> {
         self.runq.tail = t;
     }
 
-    fn runq_pop(&mut self) -> Option<u16> {
+    fn runq_pop(&mut self) -> Option<u8> {
         let h = self.runq.head;
         if h == NIL {
             return None;
@@ -280,21 +299,21 @@ impl<A: Arch> Kernel<A> {
     }
 
     /// Remove `t` from the queue `q` (a linear walk: slowpath only).
-    fn queue_remove(threads: &mut [Tcb<A>; MAX_THREADS], q: &mut Queue, t: u16) -> bool {
+    fn queue_remove(threads: &mut [Tcb<A>; SLOTS], q: &mut Queue, t: u8) -> bool {
         let mut prev = NIL;
         let mut cur = q.head;
         while cur != NIL {
-            let next = threads[cur as usize % MAX_THREADS].next;
+            let next = threads[cur as usize].next;
             if cur == t {
                 if prev == NIL {
                     q.head = next;
                 } else {
-                    threads[prev as usize % MAX_THREADS].next = next;
+                    threads[prev as usize].next = next;
                 }
                 if q.tail == t {
                     q.tail = prev;
                 }
-                threads[t as usize % MAX_THREADS].next = NIL;
+                threads[t as usize].next = NIL;
                 return true;
             }
             prev = cur;
@@ -306,7 +325,7 @@ impl<A: Arch> Kernel<A> {
     /// Make `t` the current thread, switching the address space if its task's
     /// differs from the loaded one.
     #[inline(always)]
-    pub(crate) fn activate(&mut self, t: u16) {
+    pub(crate) fn activate(&mut self, t: u8) {
         let space = self.tcb(t).space;
         if space != self.cur_space {
             A::switch_space(space);
@@ -365,13 +384,13 @@ impl<A: Arch> Kernel<A> {
     /// The general path of every syscall.
     #[cold]
     #[inline(never)]
-    fn slowpath<S: Services<A>>(&mut self, cur: u16, svc: &mut S) -> Next {
+    fn slowpath<S: Services<A>>(&mut self, cur: u8, svc: &mut S) -> Next {
         assert!(cur != NIL, "syscall without a current thread");
         let args = self.ctx(cur).syscall_args();
         let Some(op) = Syscall::from_word(args.op) else {
             if args.op >= SERVICE_BASE {
                 let task = self.tcb(cur).task;
-                let i = cur as usize % MAX_THREADS;
+                let i = cur as usize;
                 let r = svc.service(ThreadId(cur), task, args.op, &mut self.ctxs[i], self.utcbs[i]);
                 return self.finish(cur, r);
             }
@@ -421,7 +440,7 @@ impl<A: Arch> Kernel<A> {
     }
 
     /// Resume the current thread with the status of `r`.
-    fn finish(&mut self, cur: u16, r: Result<(), Error>) -> Next {
+    fn finish(&mut self, cur: u8, r: Result<(), Error>) -> Next {
         let status = match r {
             Ok(()) => 0,
             Err(e) => e.code(),
@@ -434,7 +453,7 @@ impl<A: Arch> Kernel<A> {
     /// which must carry `need`. Returns the endpoint and the cap's badge.
     fn lookup_cap(
         &self,
-        cur: u16,
+        cur: u8,
         args: SyscallArgs,
         need: Rights,
     ) -> Result<(EndpointId, Badge), Error> {
@@ -455,15 +474,15 @@ impl<A: Arch> Kernel<A> {
         }
     }
 
-    fn lookup(&self, cur: u16, args: SyscallArgs, need: Rights) -> Result<EndpointId, Error> {
+    fn lookup(&self, cur: u8, args: SyscallArgs, need: Rights) -> Result<EndpointId, Error> {
         self.lookup_cap(cur, args, need).map(|(ep, _)| ep)
     }
 
     /// Copy the message of `from` (as it sent it: its saved tag, register
     /// message registers and UTCB words) to `to`, with `badge`.
-    fn deliver(&mut self, from: u16, to: u16, tag: MessageInfo, badge: Badge) {
-        let su = self.utcbs[from as usize % MAX_THREADS];
-        let du = self.utcbs[to as usize % MAX_THREADS];
+    fn deliver(&mut self, from: u8, to: u8, tag: MessageInfo, badge: Badge) {
+        let su = self.utcbs[from as usize];
+        let du = self.utcbs[to as usize];
         let (src, dst) = self.ctx_pair(from, to);
         let n = tag.length();
         for i in 0..n.min(A::MR_IN_REGS) {
@@ -480,7 +499,7 @@ impl<A: Arch> Kernel<A> {
     }
 
     /// Wake `caller` with the reply in `cur`'s registers.
-    fn do_reply(&mut self, cur: u16, caller: u16, tag: MessageInfo) {
+    fn do_reply(&mut self, cur: u8, caller: u8, tag: MessageInfo) {
         self.tcb_mut(cur).caller = NIL;
         if self.tcb(caller).state != ThreadState::BlockedOnReply {
             return; // the caller died meanwhile: the reply goes nowhere
@@ -492,7 +511,7 @@ impl<A: Arch> Kernel<A> {
 
     /// Give `receiver` the reply right for `caller`; a reply right it still
     /// held is lost, and the thread waiting on it is woken with an error.
-    fn set_caller(&mut self, receiver: u16, caller: u16) {
+    fn set_caller(&mut self, receiver: u8, caller: u8) {
         let old = self.tcb(receiver).caller;
         if old != NIL && self.tcb(old).state == ThreadState::BlockedOnReply {
             self.ctx_mut(old).set_status(Error::PartnerDied.code());
@@ -502,7 +521,7 @@ impl<A: Arch> Kernel<A> {
         self.tcb_mut(receiver).caller = caller;
     }
 
-    fn do_send(&mut self, cur: u16, args: SyscallArgs, call: bool) -> Next {
+    fn do_send(&mut self, cur: u8, args: SyscallArgs, call: bool) -> Next {
         let (ep, badge) = match self.lookup_cap(cur, args, Rights::SEND) {
             Ok(x) => x,
             Err(e) => return self.finish(cur, Err(e)),
@@ -525,12 +544,12 @@ impl<A: Arch> Kernel<A> {
         }
         // Nobody waits: queue the sender with its message in its registers.
         self.tcb_mut(cur).state = ThreadState::BlockedOnSend { ep, call };
-        self.send_badges[cur as usize % MAX_THREADS] = badge;
+        self.send_badges[cur as usize] = badge;
         self.ep_push(ep, cur, EpState::Send);
         self.schedule()
     }
 
-    fn do_recv(&mut self, cur: u16, ep: EndpointId) -> Next {
+    fn do_recv(&mut self, cur: u8, ep: EndpointId) -> Next {
         // Waiting for a new message drops an unanswered reply right (its
         // holder gets `PartnerDied`): a thread waiting in `recv` never holds
         // one, which the fastpath relies on.
@@ -551,7 +570,7 @@ impl<A: Arch> Kernel<A> {
                 unreachable!("send queue holds a thread not blocked on send");
             };
             let tag = self.ctx(sender).syscall_args().tag;
-            let badge = self.send_badges[sender as usize % MAX_THREADS];
+            let badge = self.send_badges[sender as usize];
             self.deliver(sender, cur, tag, badge);
             if call {
                 self.set_caller(cur, sender);
@@ -570,7 +589,7 @@ impl<A: Arch> Kernel<A> {
 
     /// Append `t` to the queue of `ep`, which then holds `kind` waiters.
     #[inline(always)]
-    pub(crate) fn ep_push(&mut self, ep: EndpointId, t: u16, kind: EpState) {
+    pub(crate) fn ep_push(&mut self, ep: EndpointId, t: u8, kind: EpState) {
         self.tcb_mut(t).next = NIL;
         let e = *self.ep_mut(ep);
         if e.state == EpState::Idle {
@@ -598,10 +617,10 @@ impl<A: Arch> Kernel<A> {
 
     /// End thread `t`: take it off every queue, fail the thread waiting for
     /// its reply, and mark it dead.
-    fn kill_thread(&mut self, t: u16) {
+    fn kill_thread(&mut self, t: u8) {
         match self.tcb(t).state {
             ThreadState::BlockedOnSend { ep, .. } | ThreadState::BlockedOnRecv { ep } => {
-                let idx = ep.0 as usize % MAX_ENDPOINTS;
+                let idx = ep.0 as usize;
                 let mut q = self.endpoints[idx].queue;
                 Self::queue_remove(&mut self.threads, &mut q, t);
                 self.endpoints[idx].queue = q;
@@ -648,7 +667,7 @@ impl<A: Arch> Kernel<A> {
         for i in 0..MAX_THREADS {
             let s = self.threads[i].state;
             if self.threads[i].task == task && s != ThreadState::Inactive && s != ThreadState::Dead {
-                self.kill_thread(i as u16);
+                self.kill_thread(i as u8);
             }
         }
     }

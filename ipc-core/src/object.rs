@@ -86,7 +86,7 @@ pub enum ThreadState {
 }
 
 /// Sentinel for "no thread" in the intrusive queues.
-pub(crate) const NIL: u16 = u16::MAX;
+pub(crate) const NIL: u8 = u8::MAX;
 
 /// The scheduling and IPC state of a thread (its registers, UTCB and queued
 /// badge live in parallel arrays of the [`crate::Kernel`], so that this hot
@@ -98,9 +98,9 @@ pub struct Tcb<A: Arch> {
     /// The task (address space, capabilities) the thread runs in.
     pub(crate) task: TaskId,
     /// Next thread in the queue this thread is on (endpoint or run queue).
-    pub(crate) next: u16,
+    pub(crate) next: u8,
     /// The thread waiting for this one's reply (the implicit reply right).
-    pub(crate) caller: u16,
+    pub(crate) caller: u8,
     /// The task's address space, cached for the switch.
     pub(crate) space: A::Space,
 }
@@ -127,8 +127,8 @@ pub(crate) enum EpState {
 /// A FIFO of threads, linked through [`Tcb::next`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Queue {
-    pub(crate) head: u16,
-    pub(crate) tail: u16,
+    pub(crate) head: u8,
+    pub(crate) tail: u8,
 }
 
 impl Queue {
@@ -151,6 +151,6 @@ impl Endpoint {
 
 /// Is `id` a real thread index (not [`NIL`])?
 #[inline(always)]
-pub(crate) fn some(id: u16) -> Option<ThreadId> {
+pub(crate) fn some(id: u8) -> Option<ThreadId> {
     if id == NIL { None } else { Some(ThreadId(id)) }
 }

@@ -6,12 +6,15 @@
 /// A machine word: a message register, a badge, a tag.
 pub type Word = u64;
 
-/// Number of thread control blocks a [`crate::Kernel`] holds.
-pub const MAX_THREADS: usize = 32;
+/// Number of thread control blocks a [`crate::Kernel`] holds. Thread and
+/// endpoint indices are bytes and their tables have 256 entries (index 255
+/// is the "none" marker), so an index needs neither a mask nor a bounds
+/// check on the fastpath.
+pub const MAX_THREADS: usize = 255;
 /// Number of tasks (address space + capability table).
 pub const MAX_TASKS: usize = 16;
 /// Number of endpoints.
-pub const MAX_ENDPOINTS: usize = 32;
+pub const MAX_ENDPOINTS: usize = 255;
 /// Capability slots per task.
 pub const CAP_SLOTS: usize = 32;
 /// Longest message in words (register message registers plus UTCB words).
@@ -22,7 +25,7 @@ pub const SERVICE_BASE: Word = 16;
 
 /// Index of a thread control block.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
-pub struct ThreadId(pub u16);
+pub struct ThreadId(pub u8);
 
 /// Index of a task.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
@@ -30,7 +33,7 @@ pub struct TaskId(pub u16);
 
 /// Index of an endpoint.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
-pub struct EndpointId(pub u16);
+pub struct EndpointId(pub u8);
 
 /// The word a capability stamps on every message sent through it, so a
 /// server can tell its clients apart (seL4's badge, L4's label of the gate).
