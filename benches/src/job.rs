@@ -2,13 +2,11 @@
 //! The job the runtime writes into a thread's UTCB before it starts
 //! (docs/abi.md "Start-up words"), and the arithmetic of counter deltas.
 
-use crate::abi::{MAX_COUNTERS, MR_IN_REGS, TSC_SELECTOR, word};
+use crate::abi::{MAX_COUNTERS, TSC_SELECTOR, word};
 
-/// Longest message the program sends today. Words past
-/// [`MR_IN_REGS`] travel in the UTCB; the loops handle them (tested on the
-/// host) but the kernels do not carry them yet, so a longer length in the
-/// job is cut to this. Raise to [`crate::abi::MSG_MAX_WORDS`] when they do.
-pub const LENGTH_LIMIT: usize = MR_IN_REGS;
+/// Longest message a job may ask for: the kernel carries words beyond
+/// [`MR_IN_REGS`] in the UTCB, up to [`crate::abi::MSG_MAX_WORDS`].
+pub const LENGTH_LIMIT: usize = crate::abi::MSG_MAX_WORDS;
 
 /// `rdpmc` counters are at most 48 bits wide on every CPU we read (Intel
 /// fixed and general counters, AMD core counters); a delta is taken modulo

@@ -76,11 +76,13 @@ pub struct Config {
     pub warmup: u64,
     /// Fault injection.
     pub inject: Inject,
+    /// Run the message-size sweep.
+    pub sweep: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None }
+        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true }
     }
 }
 
@@ -99,6 +101,7 @@ pub fn parse_cmdline(s: &str) -> Result<Config, &str> {
             "rounds" => c.rounds = num()?.max(1),
             "runs" => c.runs = num()?.clamp(1, pmu::MAX_RUNS as u64),
             "warmup" => c.warmup = num()?,
+            "sweep" => c.sweep = num()? != 0,
             "inject" => {
                 c.inject = match v {
                     "none" => Inject::None,
@@ -171,6 +174,8 @@ impl Where {
 struct Scenario {
     name: &'static str,
     id: u64,
+    /// Message length in words (UTCB word 16).
+    words: u64,
     tasks: usize,
     caps: &'static [CapSpec],
     threads: &'static [ThreadSpec],
@@ -187,6 +192,7 @@ const fn test(name: &'static str, id: u64, kind: Kind) -> Scenario {
     Scenario {
         name,
         id,
+        words: 4,
         tasks: 1,
         caps: &[CapSpec { task: 0, slot: 1, rights: Rights::SEND, badge: 0 }],
         threads: &[TEST_THREAD],
@@ -214,6 +220,7 @@ const TESTS: &[Scenario] = &[
 const BENCHES: &[Scenario] = &[
     Scenario {
         name: "ipc-intra",
+        words: 4,
         id: 1,
         tasks: 1,
         caps: &[RECV, SEND_B1],
@@ -225,6 +232,7 @@ const BENCHES: &[Scenario] = &[
     },
     Scenario {
         name: "ipc-inter",
+        words: 4,
         id: 2,
         tasks: 2,
         caps: &[RECV, CapSpec { task: 1, slot: 1, rights: Rights::SEND, badge: 0xC2 }],
@@ -236,6 +244,7 @@ const BENCHES: &[Scenario] = &[
     },
     Scenario {
         name: "syscall",
+        words: 4,
         id: 3,
         tasks: 1,
         caps: &[],
@@ -243,6 +252,15 @@ const BENCHES: &[Scenario] = &[
         kind: Kind::Bench { unit: "syscall", ops_per_round: 1 },
     },
 ];
+
+/// Message sizes of the sweep (words; up to 4 travel in registers, the
+/// rest in the UTCB).
+pub const SWEEP_WORDS: [u64; 8] = [0, 1, 2, 4, 8, 16, 32, 63];
+
+/// The sweep: `ipc-inter` with `words`-word messages.
+const fn sweep(words: u64) -> Scenario {
+    Scenario { name: "ipc-sweep", words, ..BENCHES[1] }
+}
 
 /// Why a scenario could not even be set up.
 #[derive(Clone, Copy, Debug)]
@@ -390,7 +408,7 @@ fn setup<M: Machine, B: Board>(
             (9, set.len() as u64),
             (14, th.cap),
             (15, th.badge),
-            (16, 4),
+            (16, sc.words),
             (17, 0),
         ];
         for (i, v) in words {
@@ -499,18 +517,32 @@ fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &
                 None
             };
             if let Some((w, i, got, exp)) = reason {
-                kprintln!(B, "IPCB fail bench={} core=0 reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, w, i, got, exp);
-                out.push(sc.name, None);
+                if sc.name == "ipc-sweep" {
+                    kprintln!(B, "IPCB fail bench={} words={} core=0 reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, sc.words, w, i, got, exp);
+                } else {
+                    kprintln!(B, "IPCB fail bench={} core=0 reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, w, i, got, exp);
+                    out.push(sc.name, None);
+                }
                 return Outcome { ok: false };
             }
             for (i, kind) in env.counters.0.iter().enumerate() {
                 if let Some(s) = r.log.stats(i, r.ops) {
-                    kprintln!(B, "IPCB result bench={} core=0 counter={} unit={} ops={} runs={} min={} median={} mean={} max={} verified=1",
-                        sc.name, kind.name(), unit, r.ops, s.runs, s.min, s.median, s.mean, s.max);
-                    out.set(sc.name, i, s);
+                    if sc.name == "ipc-sweep" {
+                        kprintln!(B, "IPCB result bench={} words={} core=0 counter={} unit={} ops={} runs={} min={} median={} mean={} max={} verified=1",
+                            sc.name, sc.words, kind.name(), unit, r.ops, s.runs, s.min, s.median, s.mean, s.max);
+                        if i == 0 {
+                            kprintln!(B, "  sweep: {:>2} words: {} {} per one-way IPC", sc.words, s.median, kind.name());
+                        }
+                    } else {
+                        kprintln!(B, "IPCB result bench={} core=0 counter={} unit={} ops={} runs={} min={} median={} mean={} max={} verified=1",
+                            sc.name, kind.name(), unit, r.ops, s.runs, s.min, s.median, s.mean, s.max);
+                        out.set(sc.name, i, s);
+                    }
                 }
             }
-            out.push(sc.name, Some(()));
+            if sc.name != "ipc-sweep" {
+                out.push(sc.name, Some(()));
+            }
             Outcome { ok: true }
         }
     }
@@ -571,7 +603,7 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     let iters = 1_000_000;
     let (cname, delta) = M::calibrate(iters);
     kprintln!(B, "IPCB calib iters={} counter={} delta={}", iters, cname, delta);
-    kprintln!(B, "IPCB config rounds={} runs={} warmup={} inject={}", cfg.rounds, cfg.runs, cfg.warmup, cfg.inject.name());
+    kprintln!(B, "IPCB config rounds={} runs={} warmup={} inject={} sweep={}", cfg.rounds, cfg.runs, cfg.warmup, cfg.inject.name(), u8::from(cfg.sweep));
     kprintln!(B, "");
     kprintln!(B, "ipcbench-rs on {} ({}): rounds={} runs={} warm-up={}", B::NAME, M::NAME, cfg.rounds, cfg.runs, cfg.warmup);
 
@@ -582,6 +614,11 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     }
     for sc in BENCHES {
         all_ok &= run_scenario(&env, sc, &mut results).ok;
+    }
+    if cfg.sweep {
+        for w in SWEEP_WORDS {
+            all_ok &= run_scenario(&env, &sweep(w), &mut results).ok;
+        }
     }
 
     // The table: one row per counter, one column per benchmark.
