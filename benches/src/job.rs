@@ -5,7 +5,7 @@
 use crate::abi::{MAX_COUNTERS, TSC_SELECTOR, word};
 
 /// Longest message a job may ask for: the kernel carries words beyond
-/// [`MR_IN_REGS`] in the UTCB, up to [`crate::abi::MSG_MAX_WORDS`].
+/// [`crate::abi::MR_IN_REGS`] in the UTCB, up to [`crate::abi::MSG_MAX_WORDS`].
 pub const LENGTH_LIMIT: usize = crate::abi::MSG_MAX_WORDS;
 
 /// `rdpmc` counters are at most 48 bits wide on every CPU we read (Intel
