@@ -228,3 +228,70 @@ fn recv_drops_an_unanswered_reply_right() {
     assert_eq!(n, Next::Resume { thread: server, regs_from: client });
     assert_eq!((m.badge(), m.mr(0)), (0xB1, 9));
 }
+
+/// Every case the fastpath declines, each checked through the general path,
+/// with and without the live-register fastpath in front.
+#[test]
+fn slowpath_covers_every_case_the_fastpath_declines() {
+    for live in [true, false] {
+        // reply_recv without a caller acts as recv.
+        let (mut m, client, server, _) = client_server(false);
+        m.live_fastpath = live;
+        m.start();
+        m.syscall(op(Syscall::ReplyRecv), 1, MessageInfo::new(0, 0), &[]);
+        assert_eq!(m.running(), Some(client));
+        assert!(matches!(
+            m.kernel.thread_info(server).unwrap().state,
+            ThreadState::BlockedOnRecv { .. }
+        ));
+
+        // reply_recv with senders queued on the endpoint: reply, then take
+        // the next sender's message at once (no blocking).
+        let mut m2 = Machine::new();
+        m2.live_fastpath = live;
+        let k = &mut m2.kernel;
+        let ts = k.create_task(1).unwrap();
+        let tc = k.create_task(2).unwrap();
+        let ep = k.create_endpoint().unwrap();
+        k.set_cap(ts, 1, Cap::Endpoint { ep, rights: Rights::RECV, badge: Badge(0) }).unwrap();
+        k.set_cap(tc, 1, Cap::Endpoint { ep, rights: Rights::SEND, badge: Badge(7) }).unwrap();
+        let c1 = k.create_thread(tc, 0, 0, 0, Some(utcb())).unwrap();
+        let c2 = k.create_thread(tc, 0, 0, 0, Some(utcb())).unwrap();
+        let s = k.create_thread(ts, 0, 0, 0, Some(utcb())).unwrap();
+        m2.start();
+        assert_eq!(m2.running(), Some(c1));
+        m2.syscall(op(Syscall::Call), 1, MessageInfo::new(1, 1), &[11]); // queued
+        assert_eq!(m2.running(), Some(c2));
+        m2.syscall(op(Syscall::Call), 1, MessageInfo::new(2, 1), &[22]); // queued
+        assert_eq!(m2.running(), Some(s));
+        m2.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+        assert_eq!((m2.badge(), m2.mr(0)), (7, 11));
+        // Reply to c1 and receive c2's queued call in one go.
+        let n = m2.syscall(op(Syscall::ReplyRecv), 1, MessageInfo::new(3, 1), &[33]);
+        assert_eq!(n, Next::Resume { thread: s, regs_from: s });
+        assert_eq!((m2.badge(), m2.tag(), m2.mr(0)), (7, MessageInfo::new(2, 1), 22));
+        assert_eq!(m2.kernel.thread_info(c1).unwrap().state, ThreadState::Ready);
+        assert_eq!(m2.kernel.context(c1).regs[reg::MR0], 33, "c1's reply was copied");
+
+        // reply_recv whose caller died meanwhile: the reply goes nowhere.
+        let (mut m3, client, server, _) = client_server(false);
+        m3.live_fastpath = live;
+        m3.start();
+        m3.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+        m3.syscall(op(Syscall::Call), 1, MessageInfo::new(1, 0), &[]);
+        assert_eq!(m3.running(), Some(server));
+        m3.kernel.kill_task(m3.kernel.thread_info(client).unwrap().task);
+        let n = m3.syscall(op(Syscall::ReplyRecv), 1, MessageInfo::new(2, 0), &[]);
+        assert_eq!(n, Next::Idle, "nobody left to run");
+
+        // call with flags in the tag, or an overlong tag: errors, not hand-offs.
+        let (mut m4, _client, _server, _) = client_server(false);
+        m4.live_fastpath = live;
+        m4.start();
+        m4.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+        for tag in [MessageInfo(1 << 9), MessageInfo::new(1, 64)] {
+            m4.syscall(op(Syscall::Call), 1, tag, &[]);
+            assert_eq!(m4.status(), Error::InvalidMessage.code());
+        }
+    }
+}
