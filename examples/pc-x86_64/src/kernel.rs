@@ -78,7 +78,10 @@ extern "sysv64" fn ipcb_fast_handler(cap: u64, tag: u64, op: u64) -> FastPair {
         Some(Fast::HandOff { thread, badge }) => {
             FastPair { thread: st.kernel.context_mut(thread) as *mut Context, badge }
         }
-        Some(Fast::Return) => FastPair { thread: 1 as *mut Context, badge: 0 },
+        // The entry reads 1 as "return to the caller" (never dereferenced).
+        Some(Fast::Return) => {
+            FastPair { thread: core::ptr::without_provenance_mut(1), badge: 0 }
+        }
         None => slow(st, args),
     }
 }
