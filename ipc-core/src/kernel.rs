@@ -90,6 +90,9 @@ pub struct Kernel<A: Arch> {
     pub(crate) cur_space: A::Space,
     /// Ready threads other than the current one.
     pub(crate) runq: Queue,
+    /// Try the fastpath in [`Kernel::syscall`] (tests turn it off to
+    /// compare the two paths).
+    pub(crate) fastpath_on: bool,
 }
 
 impl<A: Arch> Default for Kernel<A> {
@@ -112,7 +115,15 @@ impl<A: Arch> Kernel<A> {
             current: NIL,
             cur_space: A::NO_SPACE,
             runq: Queue::EMPTY,
+            fastpath_on: true,
         }
+    }
+
+    /// Turn the fastpath inside [`Kernel::syscall`] on or off. Off, every
+    /// syscall takes the general path; the behaviour must be the same (the
+    /// host tests check this on random syscall streams).
+    pub fn set_fastpath(&mut self, on: bool) {
+        self.fastpath_on = on;
     }
 
     /// Drop every object (between two benchmarks). The address space loaded
@@ -366,6 +377,9 @@ impl<A: Arch> Kernel<A> {
     pub fn syscall<S: Services<A>>(&mut self, svc: &mut S) -> Next {
         let cur = self.current;
         let args = self.ctx(cur).syscall_args();
+        if !self.fastpath_on {
+            return self.slowpath(cur, svc);
+        }
         match self.fastpath(args) {
             Some(Fast::Return) => {
                 self.ctx_mut(cur).set_recv_badge(0);
@@ -403,15 +417,16 @@ impl<A: Arch> Kernel<A> {
             }
             Syscall::Call | Syscall::Send => self.do_send(cur, args, op == Syscall::Call),
             Syscall::Recv => match self.lookup(cur, args, Rights::RECV) {
-                Ok(ep) => self.do_recv(cur, ep),
+                Ok(ep) => self.do_recv(cur, ep, None),
                 Err(e) => self.finish(cur, Err(e)),
             },
             Syscall::ReplyRecv => match self.lookup(cur, args, Rights::RECV) {
                 Ok(ep) => {
-                    if let Some(caller) = some(self.tcb(cur).caller) {
-                        self.do_reply(cur, caller.0, args.tag);
-                    }
-                    self.do_recv(cur, ep)
+                    let woken = match some(self.tcb(cur).caller) {
+                        Some(caller) => self.reply_to(cur, caller.0, args.tag),
+                        None => None,
+                    };
+                    self.do_recv(cur, ep, woken)
                 }
                 Err(e) => self.finish(cur, Err(e)),
             },
@@ -421,7 +436,9 @@ impl<A: Arch> Kernel<A> {
                 }
                 match some(self.tcb(cur).caller) {
                     Some(caller) => {
-                        self.do_reply(cur, caller.0, args.tag);
+                        if let Some(c) = self.reply_to(cur, caller.0, args.tag) {
+                            self.runq_push(c);
+                        }
                         self.finish(cur, Ok(()))
                     }
                     None => self.finish(cur, Err(Error::NoCaller)),
@@ -498,15 +515,17 @@ impl<A: Arch> Kernel<A> {
         dst.set_recv_result(badge.0, tag);
     }
 
-    /// Wake `caller` with the reply in `cur`'s registers.
-    fn do_reply(&mut self, cur: u8, caller: u8, tag: MessageInfo) {
+    /// Give `caller` the reply in `cur`'s registers and make it ready (not
+    /// queued: the caller decides between a hand-off and the run queue).
+    /// `None` if the caller died meanwhile: the reply goes nowhere.
+    fn reply_to(&mut self, cur: u8, caller: u8, tag: MessageInfo) -> Option<u8> {
         self.tcb_mut(cur).caller = NIL;
         if self.tcb(caller).state != ThreadState::BlockedOnReply {
-            return; // the caller died meanwhile: the reply goes nowhere
+            return None;
         }
         self.deliver(cur, caller, tag, Badge(0));
         self.tcb_mut(caller).state = ThreadState::Ready;
-        self.runq_push(caller);
+        Some(caller)
     }
 
     /// Give `receiver` the reply right for `caller`; a reply right it still
@@ -549,7 +568,10 @@ impl<A: Arch> Kernel<A> {
         self.schedule()
     }
 
-    fn do_recv(&mut self, cur: u8, ep: EndpointId) -> Next {
+    /// Receive on `ep`. `handoff` is a thread just made ready by a reply:
+    /// if `cur` blocks, it runs next (as on the fastpath); otherwise it
+    /// joins the run queue.
+    fn do_recv(&mut self, cur: u8, ep: EndpointId, handoff: Option<u8>) -> Next {
         // Waiting for a new message drops an unanswered reply right (its
         // holder gets `PartnerDied`): a thread waiting in `recv` never holds
         // one, which the fastpath relies on.
@@ -580,11 +602,20 @@ impl<A: Arch> Kernel<A> {
                 self.tcb_mut(sender).state = ThreadState::Ready;
                 self.runq_push(sender);
             }
+            if let Some(h) = handoff {
+                self.runq_push(h);
+            }
             return self.resume_current();
         }
         self.tcb_mut(cur).state = ThreadState::BlockedOnRecv { ep };
         self.ep_push(ep, cur, EpState::Recv);
-        self.schedule()
+        match handoff {
+            Some(h) => {
+                self.activate(h);
+                self.resume_current()
+            }
+            None => self.schedule(),
+        }
     }
 
     /// Append `t` to the queue of `ep`, which then holds `kind` waiters.
