@@ -114,10 +114,13 @@ impl<A: Arch> Kernel<A> {
         if !Self::fast_args(args) {
             return None;
         }
+        // A held reply right always names a thread blocked on the reply
+        // (killing a thread clears the rights that name it).
         let caller = self.tcb(cur).caller;
-        if caller == NIL || self.tcb(caller).state != ThreadState::BlockedOnReply {
+        if caller == NIL {
             return None;
         }
+        debug_assert_eq!(self.tcb(caller).state, ThreadState::BlockedOnReply);
         let task = self.tcb(cur).task;
         let Cap::Endpoint { ep, rights, .. } =
             self.caps[task.0 as usize % MAX_TASKS][args.cap as usize]

@@ -634,13 +634,13 @@ impl<A: Arch> Kernel<A> {
     /// Remove the head of `ep`'s queue.
     #[inline(always)]
     pub(crate) fn ep_pop(&mut self, ep: EndpointId) {
-        let head = self.ep_mut(ep).queue.head;
-        let next = self.tcb(head).next;
-        let e = self.ep_mut(ep);
-        e.queue.head = next;
-        if next == NIL {
-            e.queue.tail = NIL;
-            e.state = EpState::Idle;
+        let q = self.ep_mut(ep).queue;
+        if q.head == q.tail {
+            // The only waiter: the endpoint goes idle (one store).
+            *self.ep_mut(ep) = Endpoint { live: true, ..Endpoint::EMPTY };
+        } else {
+            let next = self.tcb(q.head).next;
+            self.ep_mut(ep).queue.head = next;
         }
     }
 
@@ -665,6 +665,13 @@ impl<A: Arch> Kernel<A> {
                 self.runq = q;
             }
             _ => {}
+        }
+        // Nobody may keep a reply right for a dead thread (the fastpath
+        // relies on a held right naming a thread blocked on the reply).
+        for i in 0..MAX_THREADS {
+            if self.threads[i].caller == t {
+                self.threads[i].caller = NIL;
+            }
         }
         let caller = self.tcb(t).caller;
         if caller != NIL && self.tcb(caller).state == ThreadState::BlockedOnReply {

@@ -29,6 +29,14 @@ pub const PROTO_VERSION: u32 = 1;
 /// The longest excerpt of a console line quoted in an error message.
 const MAX_QUOTED: usize = 160;
 
+/// The benchmark name of the message-size sweep: `ipc-inter` with messages of
+/// `words` words (its result and fail lines carry a `words` key).
+pub const SWEEP_BENCH: &str = "ipc-sweep";
+
+/// Message words that travel in registers; longer messages go through the
+/// UTCB.
+pub const REGISTER_WORDS: u64 = 4;
+
 /// `IPCB hello`: the first line after boot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hello {
@@ -102,6 +110,9 @@ pub struct Config {
     pub warmup: u32,
     /// Fault injection (`none`, `mr`, `badge`, `label`).
     pub inject: String,
+    /// Whether the message-size sweep runs (`sweep=0|1`; `None` when the
+    /// kernel does not print the key).
+    pub sweep: Option<bool>,
 }
 
 /// `IPCB result`: statistics of one benchmark on one core with one counter.
@@ -111,6 +122,8 @@ pub struct BenchResult {
     pub bench: String,
     /// Core it ran on.
     pub core: u32,
+    /// Message length in words (the message-size sweep; `None` elsewhere).
+    pub words: Option<u64>,
     /// Kernel counter name (before any host relabelling).
     pub counter: String,
     /// Operation the figures are per (`one-way-ipc`, `syscall`, `round-trip`).
@@ -138,6 +151,8 @@ pub struct Failure {
     pub bench: String,
     /// Core, when the kernel names one.
     pub core: Option<u32>,
+    /// Message length in words, when the kernel names one (the sweep).
+    pub words: Option<u64>,
     /// Why it failed.
     pub reason: String,
     /// True when the line named a test (`test=`) rather than a bench.
@@ -330,6 +345,15 @@ impl Fields {
         }
     }
 
+    fn flag(&self, key: &str) -> Result<Option<bool>, String> {
+        match self.opt(key) {
+            None => Ok(None),
+            Some("1") => Ok(Some(true)),
+            Some("0") => Ok(Some(false)),
+            Some(v) => Err(format!("`{key}={v}` is neither 0 nor 1")),
+        }
+    }
+
     fn float(&self, key: &str) -> Result<f64, String> {
         let x: f64 = self.num(key)?;
         if !x.is_finite() {
@@ -420,12 +444,14 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
             runs: f.num("runs")?,
             warmup: f.num("warmup")?,
             inject: f.req_name("inject")?,
+            sweep: f.flag("sweep")?,
         }),
         "ok" => Line::Ok(f.req_name("test")?),
         "result" => {
             let r = BenchResult {
                 bench: f.req_name("bench")?,
                 core: f.num("core")?,
+                words: f.opt_num("words")?,
                 counter: f.req_name("counter")?,
                 unit: f.req_name("unit")?,
                 ops: f.num("ops")?,
@@ -440,6 +466,9 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
                     v => return Err(format!("`verified={v}` is neither 0 nor 1")),
                 },
             };
+            if r.bench == SWEEP_BENCH && r.words.is_none() {
+                return Err(format!("missing key `words` (required for bench={SWEEP_BENCH})"));
+            }
             if r.ops == 0 || r.runs == 0 {
                 return Err("`ops` and `runs` must be at least 1".to_string());
             }
@@ -460,6 +489,7 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
             Line::Fail(Failure {
                 bench: bench.to_string(),
                 core: f.opt_num("core")?,
+                words: f.opt_num("words")?,
                 reason: f.opt("reason").unwrap_or("(no reason given)").to_string(),
                 is_test,
             })
@@ -553,13 +583,15 @@ impl Transcript {
             Line::Config(c) => self.config = Some(c.clone()),
             Line::Ok(t) => self.tests.push(t.clone()),
             Line::Result(r) => {
-                if self
-                    .results
-                    .iter()
-                    .any(|o| o.bench == r.bench && o.core == r.core && o.counter == r.counter)
-                {
+                if self.results.iter().any(|o| {
+                    o.bench == r.bench
+                        && o.core == r.core
+                        && o.counter == r.counter
+                        && o.words == r.words
+                }) {
+                    let words = r.words.map(|w| format!(" words {w}")).unwrap_or_default();
                     return Err(err(format!(
-                        "a second result for bench {} core {} counter {}",
+                        "a second result for bench {}{words} core {} counter {}",
                         r.bench, r.core, r.counter
                     )));
                 }
@@ -701,6 +733,7 @@ IPCB end status=fail
             vec![Failure {
                 bench: "ipc-inter".into(),
                 core: Some(0),
+                words: None,
                 reason: "mr2 mismatch".into(),
                 is_test: false
             }]
@@ -805,6 +838,7 @@ IPCB end status=fail
             Line::Fail(Failure {
                 bench: "user-fault".into(),
                 core: None,
+                words: None,
                 reason: "task survived".into(),
                 is_test: true
             })
@@ -844,6 +878,77 @@ IPCB end status=fail
         let e = Transcript::parse_str(&format!("{hello}{r}{r}")).unwrap_err();
         assert_eq!(e.line_no, 3);
         assert!(e.msg.contains("second result"));
+    }
+
+    /// The sweep lines a kernel with `sweep=1` prints after the benchmarks:
+    /// eight message sizes, counter `tsc`, 10 more instructions per UTCB word.
+    pub(crate) fn sweep_lines() -> String {
+        let mut s = String::new();
+        for w in [0u64, 1, 2, 4, 8, 16, 32, 63] {
+            let v = 130 + w + if w > REGISTER_WORDS { 10 * w } else { 0 };
+            s.push_str(&format!(
+                "IPCB result bench=ipc-sweep words={w} core=0 counter=tsc unit=one-way-ipc ops=40000 runs=5 min={v}.00 median={v}.00 mean={v}.00 max={v}.00 verified=1\r\n"
+            ));
+        }
+        s
+    }
+
+    /// [`PASS`] with `sweep=1` in the config line and the sweep's results.
+    pub(crate) fn pass_with_sweep() -> String {
+        PASS.replace("inject=none\r\n", "inject=none sweep=1\r\n")
+            .replace("IPCB end status=pass\r\n", &format!("{}IPCB end status=pass\r\n", sweep_lines()))
+    }
+
+    #[test]
+    fn sweep_results_carry_words_and_config_its_flag() {
+        let t = Transcript::parse_str(&pass_with_sweep()).unwrap();
+        assert_eq!(t.config.as_ref().unwrap().sweep, Some(true));
+        assert_eq!(t.results.len(), 3 + 8);
+        assert!(t.results[..3].iter().all(|r| r.words.is_none()));
+        let words: Vec<u64> = t.results[3..].iter().filter_map(|r| r.words).collect();
+        assert_eq!(words, vec![0, 1, 2, 4, 8, 16, 32, 63]);
+        assert!(t.results[3..].iter().all(|r| r.bench == SWEEP_BENCH));
+        assert_eq!(t.results[10].median, 823.0);
+        // `sweep` is optional, and 0 turns it off.
+        assert_eq!(Transcript::parse_str(PASS).unwrap().config.unwrap().sweep, None);
+        let off = parse_line("IPCB config rounds=1 runs=1 warmup=0 inject=none sweep=0").unwrap();
+        assert!(matches!(off, Line::Config(Config { sweep: Some(false), .. })));
+        let e = parse_line("IPCB config rounds=1 runs=1 warmup=0 inject=none sweep=yes").unwrap_err();
+        assert!(e.contains("`sweep=yes` is neither 0 nor 1"), "{e}");
+        // `words` must be a number, and the sweep cannot go without it.
+        let r = "IPCB result bench=ipc-sweep words=8 core=0 counter=tsc unit=one-way-ipc ops=4 runs=1 min=1 median=1 mean=1 max=1 verified=1";
+        assert!(matches!(parse_line(r).unwrap(), Line::Result(BenchResult { words: Some(8), .. })));
+        let e = parse_line(&r.replace("words=8", "words=-1")).unwrap_err();
+        assert!(e.contains("`words=-1` is not a valid number"), "{e}");
+        let e = parse_line(&r.replace(" words=8", "")).unwrap_err();
+        assert!(e.contains("missing key `words`"), "{e}");
+        // Other benches may carry it too (kept, not required).
+        let l = parse_line(&r.replace("ipc-sweep", "ipc-intra")).unwrap();
+        assert!(matches!(l, Line::Result(BenchResult { words: Some(8), .. })));
+        // Sweep failures name the size.
+        let l = parse_line("IPCB fail bench=ipc-sweep words=63 core=0 reason=\"mr 40 got 0x0 expected 0x1\"").unwrap();
+        assert!(matches!(l, Line::Fail(Failure { words: Some(63), core: Some(0), .. })));
+    }
+
+    #[test]
+    fn duplicate_rule_keys_on_words_too() {
+        let hello = "IPCB hello proto=1 board=pc-x86_64 arch=x86_64 el=- cores=1\n";
+        let r = |w: &str| format!("IPCB result bench=ipc-sweep words={w} core=0 counter=tsc unit=one-way-ipc ops=1 runs=1 min=1 median=1 mean=1 max=1 verified=1\n");
+        // Same bench, core and counter, different sizes: fine.
+        let t = Transcript::parse_str(&format!("{hello}{}{}", r("0"), r("63"))).unwrap();
+        assert_eq!(t.results.len(), 2);
+        // The same size twice: an error naming it.
+        let e = Transcript::parse_str(&format!("{hello}{}{}{}", r("0"), r("8"), r("8"))).unwrap_err();
+        assert_eq!(e.line_no, 4);
+        assert!(e.msg.contains("a second result for bench ipc-sweep words 8 core 0 counter tsc"), "{}", e.msg);
+        // Another counter at the same size: fine.
+        let tsc8 = r("8");
+        let instr8 = tsc8.replace("counter=tsc", "counter=instructions");
+        assert!(Transcript::parse_str(&format!("{hello}{tsc8}{instr8}")).is_ok());
+        // A sized and an unsized result of one bench are different figures.
+        let plain = tsc8.replace(" words=8", "").replace("ipc-sweep", "ipc-inter");
+        let sized = tsc8.replace("ipc-sweep", "ipc-inter");
+        assert!(Transcript::parse_str(&format!("{hello}{plain}{sized}")).is_ok());
     }
 
     #[test]
