@@ -3,7 +3,9 @@
 //!
 //! `bench` decodes the console strictly, prints the table on stdout and
 //! progress on stderr, writes `results.json` into the run's output directory
-//! (and to `--json PATH` when asked) and exits non-zero when anything failed.
+//! (and to `--json PATH` when asked), plots the message-size sweep into
+//! `sweep.svg` there when the kernel ran it, and exits non-zero when anything
+//! failed.
 //! `run` copies the console to stdout for a person to read and only reports
 //! how the kernel exited.
 
@@ -18,9 +20,9 @@ use crate::accel::{self, AccelChoice};
 use crate::board::{self, Accel, Board, Medium};
 use crate::boot::{self, BootOutcome, BootSpec, Problem, Progress, Subject};
 use crate::report::{Report, RunMeta};
-use crate::table;
-use crate::util::{Workspace, git_commit, rustc_version};
+use crate::util::{Workspace, git_commit, one_line, rustc_version};
 use crate::{image, prereq};
+use crate::{plot, table};
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, Clone)]
@@ -152,11 +154,28 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
         write_json(&report, path)?;
         eprintln!("[ipcb] wrote {}", path.display());
     }
+    let sweep = match plot::write_sweep(&report, &outcome.out_dir) {
+        Ok(files) => files.map(|f| {
+            let png = f
+                .png
+                .map(|p| format!(" and {}", p.display()))
+                .unwrap_or_default();
+            format!("  sweep plot: {}{png}", f.svg.display())
+        }),
+        Err(e) => {
+            eprintln!(
+                "warning: sweep plot not written: {}",
+                one_line(&format!("{e:#}"))
+            );
+            None
+        }
+    };
     eprintln!(
-        "[ipcb] console: {}  results: {}  defmt: {}",
+        "[ipcb] console: {}  results: {}  defmt: {}{}",
         outcome.console.display(),
         run_json.display(),
-        outcome.out_dir.join("defmt.log").display()
+        outcome.out_dir.join("defmt.log").display(),
+        sweep.unwrap_or_default()
     );
 
     let failed = print_problems(&problems);
@@ -242,11 +261,13 @@ mod tests {
             Problem {
                 subject: Subject::Run,
                 core: None,
+                words: None,
                 reason: "guest hung".into(),
             },
             Problem {
                 subject: Subject::Bench("ipc-inter".into()),
                 core: Some(0),
+                words: None,
                 reason: "x".into(),
             },
         ];

@@ -76,6 +76,8 @@ pub struct Problem {
     pub subject: Subject,
     /// The core, when known.
     pub core: Option<u32>,
+    /// The message length in words, for a size of the message-size sweep.
+    pub words: Option<u64>,
     /// Why.
     pub reason: String,
 }
@@ -85,6 +87,7 @@ impl Problem {
         Problem {
             subject: Subject::Run,
             core: None,
+            words: None,
             reason,
         }
     }
@@ -138,15 +141,22 @@ fn progress_line(line: &Line, accel: Accel) -> Option<String> {
             None => "calibration: iters=0".to_string(),
         },
         Line::Config(c) => format!(
-            "config: rounds={} runs={} warmup={} inject={}",
-            c.rounds, c.runs, c.warmup, c.inject
+            "config: rounds={} runs={} warmup={} inject={}{}",
+            c.rounds,
+            c.runs,
+            c.warmup,
+            c.inject,
+            c.sweep
+                .map(|s| format!(" sweep={}", u8::from(s)))
+                .unwrap_or_default()
         ),
         Line::Ok(t) => format!("ok     {t}"),
         Line::Result(r) => {
             let l = relabel(&r.counter, accel);
             format!(
-                "result {} core {}: {:.2} {} per {} (min {:.2}, max {:.2}, {} runs){}",
+                "result {}{} core {}: {:.2} {} per {} (min {:.2}, max {:.2}, {} runs){}",
                 r.bench,
+                r.words.map(|w| format!(" words {w}")).unwrap_or_default(),
                 r.core,
                 r.median,
                 l.counter,
@@ -158,8 +168,9 @@ fn progress_line(line: &Line, accel: Accel) -> Option<String> {
             )
         }
         Line::Fail(f) => format!(
-            "FAIL   {}{}: {}",
+            "FAIL   {}{}{}: {}",
             f.bench,
+            f.words.map(|w| format!(" words {w}")).unwrap_or_default(),
             f.core.map(|c| format!(" core {c}")).unwrap_or_default(),
             f.reason
         ),
@@ -379,6 +390,7 @@ impl BootOutcome {
                     Subject::Bench(f.bench.clone())
                 },
                 core: f.core,
+                words: f.words,
                 reason: one_line(&f.reason),
             });
         }
@@ -386,6 +398,7 @@ impl BootOutcome {
             out.push(Problem {
                 subject: Subject::Bench(r.bench.clone()),
                 core: Some(r.core),
+                words: r.words,
                 reason: format!(
                     "figures not verified (counter {}): reported as failed",
                     r.counter
@@ -417,6 +430,7 @@ impl BootOutcome {
                     out.push(Problem {
                         subject: Subject::Bench(bench.to_string()),
                         core: None,
+                        words: None,
                         reason: "no result reported".to_string(),
                     });
                 }
@@ -467,6 +481,7 @@ pub(crate) mod tests {
             vec![Problem {
                 subject: Subject::Bench("ipc-inter".into()),
                 core: Some(0),
+                words: None,
                 reason: "mr2 mismatch".into()
             }]
         );
@@ -549,6 +564,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn sweep_run_passes_and_its_failures_name_the_size() {
+        let text = crate::protocol::tests::pass_with_sweep();
+        assert!(outcome(&text, Some(33)).problems(EXPECTED).is_empty());
+        let bad = text
+            .replace("ipc-sweep words=16 core=0 counter=tsc unit=one-way-ipc ops=40000 runs=5 min=306.00 median=306.00 mean=306.00 max=306.00 verified=1",
+                     "ipc-sweep words=16 core=0 counter=tsc unit=one-way-ipc ops=40000 runs=5 min=306.00 median=306.00 mean=306.00 max=306.00 verified=0")
+            .replace("IPCB end status=pass", "IPCB fail bench=ipc-sweep words=63 core=0 reason=\"mr 40 got 0x0 expected 0x1\"\r\nIPCB end status=fail");
+        let p = outcome(&bad, Some(35)).problems(EXPECTED);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(
+            (&p[0].subject, p[0].words, p[0].reason.as_str()),
+            (
+                &Subject::Bench("ipc-sweep".into()),
+                Some(63),
+                "mr 40 got 0x0 expected 0x1"
+            )
+        );
+        assert_eq!(
+            (&p[1].subject, p[1].words),
+            (&Subject::Bench("ipc-sweep".into()), Some(16))
+        );
+        assert!(p[1].reason.contains("not verified"), "{p:?}");
+    }
+
+    #[test]
     fn wrong_board_is_a_problem() {
         let text = PASS.replace("board=pc-x86_64", "board=raspi3b");
         let r = reasons(&outcome(&text, Some(33)));
@@ -584,6 +624,29 @@ pub(crate) mod tests {
         assert_eq!(
             progress_line(&l, Accel::Tcg).unwrap(),
             "result ipc-intra core 0: 2.00 tsc per one-way-ipc (min 1.00, max 3.00, 3 runs)"
+        );
+        let l = crate::protocol::parse_line(
+            "IPCB result bench=ipc-sweep words=63 core=0 counter=tsc unit=one-way-ipc ops=4 runs=3 min=1.00 median=2.00 mean=2.00 max=3.00 verified=1",
+        )
+        .unwrap();
+        assert_eq!(
+            progress_line(&l, Accel::Icount).unwrap(),
+            "result ipc-sweep words 63 core 0: 2.00 instructions per one-way-ipc (min 1.00, max 3.00, 3 runs)"
+        );
+        let l = crate::protocol::parse_line(
+            "IPCB fail bench=ipc-sweep words=8 core=0 reason=\"mr 6 got 0x0 expected 0x1\"",
+        )
+        .unwrap();
+        assert_eq!(
+            progress_line(&l, Accel::Icount).unwrap(),
+            "FAIL   ipc-sweep words 8 core 0: mr 6 got 0x0 expected 0x1"
+        );
+        let l =
+            crate::protocol::parse_line("IPCB config rounds=2 runs=1 warmup=0 inject=none sweep=1")
+                .unwrap();
+        assert_eq!(
+            progress_line(&l, Accel::Icount).unwrap(),
+            "config: rounds=2 runs=1 warmup=0 inject=none sweep=1"
         );
     }
 }

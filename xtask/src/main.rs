@@ -22,7 +22,9 @@
 //! kernel's defmt frames), `defmt.log` (those frames decoded with the kernel
 //! ELF, one line each, or why decoding failed; `--verbose` also prints them),
 //! `results.json`, `qemu-command.txt` and, when QEMU complained,
-//! `qemu-stderr.log`.
+//! `qemu-stderr.log`. When the kernel ran the message-size sweep
+//! (`IPCB result bench=ipc-sweep words=N ...`), `bench` also writes
+//! `sweep.svg` (and `sweep.png` when `/usr/bin/convert` is ImageMagick).
 //!
 //! Module map:
 //!
@@ -32,7 +34,8 @@
 //! * [`boot`]: one boot, its output directory and its verdict;
 //! * [`defmt_log`]: decoding the kernel's defmt diagnostics (`defmt.log`);
 //! * [`accel`]: `--accel auto` and the KVM speed calibration;
-//! * [`report`], [`table`]: counter relabelling, JSON, the table;
+//! * [`report`], [`table`], [`plot`]: counter relabelling, JSON, the table,
+//!   the message-size sweep plot;
 //! * [`image`], [`prereq`]: building kernels and ISOs, installing tools;
 //! * [`bench`](mod@bench), [`suite`]: the `bench`/`run` and `test` subcommands.
 //!
@@ -45,6 +48,7 @@ mod board;
 mod boot;
 mod defmt_log;
 mod image;
+mod plot;
 mod prereq;
 mod protocol;
 mod qemu;

@@ -467,7 +467,9 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
                 },
             };
             if r.bench == SWEEP_BENCH && r.words.is_none() {
-                return Err(format!("missing key `words` (required for bench={SWEEP_BENCH})"));
+                return Err(format!(
+                    "missing key `words` (required for bench={SWEEP_BENCH})"
+                ));
             }
             if r.ops == 0 || r.runs == 0 {
                 return Err("`ops` and `runs` must be at least 1".to_string());
@@ -896,7 +898,10 @@ IPCB end status=fail
     /// [`PASS`] with `sweep=1` in the config line and the sweep's results.
     pub(crate) fn pass_with_sweep() -> String {
         PASS.replace("inject=none\r\n", "inject=none sweep=1\r\n")
-            .replace("IPCB end status=pass\r\n", &format!("{}IPCB end status=pass\r\n", sweep_lines()))
+            .replace(
+                "IPCB end status=pass\r\n",
+                &format!("{}IPCB end status=pass\r\n", sweep_lines()),
+            )
     }
 
     #[test]
@@ -910,43 +915,81 @@ IPCB end status=fail
         assert!(t.results[3..].iter().all(|r| r.bench == SWEEP_BENCH));
         assert_eq!(t.results[10].median, 823.0);
         // `sweep` is optional, and 0 turns it off.
-        assert_eq!(Transcript::parse_str(PASS).unwrap().config.unwrap().sweep, None);
+        assert_eq!(
+            Transcript::parse_str(PASS).unwrap().config.unwrap().sweep,
+            None
+        );
         let off = parse_line("IPCB config rounds=1 runs=1 warmup=0 inject=none sweep=0").unwrap();
-        assert!(matches!(off, Line::Config(Config { sweep: Some(false), .. })));
-        let e = parse_line("IPCB config rounds=1 runs=1 warmup=0 inject=none sweep=yes").unwrap_err();
+        assert!(matches!(
+            off,
+            Line::Config(Config {
+                sweep: Some(false),
+                ..
+            })
+        ));
+        let e =
+            parse_line("IPCB config rounds=1 runs=1 warmup=0 inject=none sweep=yes").unwrap_err();
         assert!(e.contains("`sweep=yes` is neither 0 nor 1"), "{e}");
         // `words` must be a number, and the sweep cannot go without it.
         let r = "IPCB result bench=ipc-sweep words=8 core=0 counter=tsc unit=one-way-ipc ops=4 runs=1 min=1 median=1 mean=1 max=1 verified=1";
-        assert!(matches!(parse_line(r).unwrap(), Line::Result(BenchResult { words: Some(8), .. })));
+        assert!(matches!(
+            parse_line(r).unwrap(),
+            Line::Result(BenchResult { words: Some(8), .. })
+        ));
         let e = parse_line(&r.replace("words=8", "words=-1")).unwrap_err();
         assert!(e.contains("`words=-1` is not a valid number"), "{e}");
         let e = parse_line(&r.replace(" words=8", "")).unwrap_err();
         assert!(e.contains("missing key `words`"), "{e}");
         // Other benches may carry it too (kept, not required).
         let l = parse_line(&r.replace("ipc-sweep", "ipc-intra")).unwrap();
-        assert!(matches!(l, Line::Result(BenchResult { words: Some(8), .. })));
+        assert!(matches!(
+            l,
+            Line::Result(BenchResult { words: Some(8), .. })
+        ));
         // Sweep failures name the size.
-        let l = parse_line("IPCB fail bench=ipc-sweep words=63 core=0 reason=\"mr 40 got 0x0 expected 0x1\"").unwrap();
-        assert!(matches!(l, Line::Fail(Failure { words: Some(63), core: Some(0), .. })));
+        let l = parse_line(
+            "IPCB fail bench=ipc-sweep words=63 core=0 reason=\"mr 40 got 0x0 expected 0x1\"",
+        )
+        .unwrap();
+        assert!(matches!(
+            l,
+            Line::Fail(Failure {
+                words: Some(63),
+                core: Some(0),
+                ..
+            })
+        ));
     }
 
     #[test]
     fn duplicate_rule_keys_on_words_too() {
         let hello = "IPCB hello proto=1 board=pc-x86_64 arch=x86_64 el=- cores=1\n";
-        let r = |w: &str| format!("IPCB result bench=ipc-sweep words={w} core=0 counter=tsc unit=one-way-ipc ops=1 runs=1 min=1 median=1 mean=1 max=1 verified=1\n");
+        let r = |w: &str| {
+            format!(
+                "IPCB result bench=ipc-sweep words={w} core=0 counter=tsc unit=one-way-ipc ops=1 runs=1 min=1 median=1 mean=1 max=1 verified=1\n"
+            )
+        };
         // Same bench, core and counter, different sizes: fine.
         let t = Transcript::parse_str(&format!("{hello}{}{}", r("0"), r("63"))).unwrap();
         assert_eq!(t.results.len(), 2);
         // The same size twice: an error naming it.
-        let e = Transcript::parse_str(&format!("{hello}{}{}{}", r("0"), r("8"), r("8"))).unwrap_err();
+        let e =
+            Transcript::parse_str(&format!("{hello}{}{}{}", r("0"), r("8"), r("8"))).unwrap_err();
         assert_eq!(e.line_no, 4);
-        assert!(e.msg.contains("a second result for bench ipc-sweep words 8 core 0 counter tsc"), "{}", e.msg);
+        assert!(
+            e.msg
+                .contains("a second result for bench ipc-sweep words 8 core 0 counter tsc"),
+            "{}",
+            e.msg
+        );
         // Another counter at the same size: fine.
         let tsc8 = r("8");
         let instr8 = tsc8.replace("counter=tsc", "counter=instructions");
         assert!(Transcript::parse_str(&format!("{hello}{tsc8}{instr8}")).is_ok());
         // A sized and an unsized result of one bench are different figures.
-        let plain = tsc8.replace(" words=8", "").replace("ipc-sweep", "ipc-inter");
+        let plain = tsc8
+            .replace(" words=8", "")
+            .replace("ipc-sweep", "ipc-inter");
         let sized = tsc8.replace("ipc-sweep", "ipc-inter");
         assert!(Transcript::parse_str(&format!("{hello}{plain}{sized}")).is_ok());
     }

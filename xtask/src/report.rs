@@ -135,6 +135,9 @@ pub struct Record {
     pub bench: String,
     /// Core.
     pub core: u32,
+    /// Message length in words (the message-size sweep); omitted elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub words: Option<u64>,
     /// Counter, after relabelling.
     pub counter: String,
     /// Where the figure came from.
@@ -193,6 +196,9 @@ pub struct FailureJson {
     /// Core, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub core: Option<u32>,
+    /// Message length in words, for a size of the message-size sweep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub words: Option<u64>,
     /// Why.
     pub reason: String,
 }
@@ -299,6 +305,7 @@ impl Report {
                 Record {
                     bench: r.bench.clone(),
                     core: r.core,
+                    words: r.words,
                     counter: l.counter,
                     source: l.source,
                     kernel_counter: r.counter.clone(),
@@ -339,6 +346,7 @@ impl Report {
                     bench,
                     test,
                     core: p.core,
+                    words: p.words,
                     reason: p.reason.clone(),
                 }
             })
@@ -546,6 +554,37 @@ pub(crate) mod tests {
         assert_eq!(v["results"][0]["counter"], "tsc");
         assert_eq!(v["results"][0]["note"], TCG_NOTE);
         assert_eq!(v["results"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn sweep_records_carry_words() {
+        let text = crate::protocol::tests::pass_with_sweep().replace(
+            "IPCB end status=pass",
+            "IPCB fail bench=ipc-sweep words=63 core=0 reason=\"mr 40 got 0x0 expected 0x1\"\r\nIPCB end status=fail",
+        );
+        let r = report(&text, 35, Accel::Icount);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let results = v["results"].as_array().unwrap();
+        assert_eq!(results.len(), 11);
+        assert!(results[..3].iter().all(|x| x.get("words").is_none()));
+        assert_eq!(
+            results[10],
+            serde_json::json!({
+                "bench": "ipc-sweep", "core": 0, "words": 63, "counter": "instructions",
+                "source": "tsc (QEMU icount: 1 tick = 1 instruction)", "kernel_counter": "tsc",
+                "unit": "one-way-ipc", "per_op": 823.0, "min": 823.0, "max": 823.0, "mean": 823.0,
+                "median": 823.0, "runs": 5, "ops_per_run": 40000, "verified": true
+            })
+        );
+        let words: Vec<u64> = results[3..]
+            .iter()
+            .map(|x| x["words"].as_u64().unwrap())
+            .collect();
+        assert_eq!(words, vec![0, 1, 2, 4, 8, 16, 32, 63]);
+        assert_eq!(
+            v["failures"],
+            serde_json::json!([{"bench": "ipc-sweep", "core": 0, "words": 63, "reason": "mr 40 got 0x0 expected 0x1"}])
+        );
     }
 
     #[test]

@@ -321,12 +321,26 @@ fn list_tests(t: &Transcript) {
     }
 }
 
+/// A figure's identity: bench, message words (the sweep), core, counter.
+type FigureKey = (String, Option<u64>, u32, String);
+
+/// `ipc-sweep words 8 core 0 tsc`, for messages.
+fn figure_name((bench, words, core, counter): &FigureKey) -> String {
+    let words = words.map(|w| format!(" words {w}")).unwrap_or_default();
+    format!("{bench}{words} core {core} {counter}")
+}
+
 /// Compares the per-op figures (medians) of two runs; returns how many matched.
 pub fn compare_figures(a: &Transcript, b: &Transcript) -> std::result::Result<usize, String> {
-    let figures = |t: &Transcript| -> BTreeMap<(String, u32, String), f64> {
+    let figures = |t: &Transcript| -> BTreeMap<FigureKey, f64> {
         t.results
             .iter()
-            .map(|r| ((r.bench.clone(), r.core, r.counter.clone()), r.median))
+            .map(|r| {
+                (
+                    (r.bench.clone(), r.words, r.core, r.counter.clone()),
+                    r.median,
+                )
+            })
             .collect()
     };
     let (fa, fb) = (figures(a), figures(b));
@@ -335,21 +349,15 @@ pub fn compare_figures(a: &Transcript, b: &Transcript) -> std::result::Result<us
     }
     let mut diffs = Vec::new();
     for (k, va) in &fa {
-        let (bench, core, counter) = k;
+        let name = figure_name(k);
         match fb.get(k) {
             Some(vb) if vb == va => {}
-            Some(vb) => diffs.push(format!(
-                "{bench} core {core} {counter}: {va:.2} then {vb:.2}"
-            )),
-            None => diffs.push(format!(
-                "{bench} core {core} {counter}: missing in the second boot"
-            )),
+            Some(vb) => diffs.push(format!("{name}: {va:.2} then {vb:.2}")),
+            None => diffs.push(format!("{name}: missing in the second boot")),
         }
     }
-    for (bench, core, counter) in fb.keys().filter(|k| !fa.contains_key(*k)) {
-        diffs.push(format!(
-            "{bench} core {core} {counter}: missing in the first boot"
-        ));
+    for k in fb.keys().filter(|k| !fa.contains_key(*k)) {
+        diffs.push(format!("{}: missing in the first boot", figure_name(k)));
     }
     if diffs.is_empty() {
         Ok(fa.len())
@@ -453,6 +461,29 @@ mod tests {
             "{e}"
         );
         assert!(compare_figures(&Transcript::default(), &a).is_err());
+    }
+
+    #[test]
+    fn determinism_and_pass_check_cover_the_sweep() {
+        let text = crate::protocol::tests::pass_with_sweep();
+        assert_eq!(check_pass(&outcome(&text, Some(33)), EXPECTED), Ok(()));
+        let a = Transcript::parse_str(&text).unwrap();
+        assert_eq!(compare_figures(&a, &a.clone()), Ok(3 + 8));
+        let b = Transcript::parse_str(&text.replace(
+            "words=32 core=0 counter=tsc unit=one-way-ipc ops=40000 runs=5 min=482.00 median=482.00",
+            "words=32 core=0 counter=tsc unit=one-way-ipc ops=40000 runs=5 min=482.00 median=483.00",
+        ).replace("mean=482.00 max=482.00", "mean=483.00 max=483.00"))
+        .unwrap();
+        let e = compare_figures(&a, &b).unwrap_err();
+        assert!(
+            e.ends_with("ipc-sweep words 32 core 0 tsc: 482.00 then 483.00"),
+            "{e}"
+        );
+        let e = compare_figures(&a, &Transcript::parse_str(PASS).unwrap()).unwrap_err();
+        assert!(
+            e.contains("ipc-sweep words 0 core 0 tsc: missing in the second boot"),
+            "{e}"
+        );
     }
 
     #[test]

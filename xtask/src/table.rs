@@ -5,13 +5,16 @@
 //! `syscall`, then any others in the order the kernel reported them). A cell
 //! is the median per operation with two decimals; a second block gives
 //! `min..max` when any run differed. Benchmarks that ran on several cores get
-//! a block per benchmark with one row per core. Footnotes say what the unit
-//! and each counter are; failures are listed below the table.
+//! a block per benchmark with one row per core. The message-size sweep
+//! (`ipc-sweep`) gets no column: a block after the table has one row per
+//! message size and one column per counter. Footnotes say what the unit and
+//! each counter are; failures are listed below the table.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::board::Accel;
+use crate::protocol::{REGISTER_WORDS, SWEEP_BENCH};
 use crate::report::{Label, Record, Report, counter_rank, relabel};
 
 /// Counters of L4Re's x86 figures "a/b/c", in the order we print them.
@@ -35,11 +38,127 @@ fn bench_rank(bench: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Whether a failed name gets a column: benchmarks do; correctness tests and
-/// boot checks (which the kernel also reports as `IPCB fail bench=<name>`) are
-/// only listed under the table.
+/// Whether a failed name gets a column: benchmarks do, except the sweep
+/// (which has its own block); correctness tests and boot checks (which the
+/// kernel also reports as `IPCB fail bench=<name>`) are only listed under the
+/// table.
 fn is_bench_name(name: &str) -> bool {
-    name.starts_with("ipc-") || name.starts_with("syscall")
+    (name.starts_with("ipc-") || name.starts_with("syscall")) && name != SWEEP_BENCH
+}
+
+/// How a message of `words` words travels: in registers or through the UTCB.
+pub fn message_path(words: u64) -> &'static str {
+    if words <= REGISTER_WORDS {
+        "registers"
+    } else {
+        "UTCB"
+    }
+}
+
+/// `0, 1, 2, 4`
+fn word_list(words: &[u64]) -> String {
+    let list: Vec<String> = words.iter().map(u64::to_string).collect();
+    list.join(", ")
+}
+
+/// The message-size sweep block: one row per message size, a column saying
+/// how the message travels, one column per counter (with a single counter:
+/// its median, then `min..max` when runs differed), then a note on
+/// registers versus UTCB. Empty when the kernel reported no sweep sizes.
+fn sweep_block(r: &Report) -> String {
+    let accel = r.accel_kind;
+    let recs: Vec<&Record> = r
+        .results
+        .iter()
+        .filter(|x| x.bench == SWEEP_BENCH && x.words.is_some())
+        .collect();
+    let sweep_failures: Vec<Option<u64>> = r
+        .failures
+        .iter()
+        .filter(|f| f.bench.as_deref() == Some(SWEEP_BENCH))
+        .map(|f| f.words)
+        .collect();
+    let sizes: BTreeSet<u64> = recs
+        .iter()
+        .filter_map(|x| x.words)
+        .chain(sweep_failures.iter().flatten().copied())
+        .collect();
+    if sizes.is_empty() {
+        return String::new();
+    }
+    // A failure without a size fails every size that has no figure.
+    let failed = |w: u64| sweep_failures.iter().any(|f| f.is_none_or(|fw| fw == w));
+
+    // Columns: counters, instructions first.
+    let mut cols: Vec<(usize, String)> = Vec::new();
+    let mut add = |l: Label| {
+        if !cols.iter().any(|(_, c)| *c == l.row) {
+            cols.push((counter_rank(&l.counter), l.row));
+        }
+    };
+    for rec in &recs {
+        add(relabel(&rec.kernel_counter, accel));
+    }
+    if recs.is_empty() {
+        for c in r.counters.iter().filter(|c| c.state == "present") {
+            add(relabel(&c.name, accel));
+        }
+    }
+    cols.sort_by_key(|(rank, _)| *rank);
+    let find = |w: u64, col: &str| {
+        recs.iter()
+            .copied()
+            .find(|x| x.words == Some(w) && relabel(&x.kernel_counter, accel).row == col)
+    };
+    let single = cols.len() == 1;
+    let spread = single && recs.iter().any(|x| x.verified && x.min != x.max);
+
+    let mut headers = vec!["via".to_string()];
+    if single {
+        headers.push("median".to_string());
+        if spread {
+            headers.push("min..max".to_string());
+        }
+    } else {
+        headers.extend(cols.iter().map(|(_, c)| c.clone()));
+    }
+    let rows: Rows = sizes
+        .iter()
+        .map(|&w| {
+            let mut cells = vec![message_path(w).to_string()];
+            for (_, col) in &cols {
+                cells.push(median_cell(find(w, col), failed(w)));
+            }
+            if spread {
+                cells.push(range_cell(find(w, &cols[0].1), failed(w)));
+            }
+            (w.to_string(), cells)
+        })
+        .collect();
+
+    let labels: Vec<&str> = cols.iter().map(|(_, c)| c.as_str()).collect();
+    let mut out = format!(
+        "Message-size sweep (ipc-inter, one-way IPC, {})\n",
+        labels.join(", ")
+    );
+    out.push_str(&grid(["words", "words"], &headers, &rows, &Vec::new()));
+    let (regs, utcb): (Vec<u64>, Vec<u64>) = sizes.iter().partition(|&&w| w <= REGISTER_WORDS);
+    if !regs.is_empty() {
+        let _ = writeln!(
+            out,
+            "via registers: {} words (a message of up to {REGISTER_WORDS} words travels in registers)",
+            word_list(&regs)
+        );
+    }
+    if !utcb.is_empty() {
+        let _ = writeln!(
+            out,
+            "via UTCB: {} words (words 0..{} in registers, the rest in the UTCB)",
+            word_list(&utcb),
+            REGISTER_WORDS - 1
+        );
+    }
+    out
 }
 
 /// What a unit means, for the footnotes.
@@ -151,6 +270,7 @@ pub fn render(r: &Report) -> String {
         .results
         .iter()
         .map(|x| x.bench.as_str())
+        .filter(|b| *b != SWEEP_BENCH)
         .chain(failed_columns)
     {
         if !benches.contains(&b) {
@@ -237,6 +357,19 @@ pub fn render(r: &Report) -> String {
                 &median_rows,
             ));
         }
+    }
+
+    // The message-size sweep, with its counters explained in the footnotes.
+    let sweep = sweep_block(r);
+    if !sweep.is_empty() {
+        if !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        out.push_str(&sweep);
+        for rec in r.results.iter().filter(|x| x.bench == SWEEP_BENCH) {
+            add_row(&mut rows, row_of(rec));
+        }
+        rows.sort_by_key(|(rank, _, _)| *rank);
     }
 
     // Benchmarks that ran on several cores: one block each, a row per core.
@@ -358,7 +491,12 @@ pub fn render(r: &Report) -> String {
         .failures
         .iter()
         .filter_map(|f| {
-            let core = f.core.map(|c| format!(" (core {c})")).unwrap_or_default();
+            let core = match (f.core, f.words) {
+                (Some(c), Some(w)) => format!(" (core {c}, {w} words)"),
+                (Some(c), None) => format!(" (core {c})"),
+                (None, Some(w)) => format!(" ({w} words)"),
+                (None, None) => String::new(),
+            };
             match (&f.bench, &f.test) {
                 (Some(b), _) => Some(format!("FAILED {b}{core}: {}", f.reason)),
                 (None, Some(t)) => Some(format!("FAILED test {t}{core}: {}", f.reason)),
@@ -522,6 +660,118 @@ kernel tests passed: bad-syscall, bad-cap, user-fault
             ),
             "\n{t}"
         );
+    }
+
+    #[test]
+    fn sweep_gets_a_block_after_the_table_not_columns() {
+        let text = crate::protocol::tests::pass_with_sweep();
+        let t = render(&report(&text, 33, Accel::Icount));
+        let expected = "\
+counter                          Intra (IPC)    Inter (IPC)    Syscall
+instructions (QEMU icount, TSC)  85.00          95.00          28.00
+
+Message-size sweep (ipc-inter, one-way IPC, instructions (QEMU icount, TSC))
+words  via          median
+0      registers    130.00
+1      registers    131.00
+2      registers    132.00
+4      registers    134.00
+8      UTCB         218.00
+16     UTCB         306.00
+32     UTCB         482.00
+63     UTCB         823.00
+via registers: 0, 1, 2, 4 words (a message of up to 4 words travels in registers)
+via UTCB: 8, 16, 32, 63 words (words 0..3 in registers, the rest in the UTCB)
+
+IPC figures are per one-way IPC";
+        assert!(t.contains(expected), "\n{t}");
+        // The counter is explained once.
+        assert_eq!(
+            t.matches("instructions (QEMU icount, TSC): the TSC")
+                .count(),
+            1,
+            "\n{t}"
+        );
+        assert!(!t.contains("ipc-sweep"), "\n{t}");
+        // The block fits in 100 columns.
+        let block = &t[t.find("Message-size sweep").unwrap()..];
+        let block = &block[..block.find("\n\n").unwrap()];
+        assert!(block.lines().all(|l| l.chars().count() <= 100), "\n{block}");
+    }
+
+    #[test]
+    fn sweep_with_several_counters_spread_and_failures() {
+        let mut text = String::from(
+            "IPCB hello proto=1 board=pc-x86_64 arch=x86_64 el=- cores=1\n\
+             IPCB config rounds=20000 runs=5 warmup=1 inject=none sweep=1\n",
+        );
+        for w in [0u64, 1, 2, 4, 8, 16, 32] {
+            for (i, c) in ["instructions", "core-cycles", "ref-cycles", "tsc"]
+                .iter()
+                .enumerate()
+            {
+                let v = 1000 * (i as u64 + 1) + w;
+                let _ = writeln!(
+                    text,
+                    "IPCB result bench=ipc-sweep words={w} core=0 counter={c} unit=one-way-ipc ops=40000 runs=5 min={v}.00 median={v}.50 mean={v}.50 max={v}.75 verified={}",
+                    u8::from(w != 16 || i != 3)
+                );
+            }
+        }
+        text.push_str("IPCB fail bench=ipc-sweep words=63 core=0 reason=\"mr 40 got 0x0 expected 0x1\"\nIPCB end status=fail\n");
+        let t = render(&report(&text, 35, Accel::Kvm));
+        assert!(
+            t.contains(
+                "Message-size sweep (ipc-inter, one-way IPC, instructions, core-cycles, ref-cycles, tsc)\n\
+                 words  via          instructions    core-cycles    ref-cycles    tsc\n\
+                 0      registers    1000.50         2000.50        3000.50       4000.50\n"
+            ),
+            "\n{t}"
+        );
+        assert!(
+            t.contains("16     UTCB         1016.50         2016.50        3016.50       FAILED\n"),
+            "\n{t}"
+        );
+        assert!(
+            t.contains("63     UTCB         FAILED          FAILED         FAILED        FAILED\n"),
+            "\n{t}"
+        );
+        assert!(
+            t.contains("\nFAILED ipc-sweep (core 0, 63 words): mr 40 got 0x0 expected 0x1\n"),
+            "\n{t}"
+        );
+        assert!(
+            t.contains("\nFAILED ipc-sweep (core 0, 16 words): figures not verified"),
+            "\n{t}"
+        );
+        // No sweep column in the main table.
+        assert!(
+            t.contains("\ncounter   Intra (IPC)    Inter (IPC)    Syscall\n\n"),
+            "\n{t}"
+        );
+        // Spread with one counter adds a min..max column.
+        let one: String = text
+            .lines()
+            .filter(|l| !l.contains("counter=") || l.contains("counter=tsc"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let t = render(&report(&one, 35, Accel::Tcg));
+        assert!(
+            t.contains(
+                "Message-size sweep (ipc-inter, one-way IPC, tsc (TCG virtual time))\n\
+                 words  via          median     min..max\n\
+                 0      registers    4000.50    4000.00..4000.75\n"
+            ),
+            "\n{t}"
+        );
+    }
+
+    #[test]
+    fn no_sweep_block_without_sweep_sizes() {
+        let t = render(&report(PASS, 33, Accel::Icount));
+        assert!(!t.contains("Message-size sweep"));
+        assert_eq!(message_path(4), "registers");
+        assert_eq!(message_path(5), "UTCB");
     }
 
     #[test]
