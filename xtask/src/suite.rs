@@ -6,7 +6,8 @@
 //!
 //! 1. prerequisites (QEMU, Rust targets, GRUB tools);
 //! 2. `cargo test` on the host crates (the workspace's default members);
-//! 3. `cargo clippy -- -D warnings` on the host crates;
+//! 3. `cargo clippy -- -D warnings` on the host crates (and, after the
+//!    kernel is built, on the kernel and user programs for the target);
 //! 4. build the kernel and boot it under icount: it must pass, with a verified
 //!    result for every expected benchmark;
 //! 5. boot it again under icount: the per-op figures must be identical;
@@ -64,6 +65,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     suite.step("cargo test (host crates)", Suite::cargo_test);
     suite.step("cargo clippy -D warnings (host crates)", Suite::clippy);
     suite.step("kernel boots under icount and passes", Suite::icount_boot);
+    suite.step("cargo clippy -D warnings (kernel and user program, target)", Suite::target_clippy);
     suite.step("icount figures are deterministic", Suite::determinism);
     suite.step("fault injection is detected", Suite::fault_injection);
     suite.step("GRUB multiboot2 ISO boots and passes", Suite::grub);
@@ -141,6 +143,21 @@ impl Suite<'_> {
         let mut cmd = self.ws.cargo();
         cmd.args(["clippy", "--", "-D", "warnings"]);
         run_streamed(cmd, "cargo clippy").map_err(err_string)
+    }
+
+    /// Clippy on the bare-metal target: the kernel package (with the arch
+    /// and runtime crates) and the user programs, as built for the board.
+    fn target_clippy(&mut self) -> StepResult {
+        self.kernel()?;
+        let mut cmd = self.ws.cargo();
+        cmd.args(["clippy", "--release", "--target", self.board.target]);
+        cmd.args(["-p", self.board.kernel_package]);
+        for prog in self.board.user_programs {
+            cmd.args(["-p", prog.package]);
+            cmd.env(prog.env, self.ws.release_artifact(self.board.target, prog.bin));
+        }
+        cmd.args(["--", "-D", "warnings"]);
+        run_streamed(cmd, "cargo clippy (target)").map_err(err_string)
     }
 
     fn kernel(&self) -> std::result::Result<&Path, String> {
