@@ -89,6 +89,18 @@ unsafe extern "C" {
     static ipcb_trap_stubs: [u64; 32];
     /// `syscall` entry (entry.rs).
     fn ipcb_syscall_entry();
+    /// The floor entry (entry.rs).
+    fn ipcb_floor_entry();
+}
+
+/// Point LSTAR at the floor entry (`on`) or the normal syscall entry.
+pub fn set_floor_entry(on: bool) {
+    let entry = if on {
+        ipcb_floor_entry as *const () as u64
+    } else {
+        ipcb_syscall_entry as *const () as u64
+    };
+    LStar::write(VirtAddr::new(entry));
 }
 
 /// Kernel code selector.

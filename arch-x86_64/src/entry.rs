@@ -210,6 +210,17 @@ ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from
     pop rbx
     ret                                     /* ipcb_run_user returns           */
 
+    /* The floor: the kernel's minimal round trip. LSTAR points here only
+       while the `floor` benchmark runs; syscall 0 returns at once (rax is
+       already the status 0; no register holds kernel data), anything else
+       takes the normal entry. */
+    .balign 16
+    .global ipcb_floor_entry
+ipcb_floor_entry:
+    test eax, eax
+    jnz ipcb_syscall_entry
+    sysretq
+
     /* fn ipcb_run_user(thread: *mut Context, regs_from: *const Context) */
     .global ipcb_run_user
 ipcb_run_user:

@@ -104,6 +104,11 @@ impl Machine for X86_64 {
         ("tsc", pmu::calibrate(iters))
     }
 
+    fn floor_entry(on: bool) -> bool {
+        cpu::set_floor_entry(on);
+        true
+    }
+
     unsafe fn run_user(thread: *mut Context, regs_from: *const Context) {
         #[cfg(target_os = "none")]
         // SAFETY: forwarded from the caller's contract.

@@ -253,6 +253,10 @@ const BENCHES: &[Scenario] = &[
     },
 ];
 
+/// The floor: the null-syscall loop with the arch's floor entry in place
+/// (enter, return at once), beside `syscall` in the table.
+const FLOOR: Scenario = Scenario { name: "floor", id: 4, ..BENCHES[2] };
+
 /// Message sizes of the sweep (words; up to 4 travel in registers, the
 /// rest in the UTCB).
 pub const SWEEP_WORDS: [u64; 8] = [0, 1, 2, 4, 8, 16, 32, 63];
@@ -614,6 +618,10 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     }
     for sc in BENCHES {
         all_ok &= run_scenario(&env, sc, &mut results).ok;
+    }
+    if M::floor_entry(true) {
+        all_ok &= run_scenario(&env, &FLOOR, &mut results).ok;
+        M::floor_entry(false);
     }
     if cfg.sweep {
         for w in SWEEP_WORDS {

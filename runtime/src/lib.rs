@@ -117,6 +117,17 @@ pub trait Machine: Arch {
     /// (counter name, delta).
     fn calibrate(iters: u64) -> (&'static str, u64);
 
+    /// Route syscalls through the *floor* entry (`on`) or the normal one.
+    /// The floor entry returns at once from syscall number 0 (status 0,
+    /// nothing else touched) and passes every other number to the normal
+    /// entry: the kernel's minimal round trip, measured by the `floor`
+    /// benchmark. Returns `false` where the arch has no floor entry (the
+    /// benchmark is then skipped).
+    fn floor_entry(on: bool) -> bool {
+        let _ = on;
+        false
+    }
+
     /// Run user mode, starting in `thread` with argument registers from
     /// `regs_from`, until the kernel has no ready thread left; then return.
     ///

@@ -26,6 +26,7 @@ fn heading(bench: &str) -> String {
         "ipc-intra" => "Intra (IPC)".to_string(),
         "ipc-inter" => "Inter (IPC)".to_string(),
         "syscall" => "Syscall".to_string(),
+        "floor" => "Floor".to_string(),
         other => other.to_string(),
     }
 }
@@ -165,7 +166,7 @@ fn sweep_block(r: &Report) -> String {
 fn unit_note(unit: &str) -> String {
     match unit {
         "one-way-ipc" => "IPC figures are per one-way IPC: a round = call + reply_recv = 2 IPCs, so a round's cost is divided by 2 (L4Re's convention)".to_string(),
-        "syscall" => "Syscall figures are per system call (a call the kernel answers itself)".to_string(),
+        "syscall" => "Syscall figures are per system call (Syscall: the null call, decoded by the kernel; Floor: the same loop through an entry that returns at once, the kernel's minimal round trip)".to_string(),
         "round-trip" => "round-trip figures are per call + reply (2 one-way IPCs)".to_string(),
         other => format!("`{other}` figures are per {other}"),
     }
@@ -530,7 +531,7 @@ counter                          Intra (IPC)    Inter (IPC)    Syscall
 instructions (QEMU icount, TSC)  85.00          95.00          28.00
 
 IPC figures are per one-way IPC: a round = call + reply_recv = 2 IPCs, so a round's cost is divided by 2 (L4Re's convention)
-Syscall figures are per system call (a call the kernel answers itself)
+Syscall figures are per system call (Syscall: the null call, decoded by the kernel; Floor: the same loop through an entry that returns at once, the kernel's minimal round trip)
 instructions (QEMU icount, TSC): the TSC under QEMU TCG with -icount shift=0,sleep=off advances exactly once per instruction: exact, deterministic instruction counts
 absent on this CPU (not measured, never faked): instructions, core-cycles, ref-cycles
 accel tcg-icount: deterministic; figures count instructions, not cycles
