@@ -1,11 +1,156 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! `arch-aarch64`: the AArch64 backend (exception vectors, `svc` entry,
-//! context switch, TTBR0 with ASIDs, EL1 and EL2 with VHE, PMUv3).
+//! `arch-aarch64`: the AArch64 implementation of [`ipc_core::Arch`] and
+//! [`runtime::Machine`].
 //!
-//! Not implemented yet: it is the next backend (see the CHANGELOG). It will
-//! implement [`ipc_core::Arch`] and `runtime::Machine` like `arch-x86_64`
-//! does, with the same public item names, using the `aarch64-cpu` crate (the
-//! maintained successor of `cortex-a`) for system registers and its own
-//! `mrs`/`msr` for the PMU registers that crate lacks.
+//! * [`boot`]: the entry from the loader (EL1, or EL2 where the kernel
+//!   keeps EL2 with VHE, or drops to EL1 without it), the boot page tables,
+//!   the higher half, the device tree;
+//! * [`cpu`]: the kernel stack with its per-CPU block on top, the vectors,
+//!   the timers;
+//! * [`entry`]: the exception vectors, the `svc` fastpath, user faults, the
+//!   exit to user mode and the switch from the driver;
+//! * [`paging`]: user address spaces in `TTBR0` with ASIDs, the kernel in
+//!   `TTBR1`;
+//! * [`pmu`]: PMUv3 (cycle counter, instructions event), the CPU identity;
+//! * [`pl011`], [`semihosting`]: console and exit for boards that have
+//!   them.
+//!
+//! # Design
+//!
+//! * **One binary for EL1 and EL2.** With `HCR_EL2.E2H` (VHE) the `*_EL1`
+//!   system-register names reach the EL2 registers, and EL0 runs under the
+//!   EL2&0 regime with the same tables, ASIDs and vectors; only the boot
+//!   code knows the difference.
+//! * **Message registers are not copied on the fastpath.** MR0..MR3 are
+//!   `x20`-`x23`, callee-saved in AAPCS64: the Rust fast handler preserves
+//!   them, and a hand-off leaves them in the CPU for the receiver
+//!   (`entry.rs`, `docs/abi.md`).
+//! * **No kernel value reaches user mode.** Every exit clears the
+//!   registers the ABI does not define, two per instruction, and writes
+//!   `SPSR` on every thread switch.
+//! * **User programs get no FP/SIMD** (`CPACR_EL1.FPEN` traps it at EL0),
+//!   so the kernel, whose Rust code uses the vector registers freely, has no
+//!   FP state to switch; the x86_64 user programs are soft-float as well.
+//!
+//! The assembly exists only for `aarch64` with `target_os = "none"`; on the
+//! host the crate builds (so `cargo test`, `doc` and `clippy` run) and the
+//! few functions that would run it are `unimplemented!()` or do nothing.
 
 #![no_std]
+
+pub mod boot;
+pub mod context;
+pub mod cpu;
+pub mod entry;
+pub mod paging;
+pub mod pl011;
+pub mod pmu;
+pub mod semihosting;
+
+pub use context::Context;
+pub use entry::{FastPair, ResumePair, TrapFrame};
+
+use ipc_core::Arch;
+use runtime::mem::FrameAlloc;
+use runtime::{CounterSelector, FaultClass, Machine, MemError, Perm};
+
+use crate::entry::ec;
+
+/// The AArch64 architecture (a zero-sized type: all methods are associated).
+pub struct Aarch64;
+
+impl Arch for Aarch64 {
+    type Context = Context;
+    /// The `TTBR0` value: level-0 table and ASID.
+    type Space = u64;
+    /// `TTBR0` = 0 never names a table of ours.
+    const NO_SPACE: u64 = 0;
+    const MR_IN_REGS: usize = 4;
+
+    #[inline(always)]
+    fn switch_space(space: u64) {
+        paging::switch_to(space);
+    }
+}
+
+impl Machine for Aarch64 {
+    const NAME: &'static str = "aarch64";
+
+    fn phys_to_virt(pa: u64) -> *mut u8 {
+        paging::phys_to_virt(pa)
+    }
+
+    fn new_space(frames: &mut FrameAlloc, id: u16) -> Result<u64, MemError> {
+        paging::new_space(frames, id)
+    }
+
+    fn map_page(
+        frames: &mut FrameAlloc,
+        space: u64,
+        va: u64,
+        pa: u64,
+        perm: Perm,
+    ) -> Result<(), MemError> {
+        paging::map_page(frames, space, va, pa, perm)
+    }
+
+    fn flush_user_tlb() {
+        paging::flush_all();
+    }
+
+    fn load_kernel_space() {
+        paging::load_kernel();
+    }
+
+    fn counters() -> (::pmu::CounterSet, [CounterSelector; ::pmu::MAX_COUNTERS]) {
+        pmu::init()
+    }
+
+    fn cpu_identity(vendor: &mut [u8; 16], model: &mut [u8; 48]) -> (usize, usize) {
+        pmu::identity(vendor, model)
+    }
+
+    /// `Fault::vector` is the exception class (`ESR_ELx.EC`).
+    fn fault_class(f: &runtime::Fault) -> FaultClass {
+        match f.vector {
+            ec::IABT_LOWER | ec::DABT_LOWER | ec::IABT_SAME | ec::DABT_SAME => FaultClass::Page,
+            ec::SYSREG | ec::WFX => FaultClass::Protection,
+            // FP/SIMD is not available at EL0 (as SSE is not for x86 user
+            // programs, where it is #UD).
+            ec::UNKNOWN | ec::FP => FaultClass::Undefined,
+            _ => FaultClass::Other,
+        }
+    }
+
+    /// Arm has no architectural "running under a hypervisor" flag.
+    fn hypervisor() -> bool {
+        false
+    }
+
+    fn calibrate(iters: u64) -> (&'static str, u64) {
+        pmu::calibrate(iters)
+    }
+
+    fn floor_entry(on: bool) -> bool {
+        cpu::set_floor_entry(on);
+        true
+    }
+
+    unsafe fn run_user(thread: *mut Context, regs_from: *const Context) {
+        #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+        // SAFETY: forwarded from the caller's contract.
+        unsafe {
+            entry::ipcb_run_user(thread, regs_from)
+        }
+        #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+        {
+            let _ = (thread, regs_from);
+            unimplemented!("user mode exists on the target only")
+        }
+    }
+}
+
+/// Stop this CPU for good.
+pub fn halt() -> ! {
+    cpu::halt()
+}

@@ -6,7 +6,7 @@
 //! document, and a host test (`tests::agrees_with_ipc_core`) checks that both
 //! copies agree.
 
-/// System-call numbers (the value in `rax`).
+/// System-call numbers (the value in `rax` / `x8`).
 pub mod nr {
     /// Return at once with status 0, every other register preserved.
     pub const NULL: u64 = 0;
@@ -28,7 +28,7 @@ pub mod nr {
 
 /// Service calls: numbers from 16 up, answered by the runtime.
 pub mod service {
-    /// Print up to [`super::PUTC_MAX`] bytes: `rdi` = count, bytes in MR0..MR3.
+    /// Print up to [`super::PUTC_MAX`] bytes: `rdi` / `x0` = count, bytes in MR0..MR3.
     pub const PUTC: u64 = 16;
     /// Report one measured run (MR0 bench, MR1 run, MR2 ops, MR3 counters;
     /// deltas in UTCB words 4..4+n).
@@ -39,7 +39,7 @@ pub mod service {
     pub const TEST_OK: u64 = 19;
 }
 
-/// Status codes returned in `rax`.
+/// Status codes returned in `rax` / `x8`.
 pub mod status {
     /// Success.
     pub const OK: u64 = 0;
@@ -108,7 +108,7 @@ pub mod role {
     pub const BAD_MESSAGE: u64 = 19;
     /// `reply` without a caller is refused.
     pub const NO_CALLER: u64 = 20;
-    /// `null` preserves every register but `rax`, `rcx`, `r11`.
+    /// `null` preserves or clears each register as docs/abi.md says.
     pub const NULL_PRESERVES: u64 = 21;
     /// Fault: read kernel memory.
     pub const FAULT_KERNEL_READ: u64 = 32;
@@ -147,8 +147,8 @@ pub mod what {
     pub const PANIC: u64 = 0xFFFF;
 }
 
-/// Message registers that travel in CPU registers on x86_64 (`rdx`, `r8`,
-/// `r9`, `r10`); word `k >= MR_IN_REGS` travels in UTCB word `k`.
+/// Message registers that travel in CPU registers (x86_64: `r12`-`r15`;
+/// AArch64: `x20`-`x23`); word `k >= MR_IN_REGS` travels in UTCB word `k`.
 pub const MR_IN_REGS: usize = 4;
 /// Longest message in words.
 pub const MSG_MAX_WORDS: usize = 63;
@@ -156,9 +156,12 @@ pub const MSG_MAX_WORDS: usize = 63;
 pub const UTCB_WORDS: usize = 64;
 /// Counters a job may ask for (UTCB words 10..14).
 pub const MAX_COUNTERS: usize = 4;
-/// Counter selector meaning "read the time-stamp counter with `rdtsc`";
-/// every other selector is the `ecx` value for `rdpmc`.
+/// x86_64: the counter selector meaning "read the time-stamp counter with
+/// `rdtsc`"; every other selector is the `ecx` value for `rdpmc`.
 pub const TSC_SELECTOR: u64 = 1 << 63;
+/// AArch64: the counter selector meaning "read PMCCNTR_EL0"; selector
+/// `n + 1` reads event counter `n` (PMEVCNTR`n`_EL0).
+pub const PMCCNTR_SELECTOR: u64 = 0;
 /// Bytes one `putc` service call carries.
 pub const PUTC_MAX: usize = 32;
 

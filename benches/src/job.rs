@@ -2,7 +2,7 @@
 //! The job the runtime writes into a thread's UTCB before it starts
 //! (docs/abi.md "Start-up words"), and the arithmetic of counter deltas.
 
-use crate::abi::{MAX_COUNTERS, TSC_SELECTOR, word};
+use crate::abi::{MAX_COUNTERS, PMCCNTR_SELECTOR, TSC_SELECTOR, word};
 
 /// Longest message a job may ask for: the kernel carries words beyond
 /// [`crate::abi::MR_IN_REGS`] in the UTCB, up to [`crate::abi::MSG_MAX_WORDS`].
@@ -12,6 +12,10 @@ pub const LENGTH_LIMIT: usize = crate::abi::MSG_MAX_WORDS;
 /// fixed and general counters, AMD core counters); a delta is taken modulo
 /// that, so a counter that wraps within a run still gives the right count.
 pub const PMC_MASK: u64 = (1 << 48) - 1;
+
+/// Arm PMUv3 event counters are 32 bits wide (the cycle counter is 64);
+/// their deltas are taken modulo 2^32.
+pub const PMEVCNTR_MASK: u64 = (1 << 32) - 1;
 
 /// A thread's job, decoded from its UTCB start-up words.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -72,9 +76,23 @@ impl Job {
 }
 
 /// The count between two reads `before` and `after` of the counter chosen
-/// by `selector`: modulo 2^64 for the TSC, modulo 2^48 for `rdpmc`.
+/// by `selector`, on this target's instruction set (the x86_64 rules on the
+/// host).
 #[inline(always)]
 pub const fn counter_delta(selector: u64, before: u64, after: u64) -> u64 {
+    #[cfg(target_arch = "aarch64")]
+    {
+        counter_delta_aarch64(selector, before, after)
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        counter_delta_x86_64(selector, before, after)
+    }
+}
+
+/// x86_64: modulo 2^64 for the TSC, modulo 2^48 for `rdpmc`.
+#[inline(always)]
+pub const fn counter_delta_x86_64(selector: u64, before: u64, after: u64) -> u64 {
     let d = after.wrapping_sub(before);
     if selector == TSC_SELECTOR {
         d
@@ -83,9 +101,21 @@ pub const fn counter_delta(selector: u64, before: u64, after: u64) -> u64 {
     }
 }
 
+/// AArch64: modulo 2^64 for PMCCNTR_EL0 (64 bits with `PMCR_EL0.LC`),
+/// modulo 2^32 for the event counters.
+#[inline(always)]
+pub const fn counter_delta_aarch64(selector: u64, before: u64, after: u64) -> u64 {
+    let d = after.wrapping_sub(before);
+    if selector == PMCCNTR_SELECTOR {
+        d
+    } else {
+        d & PMEVCNTR_MASK
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Job, LENGTH_LIMIT, PMC_MASK, counter_delta};
+    use super::{Job, LENGTH_LIMIT, PMC_MASK, PMEVCNTR_MASK, counter_delta, counter_delta_aarch64};
     use crate::abi::{TSC_SELECTOR, UTCB_WORDS, role};
 
     fn utcb(words: &[(usize, u64)]) -> [u64; UTCB_WORDS] {
@@ -149,5 +179,15 @@ mod tests {
         assert_eq!(counter_delta(1 << 30, 100, 350), 250);
         // A 48-bit counter that wrapped during the run.
         assert_eq!(counter_delta(0, PMC_MASK - 9, 10), 20);
+    }
+
+    #[test]
+    fn arm_deltas_wrap_at_the_counter_width() {
+        // PMCCNTR_EL0 (selector 0): 64 bits.
+        assert_eq!(counter_delta_aarch64(0, u64::MAX - 9, 10), 20);
+        assert_eq!(counter_delta_aarch64(0, 100, 350), 250);
+        // Event counter 0 (selector 1): 32 bits, wrapped during the run.
+        assert_eq!(counter_delta_aarch64(1, PMEVCNTR_MASK - 9, 10), 20);
+        assert_eq!(counter_delta_aarch64(1, 100, 350), 250);
     }
 }

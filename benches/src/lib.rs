@@ -27,8 +27,8 @@
 //! | 21 | `null` with known values in every register | preserved / unchanged / zero as docs/abi.md says |
 //! | 32 | read `0xFFFF_FFFF_8010_0000` (kernel) | the kernel kills the task |
 //! | 33 | write to its own code (`_start`) | the kernel kills the task |
-//! | 34 | `hlt` | the kernel kills the task |
-//! | 35 | `ud2` | the kernel kills the task |
+//! | 34 | `hlt` (x86_64), `msr daifset` (AArch64) | the kernel kills the task |
+//! | 35 | `ud2` (x86_64), `udf` (AArch64) | the kernel kills the task |
 //! | 36 | read address 0 | the kernel kills the task |
 //! | 37 | call into its (no-execute) stack | the kernel kills the task |
 //!
@@ -48,10 +48,13 @@
 //!   against the [`kernel::Kernel`] trait) build and test on the host; the
 //!   tests run client and server on two threads over a mock kernel that can
 //!   corrupt messages in flight.
-//! * **`unsafe` fenced in.** Only `sys` (the `syscall` stubs, the UTCB,
-//!   the register probe and the deliberate faults) and `counter` (`rdtsc`,
-//!   `rdpmc`) contain `unsafe`, and only for `x86_64-unknown-none`; every
-//!   block carries a `// SAFETY:` note and every asm line a gloss.
+//! * **`unsafe` fenced in.** Only `sys` (the `syscall` / `svc` stubs, the
+//!   register probe and the deliberate faults), `utcb` and `counter`
+//!   (`rdtsc`, `rdpmc`; `mrs pmccntr_el0`, `pmevcntr<n>_el0`) contain
+//!   `unsafe`, and only for the bare-metal targets (`sys.rs` and
+//!   `counter.rs` for x86_64, `sys_aarch64.rs` and `counter_aarch64.rs` for
+//!   AArch64); every block carries a `// SAFETY:` note and every asm line a
+//!   gloss.
 
 #![no_std]
 #![deny(unsafe_code)]
@@ -69,11 +72,25 @@ pub mod scenario;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 #[allow(unsafe_code)]
 pub mod counter;
-#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+#[allow(unsafe_code)]
+#[path = "counter_aarch64.rs"]
+pub mod counter;
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "none"
+))]
 pub mod native;
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 #[allow(unsafe_code)]
 pub mod sys;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+#[allow(unsafe_code)]
+#[path = "sys_aarch64.rs"]
+pub mod sys;
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)]
+pub mod utcb;
 
 pub use job::Job;
 pub use kernel::Kernel;

@@ -162,16 +162,22 @@ impl Failure {
 }
 
 /// Everything the receiver of a message knows in advance.
+///
+/// Laid out with the round (which changes every time) between the length
+/// and the badge (often both constants): with two constant words side by
+/// side, LLVM builds a copy of the struct with a 16-byte FP/SIMD load, and
+/// AArch64 user programs have no FP/SIMD registers (docs/abi.md).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(C)]
 pub struct Expected {
-    /// Who sent it.
-    pub side: Side,
-    /// The round.
-    pub round: u64,
     /// Its length in words.
     pub len: usize,
+    /// The round.
+    pub round: u64,
     /// The badge the receiver must see.
     pub badge: u64,
+    /// Who sent it.
+    pub side: Side,
 }
 
 /// Folds every difference between `m` and the expected message into one

@@ -92,43 +92,107 @@ pub const fn steps(id: u64) -> Option<&'static [Step]> {
     })
 }
 
-/// The registers scenario 21 loads before a `null` and checks after it, in
-/// the order of the probe's result (after the status). (`rsp` is checked
-/// implicitly: the probe pops through it.)
-pub const PROBE_REGS: [&str; 12] = [
+/// The x86_64 registers scenario 21 loads before a `null` and checks after
+/// it, in the order of the probe's result (after the status). (`rsp` is
+/// checked implicitly: the probe pops through it.)
+pub const PROBE_REGS_X86_64: [&str; 12] = [
     "rbx", "rbp", "r12", "r13", "r14", "r15", "rdi", "rsi", "rdx", "r8", "r9", "r10",
 ];
+
+/// The AArch64 registers scenario 21 loads and checks: every general
+/// register but `x8` (the syscall number, then the status: the result's
+/// first word). (`sp` is checked implicitly: the probe pops through it.)
+pub const PROBE_REGS_AARCH64: [&str; 30] = [
+    "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x29", "x0", "x1", "x2",
+    "x3", "x4", "x5", "x6", "x7", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17",
+    "x18", "x30",
+];
+
+/// The registers of this target's probe (the x86_64 list on the host, so
+/// the host tests check the x86_64 expectations; both lists are tested).
+#[cfg(not(target_arch = "aarch64"))]
+pub const PROBE_REGS: &[&str] = &PROBE_REGS_X86_64;
+/// The registers of this target's probe.
+#[cfg(target_arch = "aarch64")]
+pub const PROBE_REGS: &[&str] = &PROBE_REGS_AARCH64;
 
 /// Words of the probe's result: the status, then [`PROBE_REGS`].
 pub const PROBE_WORDS: usize = 1 + PROBE_REGS.len();
 
-/// The value the probe loads into register `i` of [`PROBE_REGS`]: distinct
-/// per register, with bits set in both halves and the sign bit set.
+/// The value the probe loads into register `i` of its list: distinct per
+/// register, with bits set in both halves and the sign bit set.
 pub const fn probe_value(i: usize) -> u64 {
     0xC0DE_0000_0000_0000 | ((i as u64 + 1) * 0x0000_0101_0101_0101)
 }
 
-/// What register `i` of [`PROBE_REGS`] must hold after `null`
-/// (docs/abi.md): `rbx` and `rbp` are preserved, the message registers
+/// Does `null` return register `name` as zero (docs/abi.md)? The badge
+/// register (`rdi`, `x0`) and the registers the ABI clobbers do: no kernel
+/// value leaks to user mode. Every other probed register is preserved or,
+/// as message registers and the tag, comes back unchanged.
+const fn zero_after_null(name: &str) -> bool {
+    matches!(
+        name.as_bytes(),
+        b"rdi"
+            | b"rdx"
+            | b"r8"
+            | b"r9"
+            | b"r10"
+            | b"x0"
+            | b"x2"
+            | b"x3"
+            | b"x4"
+            | b"x5"
+            | b"x6"
+            | b"x7"
+            | b"x9"
+            | b"x10"
+            | b"x11"
+            | b"x12"
+            | b"x13"
+            | b"x14"
+            | b"x15"
+            | b"x16"
+            | b"x17"
+            | b"x18"
+            | b"x30"
+    )
+}
+
+/// What register `i` of `regs` must hold after `null` (docs/abi.md).
+/// x86_64: `rbx` and `rbp` are preserved, the message registers
 /// `r12`-`r15` and the tag (`rsi`) come back unchanged, the badge (`rdi`)
-/// is 0, and the clobbered `rdx`, `r8`-`r10` come back zero (no kernel value
-/// leaks to user mode).
-pub const fn probe_expected(i: usize) -> u64 {
-    match PROBE_REGS[i].as_bytes() {
-        b"rdi" | b"rdx" | b"r8" | b"r9" | b"r10" => 0,
-        _ => probe_value(i),
+/// is 0, and the clobbered `rdx`, `r8`-`r10` come back zero. AArch64:
+/// `x19`-`x29` are preserved (`x20`-`x23`, the message registers,
+/// unchanged), the tag `x1` unchanged, the badge `x0` 0, and the clobbered
+/// `x2`-`x7`, `x9`-`x18`, `x30` zero.
+pub const fn probe_expected_in(regs: &[&str], i: usize) -> u64 {
+    if zero_after_null(regs[i]) {
+        0
+    } else {
+        probe_value(i)
     }
+}
+
+/// What register `i` of [`PROBE_REGS`] must hold after `null`.
+pub const fn probe_expected(i: usize) -> u64 {
+    probe_expected_in(PROBE_REGS, i)
 }
 
 /// Checks the probe's result: status 0 (else a `status` failure), then
 /// each register against [`probe_expected`] (else
 /// `what::REGISTER_BASE + i`).
 pub fn check_probe(out: &[u64; PROBE_WORDS]) -> Result<(), Failure> {
+    check_probe_in(PROBE_REGS, out)
+}
+
+/// [`check_probe`] for the register list `regs` (`out` holds the status
+/// and then one word per register).
+pub fn check_probe_in(regs: &[&str], out: &[u64]) -> Result<(), Failure> {
     if out[0] != status::OK {
         return Err(Failure::status(out[0]));
     }
-    for (i, &got) in out[1..].iter().enumerate() {
-        let expected = probe_expected(i);
+    for (i, &got) in out[1..].iter().enumerate().take(regs.len()) {
+        let expected = probe_expected_in(regs, i);
         if got != expected {
             return Err(Failure {
                 what: what::REGISTER_BASE + i as u64,
@@ -177,7 +241,10 @@ impl Fault {
 
 #[cfg(test)]
 mod tests {
-    use super::{Fault, PROBE_REGS, PROBE_WORDS, check_probe, probe_expected, probe_value, steps};
+    use super::{
+        Fault, PROBE_REGS, PROBE_REGS_AARCH64, PROBE_REGS_X86_64, PROBE_WORDS, check_probe,
+        check_probe_in, probe_expected, probe_expected_in, probe_value, steps,
+    };
     use crate::abi::{status, what};
     use crate::msg::Failure;
     use ipc_core::MessageInfo;
@@ -210,7 +277,7 @@ mod tests {
 
     #[test]
     fn probe_values_are_distinct_and_wide() {
-        for i in 0..PROBE_REGS.len() {
+        for i in 0..PROBE_REGS_AARCH64.len().max(PROBE_REGS.len()) {
             assert!(probe_value(i) >> 32 != 0 && probe_value(i) as u32 != 0);
             for j in 0..i {
                 assert_ne!(probe_value(i), probe_value(j));
@@ -237,6 +304,40 @@ mod tests {
         for (i, (name, v)) in expected.into_iter().enumerate() {
             assert_eq!((PROBE_REGS[i], probe_expected(i)), (name, v));
         }
+    }
+
+    #[test]
+    fn aarch64_probe_expectations_follow_the_abi() {
+        let regs = &PROBE_REGS_AARCH64;
+        let mut names = std::vec::Vec::new();
+        for (i, name) in regs.iter().enumerate() {
+            let n: u32 = name[1..].parse().unwrap();
+            names.push(n);
+            let zero = n == 0 || (2..=7).contains(&n) || (9..=18).contains(&n) || n == 30;
+            let want = if zero { 0 } else { probe_value(i) };
+            assert_eq!(probe_expected_in(regs, i), want, "{name}");
+        }
+        // Every general register but x8 (number in, status out), once.
+        names.sort_unstable();
+        let all: std::vec::Vec<u32> = (0..=30).filter(|&n| n != 8).collect();
+        assert_eq!(names, all);
+        // A kernel address leaked in x12 is named.
+        let mut out = [0u64; 31];
+        for i in 0..regs.len() {
+            out[1 + i] = probe_expected_in(regs, i);
+        }
+        assert_eq!(check_probe_in(regs, &out), Ok(()));
+        out[1 + 22] = 0xFFFF_FFFF_8010_2030;
+        assert_eq!(regs[22], "x12");
+        assert_eq!(
+            check_probe_in(regs, &out).unwrap_err().what,
+            what::REGISTER_BASE + 22
+        );
+    }
+
+    #[test]
+    fn host_probe_is_the_x86_64_one() {
+        assert_eq!(PROBE_REGS, &PROBE_REGS_X86_64[..]);
     }
 
     #[test]

@@ -35,7 +35,7 @@
 
 use core::arch::asm;
 
-use crate::abi::{MR_IN_REGS, PUTC_MAX, UTCB_WORDS, nr, service};
+use crate::abi::{MR_IN_REGS, PUTC_MAX, nr, service};
 use crate::msg::Msg;
 use crate::scenario::{Fault, KERNEL_ADDRESS, PROBE_WORDS, probe_value};
 
@@ -195,41 +195,7 @@ pub fn test_ok(id: u64) -> u64 {
     syscall7(service::TEST_OK, 0, 0, [id, 0, 0, 0]).status
 }
 
-/// This thread's UTCB: 64 words, written by the runtime before start and
-/// by the kernel during IPC, hence volatile accesses.
-#[derive(Clone, Copy, Debug)]
-pub struct Utcb(*mut u64);
-
-impl Utcb {
-    /// The UTCB at `p`.
-    ///
-    /// # Safety
-    ///
-    /// `p` must point to [`UTCB_WORDS`] 8-byte-aligned words mapped
-    /// readable and writable for the life of the program, accessed by
-    /// nothing but this `Utcb` (and its copies) and the kernel: the address
-    /// the kernel passes in `rdi` at the entry point (docs/abi.md).
-    pub const unsafe fn from_raw(p: *mut u64) -> Utcb {
-        Utcb(p)
-    }
-
-    /// Word `i`. Panics if `i` is not below [`UTCB_WORDS`].
-    #[inline(always)]
-    pub fn get(self, i: usize) -> u64 {
-        assert!(i < UTCB_WORDS);
-        // SAFETY: in bounds (checked) of the mapped, aligned UTCB
-        // (`from_raw`'s contract).
-        unsafe { self.0.add(i).read_volatile() }
-    }
-
-    /// Sets word `i`. Panics if `i` is not below [`UTCB_WORDS`].
-    #[inline(always)]
-    pub fn set(self, i: usize, v: u64) {
-        assert!(i < UTCB_WORDS);
-        // SAFETY: as in `get`; the page is writable.
-        unsafe { self.0.add(i).write_volatile(v) }
-    }
-}
+pub use crate::utcb::Utcb;
 
 /// Scenario 21: loads [`probe_value`]`(i)` into each register of
 /// [`crate::scenario::PROBE_REGS`], makes the `null` syscall, and returns

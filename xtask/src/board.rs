@@ -8,6 +8,7 @@
 
 use std::ffi::OsString;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use anyhow::{Result, bail};
 
@@ -23,7 +24,7 @@ pub struct UserProgram {
 }
 
 /// One example kernel and its QEMU machine.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Board {
     /// Board name (`--board`), also the name the kernel prints in `IPCB hello`.
     pub name: &'static str,
@@ -41,6 +42,12 @@ pub struct Board {
     pub qemu_packages: &'static [&'static str],
     /// Machine, memory and exit-device arguments.
     pub machine_args: &'static [&'static str],
+    /// Arm: the machine arguments that start the kernel at EL2 (`--el 2`);
+    /// `None` where the board has no such mode.
+    pub el2_machine_args: Option<&'static [&'static str]>,
+    /// The `-cpu` models `--cpu` may pick under TCG (the first is
+    /// [`Board::tcg_cpu`]).
+    pub cpus: &'static [&'static str],
     /// `-cpu` under TCG.
     pub tcg_cpu: &'static str,
     /// `-cpu` under KVM.
@@ -58,30 +65,114 @@ pub struct Board {
 /// The benchmarks every board runs.
 pub const STANDARD_BENCHES: &[&str] = &["ipc-intra", "ipc-inter", "syscall"];
 
-/// Boards that exist.
-pub static BOARDS: &[Board] = &[Board {
-    name: "pc-x86_64",
-    arch: "x86_64",
-    target: "x86_64-unknown-none",
-    kernel_package: "pc-x86_64",
-    user_programs: &[UserProgram {
-        package: "benches",
-        bin: "bench-user",
-        env: "IPCB_USER_ELF",
-    }],
-    qemu: "qemu-system-x86_64",
-    qemu_packages: &["qemu-system-x86", "qemu-system-arm"],
-    machine_args: &["-M", "q35", "-m", "256M"],
-    tcg_cpu: "max",
-    kvm_cpu: "host",
-    kvm_host_arch: "x86_64",
-    grub: true,
-    inject_feature: "inject",
-    expected_benches: STANDARD_BENCHES,
+/// The user program every board embeds.
+const BENCH_USER: &[UserProgram] = &[UserProgram {
+    package: "benches",
+    bin: "bench-user",
+    env: "IPCB_USER_ELF",
 }];
 
+/// Boards that exist.
+pub static BOARDS: &[Board] = &[
+    Board {
+        name: "pc-x86_64",
+        arch: "x86_64",
+        target: "x86_64-unknown-none",
+        kernel_package: "pc-x86_64",
+        user_programs: BENCH_USER,
+        qemu: "qemu-system-x86_64",
+        qemu_packages: &["qemu-system-x86", "qemu-system-arm"],
+        machine_args: &["-M", "q35", "-m", "256M"],
+        el2_machine_args: None,
+        cpus: &["max"],
+        tcg_cpu: "max",
+        kvm_cpu: "host",
+        kvm_host_arch: "x86_64",
+        grub: true,
+        inject_feature: "inject",
+        expected_benches: STANDARD_BENCHES,
+    },
+    Board {
+        name: "qemu-virt-aarch64",
+        arch: "aarch64",
+        target: "aarch64-unknown-none",
+        kernel_package: "qemu-virt-aarch64",
+        user_programs: BENCH_USER,
+        qemu: "qemu-system-aarch64",
+        qemu_packages: &["qemu-system-arm"],
+        machine_args: &["-M", "virt", "-m", "256M"],
+        // QEMU then emulates EL3 firmware and enters the kernel at EL2; the
+        // kernel keeps EL2 with VHE, or drops to EL1 on a CPU without it
+        // (cortex-a53, cortex-a57): its `IPCB hello` says which.
+        el2_machine_args: Some(&["-M", "virt,virtualization=on", "-m", "256M"]),
+        cpus: &[
+            "max",
+            "cortex-a53",
+            "cortex-a57",
+            "cortex-a72",
+            "cortex-a76",
+            "neoverse-n1",
+        ],
+        tcg_cpu: "max",
+        kvm_cpu: "host",
+        kvm_host_arch: "aarch64",
+        grub: false,
+        inject_feature: "inject",
+        expected_benches: STANDARD_BENCHES,
+    },
+];
+
 /// Boards that are planned but not written yet.
-pub const PLANNED: &[&str] = &["qemu-virt-aarch64", "raspi3b", "rpi5"];
+pub const PLANNED: &[&str] = &["raspi3b", "rpi5"];
+
+/// A variant of a board picked on the command line: the exception level
+/// to start at (`--el`) and the CPU model (`--cpu`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Variant {
+    /// `--el 1|2` (Arm boards).
+    pub el: Option<u8>,
+    /// `--cpu MODEL`.
+    pub cpu: Option<String>,
+}
+
+/// The variant [`find`] applies, set once by `main`.
+static VARIANT: OnceLock<Variant> = OnceLock::new();
+
+/// Makes [`find`] return boards adjusted to `v` from now on (first call
+/// wins).
+pub fn set_variant(v: Variant) {
+    let _ = VARIANT.set(v);
+}
+
+/// `base` adjusted to `v`: the EL2 machine for `--el 2`, the CPU model for
+/// `--cpu`. The adjusted board lives for the rest of the program.
+pub fn apply(base: &'static Board, v: &Variant) -> Result<&'static Board> {
+    if *v == Variant::default() {
+        return Ok(base);
+    }
+    let mut b = base.clone();
+    match (v.el, base.el2_machine_args) {
+        (None, _) => {}
+        (Some(1), Some(_)) => {}
+        (Some(2), Some(args)) => b.machine_args = args,
+        (Some(el), Some(_)) => bail!("--el {el}: {} starts at EL1 or EL2", base.name),
+        (Some(_), None) => bail!(
+            "--el: board {} has no exception levels to choose",
+            base.name
+        ),
+    }
+    if let Some(cpu) = &v.cpu {
+        match base.cpus.iter().find(|c| **c == cpu.as_str()) {
+            Some(c) => b.tcg_cpu = c,
+            None => bail!(
+                "--cpu {cpu}: board {} runs on {}",
+                base.name,
+                base.cpus.join(", ")
+            ),
+        }
+    }
+    Ok(Box::leak(Box::new(b)))
+}
 
 /// Arguments for the board's exit device (QEMU exit codes 33/35/37).
 fn exit_device_args(board: &Board) -> &'static [&'static str] {
@@ -91,8 +182,17 @@ fn exit_device_args(board: &Board) -> &'static [&'static str] {
     }
 }
 
-/// Looks a board up by name.
+/// Looks a board up by name, adjusted to the command line's [`Variant`].
 pub fn find(name: &str) -> Result<&'static Board> {
+    let base = find_base(name)?;
+    match VARIANT.get() {
+        Some(v) => apply(base, v),
+        None => Ok(base),
+    }
+}
+
+/// Looks a board up by name, as the table has it.
+pub fn find_base(name: &str) -> Result<&'static Board> {
     if let Some(b) = BOARDS.iter().find(|b| b.name == name) {
         return Ok(b);
     }
@@ -228,13 +328,73 @@ mod tests {
     fn finds_boards_and_explains_missing_ones() {
         assert_eq!(find("pc-x86_64").unwrap().target, "x86_64-unknown-none");
         assert_eq!(
+            find_base("qemu-virt-aarch64").unwrap().target,
+            "aarch64-unknown-none"
+        );
+        assert_eq!(
             find("rpi5").unwrap_err().to_string(),
-            "board rpi5 is not implemented yet; boards: pc-x86_64"
+            "board rpi5 is not implemented yet; boards: pc-x86_64, qemu-virt-aarch64"
         );
         assert_eq!(
             find("vax").unwrap_err().to_string(),
-            "unknown board vax; boards: pc-x86_64"
+            "unknown board vax; boards: pc-x86_64, qemu-virt-aarch64"
         );
+    }
+
+    #[test]
+    fn virt_command_lines_for_el_and_cpu() {
+        let base = find_base("qemu-virt-aarch64").unwrap();
+        let elf = Path::new("/t/k");
+        let medium = Medium::Kernel {
+            elf,
+            cmdline: "rounds=2000",
+        };
+        let args =
+            |b: &Board| strings(qemu_args(b, Accel::Icount, &medium, Path::new("/o"))).join(" ");
+        assert_eq!(
+            args(base),
+            "-M virt -m 256M -display none -monitor none -no-reboot -serial stdio \
+             -serial file:/o/defmt.bin -semihosting -kernel /t/k -append rounds=2000 \
+             -accel tcg -cpu max -icount shift=0,sleep=off"
+        );
+        let el2 = apply(
+            base,
+            &Variant {
+                el: Some(2),
+                cpu: Some("neoverse-n1".into()),
+            },
+        )
+        .unwrap();
+        assert!(args(el2).starts_with("-M virt,virtualization=on -m 256M "));
+        assert!(args(el2).ends_with("-accel tcg -cpu neoverse-n1 -icount shift=0,sleep=off"));
+        assert_eq!(el2.name, "qemu-virt-aarch64");
+        let same = apply(
+            base,
+            &Variant {
+                el: Some(1),
+                cpu: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(same.machine_args, base.machine_args);
+        assert!(std::ptr::eq(
+            apply(base, &Variant::default()).unwrap(),
+            base
+        ));
+        let bad = |el, cpu: Option<&str>, b| {
+            apply(
+                find_base(b).unwrap(),
+                &Variant {
+                    el,
+                    cpu: cpu.map(String::from),
+                },
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(bad(Some(3), None, "qemu-virt-aarch64").contains("EL1 or EL2"));
+        assert!(bad(Some(2), None, "pc-x86_64").contains("no exception levels"));
+        assert!(bad(None, Some("pentium"), "qemu-virt-aarch64").contains("cortex-a53"));
     }
 
     #[test]

@@ -10,9 +10,10 @@
 //! ```text
 //! cargo xtask build [--board pc-x86_64]
 //! cargo xtask run   [--board B] [--accel auto|kvm|tcg|icount] [--timeout SECS] [--verbose]
-//!                   [--kernel ELF] [-- KERNEL_ARGS]
+//!                   [--el 1|2] [--cpu MODEL] [--kernel ELF] [-- KERNEL_ARGS]
 //! cargo xtask bench [--board B] [--accel auto|kvm|tcg|icount] [--rounds N] [--runs N]
-//!                   [--json [PATH]] [--timeout SECS] [--verbose] [--kernel ELF]
+//!                   [--json [PATH]] [--timeout SECS] [--verbose] [--el 1|2] [--cpu MODEL]
+//!                   [--kernel ELF]
 //! cargo xtask test  [--board B] [--timeout SECS]
 //! cargo xtask iso   [--board B] [--out PATH] [--kernel ELF] [-- KERNEL_ARGS]
 //! ```
@@ -135,7 +136,42 @@ fn board_arg() -> Arg {
         .long("board")
         .value_name("BOARD")
         .default_value("pc-x86_64")
-        .help("Board (implemented: pc-x86_64; planned: qemu-virt-aarch64, raspi3b, rpi5)")
+        .help("Board (implemented: pc-x86_64, qemu-virt-aarch64; planned: raspi3b, rpi5)")
+}
+
+fn el_arg() -> Arg {
+    Arg::new("el")
+        .long("el")
+        .value_name("EL")
+        .value_parser(value_parser!(u8).range(1..=2))
+        .help("Arm: start the kernel at EL1 (default) or EL2 (QEMU virtualization=on; the kernel keeps EL2 with VHE)")
+}
+
+fn cpu_arg() -> Arg {
+    Arg::new("cpu")
+        .long("cpu")
+        .value_name("MODEL")
+        .help("QEMU -cpu model under TCG (qemu-virt-aarch64: max, cortex-a53, cortex-a57, cortex-a72, cortex-a76, neoverse-n1)")
+}
+
+/// The board variant (`--el`, `--cpu`) of a parsed command line.
+fn variant(m: &ArgMatches) -> board::Variant {
+    let Some((_, sub)) = m.subcommand() else {
+        return board::Variant::default();
+    };
+    let has = |id: &str| sub.try_contains_id(id).unwrap_or(false);
+    board::Variant {
+        el: if has("el") {
+            sub.get_one::<u8>("el").copied()
+        } else {
+            None
+        },
+        cpu: if has("cpu") {
+            sub.get_one::<String>("cpu").cloned()
+        } else {
+            None
+        },
+    }
 }
 
 fn accel_arg() -> Arg {
@@ -195,6 +231,8 @@ fn cli() -> Command {
                         .action(ArgAction::SetTrue)
                         .help("Also print the decoded defmt diagnostics to stderr, prefixed `[defmt] `"),
                 )
+                .arg(el_arg())
+                .arg(cpu_arg())
                 .arg(kernel_arg())
                 .arg(cmdline_arg("Kernel command line, e.g. `-- rounds=1000 runs=3`")),
         )
@@ -241,6 +279,8 @@ fn cli() -> Command {
                         .action(ArgAction::SetTrue)
                         .help("Echo every console line and the decoded defmt diagnostics to stderr"),
                 )
+                .arg(el_arg())
+                .arg(cpu_arg())
                 .arg(kernel_arg()),
         )
         .subcommand(
@@ -410,7 +450,9 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    let cmd = parse(&cli().get_matches());
+    let matches = cli().get_matches();
+    board::set_variant(variant(&matches));
+    let cmd = parse(&matches);
     match run(cmd) {
         Ok(code) => code,
         Err(e) => {
@@ -478,6 +520,38 @@ mod tests {
         assert!(parse_args(&["bench", "--accel", "fast"]).is_err());
         assert!(parse_args(&["bench", "--rounds", "0"]).is_err());
         assert!(parse_args(&[]).is_err());
+    }
+
+    #[test]
+    fn el_and_cpu_parse_into_a_variant() {
+        let v = |args: &[&str]| {
+            let mut full = vec!["xtask"];
+            full.extend_from_slice(args);
+            variant(&cli().try_get_matches_from(full).unwrap())
+        };
+        assert_eq!(v(&["bench"]), board::Variant::default());
+        assert_eq!(v(&["build"]), board::Variant::default());
+        assert_eq!(
+            v(&[
+                "bench",
+                "--board",
+                "qemu-virt-aarch64",
+                "--el",
+                "2",
+                "--cpu",
+                "cortex-a76"
+            ]),
+            board::Variant {
+                el: Some(2),
+                cpu: Some("cortex-a76".into())
+            }
+        );
+        assert_eq!(v(&["run", "--el", "1"]).el, Some(1));
+        assert!(
+            cli()
+                .try_get_matches_from(["xtask", "bench", "--el", "3"])
+                .is_err()
+        );
     }
 
     #[test]

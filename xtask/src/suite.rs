@@ -16,7 +16,11 @@
 //!    check on an IPC benchmark, exit with 35 and end with `status=fail`;
 //!    then the normal kernel is rebuilt;
 //! 7. GRUB: the ELF must be a valid multiboot2 kernel, and an ISO built from
-//!    it must boot under TCG and pass.
+//!    it must boot under TCG and pass;
+//! 8. (when testing another board than `qemu-virt-aarch64`) the AArch64
+//!    kernel is built and boots under icount at EL1, then at EL2 with VHE
+//!    (`virtualization=on`), and passes each time, at the exception level
+//!    asked for.
 //!
 //! The last line printed is exactly `N passed, M failed`.
 
@@ -43,6 +47,10 @@ pub const INJECT_CMDLINE: &str = "rounds=500 runs=1";
 /// Command line GRUB passes in step 7.
 pub const GRUB_CMDLINE: &str = "rounds=500 runs=1";
 
+/// The Arm board that the suite of every other board also boots (its last
+/// two steps).
+pub const ARM_BOARD: &str = "qemu-virt-aarch64";
+
 /// A step's outcome: `Err` holds the one-line reason.
 type StepResult = std::result::Result<(), String>;
 
@@ -65,10 +73,23 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     suite.step("cargo test (host crates)", Suite::cargo_test);
     suite.step("cargo clippy -D warnings (host crates)", Suite::clippy);
     suite.step("kernel boots under icount and passes", Suite::icount_boot);
-    suite.step("cargo clippy -D warnings (kernel and user program, target)", Suite::target_clippy);
+    suite.step(
+        "cargo clippy -D warnings (kernel and user program, target)",
+        Suite::target_clippy,
+    );
     suite.step("icount figures are deterministic", Suite::determinism);
     suite.step("fault injection is detected", Suite::fault_injection);
     suite.step("GRUB multiboot2 ISO boots and passes", Suite::grub);
+    if board.name != ARM_BOARD {
+        suite.step(
+            "qemu-virt-aarch64 EL1 boots under icount and passes",
+            Suite::arm_el1,
+        );
+        suite.step(
+            "qemu-virt-aarch64 EL2 (VHE) boots under icount and passes",
+            Suite::arm_el2,
+        );
+    }
 
     println!();
     println!("summary:");
@@ -154,10 +175,59 @@ impl Suite<'_> {
         cmd.args(["-p", self.board.kernel_package]);
         for prog in self.board.user_programs {
             cmd.args(["-p", prog.package]);
-            cmd.env(prog.env, self.ws.release_artifact(self.board.target, prog.bin));
+            cmd.env(
+                prog.env,
+                self.ws.release_artifact(self.board.target, prog.bin),
+            );
         }
         cmd.args(["--", "-D", "warnings"]);
         run_streamed(cmd, "cargo clippy (target)").map_err(err_string)
+    }
+
+    fn arm_el1(&mut self) -> StepResult {
+        self.arm_boot(1)
+    }
+
+    fn arm_el2(&mut self) -> StepResult {
+        self.arm_boot(2)
+    }
+
+    /// Build the Arm kernel (a no-op the second time) and boot it under
+    /// icount at exception level `el`: it must pass, and say it ran there.
+    fn arm_boot(&mut self, el: u8) -> StepResult {
+        let variant = board::Variant {
+            el: Some(el),
+            cpu: None,
+        };
+        let b = board::find_base(ARM_BOARD)
+            .and_then(|base| board::apply(base, &variant))
+            .map_err(err_string)?;
+        prereq::ensure_qemu(b).map_err(err_string)?;
+        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
+        let label = format!("el{el}");
+        let spec = BootSpec {
+            board: b,
+            accel: Accel::Icount,
+            medium: Medium::Kernel {
+                elf: &kernel,
+                cmdline: ICOUNT_CMDLINE,
+            },
+            cmdline: ICOUNT_CMDLINE,
+            timeout: Some(self.timeout),
+            label: Some(&label),
+            progress: Progress::Normal,
+            strict: true,
+            echo_defmt: false,
+        };
+        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
+        check_pass(&o, b.expected_benches)?;
+        match o.transcript.hello.as_ref().and_then(|h| h.el) {
+            Some(e) if e == el => Ok(()),
+            other => Err(format!(
+                "asked for EL{el}, the kernel says it ran at {}",
+                other.map_or("an unknown level".to_string(), |e| format!("EL{e}"))
+            )),
+        }
     }
 
     fn kernel(&self) -> std::result::Result<&Path, String> {

@@ -41,14 +41,14 @@ fn planned_board_is_one_clear_error_line() {
         assert_eq!(out.status.code(), Some(1), "{sub}");
         assert_eq!(
             String::from_utf8_lossy(&out.stderr),
-            "error: board rpi5 is not implemented yet; boards: pc-x86_64\n",
+            "error: board rpi5 is not implemented yet; boards: pc-x86_64, qemu-virt-aarch64\n",
             "{sub}"
         );
     }
     let out = xtask(&["build", "--board", "vax"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: unknown board vax; boards: pc-x86_64\n"
+        "error: unknown board vax; boards: pc-x86_64, qemu-virt-aarch64\n"
     );
 }
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! `bench-user`: the user program of every benchmark task.
 //!
-//! The kernel enters `_start` with the thread's UTCB address in `rdi`
-//! and `rsp` 8 below a 16-byte boundary, as after a `call` (docs/abi.md).
+//! The kernel enters `_start` with the thread's UTCB address in the first
+//! argument register (`rdi` on x86_64, with `rsp` 8 below a 16-byte
+//! boundary, as after a `call`; `x0` on AArch64, with `sp` 16-byte aligned;
+//! docs/abi.md).
 //! The program reads its job from the UTCB, runs it (`benches::run`) and
 //! exits. A panic reports `fail` with what = 0xFFFF and exits.
 //!
@@ -15,10 +17,16 @@
 #[cfg(not(target_os = "none"))]
 fn main() {}
 
-#[cfg(all(target_os = "none", not(target_arch = "x86_64")))]
-compile_error!("bench-user has system-call stubs for x86_64 only so far");
+#[cfg(all(
+    target_os = "none",
+    not(any(target_arch = "x86_64", target_arch = "aarch64"))
+))]
+compile_error!("bench-user has system-call stubs for x86_64 and aarch64 only");
 
-#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "none"
+))]
 mod user {
     use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,12 +39,13 @@ mod user {
     /// it, and have the same id).
     static BENCH: AtomicU64 = AtomicU64::new(0);
 
-    /// The entry point: `utcb` (in `rdi`) is this thread's UTCB.
+    /// The entry point: `utcb` (in `rdi` / `x0`: the C ABI's first
+    /// argument on both targets) is this thread's UTCB.
     #[allow(unsafe_code)]
     // SAFETY: the one symbol named `_start` in the program; the linker
     // script names it as the ELF entry point.
     #[unsafe(no_mangle)]
-    pub extern "sysv64" fn _start(utcb: *mut u64) -> ! {
+    pub extern "C" fn _start(utcb: *mut u64) -> ! {
         // SAFETY: the kernel passes the address of this thread's UTCB, a
         // mapped, writable, page-aligned page of 64 words that only this
         // thread and the kernel use (docs/abi.md "User memory").

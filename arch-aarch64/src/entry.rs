@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Kernel entry and exit: the exception vectors, the `svc` fastpath, user
+//! faults, the return to user mode, and the switch between the runtime's
+//! driver and user mode.
+//!
+//! One kernel stack per CPU (seL4 style): every entry from EL0 starts with
+//! `sp` at this CPU's [`crate::cpu::PerCpu`] block, on an empty stack, runs
+//! Rust to completion and leaves by `eret`; nothing is left on the stack
+//! between entries. The same code serves EL1 and EL2 with VHE: under
+//! `HCR_EL2.E2H` the `ELR_EL1`, `SPSR_EL1`, `ESR_EL1`, `FAR_EL1` names used
+//! here reach the EL2 registers.
+//!
+//! **The fastpath** (vector `0x400`, synchronous exception from EL0). The
+//! syndrome says whether it is an `svc`; the ABI (`context.rs`) lets the
+//! entry use `x2`-`x7` and `x9`-`x18` as scratch without saving them. It
+//! pushes the tag and calls `ipcb_fast_handler(cap = x0, tag = x1, nr)`.
+//! The message registers `x20`-`x23` are AAPCS64 callee-saved, so the Rust
+//! code leaves them alone (it also preserves `x19`, `x24`-`x29`, `SP_EL0`
+//! and `ELR`: they are still the caller's when it returns). It answers in
+//! `x0`:
+//!
+//! * **a context** (hand-off): the IPC went straight to that thread. The
+//!   caller's `x19`, `x24`-`x29`, `pc` and `sp` are stored into its context,
+//!   the receiver's loaded from its own; `x0` gets the badge (returned in
+//!   `x1`), `x8` status 0, `x1` the tag; `x20`-`x23` are never touched: the
+//!   message crosses from register to register.
+//! * **1**: return to the caller (the null syscall): status 0, badge 0.
+//! * **0**: not for the fastpath. The handler has stored the syscall
+//!   arguments into the current context; the assembly stores the rest and
+//!   calls `ipcb_syscall_handler`, the general path.
+//!
+//! **The full exit** (`ipcb_exit_to_user`, after the general path, a user
+//! fault, or from the driver) gets two contexts: `x0` = the thread to run,
+//! `x1` = whose argument registers it receives (`regs_from`). `x0` = 0
+//! means "no thread ready": back to the driver.
+//!
+//! Every exit clears the registers the ABI clobbers (`x2`-`x7`, `x9`-`x18`,
+//! `x30`), so no kernel value and no other thread's value reaches user mode,
+//! and writes `SPSR` = 0 (EL0t, flags clear) on every switch of thread.
+//! The clearing loads the two zero words at the bottom of the per-CPU block:
+//! `ldp x2, x3, [sp]` clears two registers in one instruction.
+//!
+//! Any other exception (a fault from EL0, anything from the kernel itself)
+//! saves every register into a [`TrapFrame`] and calls `ipcb_trap_handler`.
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+use crate::context::{OFF_SP, OFF_X0, OFF_X19, OFF_X20, OFF_X22, OFF_X25, OFF_X27, OFF_X29, OFF_X8};
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+use crate::cpu::{KS_TOP, P_CUR, P_DRIVER_SP, P_DUMMY};
+
+/// What the fast handler returns: `thread` = the receiver's context on a
+/// hand-off, 1 for "return to the caller", null for "take the general
+/// path"; `badge` = the badge the receiver gets.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FastPair {
+    /// Context to run, or 1, or null (`x0`).
+    pub thread: *mut crate::Context,
+    /// Badge (`x1`).
+    pub badge: u64,
+}
+
+/// What the Rust halves of the entries return: the context to resume (null
+/// for "go idle") and the context its argument registers come from.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ResumePair {
+    /// Thread to run (`x0`).
+    pub thread: *mut crate::Context,
+    /// Source of its argument registers (`x1`).
+    pub regs_from: *const crate::Context,
+}
+
+/// The registers saved by the trap entry (any exception but an `svc`).
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Debug)]
+pub struct TrapFrame {
+    /// `x0`..`x30` at the exception. For a fault from EL0, `x9` and `x10`
+    /// are already the syndrome and exception class (the entry tests them
+    /// before it knows it is not an `svc`).
+    pub x: [u64; 31],
+    /// The stack pointer of the interrupted code (`SP_EL0` from user mode).
+    pub sp: u64,
+    /// The exception link register: the faulting instruction.
+    pub elr: u64,
+    /// The saved program status.
+    pub spsr: u64,
+    /// The syndrome register.
+    pub esr: u64,
+    /// The fault address register (meaningful for aborts).
+    pub far: u64,
+    /// Which vector was taken: `0x000`..`0x780` / `0x80` (0..16); 8 and up
+    /// came from EL0.
+    pub source: u64,
+    _pad: u64,
+}
+
+/// Offset of [`TrapFrame::sp`].
+pub const TF_SP: usize = core::mem::offset_of!(TrapFrame, sp);
+/// Offset of [`TrapFrame::elr`] (and `spsr` after it).
+pub const TF_ELR: usize = core::mem::offset_of!(TrapFrame, elr);
+/// Offset of [`TrapFrame::esr`] (and `far` after it).
+pub const TF_ESR: usize = core::mem::offset_of!(TrapFrame, esr);
+/// Offset of [`TrapFrame::source`].
+pub const TF_SOURCE: usize = core::mem::offset_of!(TrapFrame, source);
+/// Size of a [`TrapFrame`].
+pub const TF_SIZE: usize = core::mem::size_of::<TrapFrame>();
+const _: () = {
+    assert!(TF_SIZE.is_multiple_of(16));
+    assert!(core::mem::offset_of!(TrapFrame, spsr) == TF_ELR + 8);
+    assert!(core::mem::offset_of!(TrapFrame, far) == TF_ESR + 8);
+};
+
+/// Exception classes (`ESR_ELx.EC`) the kernel tells apart.
+pub mod ec {
+    /// Unknown reason: an undefined instruction.
+    pub const UNKNOWN: u64 = 0x00;
+    /// A trapped `wfi` / `wfe`.
+    pub const WFX: u64 = 0x01;
+    /// FP/SIMD access trapped by `CPACR_EL1.FPEN`.
+    pub const FP: u64 = 0x07;
+    /// `svc` from AArch64.
+    pub const SVC64: u64 = 0x15;
+    /// A trapped `msr`/`mrs`/system instruction.
+    pub const SYSREG: u64 = 0x18;
+    /// Instruction abort from a lower exception level.
+    pub const IABT_LOWER: u64 = 0x20;
+    /// Instruction abort at the current exception level.
+    pub const IABT_SAME: u64 = 0x21;
+    /// Data abort from a lower exception level.
+    pub const DABT_LOWER: u64 = 0x24;
+    /// Data abort at the current exception level.
+    pub const DABT_SAME: u64 = 0x25;
+}
+
+impl TrapFrame {
+    /// Did the exception come from EL0?
+    pub fn from_user(&self) -> bool {
+        self.source >= 8
+    }
+
+    /// The exception class.
+    pub fn class(&self) -> u64 {
+        (self.esr >> 26) & 0x3F
+    }
+
+    /// Is it a synchronous exception (not an interrupt or SError)?
+    pub fn synchronous(&self) -> bool {
+        self.source.is_multiple_of(4)
+    }
+
+    /// Is it an instruction or data abort (so [`TrapFrame::far`] holds the
+    /// faulting address)?
+    pub fn is_abort(&self) -> bool {
+        matches!(self.class(), ec::IABT_LOWER | ec::IABT_SAME | ec::DABT_LOWER | ec::DABT_SAME)
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+core::arch::global_asm!(
+    r#"
+    .section .text.ipcb_vectors, "ax"
+
+    /* A kernel-side vector: save x0/x1, note the vector, join the common
+       trap path. */
+    .macro IPCB_KVEC n
+    .balign 128
+    sub sp, sp, #{tf_size}                  /* room for a TrapFrame           */
+    stp x0, x1, [sp]                        /* frame.x[0..2]                  */
+    mov x0, #\n                             /* x0 = vector number             */
+    b ipcb_trap_common
+    .endm
+
+    .balign 2048
+    .global ipcb_vectors
+ipcb_vectors:
+    /* 0x000-0x180: current EL with SP_EL0 (the kernel never uses SP_EL0) */
+    IPCB_KVEC 0
+    IPCB_KVEC 1
+    IPCB_KVEC 2
+    IPCB_KVEC 3
+    /* 0x200-0x380: current EL with SP_ELx: exceptions in the kernel */
+    IPCB_KVEC 4
+    IPCB_KVEC 5
+    IPCB_KVEC 6
+    IPCB_KVEC 7
+
+    /* 0x400: synchronous exception from EL0 (AArch64): svc or a fault.
+       sp = this CPU's PerCpu block; x2-x7, x9-x18 are free (clobbered by
+       the syscall ABI). */
+    .balign 128
+    mrs x9, esr_el1                         /* x9 = syndrome                  */
+    lsr x10, x9, #26                        /* x10 = exception class          */
+    cmp x10, #{ec_svc}                      /* svc from AArch64?              */
+    b.ne ipcb_user_trap                     /* no: a fault                    */
+    mov x2, x8                              /* fast(cap = x0, tag = x1, nr)   */
+    str x1, [sp, #-16]!                     /* keep the tag                   */
+    bl ipcb_fast_handler                    /* x0 = ctx | 1 | 0, x1 = badge   */
+    cmp x0, #1
+    b.hi ipcb_handoff                       /* a context: hand-off            */
+    b.lo ipcb_slow                          /* 0: the general path            */
+    /* 1: return to the caller (null): status 0, badge 0, tag unchanged. */
+    ldr x1, [sp], #16                       /* x1 = tag; sp = PerCpu          */
+    ldp x8, x0, [sp]                        /* status = 0, badge = 0          */
+    ldp x2, x3, [sp]                        /* clear x2-x7, x9-x18, x30       */
+    ldp x4, x5, [sp]
+    ldp x6, x7, [sp]
+    ldp x9, x10, [sp]
+    ldp x11, x12, [sp]
+    ldp x13, x14, [sp]
+    ldp x15, x16, [sp]
+    ldp x17, x18, [sp]
+    ldr x30, [sp]
+    eret                                    /* pc = ELR, PSTATE = SPSR        */
+
+    /* 0x480-0x580: interrupts and SError from EL0 (none are enabled) */
+    IPCB_KVEC 9
+    IPCB_KVEC 10
+    IPCB_KVEC 11
+    /* 0x600-0x780: from EL0 in AArch32 (never: EL0 is AArch64 only) */
+    IPCB_KVEC 12
+    IPCB_KVEC 13
+    IPCB_KVEC 14
+    IPCB_KVEC 15
+
+    /* The floor: the kernel's minimal round trip. VBAR points at this
+       table only while the `floor` benchmark runs. Its EL0 synchronous slot
+       returns at once from an svc with x8 = 0 (x8 is already the status 0);
+       anything else, and every other slot, goes to the normal vectors. */
+    .balign 2048
+    .global ipcb_floor_vectors
+ipcb_floor_vectors:
+    .irp n, 0,1,2,3,4,5,6,7
+    .balign 128
+    b ipcb_vectors + \n * 128
+    .endr
+    .balign 128
+    mrs x9, esr_el1                         /* x9 = syndrome                  */
+    lsr x10, x9, #26                        /* x10 = exception class          */
+    cmp x10, #{ec_svc}                      /* svc from AArch64 ...           */
+    ccmp x8, #0, #0, eq                     /* ... with number 0?             */
+    b.ne ipcb_vectors + 8 * 128             /* no: the normal entry           */
+    ldp x9, x10, [sp]                       /* clear x9, x10 (the zero pair)  */
+    eret
+    .irp n, 9,10,11,12,13,14,15
+    .balign 128
+    b ipcb_vectors + \n * 128
+    .endr
+
+    .section .text.ipcb_entry, "ax"
+    .balign 64
+    /* Hand-off: x0 = receiver's context, x1 = badge, [sp] = the tag. The
+       caller keeps x19, x24-x29, pc, sp in its context, the receiver gets
+       them from its own; x20-x23 (the message) stay. */
+ipcb_handoff:
+    ldr x9, [sp, #{cur_pushed}]             /* x9 = caller's context          */
+    mrs x10, elr_el1                        /* x10 = caller's pc              */
+    mrs x11, sp_el0                         /* x11 = caller's sp              */
+    stp x19, x24, [x9, #{x19}]              /* caller.x19, x24                */
+    stp x25, x26, [x9, #{x25}]              /* caller.x25, x26                */
+    stp x27, x28, [x9, #{x27}]              /* caller.x27, x28                */
+    stp x29, x10, [x9, #{x29}]              /* caller.x29, pc                 */
+    str x11, [x9, #{sp}]                    /* caller.sp                      */
+    str x0, [sp, #{cur_pushed}]             /* current = receiver             */
+    ldp x19, x24, [x0, #{x19}]              /* receiver's preserved registers */
+    ldp x25, x26, [x0, #{x25}]
+    ldp x27, x28, [x0, #{x27}]
+    ldp x29, x10, [x0, #{x29}]              /* x29, x10 = pc                  */
+    ldr x11, [x0, #{sp}]                    /* x11 = sp                       */
+    msr elr_el1, x10                        /* return to the receiver's pc    */
+    msr sp_el0, x11                         /* on its stack                   */
+    msr spsr_el1, xzr                       /* EL0t, flags clear              */
+    mov x0, x1                              /* x0 = badge                     */
+    ldr x1, [sp], #16                       /* x1 = the sender's tag          */
+    ldp x8, x2, [sp]                        /* status = 0; clear x2-x7,       */
+    ldp x3, x4, [sp]                        /* x9-x18, x30                    */
+    ldp x5, x6, [sp]
+    ldp x7, x9, [sp]
+    ldp x10, x11, [sp]
+    ldp x12, x13, [sp]
+    ldp x14, x15, [sp]
+    ldp x16, x17, [sp]
+    ldp x18, x30, [sp]
+    eret                                    /* into the receiver              */
+
+    /* General path: the handler stored x8/x0/x1; store the rest. */
+ipcb_slow:
+    add sp, sp, #16                         /* drop the tag; sp = PerCpu      */
+    ldr x9, [sp, #{cur}]                    /* x9 = current context           */
+    stp x20, x21, [x9, #{x20}]              /* the message registers          */
+    stp x22, x23, [x9, #{x22}]
+    stp x19, x24, [x9, #{x19}]              /* the preserved registers        */
+    stp x25, x26, [x9, #{x25}]
+    stp x27, x28, [x9, #{x27}]
+    mrs x10, elr_el1
+    mrs x11, sp_el0
+    stp x29, x10, [x9, #{x29}]              /* x29, pc                        */
+    str x11, [x9, #{sp}]                    /* sp                             */
+    bl ipcb_syscall_handler                 /* x0 = next ctx, x1 = regs_from  */
+    /* fall through */
+
+    .global ipcb_exit_to_user
+ipcb_exit_to_user:                          /* x0 = thread ctx, x1 = regs_from; sp = PerCpu */
+    cbz x0, 3f                              /* nothing to run: to the driver  */
+    str x0, [sp, #{cur}]                    /* current = thread               */
+    ldp x19, x24, [x0, #{x19}]              /* its own registers              */
+    ldp x25, x26, [x0, #{x25}]
+    ldp x27, x28, [x0, #{x27}]
+    ldp x29, x10, [x0, #{x29}]              /* x29, x10 = pc                  */
+    ldr x11, [x0, #{sp}]                    /* x11 = sp                       */
+    msr elr_el1, x10
+    msr sp_el0, x11
+    msr spsr_el1, xzr                       /* EL0t, flags clear              */
+    ldp x20, x21, [x1, #{x20}]              /* argument registers from regs_from */
+    ldp x22, x23, [x1, #{x22}]
+    ldr x8, [x1, #{x8}]
+    ldp x0, x1, [x1, #{x0}]                 /* x0, x1 (x1 last: it is the base) */
+    ldp x2, x3, [sp]                        /* clear x2-x7, x9-x18, x30       */
+    ldp x4, x5, [sp]
+    ldp x6, x7, [sp]
+    ldp x9, x10, [sp]
+    ldp x11, x12, [sp]
+    ldp x13, x14, [sp]
+    ldp x15, x16, [sp]
+    ldp x17, x18, [sp]
+    ldr x30, [sp]
+    eret
+
+3:  ldr x9, [sp, #{driver_sp}]              /* back into ipcb_run_user's frame */
+    mov sp, x9
+    ldp x19, x20, [sp, #0]                  /* the driver's preserved registers */
+    ldp x21, x22, [sp, #16]
+    ldp x23, x24, [sp, #32]
+    ldp x25, x26, [sp, #48]
+    ldp x27, x28, [sp, #64]
+    ldp x29, x30, [sp, #80]
+    add sp, sp, #96
+    ret                                     /* ipcb_run_user returns          */
+
+    /* fn ipcb_run_user(thread: *mut Context, regs_from: *const Context) */
+    .global ipcb_run_user
+    .type ipcb_run_user, %function
+ipcb_run_user:
+    sub sp, sp, #96
+    stp x19, x20, [sp, #0]                  /* the driver's preserved registers */
+    stp x21, x22, [sp, #16]
+    stp x23, x24, [sp, #32]
+    stp x25, x26, [sp, #48]
+    stp x27, x28, [sp, #64]
+    stp x29, x30, [sp, #80]
+    adrp x9, {ks}
+    add x9, x9, :lo12:{ks}                  /* x9 = the kernel stack          */
+    mov x10, #{ks_top}
+    add x9, x9, x10                         /* x9 = PerCpu, its top           */
+    mov x10, sp
+    str x10, [x9, #{driver_sp}]             /* remember the driver's sp       */
+    mov sp, x9                              /* onto the (empty) kernel stack  */
+    add x10, x9, #{dummy}
+    str x10, [sp, #{cur}]                   /* current = the scratch context  */
+    dsb ish                                 /* page-table writes visible      */
+    isb
+    b ipcb_exit_to_user
+    .size ipcb_run_user, . - ipcb_run_user
+
+    /* Fault from EL0: x9 = syndrome. Save everything for the diagnostics
+       (x9/x10 are already lost), then the Rust handler kills the task. */
+ipcb_user_trap:
+    sub sp, sp, #{tf_size}
+    stp x0, x1, [sp]
+    mov x0, #8                              /* vector 8: synchronous, EL0     */
+    /* fall through */
+
+ipcb_trap_common:                           /* x0 = vector; frame.x[0..2] saved */
+    stp x2, x3, [sp, #16]
+    stp x4, x5, [sp, #32]
+    stp x6, x7, [sp, #48]
+    stp x8, x9, [sp, #64]
+    stp x10, x11, [sp, #80]
+    stp x12, x13, [sp, #96]
+    stp x14, x15, [sp, #112]
+    stp x16, x17, [sp, #128]
+    stp x18, x19, [sp, #144]
+    stp x20, x21, [sp, #160]
+    stp x22, x23, [sp, #176]
+    stp x24, x25, [sp, #192]
+    stp x26, x27, [sp, #208]
+    stp x28, x29, [sp, #224]
+    str x30, [sp, #240]
+    str x0, [sp, #{tf_source}]              /* frame.source                   */
+    add x1, sp, #{tf_size}                  /* the kernel's sp at the trap    */
+    cmp x0, #8
+    b.lo 4f
+    mrs x1, sp_el0                          /* from EL0: the user's sp        */
+4:  str x1, [sp, #{tf_sp}]
+    mrs x2, elr_el1
+    mrs x3, spsr_el1
+    stp x2, x3, [sp, #{tf_elr}]             /* frame.elr, spsr                */
+    mrs x2, esr_el1
+    mrs x3, far_el1
+    stp x2, x3, [sp, #{tf_esr}]             /* frame.esr, far                 */
+    mov x0, sp                              /* &TrapFrame                     */
+    bl ipcb_trap_handler                    /* user fault: x0/x1 = next       */
+    add sp, sp, #{tf_size}                  /* (kernel faults never return)   */
+    b ipcb_exit_to_user
+"#,
+    ks = sym crate::cpu::IPCB_KSTACK,
+    ks_top = const KS_TOP,
+    cur = const P_CUR,
+    cur_pushed = const P_CUR + 16,
+    driver_sp = const P_DRIVER_SP,
+    dummy = const P_DUMMY,
+    ec_svc = const ec::SVC64,
+    x0 = const OFF_X0,
+    x20 = const OFF_X20,
+    x22 = const OFF_X22,
+    x19 = const OFF_X19,
+    x25 = const OFF_X25,
+    x27 = const OFF_X27,
+    x29 = const OFF_X29,
+    sp = const OFF_SP,
+    x8 = const OFF_X8,
+    tf_size = const TF_SIZE,
+    tf_sp = const TF_SP,
+    tf_elr = const TF_ELR,
+    tf_esr = const TF_ESR,
+    tf_source = const TF_SOURCE,
+);
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+unsafe extern "C" {
+    /// Enter user mode (see the module docs); returns when no thread is
+    /// ready.
+    pub fn ipcb_run_user(thread: *mut crate::Context, regs_from: *const crate::Context);
+}

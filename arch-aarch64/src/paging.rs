@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! User address spaces: four-level tables (4 KiB granule, 48-bit VAs) in
+//! `TTBR0` with ASIDs; the kernel in `TTBR1`.
+//!
+//! * **The kernel half** (`TTBR1`, built by `boot.rs`, shared by every
+//!   space, global): the GiB of RAM that holds the kernel image, mapped at
+//!   [`crate::boot::KERNEL_VA_BASE`] (also the kernel's direct map of that
+//!   RAM), and the board's device GiB at [`DEVICE_VA`]. Both are EL1-only
+//!   (`AP = 00`: any EL0 access is a permission fault) and never executable
+//!   at EL0 (`UXN`); the devices are not executable at all.
+//! * **A user space** (`TTBR0`): its own level-0 table, 4 KiB pages below
+//!   2^48, tagged with the task's ASID (`nG` set), `PXN` on every page (the
+//!   kernel never executes user memory), `UXN` unless the ELF segment is
+//!   executable, read-only unless it is writable.
+//!
+//! The `TTBR0` value carries the ASID in bits 48..56, so a switch is one
+//! `msr` and flushes nothing. The kernel alone (between scenarios) runs with
+//! an empty level-0 table and ASID 0.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use runtime::mem::FrameAlloc;
+use runtime::{MemError, Perm};
+
+use crate::boot::KERNEL_VA_BASE;
+
+/// Virtual address of the board's device window (1 GiB; the boot code maps
+/// `__device_window_pa` there).
+pub const DEVICE_VA: u64 = 0xFFFF_FFFF_C000_0000;
+/// The kernel maps (and can reach) one GiB of RAM: the one it is loaded in.
+pub const DIRECT_MAP_SIZE: u64 = 1 << 30;
+/// Highest user address + 1 (`TTBR0` covers 48 bits).
+pub const USER_END: u64 = 1 << 48;
+
+/// Virtual minus physical address of the kernel's RAM, written once by the
+/// boot code before any Rust runs.
+#[unsafe(no_mangle)]
+pub static IPCB_PV_OFFSET: AtomicU64 = AtomicU64::new(0);
+/// `TTBR0` value of the kernel alone: the physical address of an empty
+/// level-0 table, ASID 0. Written once by the boot code.
+#[unsafe(no_mangle)]
+pub static IPCB_EMPTY_TTBR0: AtomicU64 = AtomicU64::new(0);
+
+/// Page descriptor bits (level 3): valid page.
+const PAGE: u64 = 0b11;
+/// Table descriptor bits (levels 0-2).
+const TABLE: u64 = 0b11;
+/// AP[1]: EL0 may access.
+const AP_EL0: u64 = 1 << 6;
+/// AP[2]: read-only (at every level).
+const AP_RO: u64 = 1 << 7;
+/// Inner shareable.
+const SH_INNER: u64 = 3 << 8;
+/// Access flag (set: no access-flag faults).
+const AF: u64 = 1 << 10;
+/// Not global: tagged with the ASID.
+const NG: u64 = 1 << 11;
+/// Never executable at EL1 (EL2 under VHE).
+const PXN: u64 = 1 << 53;
+/// Never executable at EL0.
+const UXN: u64 = 1 << 54;
+/// Output-address bits of a descriptor.
+const ADDR: u64 = 0x0000_FFFF_FFFF_F000;
+
+/// The physical base of the kernel's GiB of RAM (the start of the direct
+/// map).
+pub fn ram_base() -> u64 {
+    KERNEL_VA_BASE.wrapping_sub(IPCB_PV_OFFSET.load(Ordering::Relaxed))
+}
+
+/// Physical address of kernel virtual address `va` (in the kernel's GiB).
+pub fn virt_to_phys(va: u64) -> u64 {
+    va.wrapping_sub(IPCB_PV_OFFSET.load(Ordering::Relaxed))
+}
+
+/// Is physical `pa` inside the direct map?
+pub fn in_direct_map(pa: u64) -> bool {
+    pa.wrapping_sub(ram_base()) < DIRECT_MAP_SIZE
+}
+
+/// Kernel virtual address of physical `pa` (in the direct map).
+#[inline(always)]
+pub fn phys_to_virt(pa: u64) -> *mut u8 {
+    debug_assert!(in_direct_map(pa));
+    pa.wrapping_add(IPCB_PV_OFFSET.load(Ordering::Relaxed)) as *mut u8
+}
+
+/// The page table in frame `pa`.
+///
+/// # Safety
+///
+/// `pa` must be a page-table frame in the direct map that no other
+/// reference aliases for the returned lifetime.
+unsafe fn table<'a>(pa: u64) -> &'a mut [u64; 512] {
+    // SAFETY: per the caller.
+    unsafe { &mut *(phys_to_virt(pa) as *mut [u64; 512]) }
+}
+
+fn alloc_table(frames: &mut FrameAlloc) -> Result<u64, MemError> {
+    let pa = frames.alloc().ok_or(MemError::OutOfFrames)?;
+    // SAFETY: a fresh frame from the allocator, in the direct map.
+    unsafe { core::ptr::write_bytes(phys_to_virt(pa), 0, 4096) };
+    Ok(pa)
+}
+
+/// A new, empty address space with ASID `asid` (1..=255): its `TTBR0`
+/// value.
+pub fn new_space(frames: &mut FrameAlloc, asid: u16) -> Result<u64, MemError> {
+    if asid == 0 || asid > 255 {
+        return Err(MemError::BadAddress);
+    }
+    let l0 = alloc_table(frames)?;
+    Ok(l0 | (u64::from(asid) << 48))
+}
+
+/// Map the user page `va` to frame `pa` in the space whose `TTBR0` value
+/// is `ttbr0`. An executable page is made coherent for instruction fetch
+/// (its contents are written before it is mapped).
+pub fn map_page(
+    frames: &mut FrameAlloc,
+    ttbr0: u64,
+    va: u64,
+    pa: u64,
+    perm: Perm,
+) -> Result<(), MemError> {
+    if va >= USER_END || va & 0xFFF != 0 || pa & 0xFFF != 0 || !in_direct_map(pa) {
+        return Err(MemError::BadAddress);
+    }
+    let mut t = ttbr0 & ADDR;
+    for shift in [39u32, 30, 21] {
+        let i = ((va >> shift) & 0x1FF) as usize;
+        // SAFETY: `t` is a table frame of this space (the root, or one
+        // allocated below); the kernel runs on one CPU with no other users.
+        let entry = unsafe { &mut table(t)[i] };
+        if *entry & 1 == 0 {
+            *entry = alloc_table(frames)? | TABLE;
+        }
+        t = *entry & ADDR;
+    }
+    let mut desc = pa | PAGE | AP_EL0 | SH_INNER | AF | NG | PXN;
+    if !perm.write {
+        desc |= AP_RO;
+    }
+    if !perm.exec {
+        desc |= UXN;
+    }
+    // SAFETY: as above, the leaf table of this space.
+    let entry = unsafe { &mut table(t)[((va >> 12) & 0x1FF) as usize] };
+    if *entry & 1 != 0 {
+        return Err(MemError::AlreadyMapped);
+    }
+    if perm.exec {
+        sync_icache(phys_to_virt(pa) as u64);
+    }
+    *entry = desc;
+    barrier_tables();
+    Ok(())
+}
+
+/// Make the page at kernel address `va` coherent for instruction fetch:
+/// clean its data-cache lines to the point of unification, then invalidate
+/// the instruction cache.
+fn sync_icache(va: u64) {
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    {
+        // CTR_EL0.DminLine: log2 of the smallest data-cache line, in words.
+        let ctr: u64;
+        // SAFETY: reads an ID register; no side effects.
+        unsafe { core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
+        let line = 4u64 << ((ctr >> 16) & 0xF);
+        let mut a = va;
+        while a < va + 4096 {
+            // SAFETY: a cache clean of a mapped kernel address changes no
+            // memory contents.
+            unsafe { core::arch::asm!("dc cvau, {}", in(reg) a, options(nostack, preserves_flags)) };
+            a += line;
+        }
+        // SAFETY: barriers and an instruction-cache invalidation change no
+        // memory contents.
+        unsafe {
+            core::arch::asm!(
+                "dsb ish",  // cleans complete
+                "ic iallu", // instruction cache: forget everything
+                "dsb ish",  // invalidation complete
+                "isb",      // and seen by this CPU's fetch
+                options(nostack, preserves_flags)
+            )
+        };
+    }
+    #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+    let _ = va;
+}
+
+/// Make table writes visible to the table walker.
+fn barrier_tables() {
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    // SAFETY: a barrier; no other effect. Not `nomem`: the table stores
+    // above must not move past it.
+    unsafe {
+        core::arch::asm!("dsb ishst", options(nostack, preserves_flags))
+    };
+}
+
+/// Load `ttbr0` (a value from [`new_space`]). No `isb`: the kernel itself
+/// only uses `TTBR1` addresses, and the `eret` that follows on the way to
+/// user mode is a context synchronisation event.
+#[inline(always)]
+pub fn switch_to(ttbr0: u64) {
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    // SAFETY: `ttbr0` names a table of user mappings only; the kernel half
+    // is in TTBR1 and unaffected.
+    unsafe {
+        core::arch::asm!("msr ttbr0_el1, {}", in(reg) ttbr0, options(nostack, preserves_flags))
+    };
+    #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+    let _ = ttbr0;
+}
+
+/// The kernel alone: an empty `TTBR0` table, ASID 0.
+pub fn load_kernel() {
+    switch_to(IPCB_EMPTY_TTBR0.load(Ordering::Relaxed));
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+}
+
+/// Forget every non-kernel translation of every ASID (and refetch the
+/// kernel's): `tlbi vmalle1` (under VHE it acts on the EL2&0 regime).
+pub fn flush_all() {
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    // SAFETY: TLB maintenance only drops cached translations.
+    unsafe {
+        core::arch::asm!(
+            "dsb ishst",    // table writes before the invalidation
+            "tlbi vmalle1", // every translation of this regime, this CPU
+            "dsb ish",      // invalidation complete
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
+}
