@@ -26,6 +26,11 @@ use ipc_core::{MessageInfo, SyscallArgs, UserContext, Word};
 
 /// Saved user registers. Layout fixed for the entry assembly; 128 bytes,
 /// so a context is a shift away from its thread index.
+///
+/// The last four fields are in the order in which the `syscall` entry
+/// pushes them: it points `rsp` at [`CTX_TOP`] bytes into the current
+/// thread's context and saves `rbx`, `rbp`, `rsp` and `rip` with four
+/// `push`es (`entry.rs`).
 #[repr(C, align(128))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Context {
@@ -47,15 +52,22 @@ pub struct Context {
     pub rbx: u64,
     /// Preserved.
     pub rbp: u64,
-    /// User instruction pointer (`rcx` at `syscall`).
-    pub rip: u64,
-    /// User flags (`r11` at `syscall`).
-    pub rflags: u64,
     /// User stack pointer.
     pub rsp: u64,
+    /// User instruction pointer (`rcx` at `syscall`).
+    pub rip: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<Context>() == 128);
+
+/// End of the fields the `syscall` entry pushes: the per-CPU block keeps
+/// the current context's address plus this, the entry's first stack.
+pub const CTX_TOP: usize = offset_of!(Context, rip) + 8;
+const _: () = assert!(
+    offset_of!(Context, rsp) + 8 == offset_of!(Context, rip)
+        && offset_of!(Context, rbp) + 8 == offset_of!(Context, rsp)
+        && offset_of!(Context, rbx) + 8 == offset_of!(Context, rbp)
+);
 
 /// Offset of `rax`.
 pub const OFF_RAX: usize = offset_of!(Context, rax);
@@ -77,13 +89,13 @@ pub const OFF_RBX: usize = offset_of!(Context, rbx);
 pub const OFF_RBP: usize = offset_of!(Context, rbp);
 /// Offset of `rip`.
 pub const OFF_RIP: usize = offset_of!(Context, rip);
-/// Offset of `rflags`.
-pub const OFF_RFLAGS: usize = offset_of!(Context, rflags);
 /// Offset of `rsp`.
 pub const OFF_RSP: usize = offset_of!(Context, rsp);
 
-/// User RFLAGS of a new thread: bit 1 (reserved, always 1); interrupts off
-/// (the benchmark kernel takes none), IOPL 0.
+/// User RFLAGS on every return to user mode: bit 1 (reserved, always 1);
+/// interrupts off (the benchmark kernel takes none), IOPL 0, no trap, no
+/// alignment check, direction up. Flags are not preserved across a syscall
+/// (docs/abi.md), so the kernel neither saves nor restores them.
 pub const USER_RFLAGS: u64 = 0x2;
 
 impl Context {
@@ -100,7 +112,7 @@ impl Context {
 impl UserContext for Context {
     #[inline(always)]
     fn new_thread(entry: Word, stack: Word, arg: Word) -> Self {
-        Context { rip: entry, rsp: stack, rdi: arg, rflags: USER_RFLAGS, ..Context::default() }
+        Context { rip: entry, rsp: stack, rdi: arg, ..Context::default() }
     }
 
     #[inline(always)]

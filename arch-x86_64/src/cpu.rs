@@ -25,7 +25,7 @@ use x86_64::structures::tss::TaskStateSegment;
 use x86_64::structures::DescriptorTablePointer;
 use x86_64::{PrivilegeLevel, VirtAddr};
 
-use crate::context::Context;
+use crate::context::{Context, CTX_TOP};
 
 /// Size of the per-CPU kernel stack (syscalls and traps).
 pub const KSTACK_SIZE: usize = 64 * 1024;
@@ -33,25 +33,23 @@ pub const KSTACK_SIZE: usize = 64 * 1024;
 /// The data the entry assembly finds at fixed offsets.
 #[repr(C, align(64))]
 pub struct PerCpu {
-    /// User `rsp`, parked during the first instructions of `syscall` entry.
-    pub user_rsp: u64,
     /// Stack pointer at `syscall` entry: 8 below the top of this CPU's
     /// kernel stack (see `init`).
     pub kstack_top: u64,
-    /// Saved context of the thread that is running (or last entered).
-    pub cur_ctx: *mut Context,
+    /// Saved context of the thread that is running (or last entered), plus
+    /// [`CTX_TOP`]: the stack on which the `syscall` entry pushes the
+    /// thread's preserved registers, stack pointer and return address.
+    pub cur_top: u64,
     /// Stack pointer of the runtime driver while user code runs.
     pub driver_rsp: u64,
-    /// Scratch context: `cur_ctx` before the first thread runs.
+    /// Scratch context: the current one before the first thread runs.
     pub dummy: Context,
 }
 
-/// Offset of [`PerCpu::user_rsp`].
-pub const P_USER_RSP: usize = core::mem::offset_of!(PerCpu, user_rsp);
 /// Offset of [`PerCpu::kstack_top`].
 pub const P_KSTACK: usize = core::mem::offset_of!(PerCpu, kstack_top);
-/// Offset of [`PerCpu::cur_ctx`].
-pub const P_CUR: usize = core::mem::offset_of!(PerCpu, cur_ctx);
+/// Offset of [`PerCpu::cur_top`].
+pub const P_TOP: usize = core::mem::offset_of!(PerCpu, cur_top);
 /// Offset of [`PerCpu::driver_rsp`].
 pub const P_DRIVER_RSP: usize = core::mem::offset_of!(PerCpu, driver_rsp);
 /// Offset of [`PerCpu::dummy`].
@@ -60,13 +58,12 @@ pub const P_DUMMY: usize = core::mem::offset_of!(PerCpu, dummy);
 /// CPU 0's per-CPU block. Written by [`init`] and by the entry assembly.
 #[unsafe(no_mangle)]
 pub static mut IPCB_PERCPU: PerCpu = PerCpu {
-    user_rsp: 0,
     kstack_top: 0,
-    cur_ctx: core::ptr::null_mut(),
+    cur_top: 0,
     driver_rsp: 0,
     dummy: Context {
-        rax: 0, rdi: 0, rsi: 0, r12: 0, r13: 0, r14: 0, r15: 0, rbx: 0, rbp: 0, rip: 0,
-        rflags: 0, rsp: 0,
+        rax: 0, rdi: 0, rsi: 0, r12: 0, r13: 0, r14: 0, r15: 0, rbx: 0, rbp: 0, rsp: 0,
+        rip: 0,
     },
 };
 
@@ -147,10 +144,10 @@ pub unsafe fn init() -> Features {
     unsafe {
         let kstack_top = addr_of!(KSTACK) as u64 + KSTACK_SIZE as u64;
         let pc = &mut *addr_of_mut!(IPCB_PERCPU);
-        // The syscall entry pushes three words before its call: start 8
-        // bytes down so the call sees the 16-byte alignment SysV wants.
+        // The syscall entry pushes one word before its call: start 8 bytes
+        // down so the call sees the 16-byte alignment SysV wants.
         pc.kstack_top = kstack_top - 8;
-        pc.cur_ctx = addr_of_mut!(pc.dummy);
+        pc.cur_top = addr_of_mut!(pc.dummy) as u64 + CTX_TOP as u64;
 
         let tss = &mut *addr_of_mut!(TSS);
         tss.privilege_stack_table[0] = VirtAddr::new(kstack_top);

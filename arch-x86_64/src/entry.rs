@@ -34,24 +34,37 @@
 //! Either way, `rdx`, `r8`, `r9`, `r10` are zeroed before `sysretq`: they
 //! are clobbered by the ABI, and must not carry kernel values to user mode.
 
+use crate::context::CTX_TOP;
 #[cfg(target_os = "none")]
-use crate::context::{
-    OFF_R12, OFF_R13, OFF_R14, OFF_R15, OFF_RAX, OFF_RBP, OFF_RBX, OFF_RDI, OFF_RFLAGS, OFF_RIP,
-    OFF_RSI, OFF_RSP,
+use crate::context::{ OFF_R12, OFF_R13, OFF_R14, OFF_R15, OFF_RAX, OFF_RBP, OFF_RBX, OFF_RDI, OFF_RIP,
+    OFF_RSI, OFF_RSP, USER_RFLAGS,
 };
 #[cfg(target_os = "none")]
-use crate::cpu::{P_CUR, P_DRIVER_RSP, P_DUMMY, P_KSTACK, P_USER_RSP};
+use crate::cpu::{P_DRIVER_RSP, P_DUMMY, P_KSTACK, P_TOP};
 
-/// What the fast handler returns: `thread` = the receiver's context on a
-/// hand-off, 1 for "return to the caller", null for "take the general
-/// path"; `badge` = the badge the receiver gets.
+/// What the fast handler returns: `top` = the receiver's context address
+/// plus [`CTX_TOP`] on a hand-off (the entry keeps the current thread in
+/// that form), 1 for "return to the caller", 0 for "take the general path";
+/// `badge` = the badge the receiver gets.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct FastPair {
-    /// Context to run, or 1, or null (`rax`).
-    pub thread: *mut crate::Context,
+    /// Context top to run, or 1, or 0 (`rax`).
+    pub top: usize,
     /// Badge (`rdx`).
     pub badge: u64,
+}
+
+impl FastPair {
+    /// Hand off to the thread whose context is `ctx`.
+    #[inline(always)]
+    pub fn hand_off(ctx: &mut crate::Context, badge: u64) -> Self {
+        FastPair { top: core::ptr::from_mut(ctx) as usize + CTX_TOP, badge }
+    }
+    /// Return to the caller with status 0 and badge 0.
+    pub const RETURN: FastPair = FastPair { top: 1, badge: 0 };
+    /// Take the general path.
+    pub const GENERAL: FastPair = FastPair { top: 0, badge: 0 };
 }
 
 /// What the Rust halves of the entries return: the context to resume (null
@@ -110,34 +123,31 @@ core::arch::global_asm!(
     .balign 64
     .global ipcb_syscall_entry
 ipcb_syscall_entry:
-    mov [rip + {pcpu} + {p_user_rsp}], rsp  /* park the user stack pointer     */
+    test eax, eax
+    jz 9f                                   /* null: back at once              */
+    mov r10, rsp                            /* r10 is clobbered by the ABI     */
+    mov rsp, [rip + {pcpu} + {p_top}]       /* the current context's save area */
+    push rcx                                /* ctx.rip                         */
+    push r10                                /* ctx.rsp                         */
+    push rbp                                /* ctx.rbp                         */
+    push rbx                                /* ctx.rbx                         */
     mov rsp, [rip + {pcpu} + {p_kstack}]    /* onto the (empty) kernel stack   */
-    push rcx                                /* [rsp+16] user rip               */
-    push r11                                /* [rsp+8]  user rflags            */
-    push rsi                                /* [rsp]    tag                    */
+    push rsi                                /* the tag                         */
     mov rdx, rax                            /* fast(cap = rdi, tag = rsi, nr)  */
-    call ipcb_fast_handler                  /* rax = ctx | 1 | 0, rdx = badge  */
+    call ipcb_fast_handler                  /* rax = top | 1 | 0, rdx = badge  */
     cmp rax, 1
     jbe 5f
-    /* Hand-off: the caller keeps rip, rflags, rsp, rbx, rbp in its context,
-       the receiver gets them from its own; r12-r15 (the message) stay. */
-    mov rcx, [rip + {pcpu} + {p_cur}]       /* rcx = caller's context          */
-    mov r8, [rsp + 16]
-    mov [rcx + {rip}], r8                   /* caller.rip                      */
-    mov r8, [rsp + 8]
-    mov [rcx + {rflags}], r8                /* caller.rflags                   */
-    mov r8, [rip + {pcpu} + {p_user_rsp}]
-    mov [rcx + {rsp}], r8                   /* caller.rsp                      */
-    mov [rcx + {rbx}], rbx                  /* caller.rbx, caller.rbp          */
-    mov [rcx + {rbp}], rbp
-    mov rsi, [rsp]                          /* rsi = the sender's tag          */
-    mov [rip + {pcpu} + {p_cur}], rax       /* current = receiver              */
-    mov rbx, [rax + {rbx}]                  /* receiver's preserved registers  */
-    mov rbp, [rax + {rbp}]
-    mov rcx, [rax + {rip}]
-    mov r11, [rax + {rflags}]
-    mov rsp, [rax + {rsp}]
+    /* Hand-off: the caller's rip, rsp, rbx, rbp are in its context; load
+       the receiver's from its own; r12-r15 (the message) and rsi (the tag)
+       cross as they are. */
+    pop rsi                                 /* rsi = the sender's tag          */
+    mov [rip + {pcpu} + {p_top}], rax       /* current = receiver              */
+    mov rbx, [rax + {rbx} - {top}]
+    mov rbp, [rax + {rbp} - {top}]
+    mov rcx, [rax + {rip} - {top}]
+    mov rsp, [rax + {rsp} - {top}]
     mov rdi, rdx                            /* badge                           */
+    mov r11d, {rflags}
     xor eax, eax                            /* status 0                        */
     xor edx, edx                            /* scrub the clobbered registers   */
     xor r8d, r8d
@@ -146,33 +156,28 @@ ipcb_syscall_entry:
     sysretq
 
 5:  jb 6f                                   /* 0: the general path             */
-    /* Return to the caller (null syscall): status 0, badge 0. */
-    pop rsi                                 /* tag unchanged                   */
-    pop r11
-    pop rcx
-    mov rsp, [rip + {pcpu} + {p_user_rsp}]
+    /* 1: return to the caller, status 0, badge 0 (the fastpath's answer to
+       `null`, which the test above already takes). */
+    pop rsi
+    mov rax, [rip + {pcpu} + {p_top}]
+    mov rcx, [rax + {rip} - {top}]
+    mov rsp, [rax + {rsp} - {top}]
+    mov r11d, {rflags}
     xor eax, eax
     xor edi, edi
     xor edx, edx
     xor r8d, r8d
     xor r9d, r9d
     xor r10d, r10d
-    sysretq
+9:  sysretq                                 /* (null: rcx, r11 from `syscall`) */
 
-6:  /* General path: the handler stored rax/rdi/rsi; store the rest. */
-    mov rcx, [rip + {pcpu} + {p_cur}]
-    mov [rcx + {r12}], r12                  /* the message registers           */
-    mov [rcx + {r13}], r13
-    mov [rcx + {r14}], r14
-    mov [rcx + {r15}], r15
-    mov [rcx + {rbx}], rbx
-    mov [rcx + {rbp}], rbp
-    mov r8, [rsp + 16]
-    mov [rcx + {rip}], r8
-    mov r8, [rsp + 8]
-    mov [rcx + {rflags}], r8
-    mov r8, [rip + {pcpu} + {p_user_rsp}]
-    mov [rcx + {rsp}], r8
+6:  /* General path: the handler stored rax/rdi/rsi and the entry rip, rsp,
+       rbx, rbp; store the message registers. */
+    mov rcx, [rip + {pcpu} + {p_top}]
+    mov [rcx + {r12} - {top}], r12
+    mov [rcx + {r13} - {top}], r13
+    mov [rcx + {r14} - {top}], r14
+    mov [rcx + {r15} - {top}], r15
     mov rsp, [rip + {pcpu} + {p_kstack}]
     sub rsp, 8                              /* 16-byte alignment for the call  */
     call ipcb_syscall_handler               /* rax = next ctx, rdx = regs_from */
@@ -182,11 +187,11 @@ ipcb_syscall_entry:
 ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from */
     test rax, rax
     jz 3f                                   /* nothing to run: to the driver   */
-    mov [rip + {pcpu} + {p_cur}], rax       /* current = thread                */
+    lea rcx, [rax + {top}]
+    mov [rip + {pcpu} + {p_top}], rcx       /* current = thread                */
     mov rbx, [rax + {rbx}]                  /* its own registers               */
     mov rbp, [rax + {rbp}]
     mov rcx, [rax + {rip}]
-    mov r11, [rax + {rflags}]
     mov rsp, [rax + {rsp}]
     mov rdi, [rdx + {rdi}]                  /* argument registers from regs_from */
     mov rsi, [rdx + {rsi}]
@@ -195,6 +200,7 @@ ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from
     mov r14, [rdx + {r14}]
     mov r15, [rdx + {r15}]
     mov rax, [rdx + {rax}]
+    mov r11d, {rflags}
     xor edx, edx                            /* scrub the clobbered registers   */
     xor r8d, r8d
     xor r9d, r9d
@@ -231,8 +237,8 @@ ipcb_run_user:
     push r14
     push r15
     mov [rip + {pcpu} + {p_driver_rsp}], rsp
-    lea rax, [rip + {pcpu} + {p_dummy}]
-    mov [rip + {pcpu} + {p_cur}], rax
+    lea rax, [rip + {pcpu} + {p_dummy} + {top}]
+    mov [rip + {pcpu} + {p_top}], rax
     mov rax, rdi
     mov rdx, rsi
     jmp ipcb_exit_to_user
@@ -312,16 +318,16 @@ ipcb_trap_stubs:
     .endr
 "#,
     pcpu = sym crate::cpu::IPCB_PERCPU,
-    p_user_rsp = const P_USER_RSP,
     p_kstack = const P_KSTACK,
-    p_cur = const P_CUR,
+    p_top = const P_TOP,
+    top = const CTX_TOP,
+    rflags = const USER_RFLAGS,
     p_driver_rsp = const P_DRIVER_RSP,
     p_dummy = const P_DUMMY,
     rax = const OFF_RAX,
     rdi = const OFF_RDI,
     rsi = const OFF_RSI,
     rip = const OFF_RIP,
-    rflags = const OFF_RFLAGS,
     rsp = const OFF_RSP,
     rbx = const OFF_RBX,
     rbp = const OFF_RBP,

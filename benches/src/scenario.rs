@@ -125,19 +125,15 @@ pub const fn probe_value(i: usize) -> u64 {
     0xC0DE_0000_0000_0000 | ((i as u64 + 1) * 0x0000_0101_0101_0101)
 }
 
-/// Does `null` return register `name` as zero (docs/abi.md)? The badge
-/// register (`rdi`, `x0`) and the registers the ABI clobbers do: no kernel
-/// value leaks to user mode. Every other probed register is preserved or,
-/// as message registers and the tag, comes back unchanged.
+/// Does `null` return register `name` as zero (docs/abi.md)? On AArch64
+/// the badge register `x0` and the registers the ABI clobbers do: no
+/// kernel value leaks to user mode. On x86_64 the kernel answers `null` in
+/// its first instructions and touches no register, so every probed
+/// register comes back as it went in.
 const fn zero_after_null(name: &str) -> bool {
     matches!(
         name.as_bytes(),
-        b"rdi"
-            | b"rdx"
-            | b"r8"
-            | b"r9"
-            | b"r10"
-            | b"x0"
+        b"x0"
             | b"x2"
             | b"x3"
             | b"x4"
@@ -159,9 +155,9 @@ const fn zero_after_null(name: &str) -> bool {
 }
 
 /// What register `i` of `regs` must hold after `null` (docs/abi.md).
-/// x86_64: `rbx` and `rbp` are preserved, the message registers
-/// `r12`-`r15` and the tag (`rsi`) come back unchanged, the badge (`rdi`)
-/// is 0, and the clobbered `rdx`, `r8`-`r10` come back zero. AArch64:
+/// x86_64: every probed register comes back unchanged (only `rcx` and
+/// `r11`, which `syscall` itself uses, and `rax`, the status, change).
+/// AArch64:
 /// `x19`-`x29` are preserved (`x20`-`x23`, the message registers,
 /// unchanged), the tag `x1` unchanged, the badge `x0` 0, and the clobbered
 /// `x2`-`x7`, `x9`-`x18`, `x30` zero.
@@ -294,12 +290,12 @@ mod tests {
             ("r13", probe_value(3)),
             ("r14", probe_value(4)),
             ("r15", probe_value(5)),
-            ("rdi", 0),
+            ("rdi", probe_value(6)),
             ("rsi", probe_value(7)),
-            ("rdx", 0),
-            ("r8", 0),
-            ("r9", 0),
-            ("r10", 0),
+            ("rdx", probe_value(8)),
+            ("r8", probe_value(9)),
+            ("r9", probe_value(10)),
+            ("r10", probe_value(11)),
         ];
         for (i, (name, v)) in expected.into_iter().enumerate() {
             assert_eq!((PROBE_REGS[i], probe_expected(i)), (name, v));
@@ -359,7 +355,7 @@ mod tests {
             })
         );
         let mut bad = out;
-        bad[7] = probe_value(6); // rdi not replaced by the badge
+        bad[7] = 0; // rdi changed (null must leave it alone)
         assert_eq!(check_probe(&bad).unwrap_err().what, what::REGISTER_BASE + 6);
         let mut bad = out;
         bad[10] = 0xFFFF_8000_0010_2030; // a kernel address leaked in r8

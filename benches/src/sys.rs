@@ -108,25 +108,22 @@ pub fn reply(tag: u64, mr: [u64; MR_IN_REGS]) -> u64 {
 }
 
 /// `null` with `mr0` in MR0 (`r12`): returns (status, MR0 as it came
-/// back). Only `rax` and `r12` are passed; the kernel returns the tag and
-/// message registers unchanged and preserves `rbx`, `rbp`, `rsp`.
+/// back). Only `rax` and `r12` are passed; the kernel answers `null` before
+/// it touches any register, so everything but `rax` (the status) and the
+/// `rcx`/`r11` that `syscall` itself uses comes back unchanged (the
+/// `null-preserves-registers` scenario checks this).
 #[inline(always)]
 pub fn null(mr0: u64) -> (u64, u64) {
     let (status, m0): (u64, u64);
-    // SAFETY: as for `syscall7`; `null` changes only `rax` (status), `rdi`
-    // (badge 0) and the clobbered registers, all declared.
+    // SAFETY: as for `syscall7`; `null` changes only `rax` (status) and the
+    // `rcx`/`r11` pair, all declared.
     unsafe {
         asm!(
             "syscall",                           // kernel: null
             inlateout("rax") nr::NULL => status, // number in, status out
             inlateout("r12") mr0 => m0,          // MR0 in, MR0 out (unchanged)
-            lateout("rdi") _,                    // badge: 0
             lateout("rcx") _,                    // rcx = user rip (syscall)
             lateout("r11") _,                    // r11 = user rflags (syscall)
-            lateout("rdx") _,                    // rdx, r8..r10: clobbered (zeroed)
-            lateout("r8") _,
-            lateout("r9") _,
-            lateout("r10") _,
             options(nostack),
         );
     }

@@ -22,7 +22,7 @@
 
 use crate::arch::{Arch, SyscallArgs};
 use crate::kernel::Kernel;
-use crate::object::{Cap, EpState, ThreadState, NIL};
+use crate::object::{Dir, ThreadState, NIL};
 use crate::types::{Rights, ThreadId, Word, CAP_SLOTS, MAX_TASKS};
 
 /// What the fastpath decided (and committed).
@@ -79,31 +79,29 @@ impl<A: Arch> Kernel<A> {
             return None;
         }
         let task = self.tcb(cur).task;
-        let Cap::Endpoint { ep, rights, badge } =
-            self.caps[task.0 as usize % MAX_TASKS][args.cap as usize]
-        else {
-            return None;
-        };
-        if !rights.contains(Rights::SEND) {
+        let slot = self.caps[task.0 as usize % MAX_TASKS][args.cap as usize];
+        // An empty slot has no rights: one test checks kind and right.
+        if !slot.grants(Rights::SEND) {
             return None;
         }
-        let e = *self.ep_mut(ep);
-        if e.state != EpState::Recv {
+        let ep = slot.ep;
+        let dest = self.ep_mut(ep).recv.head;
+        if dest == NIL {
             return None;
         }
         // A thread waiting in `recv` holds no reply right (the general path
         // drops it before blocking), so the receiver's is free.
-        let dest = e.queue.head;
         debug_assert_eq!(self.tcb(dest).caller, NIL);
 
         // ----- point of no return -----
-        self.ep_pop(ep);
+        let next = self.tcb(dest).next;
+        self.ep_mut(ep).recv.head = next;
         let d = self.tcb_mut(dest);
         d.state = ThreadState::Ready;
         d.caller = cur;
         self.tcb_mut(cur).state = ThreadState::BlockedOnReply;
         self.activate(dest);
-        Some(Fast::HandOff { thread: ThreadId(dest), badge: badge.0 })
+        Some(Fast::HandOff { thread: ThreadId(dest), badge: slot.badge.0 })
     }
 
     /// `reply_recv`: reply to the waiting caller and wait on the endpoint,
@@ -122,12 +120,12 @@ impl<A: Arch> Kernel<A> {
         }
         debug_assert_eq!(self.tcb(caller).state, ThreadState::BlockedOnReply);
         let task = self.tcb(cur).task;
-        let Cap::Endpoint { ep, rights, .. } =
-            self.caps[task.0 as usize % MAX_TASKS][args.cap as usize]
-        else {
+        let slot = self.caps[task.0 as usize % MAX_TASKS][args.cap as usize];
+        if !slot.grants(Rights::RECV) {
             return None;
-        };
-        if !rights.contains(Rights::RECV) || self.ep_mut(ep).state == EpState::Send {
+        }
+        let ep = slot.ep;
+        if self.ep_mut(ep).send.head != NIL {
             return None;
         }
 
@@ -135,7 +133,7 @@ impl<A: Arch> Kernel<A> {
         let c = self.tcb_mut(cur);
         c.caller = NIL;
         c.state = ThreadState::BlockedOnRecv { ep };
-        self.ep_push(ep, cur, EpState::Recv);
+        self.ep_push(ep, cur, Dir::Recv);
         self.tcb_mut(caller).state = ThreadState::Ready;
         self.activate(caller);
         Some(Fast::HandOff { thread: ThreadId(caller), badge: 0 })

@@ -11,7 +11,7 @@
 
 use crate::arch::{Arch, SyscallArgs, UserContext};
 use crate::fastpath::Fast;
-use crate::object::{some, Cap, EpState, Endpoint, Queue, Tcb, ThreadState, Utcb, NIL};
+use crate::object::{some, Cap, CapSlot, Dir, Endpoint, Queue, Tcb, ThreadState, Utcb, NIL};
 use crate::types::{
     Badge, EndpointId, Error, MessageInfo, Rights, Syscall, TaskId, ThreadId, Word, CAP_SLOTS,
     MAX_ENDPOINTS, MAX_TASKS, MAX_THREADS, SERVICE_BASE,
@@ -80,7 +80,7 @@ pub struct Kernel<A: Arch> {
     /// Badge of the capability a queued sender sent through, per thread.
     pub(crate) send_badges: [Badge; SLOTS],
     /// Capability tables, per task.
-    pub(crate) caps: [[Cap; CAP_SLOTS]; MAX_TASKS],
+    pub(crate) caps: [[CapSlot; CAP_SLOTS]; MAX_TASKS],
     /// Address spaces, per task (`None`: the task slot is free).
     pub(crate) spaces: [Option<A::Space>; MAX_TASKS],
     pub(crate) endpoints: [Endpoint; SLOTS],
@@ -109,7 +109,7 @@ impl<A: Arch> Kernel<A> {
             ctxs: [A::Context::new_thread(0, 0, 0); SLOTS],
             utcbs: [None; SLOTS],
             send_badges: [Badge(0); SLOTS],
-            caps: [[Cap::Null; CAP_SLOTS]; MAX_TASKS],
+            caps: [[CapSlot::NULL; CAP_SLOTS]; MAX_TASKS],
             spaces: [None; MAX_TASKS],
             endpoints: [Endpoint::EMPTY; SLOTS],
             current: NIL,
@@ -139,7 +139,7 @@ impl<A: Arch> Kernel<A> {
         self.utcbs = [None; SLOTS];
         self.send_badges = [Badge(0); SLOTS];
         for c in self.caps.iter_mut() {
-            *c = [Cap::Null; CAP_SLOTS];
+            *c = [CapSlot::NULL; CAP_SLOTS];
         }
         self.spaces = [None; MAX_TASKS];
         self.endpoints = [Endpoint::EMPTY; SLOTS];
@@ -224,7 +224,7 @@ impl<A: Arch> Kernel<A> {
 
     /// The capability in `slot` of `task`.
     pub fn cap(&self, task: TaskId, slot: usize) -> Option<Cap> {
-        self.caps.get(task.0 as usize)?.get(slot).copied()
+        self.caps.get(task.0 as usize)?.get(slot).map(|s| s.cap())
     }
 
     // ----- object creation (runtime only, not reachable from user mode) -----
@@ -233,7 +233,7 @@ impl<A: Arch> Kernel<A> {
     pub fn create_task(&mut self, space: A::Space) -> Result<TaskId, Error> {
         let i = self.spaces.iter().position(|s| s.is_none()).ok_or(Error::InvalidArgument)?;
         self.spaces[i] = Some(space);
-        self.caps[i] = [Cap::Null; CAP_SLOTS];
+        self.caps[i] = [CapSlot::NULL; CAP_SLOTS];
         Ok(TaskId(i as u16))
     }
 
@@ -257,7 +257,7 @@ impl<A: Arch> Kernel<A> {
         {
             return Err(Error::InvalidArgument);
         }
-        *self.caps[task.0 as usize].get_mut(slot).ok_or(Error::InvalidCap)? = cap;
+        *self.caps[task.0 as usize].get_mut(slot).ok_or(Error::InvalidCap)? = CapSlot::new(cap);
         Ok(())
     }
 
@@ -479,11 +479,11 @@ impl<A: Arch> Kernel<A> {
         }
         let caps = &self.caps[self.tcb(cur).task.0 as usize % MAX_TASKS];
         let slot = usize::try_from(args.cap).map_err(|_| Error::InvalidCap)?;
-        match caps.get(slot) {
+        match caps.get(slot).map(|s| s.cap()) {
             None | Some(Cap::Null) => Err(Error::InvalidCap),
             Some(Cap::Endpoint { ep, rights, badge }) => {
                 if rights.contains(need) {
-                    Ok((*ep, *badge))
+                    Ok((ep, badge))
                 } else {
                     Err(Error::NoRights)
                 }
@@ -545,11 +545,10 @@ impl<A: Arch> Kernel<A> {
             Ok(x) => x,
             Err(e) => return self.finish(cur, Err(e)),
         };
-        let e = *self.ep_mut(ep);
-        if e.state == EpState::Recv {
+        let dest = self.ep_mut(ep).recv.head;
+        if dest != NIL {
             // A receiver waits: deliver now.
-            let dest = e.queue.head;
-            self.ep_pop(ep);
+            self.ep_pop(ep, Dir::Recv);
             self.deliver(cur, dest, args.tag, badge);
             self.tcb_mut(dest).state = ThreadState::Ready;
             if call {
@@ -564,7 +563,7 @@ impl<A: Arch> Kernel<A> {
         // Nobody waits: queue the sender with its message in its registers.
         self.tcb_mut(cur).state = ThreadState::BlockedOnSend { ep, call };
         self.send_badges[cur as usize] = badge;
-        self.ep_push(ep, cur, EpState::Send);
+        self.ep_push(ep, cur, Dir::Send);
         self.schedule()
     }
 
@@ -584,10 +583,9 @@ impl<A: Arch> Kernel<A> {
                 self.runq_push(old);
             }
         }
-        let e = *self.ep_mut(ep);
-        if e.state == EpState::Send {
-            let sender = e.queue.head;
-            self.ep_pop(ep);
+        let sender = self.ep_mut(ep).send.head;
+        if sender != NIL {
+            self.ep_pop(ep, Dir::Send);
             let ThreadState::BlockedOnSend { call, .. } = self.tcb(sender).state else {
                 unreachable!("send queue holds a thread not blocked on send");
             };
@@ -608,7 +606,7 @@ impl<A: Arch> Kernel<A> {
             return self.resume_current();
         }
         self.tcb_mut(cur).state = ThreadState::BlockedOnRecv { ep };
-        self.ep_push(ep, cur, EpState::Recv);
+        self.ep_push(ep, cur, Dir::Recv);
         match handoff {
             Some(h) => {
                 self.activate(h);
@@ -618,30 +616,26 @@ impl<A: Arch> Kernel<A> {
         }
     }
 
-    /// Append `t` to the queue of `ep`, which then holds `kind` waiters.
+    /// Append `t` to the `dir` queue of `ep`.
     #[inline(always)]
-    pub(crate) fn ep_push(&mut self, ep: EndpointId, t: u8, kind: EpState) {
+    pub(crate) fn ep_push(&mut self, ep: EndpointId, t: u8, dir: Dir) {
         self.tcb_mut(t).next = NIL;
-        let e = *self.ep_mut(ep);
-        if e.state == EpState::Idle {
-            *self.ep_mut(ep) = Endpoint { state: kind, queue: Queue { head: t, tail: t }, live: true };
+        let q = *self.ep_mut(ep).queue_mut(dir);
+        if q.head == NIL {
+            *self.ep_mut(ep).queue_mut(dir) = Queue { head: t, tail: t };
         } else {
-            self.tcb_mut(e.queue.tail).next = t;
-            self.ep_mut(ep).queue.tail = t;
+            self.tcb_mut(q.tail).next = t;
+            self.ep_mut(ep).queue_mut(dir).tail = t;
         }
     }
 
-    /// Remove the head of `ep`'s queue.
+    /// Remove the head of the (non-empty) `dir` queue of `ep`. The last
+    /// waiter's `next` is `NIL`, which empties the queue.
     #[inline(always)]
-    pub(crate) fn ep_pop(&mut self, ep: EndpointId) {
-        let q = self.ep_mut(ep).queue;
-        if q.head == q.tail {
-            // The only waiter: the endpoint goes idle (one store).
-            *self.ep_mut(ep) = Endpoint { live: true, ..Endpoint::EMPTY };
-        } else {
-            let next = self.tcb(q.head).next;
-            self.ep_mut(ep).queue.head = next;
-        }
+    pub(crate) fn ep_pop(&mut self, ep: EndpointId, dir: Dir) {
+        let head = self.ep_mut(ep).queue_mut(dir).head;
+        let next = self.tcb(head).next;
+        self.ep_mut(ep).queue_mut(dir).head = next;
     }
 
     // ----- faults and exits ---------------------------------------------------
@@ -650,14 +644,15 @@ impl<A: Arch> Kernel<A> {
     /// its reply, and mark it dead.
     fn kill_thread(&mut self, t: u8) {
         match self.tcb(t).state {
-            ThreadState::BlockedOnSend { ep, .. } | ThreadState::BlockedOnRecv { ep } => {
-                let idx = ep.0 as usize;
-                let mut q = self.endpoints[idx].queue;
+            ThreadState::BlockedOnSend { ep, .. } => {
+                let mut q = self.ep_mut(ep).send;
                 Self::queue_remove(&mut self.threads, &mut q, t);
-                self.endpoints[idx].queue = q;
-                if q.head == NIL {
-                    self.endpoints[idx].state = EpState::Idle;
-                }
+                self.ep_mut(ep).send = q;
+            }
+            ThreadState::BlockedOnRecv { ep } => {
+                let mut q = self.ep_mut(ep).recv;
+                Self::queue_remove(&mut self.threads, &mut q, t);
+                self.ep_mut(ep).recv = q;
             }
             ThreadState::Ready if self.current != t => {
                 let mut q = self.runq;

@@ -111,20 +111,9 @@ impl<A: Arch> Tcb<A> {
     }
 }
 
-/// Which kind of thread waits on an endpoint (seL4: the queue holds only one
-/// kind at a time).
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub(crate) enum EpState {
-    /// Nobody waits.
-    #[default]
-    Idle,
-    /// Senders wait.
-    Send,
-    /// Receivers wait.
-    Recv,
-}
-
-/// A FIFO of threads, linked through [`Tcb::next`].
+/// A FIFO of threads, linked through [`Tcb::next`]. Empty when `head` is
+/// [`NIL`]; `tail` is meaningful only when it is not, so emptying a queue
+/// is one store and taking its head is a load and a store.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Queue {
     pub(crate) head: u8,
@@ -135,18 +124,86 @@ impl Queue {
     pub(crate) const EMPTY: Queue = Queue { head: NIL, tail: NIL };
 }
 
-/// An endpoint: the rendezvous point of synchronous IPC.
+/// Which queue of an endpoint.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Dir {
+    /// Senders waiting for a receiver.
+    Send,
+    /// Receivers waiting for a sender.
+    Recv,
+}
+
+/// An endpoint: the rendezvous point of synchronous IPC. It has a queue of
+/// waiting receivers and one of waiting senders, at most one of them
+/// non-empty at a time (a sender that finds a receiver does not queue, and
+/// the other way round). Keeping them apart lets the fastpath ask "is a
+/// receiver waiting?" with one load of its head.
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(8))]
 pub struct Endpoint {
-    pub(crate) state: EpState,
-    pub(crate) queue: Queue,
+    pub(crate) recv: Queue,
+    pub(crate) send: Queue,
     pub(crate) live: bool,
 }
 
 impl Endpoint {
-    pub(crate) const EMPTY: Endpoint =
-        Endpoint { state: EpState::Idle, queue: Queue::EMPTY, live: false };
+    pub(crate) const EMPTY: Endpoint = Endpoint { recv: Queue::EMPTY, send: Queue::EMPTY, live: false };
+
+    /// The queue of `dir`.
+    #[inline(always)]
+    pub(crate) fn queue_mut(&mut self, dir: Dir) -> &mut Queue {
+        match dir {
+            Dir::Send => &mut self.send,
+            Dir::Recv => &mut self.recv,
+        }
+    }
+}
+
+/// A capability as the kernel stores it: 16 bytes, the kind folded into
+/// the rights byte (bit 7: an endpoint; an empty slot is all zero), so the
+/// fastpath checks "an endpoint capability with this right" with one test.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(C, align(16))]
+pub(crate) struct CapSlot {
+    /// [`CapSlot::ENDPOINT`] | the rights; 0 for an empty slot.
+    pub(crate) rights: u8,
+    /// The endpoint (when `rights` has [`CapSlot::ENDPOINT`]).
+    pub(crate) ep: EndpointId,
+    /// The badge stamped on messages sent through it.
+    pub(crate) badge: Badge,
+}
+
+impl CapSlot {
+    /// Kind bit: the slot holds an endpoint capability.
+    pub(crate) const ENDPOINT: u8 = 0x80;
+    /// An empty slot.
+    pub(crate) const NULL: CapSlot = CapSlot { rights: 0, ep: EndpointId(0), badge: Badge(0) };
+
+    /// The stored form of `cap`.
+    pub(crate) const fn new(cap: Cap) -> Self {
+        match cap {
+            Cap::Null => Self::NULL,
+            Cap::Endpoint { ep, rights, badge } => {
+                CapSlot { rights: Self::ENDPOINT | (rights.0 & !Self::ENDPOINT), ep, badge }
+            }
+        }
+    }
+
+    /// The capability it holds.
+    pub(crate) const fn cap(self) -> Cap {
+        if self.rights & Self::ENDPOINT == 0 {
+            Cap::Null
+        } else {
+            Cap::Endpoint { ep: self.ep, rights: Rights(self.rights & !Self::ENDPOINT), badge: self.badge }
+        }
+    }
+
+    /// Does it hold an endpoint capability with every right in `need`
+    /// (which must not be empty)?
+    #[inline(always)]
+    pub(crate) const fn grants(self, need: Rights) -> bool {
+        self.rights & need.0 == need.0
+    }
 }
 
 /// Is `id` a real thread index (not [`NIL`])?

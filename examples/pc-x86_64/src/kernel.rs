@@ -76,12 +76,9 @@ extern "sysv64" fn ipcb_fast_handler(cap: u64, tag: u64, op: u64) -> FastPair {
     }
     match st.kernel.fastpath(args) {
         Some(Fast::HandOff { thread, badge }) => {
-            FastPair { thread: st.kernel.context_mut(thread) as *mut Context, badge }
+            FastPair::hand_off(st.kernel.context_mut(thread), badge)
         }
-        // The entry reads 1 as "return to the caller" (never dereferenced).
-        Some(Fast::Return) => {
-            FastPair { thread: core::ptr::without_provenance_mut(1), badge: 0 }
-        }
+        Some(Fast::Return) => FastPair::RETURN,
         None => slow(st, args),
     }
 }
@@ -93,7 +90,7 @@ fn slow(st: &mut St, args: SyscallArgs) -> FastPair {
     if let Some(cur) = st.kernel.current() {
         st.kernel.context_mut(cur).set_syscall_args(args);
     }
-    FastPair { thread: core::ptr::null_mut(), badge: 0 }
+    FastPair::GENERAL
 }
 
 /// The general half of the `syscall` entry (called with the whole context
