@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The kernel glue every AArch64 example kernel shares: the kernel state
+//! static, the Rust halves of the `svc` and trap entries (the symbols
+//! `arch_aarch64::entry` calls), the start of the benchmark driver, panics,
+//! defmt and fault injection.
+//!
+//! It is not a crate: the `#[no_mangle]` entry points must be compiled with
+//! the board's type (the kernel state is `State<Aarch64, ThisBoard>`), and
+//! a generic function cannot carry a fixed symbol name. Each example
+//! includes this file as its `glue` module:
+//!
+//! ```ignore
+//! #[path = "../../aarch64-shared/glue.rs"]
+//! mod glue;
+//! ```
+//!
+//! and its `kernel` module provides `pub type ThisBoard` (its
+//! [`runtime::Board`]) and `ipcb_kernel_main`, which finds the command line
+//! and RAM its own way (device tree, ATAGs, ...) and calls [`start`].
+
+use core::mem::MaybeUninit;
+use core::ptr::addr_of_mut;
+
+use arch_aarch64::entry::ec;
+use arch_aarch64::paging;
+use arch_aarch64::{Aarch64, Context, FastPair, ResumePair, TrapFrame};
+use ipc_core::{Fast, MessageInfo, Next, SyscallArgs};
+use runtime::bench::{self, Env};
+use runtime::mem::FrameAlloc;
+use runtime::{kprintln, Board, Fault, Machine, State};
+
+use crate::kernel::ThisBoard;
+
+/// The user program (ELF), built for aarch64-unknown-none.
+static USER_ELF: &[u8] = include_bytes!(env!("IPCB_USER_ELF"));
+
+type St = State<Aarch64, ThisBoard>;
+
+static mut STATE: MaybeUninit<St> = MaybeUninit::uninit();
+
+/// The kernel state (initialised in `ipcb_kernel_main` before any entry).
+#[inline(always)]
+fn state_ptr() -> *mut St {
+    addr_of_mut!(STATE) as *mut St
+}
+
+/// Turn the core's decision into the two context pointers of the exit path.
+#[inline(always)]
+fn to_pair(st: &mut St, next: Next) -> ResumePair {
+    match next {
+        Next::Resume { thread, regs_from } => {
+            let t = st.kernel.context_mut(thread) as *mut Context;
+            let r = st.kernel.context(regs_from) as *const Context;
+            ResumePair { thread: t, regs_from: r }
+        }
+        Next::Idle => ResumePair { thread: core::ptr::null_mut(), regs_from: core::ptr::null() },
+    }
+}
+
+/// The fastpath half of the `svc` entry: the message registers are still
+/// in the CPU (see `arch_aarch64::entry`).
+#[unsafe(no_mangle)]
+extern "C" fn ipcb_fast_handler(cap: u64, tag: u64, op: u64) -> FastPair {
+    // SAFETY: the state was initialised before user mode started, and this
+    // CPU runs one kernel entry at a time with interrupts masked.
+    let st = unsafe { &mut *state_ptr() };
+    let args = SyscallArgs { op, cap, tag: MessageInfo(tag) };
+    #[cfg(feature = "inject")]
+    if inject::due(op) {
+        // Send this message through the general path, where it sits in
+        // memory and can be corrupted.
+        return slow(st, args);
+    }
+    match st.kernel.fastpath(args) {
+        Some(Fast::HandOff { thread, badge }) => {
+            FastPair { thread: st.kernel.context_mut(thread) as *mut Context, badge }
+        }
+        // The entry reads 1 as "return to the caller" (never dereferenced).
+        Some(Fast::Return) => FastPair { thread: core::ptr::without_provenance_mut(1), badge: 0 },
+        None => slow(st, args),
+    }
+}
+
+/// Not for the fastpath: park the arguments in the current context (the
+/// assembly saves the rest) and tell the entry to take the general path.
+#[cold]
+fn slow(st: &mut St, args: SyscallArgs) -> FastPair {
+    if let Some(cur) = st.kernel.current() {
+        st.kernel.context_mut(cur).set_syscall_args(args);
+    }
+    FastPair { thread: core::ptr::null_mut(), badge: 0 }
+}
+
+/// The general half of the `svc` entry (called with the whole context
+/// saved).
+#[unsafe(no_mangle)]
+extern "C" fn ipcb_syscall_handler() -> ResumePair {
+    // SAFETY: the state was initialised before user mode started, and this
+    // CPU runs one kernel entry at a time with interrupts masked.
+    let st = unsafe { &mut *state_ptr() };
+    let next = st.syscall();
+    #[cfg(feature = "inject")]
+    inject::apply(st, next);
+    to_pair(st, next)
+}
+
+/// A name for an exception class, for the diagnostics.
+fn class_name(class: u64) -> &'static str {
+    match class {
+        ec::UNKNOWN => "undefined instruction",
+        ec::WFX => "trapped wfi/wfe",
+        ec::FP => "FP/SIMD access (not available at EL0)",
+        ec::SYSREG => "trapped system instruction",
+        ec::IABT_LOWER | ec::IABT_SAME => "instruction abort",
+        ec::DABT_LOWER | ec::DABT_SAME => "data abort",
+        0x22 => "PC alignment",
+        0x26 => "SP alignment",
+        _ => "other",
+    }
+}
+
+/// Rust half of the trap entry (every exception but an `svc` from EL0).
+#[unsafe(no_mangle)]
+extern "C" fn ipcb_trap_handler(f: &mut TrapFrame) -> ResumePair {
+    if f.from_user() && f.synchronous() {
+        // SAFETY: as in `ipcb_syscall_handler`.
+        let st = unsafe { &mut *state_ptr() };
+        let class = f.class();
+        let addr = if f.is_abort() { f.far } else { 0 };
+        defmt::println!(
+            "user fault: class {=u64:#x} ({=str}) esr {=u64:#x} pc {=u64:#x} addr {=u64:#x}",
+            class, class_name(class), f.esr, f.elr, addr
+        );
+        let next = st.user_fault(Fault { vector: class, error: f.esr, addr, pc: f.elr, task: None });
+        return to_pair(st, next);
+    }
+    kprintln!(
+        ThisBoard,
+        "IPCB panic reason=\"kernel exception vector {} class {:#x} ({}) esr {:#x} elr {:#x} far {:#x} sp {:#x}\"",
+        f.source, f.class(), class_name(f.class()), f.esr, f.elr, f.far, f.sp
+    );
+    kprintln!(ThisBoard, "IPCB end status=fail");
+    ThisBoard::exit(2)
+}
+
+unsafe extern "C" {
+    static __bss_end: u8;
+}
+
+/// The frames the kernel may hand out: from the end of its image (`.bss`
+/// included) to `ram_end`, at most to the end of the directly mapped RAM.
+pub fn frames(ram_end: u64) -> FrameAlloc {
+    let kernel_end = paging::virt_to_phys(core::ptr::addr_of!(__bss_end) as u64);
+    FrameAlloc::new(kernel_end, ram_end.min(paging::ram_base() + paging::DIRECT_MAP_SIZE))
+}
+
+/// The board-independent rest of the boot, on the boot CPU after
+/// `cpu::init`: parse the kernel command line, set up the kernel state
+/// with `frames`, run the scenarios and benchmarks (never returns).
+/// `el` and `dtb` are for the diagnostics.
+pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64>) -> ! {
+    let config = match bench::parse_cmdline(cmdline) {
+        Ok(c) => c,
+        Err(w) => {
+            kprintln!(ThisBoard, "IPCB fail bench=boot core=0 reason=\"bad command-line word '{}'\"", w);
+            kprintln!(ThisBoard, "IPCB end status=fail");
+            ThisBoard::exit(1)
+        }
+    };
+    #[cfg(not(feature = "inject"))]
+    if config.inject != bench::Inject::None {
+        kprintln!(ThisBoard, "IPCB fail bench=boot core=0 reason=\"inject= needs the fault-injection build\"");
+        kprintln!(ThisBoard, "IPCB end status=fail");
+        ThisBoard::exit(1)
+    }
+    #[cfg(feature = "inject")]
+    inject::set(config.inject);
+
+    // SAFETY: boot is single-threaded; nothing has referenced STATE yet.
+    unsafe { (*addr_of_mut!(STATE)).write(State::new(frames)) };
+    defmt::println!(
+        "boot: el {=u64}, dtb {=?}, cmdline '{=str}', frames {=u64}",
+        el, dtb, cmdline, frames.free_frames()
+    );
+
+    bench::main(Env {
+        state: state_ptr,
+        user_elf: USER_ELF,
+        elf_machine: runtime::elf::EM_AARCH64,
+        config,
+        counters: Aarch64::counters(),
+    })
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    kprintln!(ThisBoard, "IPCB panic reason=\"{}\"", info.message());
+    kprintln!(ThisBoard, "IPCB end status=fail");
+    ThisBoard::exit(2)
+}
+
+// ----- defmt: compiled in, written nowhere (see the crate docs) ------------
+
+#[defmt::global_logger]
+struct Discard;
+
+// SAFETY: the logger keeps no state, so concurrent or nested use is
+// harmless; every method does nothing.
+unsafe impl defmt::Logger for Discard {
+    fn acquire() {}
+    unsafe fn flush() {}
+    unsafe fn release() {}
+    unsafe fn write(_bytes: &[u8]) {}
+}
+
+defmt::timestamp!("{=u64}", arch_aarch64::pmu::ticks());
+
+// ----- fault injection (test builds only) ------------------------------------
+
+#[cfg(feature = "inject")]
+mod inject {
+    //! Corrupt the 100th message handed over on the fastpath: the user
+    //! program's end-to-end check must catch it.
+    use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+
+    use ipc_core::{MessageInfo, Next, UserContext};
+    use runtime::bench::Inject;
+
+    use super::St;
+
+    static KIND: AtomicU8 = AtomicU8::new(0);
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+
+    pub fn set(k: Inject) {
+        KIND.store(k as u8, Ordering::Relaxed);
+    }
+
+    /// Is this IPC (`call` or `reply_recv`) the 100th, the one to corrupt?
+    pub fn due(op: u64) -> bool {
+        KIND.load(Ordering::Relaxed) != Inject::None as u8
+            && (op == 1 || op == 2)
+            && COUNT.fetch_add(1, Ordering::Relaxed) + 1 == 100
+    }
+
+    pub fn apply(st: &mut St, next: Next) {
+        let Next::Resume { thread, regs_from } = next else { return };
+        if thread == regs_from || COUNT.load(Ordering::Relaxed) != 100 {
+            return;
+        }
+        COUNT.store(101, Ordering::Relaxed);
+        let ctx = st.kernel.context_mut(regs_from);
+        let args = ctx.syscall_args();
+        match KIND.load(Ordering::Relaxed) {
+            k if k == Inject::Mr as u8 => ctx.set_mr(2, ctx.mr(2) ^ 1),
+            k if k == Inject::Badge as u8 => ctx.set_recv_result(args.cap ^ 1, args.tag),
+            k if k == Inject::Label as u8 => {
+                ctx.set_recv_result(args.cap, MessageInfo(args.tag.0 ^ (1 << 16)))
+            }
+            _ => {}
+        }
+    }
+}
