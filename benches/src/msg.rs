@@ -5,28 +5,29 @@
 //! # The patterns
 //!
 //! Round `i` (counted from 0 over all runs, warm-up included, the same count
-//! on both sides) carries
+//! on both sides) has the seed `s = seed(i) = i * 0x7F4A_7C15` (wrapping)
+//! and carries
 //!
 //! | | client → server (`call`) | server → client (`reply_recv`) |
 //! |---|---|---|
-//! | label | `0x1000 + (i & 0xff)` | `0x2000 + (i & 0xff)` |
-//! | length | `L` | `L` |
-//! | word `k < L` | `f(i, k) = seed(i) + 0x0C1E_0000 + k * 0x0100_0001` | `g(i, k) = seed(i) - 0x5E4E_0000 + k * 0x0100_0001` |
+//! | tag | `(s & !0xffff) \| L`: label `s >> 16` | `((s + 0x2000_0000) & !0xffff) \| L` |
+//! | word `k < L` | `f(s, k) = s + 0x0C1E_0000 + k * 0x0100_0001` | `g(s, k) = s - 0x5E4E_0000 + k * 0x0100_0001` |
 //! | register MRs `k >= L` | 0 | 0 |
 //! | badge seen | the server's badge (UTCB word 15) | 0 |
 //!
-//! with `seed(i) = i * 0x9E37_79B9_7F4A_7C15` (wrapping). So
+//! So
 //!
-//! * every word and the label change every round: a kernel that fails to
-//!   deliver leaves the receiver's registers holding its own previous
-//!   (outgoing) message, and one that delivers the previous round's message
-//!   again differs by the seed step in every word: both are caught;
-//! * the two directions never share a word (their offsets differ by no
-//!   multiple of the word step up to 63 words), so a message echoed back to
-//!   its sender is caught, and so is any swap of two words;
-//! * the per-word offsets are 32-bit sign-extended immediates, so producing
-//!   or checking a word is one `lea`/`xor`/`or` chain on x86_64, and the seed
-//!   steps by one constant add per round.
+//! * the label and every word change every round (the seed step is at
+//!   least 2^16): a kernel that fails to deliver leaves the receiver's
+//!   registers holding its own previous (outgoing) message, and one that
+//!   delivers the previous round's message again differs in the label and
+//!   in every word: both are caught;
+//! * the two directions never share a label or a word (their offsets
+//!   differ by no multiple of the word step up to 63 words), so a message
+//!   echoed back to its sender is caught, and so is any swap of two words;
+//! * everything is the seed plus a 32-bit sign-extended constant: the
+//!   measured loops carry the seed alone (one `add` per round), and
+//!   producing or checking a word is one `lea`/`xor`/`or` chain on x86_64.
 //!
 //! # The check
 //!
@@ -36,20 +37,23 @@
 //! again, field by field, to say what failed, in the order status, label,
 //! length, badge, words.
 
-use crate::abi::{MR_IN_REGS, tag, tag_label, tag_length_flags, what};
+use crate::abi::{MR_IN_REGS, tag_label, tag_length_flags, what};
 
-/// Multiplier of the per-round seed (the 64-bit golden ratio, odd).
-pub const SEED_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Multiplier of the per-round seed, and so the seed's step from one
+/// round to the next: odd (every round of 2^64 has its own seed), at least
+/// 2^16 (the label changes every round) and a positive 32-bit immediate
+/// (one `add` on x86_64). The low half of the 64-bit golden ratio.
+pub const SEED_MUL: u64 = 0x7F4A_7C15;
 /// Distance between consecutive words of one message.
 pub const WORD_STEP: u64 = 0x0100_0001;
 /// Offset of the client's words from the seed.
 pub const CLIENT_OFFSET: u64 = 0x0C1E_0000;
 /// Offset of the server's words from the seed (`-0x5E4E_0000`).
 pub const SERVER_OFFSET: u64 = 0u64.wrapping_sub(0x5E4E_0000);
-/// Label of the client's round 0.
-pub const CLIENT_LABEL: u64 = 0x1000;
-/// Label of the server's round 0.
-pub const SERVER_LABEL: u64 = 0x2000;
+/// Offset of the client's tag from the seed.
+pub const CLIENT_TAG_OFFSET: u64 = 0;
+/// Offset of the server's tag from the seed.
+pub const SERVER_TAG_OFFSET: u64 = 0x2000_0000;
 
 /// Who sends a message; the receiver checks against the sender's pattern.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -61,12 +65,12 @@ pub enum Side {
 }
 
 impl Side {
-    /// The label of round 0.
+    /// The offset of the tag from the seed.
     #[inline(always)]
-    pub const fn label_base(self) -> u64 {
+    pub const fn tag_offset(self) -> u64 {
         match self {
-            Side::Client => CLIENT_LABEL,
-            Side::Server => SERVER_LABEL,
+            Side::Client => CLIENT_TAG_OFFSET,
+            Side::Server => SERVER_TAG_OFFSET,
         }
     }
 
@@ -86,11 +90,37 @@ pub const fn seed(round: u64) -> u64 {
     round.wrapping_mul(SEED_MUL)
 }
 
+/// `x`, hidden from the optimiser (an empty `asm!` that "may change" the
+/// register). The measured loops pass their seed through it every round:
+/// otherwise LLVM rewrites `seed + constant` into several induction
+/// variables, and with only `rbx` and `rbp` surviving a `syscall` those
+/// end up on the stack. Costs no instruction.
+#[inline(always)]
+#[allow(unsafe_code)]
+pub fn opaque(mut x: u64) -> u64 {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    // SAFETY: an empty assembly block: it reads and writes only `x`.
+    unsafe {
+        core::arch::asm!("/* {0} */", inout(reg) x, options(pure, nomem, nostack, preserves_flags));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        x = core::hint::black_box(x);
+    }
+    x
+}
+
+/// Word `k` of the message `side` sends in the round of seed `s`.
+#[inline(always)]
+pub const fn word_at(side: Side, s: u64, k: usize) -> u64 {
+    s.wrapping_add(side.word_offset().wrapping_add(k as u64 * WORD_STEP))
+}
+
 /// Word `k` of the message `side` sends in round `round`: `f(i, k)` for the
 /// client, `g(j, k)` for the server.
 #[inline(always)]
 pub const fn word(side: Side, round: u64, k: usize) -> u64 {
-    seed(round).wrapping_add(side.word_offset().wrapping_add(k as u64 * WORD_STEP))
+    word_at(side, seed(round), k)
 }
 
 /// `f(i, k)`: word `k` of the client's message in round `i`.
@@ -105,23 +135,47 @@ pub const fn server_word(j: u64, k: usize) -> u64 {
     word(Side::Server, j, k)
 }
 
-/// The label `side` sends in round `round`.
+/// The tag `side` sends with `len` words in the round of seed `s`: the
+/// label is the seed (plus the side's offset) without its low 16 bits.
 #[inline(always)]
-pub const fn label(side: Side, round: u64) -> u64 {
-    side.label_base() + (round & 0xff)
+pub const fn tag_at(side: Side, s: u64, len: usize) -> u64 {
+    (s.wrapping_add(side.tag_offset()) & !0xffff) | len as u64
 }
 
 /// The tag `side` sends in round `round` with `len` words.
 #[inline(always)]
 pub const fn round_tag(side: Side, round: u64, len: usize) -> u64 {
-    tag(label(side, round), len)
+    tag_at(side, seed(round), len)
 }
 
-/// The register message registers of `side`'s message in round `round`
-/// with `R` (at most 4) words in registers: words `0..R`, then zeros.
+/// The label `side` sends in round `round`.
+#[inline(always)]
+pub const fn label(side: Side, round: u64) -> u64 {
+    tag_label(round_tag(side, round, 0))
+}
+
+/// The register message registers of `side`'s message in the round of
+/// seed `s` with `R` (at most 4) words in registers: words `0..R`, then
+/// zeros.
+#[inline(always)]
+pub fn register_words_at<const R: usize>(side: Side, s: u64) -> [u64; MR_IN_REGS] {
+    core::array::from_fn(|k| if k < R { word_at(side, s, k) } else { 0 })
+}
+
+/// The register message registers `side` sends in the round of seed `s`
+/// when they hold `held` (the message received last): words `0..R` of the
+/// pattern, and the registers past the message left as they are. They are
+/// not part of the message (the receiver checks only `length` words), and
+/// leaving them costs nothing where zeroing costs an instruction each.
+#[inline(always)]
+pub fn outgoing_at<const R: usize>(side: Side, s: u64, held: &[u64; MR_IN_REGS]) -> [u64; MR_IN_REGS] {
+    core::array::from_fn(|k| if k < R { word_at(side, s, k) } else { held[k] })
+}
+
+/// [`register_words_at`] for round `round`.
 #[inline(always)]
 pub fn register_words<const R: usize>(side: Side, round: u64) -> [u64; MR_IN_REGS] {
-    core::array::from_fn(|k| if k < R { word(side, round, k) } else { 0 })
+    register_words_at::<R>(side, seed(round))
 }
 
 /// What a syscall hands back: status, badge, tag and the register message
@@ -172,8 +226,8 @@ impl Failure {
 pub struct Expected {
     /// Its length in words.
     pub len: usize,
-    /// The round.
-    pub round: u64,
+    /// The seed of its round ([`seed`]).
+    pub seed: u64,
     /// The badge the receiver must see.
     pub badge: u64,
     /// Who sent it.
@@ -193,10 +247,10 @@ pub fn mismatch<const R: usize>(m: &Msg, e: &Expected) -> u64 {
             MR_IN_REGS
         }
     );
-    let mut bad = m.status | (m.badge ^ e.badge) | (m.tag ^ round_tag(e.side, e.round, e.len));
+    let mut bad = m.status | (m.badge ^ e.badge) | (m.tag ^ tag_at(e.side, e.seed, e.len));
     let mut k = 0;
     while k < R {
-        bad |= m.mr[k] ^ word(e.side, e.round, k);
+        bad |= m.mr[k] ^ word_at(e.side, e.seed, k);
         k += 1;
     }
     bad
@@ -207,7 +261,7 @@ pub fn mismatch<const R: usize>(m: &Msg, e: &Expected) -> u64 {
 pub fn mismatch_utcb(e: &Expected, utcb: impl Fn(usize) -> u64) -> u64 {
     let mut bad = 0;
     for k in MR_IN_REGS..e.len {
-        bad |= utcb(k) ^ word(e.side, e.round, k);
+        bad |= utcb(k) ^ word_at(e.side, e.seed, k);
     }
     bad
 }
@@ -221,7 +275,7 @@ pub fn mismatch_utcb(e: &Expected, utcb: impl Fn(usize) -> u64) -> u64 {
 #[cold]
 #[inline(never)]
 pub fn diagnose(m: Msg, e: Expected, utcb: impl Fn(usize) -> u64) -> Option<Failure> {
-    let expected_tag = round_tag(e.side, e.round, e.len);
+    let expected_tag = tag_at(e.side, e.seed, e.len);
     let fields = [
         (what::STATUS, m.status, 0),
         (what::LABEL, tag_label(m.tag), tag_label(expected_tag)),
@@ -234,7 +288,7 @@ pub fn diagnose(m: Msg, e: Expected, utcb: impl Fn(usize) -> u64) -> Option<Fail
     ];
     let words = (0..e.len).map(|k| {
         let got = if k < MR_IN_REGS { m.mr[k] } else { utcb(k) };
-        (what::WORD_BASE + k as u64, got, word(e.side, e.round, k))
+        (what::WORD_BASE + k as u64, got, word_at(e.side, e.seed, k))
     });
     fields
         .into_iter()
@@ -259,9 +313,9 @@ pub fn check_registers<const R: usize>(m: &Msg, e: &Expected) -> Result<(), Fail
 #[cfg(test)]
 mod tests {
     use super::{
-        CLIENT_OFFSET, Expected, Failure, MR_IN_REGS, Msg, SERVER_OFFSET, Side, WORD_STEP,
-        check_registers, client_word, diagnose, label, mismatch, mismatch_utcb, register_words,
-        round_tag, server_word, word,
+        CLIENT_OFFSET, Expected, Failure, MR_IN_REGS, Msg, SEED_MUL, SERVER_OFFSET,
+        SERVER_TAG_OFFSET, Side, WORD_STEP, check_registers, client_word, diagnose, label,
+        mismatch, mismatch_utcb, register_words, round_tag, seed, server_word, word,
     };
     use crate::abi::{MSG_MAX_WORDS, tag, what};
 
@@ -278,7 +332,7 @@ mod tests {
     fn exp(side: Side, round: u64, badge: u64) -> Expected {
         Expected {
             side,
-            round,
+            seed: seed(round),
             len: 4,
             badge,
         }
@@ -317,9 +371,13 @@ mod tests {
             );
             assert_ne!(label(Side::Client, i), label(Side::Server, i));
         }
-        assert_eq!(label(Side::Client, 0x1_23), 0x1023);
-        assert_eq!(label(Side::Server, 0x4_ff), 0x20ff);
-        assert_eq!(round_tag(Side::Client, 5, 3), tag(0x1005, 3));
+        assert_eq!(label(Side::Client, 5), (5 * SEED_MUL) >> 16);
+        assert_eq!(label(Side::Server, 5), (5 * SEED_MUL + SERVER_TAG_OFFSET) >> 16);
+        assert_eq!(round_tag(Side::Client, 5, 3), tag(label(Side::Client, 5), 3));
+        // The constants the loops add are positive 32-bit immediates.
+        for c in [SEED_MUL, SERVER_TAG_OFFSET] {
+            assert!(c < 1 << 31 && c >= 1 << 16);
+        }
     }
 
     #[test]
@@ -380,8 +438,8 @@ mod tests {
             check_registers::<4>(&m, &e),
             Err(Failure {
                 what: what::LABEL,
-                got: 0x103a,
-                expected: 0x102a
+                got: label(Side::Client, 42) ^ 0x10,
+                expected: label(Side::Client, 42)
             })
         );
         let mut m = good;
@@ -415,7 +473,7 @@ mod tests {
     fn stale_and_echoed_messages_are_caught() {
         for i in [1u64, 2, 256, 257, 20_000] {
             // The previous round's message delivered again: label and every
-            // word differ (the label repeats every 256 rounds, the words not).
+            // word differ.
             let stale = sent(Side::Client, i - 1, 0xB1);
             let e = exp(Side::Client, i, 0xB1);
             assert_ne!(mismatch::<4>(&stale, &e), 0);
@@ -447,7 +505,7 @@ mod tests {
     fn short_messages_ignore_unused_registers() {
         let e = Expected {
             side: Side::Server,
-            round: 9,
+            seed: seed(9),
             len: 2,
             badge: 0,
         };
@@ -476,7 +534,7 @@ mod tests {
     fn utcb_words_are_checked() {
         let e = Expected {
             side: Side::Client,
-            round: 3,
+            seed: seed(3),
             len: 8,
             badge: 7,
         };

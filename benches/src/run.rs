@@ -29,7 +29,8 @@ use crate::abi::{MR_IN_REGS, role, what};
 use crate::job::{Job, counter_delta};
 use crate::kernel::Kernel;
 use crate::msg::{
-    Expected, Failure, Side, diagnose, mismatch, mismatch_utcb, register_words, round_tag, word,
+    Expected, Failure, SEED_MUL, Side, diagnose, mismatch, mismatch_utcb, opaque, outgoing_at,
+    seed, tag_at, word_at,
 };
 use crate::scenario::{Fault, Slot, check_probe, steps};
 
@@ -122,6 +123,10 @@ fn client<K: Kernel>(k: &mut K, job: &Job) -> Result<(), Failure> {
 /// Rounds `first..first + rounds` of the client: `call` with the client's
 /// pattern of `len` words (`R` in registers; the rest in the UTCB when
 /// `LONG`), check the reply against the server's pattern, badge 0.
+///
+/// The loop carries the round's seed alone (everything a round sends and
+/// expects is the seed plus a constant, [`crate::msg`]), and ends when the
+/// seed reaches that of round `first + rounds`.
 #[inline(never)]
 pub fn client_rounds<K: Kernel, const R: usize, const LONG: bool>(
     k: &mut K,
@@ -130,20 +135,25 @@ pub fn client_rounds<K: Kernel, const R: usize, const LONG: bool>(
     first: u64,
     rounds: u64,
 ) -> Result<(), Failure> {
-    for i in first..first.wrapping_add(rounds) {
+    let end = seed(first.wrapping_add(rounds));
+    let mut s = seed(first);
+    let mut held = [0; MR_IN_REGS];
+    while s != end {
+        s = opaque(s);
         if LONG {
             for w in MR_IN_REGS..len {
-                k.set_utcb(w, word(Side::Client, i, w));
+                k.set_utcb(w, word_at(Side::Client, s, w));
             }
         }
         let reply = k.call(
             cap,
-            round_tag(Side::Client, i, len),
-            register_words::<R>(Side::Client, i),
+            tag_at(Side::Client, s, len),
+            outgoing_at::<R>(Side::Client, s, &held),
         );
+        held = reply.mr;
         let e = Expected {
             side: Side::Server,
-            round: i,
+            seed: s,
             len,
             badge: 0,
         };
@@ -154,6 +164,7 @@ pub fn client_rounds<K: Kernel, const R: usize, const LONG: bool>(
         if bad != 0 {
             return Err(diagnose(reply, e, |w| k.utcb(w)).unwrap_or(Failure::status(reply.status)));
         }
+        s = s.wrapping_add(SEED_MUL);
     }
     Ok(())
 }
@@ -171,7 +182,7 @@ fn server<K: Kernel>(k: &mut K, job: &Job) -> Result<(), Failure> {
     })
 }
 
-/// The server: `recv`, then for each round `j` check the message against
+/// The server: `recv`, then for each round (its seed `s`) check the message against
 /// the client's pattern and `badge`, and answer with the server's pattern
 /// through `reply_recv`. Returns only the failure that ends it.
 #[inline(never)]
@@ -182,11 +193,12 @@ pub fn server_loop<K: Kernel, const R: usize, const LONG: bool>(
     len: usize,
 ) -> Failure {
     let mut m = k.recv(cap);
-    let mut j = 0u64;
+    let mut s = seed(0);
     loop {
+        s = opaque(s);
         let e = Expected {
             side: Side::Client,
-            round: j,
+            seed: s,
             len,
             badge,
         };
@@ -199,15 +211,15 @@ pub fn server_loop<K: Kernel, const R: usize, const LONG: bool>(
         }
         if LONG {
             for w in MR_IN_REGS..len {
-                k.set_utcb(w, word(Side::Server, j, w));
+                k.set_utcb(w, word_at(Side::Server, s, w));
             }
         }
         m = k.reply_recv(
             cap,
-            round_tag(Side::Server, j, len),
-            register_words::<R>(Side::Server, j),
+            tag_at(Side::Server, s, len),
+            outgoing_at::<R>(Side::Server, s, &m.mr),
         );
-        j = j.wrapping_add(1);
+        s = s.wrapping_add(SEED_MUL);
     }
 }
 

@@ -49,25 +49,37 @@ impl<A: Arch> Kernel<A> {
     /// whole context and call [`Kernel::syscall`].
     #[inline(always)]
     pub fn fastpath(&mut self, args: SyscallArgs) -> Option<Fast> {
+        if args.op == 0 {
+            return Some(Fast::Return);
+        }
+        self.fastpath_ipc(args)
+    }
+
+    /// [`Kernel::fastpath`] for an entry that answers `null` itself (x86_64
+    /// does, in its first two instructions): only `call` and `reply_recv`.
+    #[inline(always)]
+    pub fn fastpath_ipc(&mut self, args: SyscallArgs) -> Option<Fast> {
         let cur = self.current;
         match args.op {
             1 => self.fastpath_call(cur, args),
             2 => self.fastpath_reply_recv(cur, args),
-            0 => Some(Fast::Return),
             _ => None,
         }
     }
 
-    /// A register-only message (no flags: length in bits 0..7, flags in
-    /// 7..16, so the low 16 bits are at most `MR_IN_REGS`) on a capability
-    /// slot in range?
+    /// A capability slot in range?
     #[inline(always)]
-    fn fast_args(args: SyscallArgs) -> bool {
-        // Two plain compares: written as one `&&`, LLVM builds both flags
-        // and combines them, which costs more than it saves.
-        if args.cap >= CAP_SLOTS as Word {
-            return false;
-        }
+    fn fast_cap(args: SyscallArgs) -> bool {
+        args.cap < CAP_SLOTS as Word
+    }
+
+    /// A register-only message (no flags: length in bits 0..7, flags in
+    /// 7..16, so the low 16 bits are at most `MR_IN_REGS`)? Checked apart
+    /// from [`Self::fast_cap`], after the capability lookup: next to each
+    /// other, LLVM builds both flags and combines them, two instructions
+    /// more than two compare-and-branch pairs.
+    #[inline(always)]
+    fn fast_tag(args: SyscallArgs) -> bool {
         (args.tag.0 as u16) <= A::MR_IN_REGS as u16
     }
 
@@ -75,13 +87,13 @@ impl<A: Arch> Kernel<A> {
     #[inline(always)]
     pub(crate) fn fastpath_call(&mut self, cur: u8, args: SyscallArgs) -> Option<Fast> {
         // ----- checks: any failure takes the slowpath -----
-        if !Self::fast_args(args) {
+        if !Self::fast_cap(args) {
             return None;
         }
         let task = self.tcb(cur).task;
         let slot = self.caps[task.0 as usize % MAX_TASKS][args.cap as usize];
         // An empty slot has no rights: one test checks kind and right.
-        if !slot.grants(Rights::SEND) {
+        if !slot.grants(Rights::SEND) || !Self::fast_tag(args) {
             return None;
         }
         let ep = slot.ep;
@@ -109,7 +121,7 @@ impl<A: Arch> Kernel<A> {
     #[inline(always)]
     pub(crate) fn fastpath_reply_recv(&mut self, cur: u8, args: SyscallArgs) -> Option<Fast> {
         // ----- checks -----
-        if !Self::fast_args(args) {
+        if !Self::fast_cap(args) {
             return None;
         }
         // A held reply right always names a thread blocked on the reply
@@ -121,7 +133,7 @@ impl<A: Arch> Kernel<A> {
         debug_assert_eq!(self.tcb(caller).state, ThreadState::BlockedOnReply);
         let task = self.tcb(cur).task;
         let slot = self.caps[task.0 as usize % MAX_TASKS][args.cap as usize];
-        if !slot.grants(Rights::RECV) {
+        if !slot.grants(Rights::RECV) || !Self::fast_tag(args) {
             return None;
         }
         let ep = slot.ep;

@@ -35,6 +35,9 @@ pub struct BenchOpts {
     pub rounds: Option<u64>,
     /// Measured runs (kernel default when `None`).
     pub runs: Option<u32>,
+    /// Message words of ipc-intra and ipc-inter (kernel default 0 when
+    /// `None`).
+    pub words: Option<u64>,
     /// Where to write JSON besides the output directory.
     pub json: Option<PathBuf>,
     /// Seconds before the guest counts as hung.
@@ -58,13 +61,16 @@ pub fn kernel_for(ws: &Workspace, board: &Board, prebuilt: Option<&Path>) -> Res
 }
 
 /// The kernel command line for the requested configuration.
-pub fn bench_cmdline(rounds: Option<u64>, runs: Option<u32>) -> String {
+pub fn bench_cmdline(rounds: Option<u64>, runs: Option<u32>, words: Option<u64>) -> String {
     let mut parts = Vec::new();
     if let Some(r) = rounds {
         parts.push(format!("rounds={r}"));
     }
     if let Some(r) = runs {
         parts.push(format!("runs={r}"));
+    }
+    if let Some(w) = words {
+        parts.push(format!("words={w}"));
     }
     parts.join(" ")
 }
@@ -117,7 +123,7 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
     prereq::ensure_qemu(board)?;
     let kernel = kernel_for(ws, board, opts.kernel.as_deref())?;
     let accel = accel::resolve(ws, board, opts.accel, &kernel)?;
-    let cmdline = bench_cmdline(opts.rounds, opts.runs);
+    let cmdline = bench_cmdline(opts.rounds, opts.runs, opts.words);
     let spec = BootSpec {
         board,
         accel,
@@ -250,9 +256,10 @@ mod tests {
 
     #[test]
     fn cmdline_only_names_what_was_asked() {
-        assert_eq!(bench_cmdline(None, None), "");
-        assert_eq!(bench_cmdline(Some(20000), None), "rounds=20000");
-        assert_eq!(bench_cmdline(Some(1), Some(3)), "rounds=1 runs=3");
+        assert_eq!(bench_cmdline(None, None, None), "");
+        assert_eq!(bench_cmdline(Some(20000), None, None), "rounds=20000");
+        assert_eq!(bench_cmdline(Some(1), Some(3), None), "rounds=1 runs=3");
+        assert_eq!(bench_cmdline(None, None, Some(4)), "words=4");
     }
 
     #[test]

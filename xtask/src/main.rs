@@ -12,10 +12,11 @@
 //! cargo xtask run   [--board B] [--accel auto|kvm|tcg|icount] [--timeout SECS] [--verbose]
 //!                   [--el 1|2] [--cpu MODEL] [--kernel ELF] [-- KERNEL_ARGS]
 //! cargo xtask bench [--board B] [--accel auto|kvm|tcg|icount] [--rounds N] [--runs N]
-//!                   [--json [PATH]] [--timeout SECS] [--verbose] [--el 1|2] [--cpu MODEL]
+//!                   [--words N] [--json [PATH]] [--timeout SECS] [--verbose] [--el 1|2] [--cpu MODEL]
 //!                   [--kernel ELF]
 //! cargo xtask test  [--board B] [--timeout SECS]
 //! cargo xtask iso   [--board B] [--out PATH] [--kernel ELF] [-- KERNEL_ARGS]
+//! cargo xtask image --board raspi3b|rpi5 [--el 1|2] [--out DIR] [--kernel ELF] [-- KERNEL_ARGS]
 //! ```
 //!
 //! Each boot writes `target/ipcb/<board>-<accel>-<time>-<pid>[-label]/`
@@ -102,6 +103,8 @@ enum Cmd {
         rounds: Option<u64>,
         /// Measured runs.
         runs: Option<u32>,
+        /// Message words of ipc-intra and ipc-inter.
+        words: Option<u64>,
         /// JSON output path.
         json: Option<PathBuf>,
         /// Seconds before the guest counts as hung.
@@ -117,6 +120,17 @@ enum Cmd {
         board: String,
         /// Seconds per boot.
         timeout: u64,
+    },
+    /// `image`
+    Image {
+        /// Board.
+        board: String,
+        /// Output directory.
+        out: Option<PathBuf>,
+        /// Kernel command line (`cmdline.txt`).
+        cmdline: Vec<String>,
+        /// Prebuilt kernel.
+        kernel: Option<PathBuf>,
     },
     /// `iso`
     Iso {
@@ -136,7 +150,7 @@ fn board_arg() -> Arg {
         .long("board")
         .value_name("BOARD")
         .default_value("pc-x86_64")
-        .help("Board (implemented: pc-x86_64, qemu-virt-aarch64; planned: raspi3b, rpi5)")
+        .help("Board: pc-x86_64, qemu-virt-aarch64, raspi3b (QEMU), rpi5 (image only)")
 }
 
 fn el_arg() -> Arg {
@@ -144,7 +158,7 @@ fn el_arg() -> Arg {
         .long("el")
         .value_name("EL")
         .value_parser(value_parser!(u8).range(1..=2))
-        .help("Arm: start the kernel at EL1 (default) or EL2 (QEMU virtualization=on; the kernel keeps EL2 with VHE)")
+        .help("Arm: qemu-virt-aarch64: start at EL1 (default) or EL2 (virtualization=on; the kernel keeps EL2 with VHE); rpi5: run at EL2 (default) or drop to EL1")
 }
 
 fn cpu_arg() -> Arg {
@@ -256,6 +270,13 @@ fn cli() -> Command {
                         .help("Measured runs per benchmark (kernel default 5)"),
                 )
                 .arg(
+                    Arg::new("words")
+                        .long("words")
+                        .value_name("N")
+                        .value_parser(value_parser!(u64).range(0..=63))
+                        .help("Message words of ipc-intra and ipc-inter (default 0, the empty message of L4Re's ipcbench; the sweep covers 0..63)"),
+                )
+                .arg(
                     Arg::new("json")
                         .long("json")
                         .value_name("PATH")
@@ -295,6 +316,21 @@ fn cli() -> Command {
                         .default_value("600")
                         .help("Seconds before a guest counts as hung, per boot"),
                 ),
+        )
+        .subcommand(
+            Command::new("image")
+                .about("Make a board's boot files (raw kernel image, config.txt, cmdline.txt) in a directory, checked against the loader; prints the directory")
+                .arg(board_arg().default_value("rpi5"))
+                .arg(
+                    Arg::new("out")
+                        .long("out")
+                        .value_name("DIR")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("Output directory (default target/ipcb/image-<board>)"),
+                )
+                .arg(el_arg())
+                .arg(kernel_arg())
+                .arg(cmdline_arg("Kernel command line in cmdline.txt (default rounds=20000 runs=5)")),
         )
         .subcommand(
             Command::new("iso")
@@ -341,6 +377,7 @@ fn parse(m: &ArgMatches) -> Cmd {
             accel: accel(),
             rounds: sub.get_one::<u64>("rounds").copied(),
             runs: sub.get_one::<u32>("runs").copied(),
+            words: sub.get_one::<u64>("words").copied(),
             json: sub.get_one::<PathBuf>("json").cloned(),
             timeout: sub.get_one::<u64>("timeout").copied().unwrap_or(600),
             verbose: sub.get_flag("verbose"),
@@ -349,6 +386,12 @@ fn parse(m: &ArgMatches) -> Cmd {
         "test" => Cmd::Test {
             board,
             timeout: sub.get_one::<u64>("timeout").copied().unwrap_or(600),
+        },
+        "image" => Cmd::Image {
+            board,
+            out: sub.get_one::<PathBuf>("out").cloned(),
+            cmdline: cmdline(),
+            kernel: sub.get_one::<PathBuf>("kernel").cloned(),
         },
         "iso" => Cmd::Iso {
             board,
@@ -401,6 +444,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             accel,
             rounds,
             runs,
+            words,
             json,
             timeout,
             verbose,
@@ -411,6 +455,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                 accel,
                 rounds,
                 runs,
+                words,
                 json: absolute(json, "--json")?,
                 timeout,
                 verbose,
@@ -419,6 +464,46 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             bench::cmd_bench(&ws, &opts)
         }
         Cmd::Test { board, timeout } => suite::cmd_test(&ws, &board, Duration::from_secs(timeout)),
+        Cmd::Image {
+            board,
+            out,
+            cmdline,
+            kernel,
+        } => {
+            let b = board::find(&board)?;
+            let kernel = bench::kernel_for(&ws, b, absolute(kernel, "--kernel")?.as_deref())?;
+            let dir = match absolute(out, "--out")? {
+                Some(d) => d,
+                None => ws.ipcb_dir().join(format!("image-{}", b.name)),
+            };
+            let cmdline = if cmdline.is_empty() {
+                image::DEFAULT_IMAGE_CMDLINE.to_string()
+            } else {
+                cmdline.join(" ")
+            };
+            let f = image::sd_files(b, &kernel, &dir, &cmdline)?;
+            let raw = b.raw_image.expect("sd_files checked it");
+            eprintln!(
+                "[ipcb] {}: {} bytes; the kernel occupies {} bytes from {:#x} with .bss, limit {} ({})",
+                f.image.display(),
+                f.image_size,
+                f.footprint,
+                raw.load,
+                raw.max_footprint,
+                raw.max_footprint_why
+            );
+            if let Some(c) = &f.config {
+                eprintln!("[ipcb] {}", c.display());
+            }
+            eprintln!("[ipcb] {} ({cmdline})", f.cmdline.display());
+            if b.emulated {
+                eprintln!("[ipcb] QEMU boots it with `cargo xtask bench --board {}`", b.name);
+            } else {
+                eprintln!("[ipcb] copy these files to the SD card's FAT32 boot partition: see docs/raspberry-pi.md");
+            }
+            println!("{}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Iso {
             board,
             out,
@@ -499,6 +584,7 @@ mod tests {
                 accel: AccelChoice::Icount,
                 rounds: Some(100),
                 runs: Some(2),
+                words: None,
                 json: Some(PathBuf::from("results.json")),
                 timeout: 5,
                 verbose: false,
@@ -605,5 +691,18 @@ mod tests {
                 board: "rpi5".into()
             }
         );
+        assert_eq!(
+            parse_args(&["image", "--out", "sd", "--", "rounds=100"]).unwrap(),
+            Cmd::Image {
+                board: "rpi5".into(),
+                out: Some("sd".into()),
+                cmdline: vec!["rounds=100".into()],
+                kernel: None,
+            }
+        );
+        let m = cli()
+            .try_get_matches_from(["xtask", "image", "--board", "rpi5", "--el", "1"])
+            .unwrap();
+        assert_eq!(variant(&m).el, Some(1));
     }
 }

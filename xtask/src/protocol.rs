@@ -113,6 +113,9 @@ pub struct Config {
     /// Whether the message-size sweep runs (`sweep=0|1`; `None` when the
     /// kernel does not print the key).
     pub sweep: Option<bool>,
+    /// Message words of `ipc-intra` and `ipc-inter` (`None` when the kernel
+    /// does not print the key).
+    pub words: Option<u64>,
 }
 
 /// `IPCB result`: statistics of one benchmark on one core with one counter.
@@ -445,6 +448,7 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
             warmup: f.num("warmup")?,
             inject: f.req_name("inject")?,
             sweep: f.flag("sweep")?,
+            words: f.opt_num("words")?,
         }),
         "ok" => Line::Ok(f.req_name("test")?),
         "result" => {

@@ -422,6 +422,16 @@ pub fn render(r: &Report) -> String {
         }
     }
     notes.extend(units.iter().map(|u| unit_note(u)));
+    if let Some(w) = r
+        .results
+        .iter()
+        .find(|x| x.bench == "ipc-intra" || x.bench == "ipc-inter")
+        .and_then(|x| x.words)
+    {
+        notes.push(format!(
+            "Intra/Inter messages: {w} words besides the tag and the badge, every one checked (L4Re's ipcbench sends empty messages; --words N changes it, the sweep shows each size)"
+        ));
+    }
     for (_, row, explain) in &rows {
         notes.push(format!("{row}: {explain}"));
     }

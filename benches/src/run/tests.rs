@@ -20,7 +20,7 @@ use super::{client_rounds, run};
 use crate::abi::{MR_IN_REGS, TSC_SELECTOR, UTCB_WORDS, nr, role, service, status, what};
 use crate::job::{Job, PMC_MASK};
 use crate::kernel::Kernel;
-use crate::msg::{Failure, Msg, Side, word};
+use crate::msg::{Failure, Msg, Side, label, round_tag, word};
 use crate::scenario::{Fault, PROBE_WORDS, probe_expected};
 
 /// What the mock's clock advances by per syscall (the fake TSC; the fake
@@ -408,8 +408,8 @@ fn a_corrupted_reply_is_named_by_the_client() {
             7,
             Failure {
                 what: what::LABEL,
-                got: 0x20a0 ^ 1,
-                expected: 0x20a0
+                got: label(Side::Server, 160) ^ 1,
+                expected: label(Side::Server, 160)
             }
         )]
     );
@@ -426,19 +426,19 @@ fn stale_and_undelivered_messages_are_caught() {
             7,
             Failure {
                 what: what::LABEL,
-                got: 0x1009,
-                expected: 0x100a
+                got: label(Side::Client, 9),
+                expected: label(Side::Client, 10)
             }
         )]
     );
-    // (A stale message whose label happens to repeat is caught by the
-    // words: see `msg::tests::stale_and_echoed_messages_are_caught`.)
+    // (Stale words alone are caught too: see
+    // `msg::tests::stale_and_echoed_messages_are_caught`.)
     // Reply 30 delivered again as reply 31.
     let (c, s) = pair();
     let (c, _) = ipc(2, c, s.inject(Inject::Stale, 31));
     assert_eq!(c.fails[0].1.what, what::LABEL);
     // A call that returns without delivering: the client sees its own
-    // message (label 0x1005 where 0x2005 is due).
+    // message (the client's label where the server's is due).
     let (c, s) = pair();
     let (c, s) = ipc(4, c.inject(Inject::Echo, 5), s);
     assert_eq!(
@@ -447,8 +447,8 @@ fn stale_and_undelivered_messages_are_caught() {
             7,
             Failure {
                 what: what::LABEL,
-                got: 0x1005,
-                expected: 0x2005
+                got: label(Side::Client, 5),
+                expected: label(Side::Server, 5)
             }
         )]
     );
@@ -462,8 +462,8 @@ fn stale_and_undelivered_messages_are_caught() {
             7,
             Failure {
                 what: what::LABEL,
-                got: 0x1000,
-                expected: 0x2000
+                got: label(Side::Client, 0),
+                expected: label(Side::Server, 0)
             }
         )]
     );
@@ -522,7 +522,7 @@ fn the_client_loop_sends_the_pattern() {
         k.0,
         [(
             5,
-            (0x1000 + (i & 0xff)) << 16 | 3,
+            round_tag(Side::Client, i, 3),
             [
                 word(Side::Client, i, 0),
                 word(Side::Client, i, 1),
@@ -537,7 +537,7 @@ fn the_client_loop_sends_the_pattern() {
         Failure {
             what: what::LABEL,
             got: 0,
-            expected: 0x2000 + (i & 0xff)
+            expected: label(Side::Server, i)
         }
     );
 }

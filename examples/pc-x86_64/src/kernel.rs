@@ -74,7 +74,7 @@ extern "sysv64" fn ipcb_fast_handler(cap: u64, tag: u64, op: u64) -> FastPair {
         // memory and can be corrupted.
         return slow(st, args);
     }
-    match st.kernel.fastpath(args) {
+    match st.kernel.fastpath_ipc(args) {
         Some(Fast::HandOff { thread, badge }) => {
             FastPair::hand_off(st.kernel.context_mut(thread), badge)
         }
