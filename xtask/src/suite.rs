@@ -43,7 +43,9 @@ pub const ICOUNT_CMDLINE: &str = "rounds=2000 runs=3 warmup=1";
 /// Fault injections of step 6.
 pub const INJECTIONS: &[&str] = &["mr", "badge", "label"];
 /// Command line of the fault-injection boots (plus `inject=...`).
-pub const INJECT_CMDLINE: &str = "rounds=500 runs=1";
+/// Four-word messages, so that `inject=mr` has a message register to
+/// corrupt (the default message is empty, as in L4Re's ipcbench).
+pub const INJECT_CMDLINE: &str = "rounds=500 runs=1 words=4";
 /// Command line GRUB passes in step 7.
 pub const GRUB_CMDLINE: &str = "rounds=500 runs=1";
 
