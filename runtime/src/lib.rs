@@ -137,6 +137,27 @@ pub trait Machine: Arch {
     /// arch's entry points hand to the runtime, and must stay valid (not
     /// moved) while user code runs.
     unsafe fn run_user(thread: *mut Self::Context, regs_from: *const Self::Context);
+
+    /// Index of the CPU this runs on: 0 on the boot CPU, then 1, 2, ... in
+    /// the order [`Machine::start_secondaries`] started them.
+    fn cpu_index() -> usize {
+        0
+    }
+
+    /// Start every other CPU the firmware lists. Each runs `entry(index)`
+    /// on its own kernel stack, with its own per-CPU kernel state (the
+    /// board's state static reaches that CPU's copy), once it is set up as
+    /// the boot CPU is (entries, exceptions, counters, features). Returns
+    /// the number of CPUs online, this one included (1 where the arch
+    /// starts none).
+    ///
+    /// # Safety
+    ///
+    /// Call once, on the boot CPU, after its own set-up.
+    unsafe fn start_secondaries(entry: fn(usize) -> !) -> usize {
+        let _ = entry;
+        1
+    }
 }
 
 /// What the runtime needs of a board.
