@@ -13,13 +13,15 @@
 //!
 //! 1. masks interrupts and looks at `CurrentEL`:
 //!    * **EL1**: on;
-//!    * **EL2 with VHE** (`ID_AA64MMFR1_EL1.VH`): sets `HCR_EL2.E2H`, `TGE`
+//!    * **EL2 with VHE** (`ID_AA64MMFR1_EL1.VH`), unless the board's
+//!      image asks for EL1 (`__ipcb_stay_el2` = 0): sets `HCR_EL2.E2H`, `TGE`
 //!      and `RW`, so EL0 runs under the EL2&0 regime and every `*_EL1`
 //!      register name in this crate reaches its EL2 twin; lets EL2 and EL0
 //!      use all PMU counters (`MDCR_EL2.HPMN` = N, no traps); the kernel
 //!      then runs at EL2;
-//!    * **EL2 without VHE** (Cortex-A53, A57): configures EL2 to stay out of
-//!      the way (no traps, no stage 2) and drops to EL1;
+//!    * **EL2 without VHE** (Cortex-A53, A57), or with VHE when the image
+//!      asks for EL1: configures EL2 to stay out of the way (no traps, no
+//!      stage 2) and drops to EL1;
 //!    * **EL3**: not supported; the CPU parks.
 //! 2. enables FP/SIMD for the kernel and traps it at EL0
 //!    (`CPACR_EL1.FPEN = 0b01`: user programs get none, see `docs/abi.md`);
@@ -28,14 +30,24 @@
 //!    (Normal write-back, EL1 only, global) at [`KERNEL_VA_BASE`] and the
 //!    board's device GiB (`__device_window_pa`, Device-nGnRE, never
 //!    executable) at `DEVICE_VA`; `TTBR0` identity-maps the kernel's GiB for
-//!    the moment the MMU comes on;
+//!    the moment the MMU comes on. The GiB of RAM goes through a level-2
+//!    table of 2 MiB blocks, mapped only up to `__ram_map_limit`: on boards
+//!    whose peripherals share that GiB with RAM (the Raspberry Pi 3's at
+//!    0x3F00_0000) the peripherals must never be mapped as Normal memory,
+//!    which the CPU may read speculatively and cache. Then it invalidates
+//!    the data cache over `.bss` (the tables included): that was written
+//!    with the MMU and caches off, and a stale line left by the firmware
+//!    would hide those writes once the caches are on;
 //! 5. turns on the MMU and the caches, jumps to the higher half, sets the
 //!    stack and the vectors, swaps `TTBR0` for an empty table (ASID 0) and
 //!    calls `ipcb_kernel_main(el, x0_at_entry)`.
 //!
-//! The board's linker script must define `__bss_start`, `__bss_end` (both
-//! 16-byte aligned) and `__device_window_pa` (the 1 GiB-aligned physical
-//! base of the device window).
+//! The board's linker script (or its build script, with `--defsym`) must
+//! define `__bss_start`, `__bss_end` (both 16-byte aligned),
+//! `__device_window_pa` (the 1 GiB-aligned physical base of the device
+//! window), `__ram_map_limit` (how much of the kernel's GiB is RAM, from its
+//! start: a multiple of 2 MiB, at most 1 GiB) and `__ipcb_stay_el2` (1: keep
+//! EL2 when the CPU has VHE; 0: always run at EL1).
 
 /// Virtual address of the start of the kernel's GiB of RAM (the image lies
 /// in it; it is also the kernel's direct map of that GiB).
@@ -55,7 +67,7 @@ pub const TCR: u64 = 16 | (1 << 8) | (1 << 10) | (3 << 12) | (16 << 16) | (1 << 
 /// interrupts), `nTWI`/`nTWE` (EL0 `wfi`/`wfe` trap), `UCT`, `DZE`, `UCI`
 /// (EL0 cache maintenance and `CTR_EL0` trap), `WXN`.
 pub const SCTLR: u64 = 0x30D0_181D;
-/// A 1 GiB block of kernel RAM: Normal memory (attribute 0), EL1 read/write
+/// A block of kernel RAM (2 MiB, level 2): Normal memory (attribute 0), EL1 read/write
 /// and no EL0 access (AP = 00), inner shareable, accessed, global, never
 /// executable at EL0 (UXN).
 pub const BLOCK_RAM: u64 = 0b01 | (3 << 8) | (1 << 10) | (1 << 54);
@@ -84,6 +96,8 @@ ipcb_start:
 2:  mrs x10, pmcr_el0
     ubfx x10, x10, #11, #5                  /* N = number of event counters   */
     msr mdcr_el2, x10                       /* HPMN = N: no PMU traps, EL2 counts */
+    ldr x10, =__ipcb_stay_el2
+    cbz x10, 3f                             /* the image wants EL1            */
     mrs x10, id_aa64mmfr1_el1
     ubfx x10, x10, #8, #4                   /* VH: is VHE there?              */
     cbz x10, 3f
@@ -129,7 +143,17 @@ ipcb_start:
     lsr x2, x12, #30
     lsl x4, x2, #30                         /* x4 = physical base of our GiB  */
     ldr x5, ={block_ram}
-    orr x6, x4, x5                          /* x6 = its block descriptor      */
+    orr x6, x4, x5                          /* x6 = its first 2 MiB block     */
+    ldr x22, =__ram_map_limit               /* x22 = bytes of RAM from x4 on  */
+    adrp x1, ipcb_kernel_l2
+    add x8, x6, x22                         /* x8 = descriptor past the end   */
+10: cmp x6, x8
+    b.hs 11f
+    str x6, [x1], #8                        /* kernel_l2[i] = RAM block i     */
+    add x6, x6, #(1 << 21)
+    b 10b
+11: adrp x6, ipcb_kernel_l2
+    orr x6, x6, #3                          /* x6 = table descriptor of it    */
 
     adrp x0, ipcb_boot_l0                   /* identity map of our GiB:       */
     adrp x1, ipcb_boot_l1
@@ -138,20 +162,23 @@ ipcb_start:
     orr x7, x1, #3
     str x7, [x0, x3, lsl #3]                /* boot_l0[pa >> 39] = boot_l1    */
     and x3, x2, #0x1ff
-    str x6, [x1, x3, lsl #3]                /* boot_l1[pa >> 30] = our GiB    */
+    str x6, [x1, x3, lsl #3]                /* boot_l1[pa >> 30] = kernel_l2  */
 
     adrp x0, ipcb_kernel_l0                 /* the kernel's half:             */
     adrp x1, ipcb_kernel_l1
     orr x7, x1, #3
     str x7, [x0, #(511 * 8)]                /* kernel_l0[511] = kernel_l1     */
-    str x6, [x1, #(510 * 8)]                /* kernel_l1[510] = our GiB       */
+    str x6, [x1, #(510 * 8)]                /* kernel_l1[510] = kernel_l2     */
     ldr x5, =__device_window_pa
     ldr x7, ={block_device}
     orr x5, x5, x7
     str x5, [x1, #(511 * 8)]                /* kernel_l1[511] = device GiB    */
 
-    adrp x0, ipcb_boot_l0                   /* the tables were written with   */
-    adrp x1, ipcb_boot_tables_end           /* caches off: drop stale lines   */
+    adrp x0, __bss_start                    /* .bss and the tables were       */
+    add x0, x0, :lo12:__bss_start           /* written with caches off: drop  */
+    bic x0, x0, #63                         /* stale lines (64-byte lines on  */
+    adrp x1, __bss_end                      /* every core we run on)          */
+    add x1, x1, :lo12:__bss_end
 7:  dc ivac, x0
     add x0, x0, #64
     cmp x0, x1
@@ -194,6 +221,8 @@ ipcb_start:
     isb
     adrp x0, {pv}
     str x20, [x0, :lo12:{pv}]               /* IPCB_PV_OFFSET = virt - phys   */
+    adrp x0, {limit}
+    str x22, [x0, :lo12:{limit}]            /* IPCB_RAM_MAP_LIMIT             */
     adrp x0, {empty}
     sub x1, x0, x20
     str x1, [x0, :lo12:{empty}]             /* IPCB_EMPTY_TTBR0               */
@@ -212,7 +241,7 @@ ipcb_boot_l0:     .skip 4096
 ipcb_boot_l1:     .skip 4096
 ipcb_kernel_l0:   .skip 4096
 ipcb_kernel_l1:   .skip 4096
-ipcb_boot_tables_end:
+ipcb_kernel_l2:   .skip 4096
     .global ipcb_empty_l0
 ipcb_empty_l0:    .skip 4096
     .balign 16
@@ -227,6 +256,7 @@ ipcb_boot_stack_top:
     sctlr = const SCTLR,
     pv = sym crate::paging::IPCB_PV_OFFSET,
     empty = sym crate::paging::IPCB_EMPTY_TTBR0,
+    limit = sym crate::paging::IPCB_RAM_MAP_LIMIT,
 );
 
 /// What the boot loader told us, through the device tree.
@@ -279,4 +309,161 @@ pub fn parse(candidates: &[u64]) -> BootInfo {
         bi.memory = Some((r.starting_address as u64, r.size.unwrap_or(0) as u64));
     }
     bi
+}
+
+/// The end of the free memory from `start` on, below `end`: the first of
+/// the `reserved` regions (physical start, size) that reaches above
+/// `start` stops it (at `start` itself when one covers `start`).
+pub fn free_end(start: u64, end: u64, reserved: impl Iterator<Item = (u64, u64)>) -> u64 {
+    reserved
+        .filter(|&(a, size)| size > 0 && a.saturating_add(size) > start)
+        .map(|(a, _)| a.max(start))
+        .fold(end, u64::min)
+}
+
+/// How far RAM is free from `start` (the end of the kernel image) on, at
+/// most to `end`, given the device tree at physical `dtb`: the tree
+/// itself, its `/memreserve/` entries and the `/reserved-memory` regions
+/// are not free. Firmware (the Raspberry Pi 5's) may put any of them above
+/// the kernel. `end` when `dtb` holds no tree.
+pub fn usable_end(dtb: u64, start: u64, end: u64) -> u64 {
+    if !is_dtb(dtb) {
+        return end;
+    }
+    // SAFETY: as in `parse`: a valid FDT header in the direct map, never
+    // written.
+    let Ok(fdt) = (unsafe { fdt::Fdt::from_ptr(crate::paging::phys_to_virt(dtb)) }) else {
+        return end;
+    };
+    let tree = core::iter::once((dtb, fdt.total_size() as u64));
+    let memreserve =
+        fdt.memory_reservations().map(|r| (r.address() as u64, r.size() as u64));
+    let end = free_end(start, end, tree.chain(memreserve));
+    let Some(node) = fdt.find_node("/reserved-memory") else {
+        return end;
+    };
+    let regions = node
+        .children()
+        .filter_map(|c| c.reg())
+        .flatten()
+        .map(|r| (r.starting_address as u64, r.size.unwrap_or(0) as u64));
+    free_end(start, end, regions)
+}
+
+/// `ATAG_NONE`: the end of the list.
+const ATAG_NONE: u32 = 0;
+/// `ATAG_CORE`: the first tag of a list.
+const ATAG_CORE: u32 = 0x5441_0001;
+/// `ATAG_MEM`: a RAM region (size, start).
+const ATAG_MEM: u32 = 0x5441_0002;
+/// `ATAG_CMDLINE`: the kernel command line, NUL-terminated.
+const ATAG_CMDLINE: u32 = 0x5441_0009;
+
+/// What an ATAG list says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Atags<'a> {
+    /// The command line (`ATAG_CMDLINE`).
+    pub cmdline: Option<&'a str>,
+    /// The first RAM region (physical start, size) (`ATAG_MEM`).
+    pub memory: Option<(u64, u64)>,
+}
+
+/// Read an ATAG list (the 32-bit Arm Linux boot protocol, which QEMU's
+/// `raspi` boards still use for a raw AArch64 image when no DTB is given:
+/// `x0` = 0x100) from `words`: the command line (`ATAG_CMDLINE`) and the
+/// first RAM region (`ATAG_MEM`). `None` when `words` does not start with
+/// `ATAG_CORE`. Tags are (size in words, tag, data...); a size that runs
+/// past `words` ends the walk.
+pub fn parse_atags(words: &[u32]) -> Option<Atags<'_>> {
+    if words.get(1) != Some(&ATAG_CORE) {
+        return None;
+    }
+    let (mut cmdline, mut memory) = (None, None);
+    let mut at = 0;
+    while let (Some(&size), Some(&tag)) = (words.get(at), words.get(at + 1)) {
+        let size = size as usize;
+        if tag == ATAG_NONE || size < 2 || at + size > words.len() {
+            break;
+        }
+        let data = &words[at + 2..at + size];
+        match tag {
+            ATAG_MEM if memory.is_none() && data.len() >= 2 => {
+                memory = Some((u64::from(data[1]), u64::from(data[0])));
+            }
+            ATAG_CMDLINE => {
+                // SAFETY: `data` is a slice of initialised `u32`s; viewing
+                // it as bytes (alignment 1, same length in bytes) is sound.
+                let bytes = unsafe {
+                    core::slice::from_raw_parts(data.as_ptr().cast::<u8>(), data.len() * 4)
+                };
+                let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+                cmdline = core::str::from_utf8(&bytes[..end]).ok();
+            }
+            _ => {}
+        }
+        at += size;
+    }
+    Some(Atags { cmdline, memory })
+}
+
+/// The ATAG list at physical `pa` (in the direct map), at most `max_words`
+/// long, as [`parse_atags`] reads it; the command line stays valid for the
+/// life of the kernel (the frame allocator never hands out memory below the
+/// kernel image, where the list lies).
+pub fn atags_at(pa: u64, max_words: usize) -> Option<Atags<'static>> {
+    let end = pa.checked_add(4 * max_words as u64)?;
+    if !pa.is_multiple_of(4) || !crate::paging::in_direct_map(pa) || !crate::paging::in_direct_map(end - 1) {
+        return None;
+    }
+    // SAFETY: `pa..end` lies in the direct map (checked), which maps RAM
+    // readable for the kernel and is never unmapped; the caller promises
+    // nothing writes the list.
+    let words = unsafe {
+        core::slice::from_raw_parts(crate::paging::phys_to_virt(pa) as *const u32, max_words)
+    };
+    parse_atags(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What QEMU 7.2 `-M raspi3b -append "rounds=5 runs=2"` writes at 0x100.
+    const QEMU_RASPI3B: [u32; 16] = [
+        5, ATAG_CORE, 1, 0x1000, 0, // core: flags, page size, root device
+        4, ATAG_MEM, 0x3c00_0000, 0, // 960 MiB at 0
+        6, ATAG_CMDLINE, 0x6e75_6f72, 0x353d_7364, 0x6e75_7220, 0x0032_3d73, // "rounds=5 runs=2\0"
+        0,
+    ];
+
+    #[test]
+    fn free_memory_stops_at_the_first_reservation() {
+        let r = [(0, 0x8_0000), (0x2EFF_0000, 0x1_0000), (0x1000_0000, 0x100), (0x2000_0000, 0)];
+        assert_eq!(free_end(0x20_0000, 0x3C00_0000, r.into_iter()), 0x1000_0000);
+        assert_eq!(free_end(0x20_0000, 0x0800_0000, r.into_iter()), 0x0800_0000);
+        // A region covering the start leaves nothing free.
+        assert_eq!(free_end(0x1000_0010, 0x3C00_0000, r.into_iter()), 0x1000_0010);
+        assert_eq!(free_end(0x20_0000, 0x3C00_0000, core::iter::empty()), 0x3C00_0000);
+    }
+
+    #[test]
+    fn reads_qemu_raspi3b_atags() {
+        let a = parse_atags(&QEMU_RASPI3B).unwrap();
+        assert_eq!(a.cmdline, Some("rounds=5 runs=2"));
+        assert_eq!(a.memory, Some((0, 0x3c00_0000)));
+    }
+
+    #[test]
+    fn rejects_or_stops_at_bad_lists() {
+        assert_eq!(parse_atags(&[0, 0, 0]), None);
+        assert_eq!(parse_atags(&[]), None);
+        // No command line tag; a tag whose size runs past the slice ends
+        // the walk.
+        let a = parse_atags(&QEMU_RASPI3B[..9]).unwrap();
+        assert_eq!((a.cmdline, a.memory), (None, Some((0, 0x3c00_0000))));
+        assert_eq!(parse_atags(&QEMU_RASPI3B[..14]).unwrap().cmdline, None);
+        let mut zero_size = QEMU_RASPI3B;
+        zero_size[5] = 0;
+        assert_eq!(parse_atags(&zero_size).unwrap(), Atags { cmdline: None, memory: None });
+    }
 }

@@ -4,8 +4,8 @@
 //!
 //! * **The kernel half** (`TTBR1`, built by `boot.rs`, shared by every
 //!   space, global): the GiB of RAM that holds the kernel image, mapped at
-//!   [`crate::boot::KERNEL_VA_BASE`] (also the kernel's direct map of that
-//!   RAM), and the board's device GiB at [`DEVICE_VA`]. Both are EL1-only
+//!   [`crate::boot::KERNEL_VA_BASE`] in 2 MiB blocks up to the board's RAM
+//!   limit (also the kernel's direct map of that RAM), and the board's device GiB at [`DEVICE_VA`]. Both are EL1-only
 //!   (`AP = 00`: any EL0 access is a permission fault) and never executable
 //!   at EL0 (`UXN`); the devices are not executable at all.
 //! * **A user space** (`TTBR0`): its own level-0 table, 4 KiB pages below
@@ -27,7 +27,8 @@ use crate::boot::KERNEL_VA_BASE;
 /// Virtual address of the board's device window (1 GiB; the boot code maps
 /// `__device_window_pa` there).
 pub const DEVICE_VA: u64 = 0xFFFF_FFFF_C000_0000;
-/// The kernel maps (and can reach) one GiB of RAM: the one it is loaded in.
+/// The kernel maps (and can reach) at most one GiB of RAM: the one it is
+/// loaded in, up to the board's `__ram_map_limit` ([`direct_map_end`]).
 pub const DIRECT_MAP_SIZE: u64 = 1 << 30;
 /// Highest user address + 1 (`TTBR0` covers 48 bits).
 pub const USER_END: u64 = 1 << 48;
@@ -36,6 +37,10 @@ pub const USER_END: u64 = 1 << 48;
 /// boot code before any Rust runs.
 #[unsafe(no_mangle)]
 pub static IPCB_PV_OFFSET: AtomicU64 = AtomicU64::new(0);
+/// How much of the kernel's GiB the boot code mapped as RAM (the board's
+/// `__ram_map_limit`). Written once by the boot code.
+#[unsafe(no_mangle)]
+pub static IPCB_RAM_MAP_LIMIT: AtomicU64 = AtomicU64::new(0);
 /// `TTBR0` value of the kernel alone: the physical address of an empty
 /// level-0 table, ASID 0. Written once by the boot code.
 #[unsafe(no_mangle)]
@@ -73,9 +78,16 @@ pub fn virt_to_phys(va: u64) -> u64 {
     va.wrapping_sub(IPCB_PV_OFFSET.load(Ordering::Relaxed))
 }
 
+/// The physical end of the direct map: the kernel's GiB of RAM up to the
+/// board's `__ram_map_limit` (the rest of the GiB, where a board may have
+/// its peripherals, is not mapped as RAM).
+pub fn direct_map_end() -> u64 {
+    ram_base() + IPCB_RAM_MAP_LIMIT.load(Ordering::Relaxed).min(DIRECT_MAP_SIZE)
+}
+
 /// Is physical `pa` inside the direct map?
 pub fn in_direct_map(pa: u64) -> bool {
-    pa.wrapping_sub(ram_base()) < DIRECT_MAP_SIZE
+    pa.wrapping_sub(ram_base()) < IPCB_RAM_MAP_LIMIT.load(Ordering::Relaxed).min(DIRECT_MAP_SIZE)
 }
 
 /// Kernel virtual address of physical `pa` (in the direct map).

@@ -8,6 +8,8 @@ const DR: usize = 0x00;
 const FR: usize = 0x18;
 /// FR: transmit FIFO full.
 const FR_TXFF: u32 = 1 << 5;
+/// FR: busy (still sending).
+const FR_BUSY: u32 = 1 << 3;
 
 /// A PL011 at a kernel virtual address.
 #[derive(Clone, Copy, Debug)]
@@ -38,6 +40,16 @@ impl Pl011 {
                 core::hint::spin_loop();
             }
             dr.write_volatile(u32::from(b));
+        }
+    }
+
+    /// Wait until every byte written has left the UART (before a board
+    /// stops for good, so the last line reaches the cable).
+    pub fn flush(self) {
+        let fr = (self.base + FR) as *const u32;
+        // SAFETY: as in `putc`.
+        while unsafe { fr.read_volatile() } & FR_BUSY != 0 {
+            core::hint::spin_loop();
         }
     }
 }

@@ -147,11 +147,15 @@ unsafe extern "C" {
     static __bss_end: u8;
 }
 
-/// The frames the kernel may hand out: from the end of its image (`.bss`
-/// included) to `ram_end`, at most to the end of the directly mapped RAM.
+/// The physical end of the kernel image, `.bss` included.
+pub fn kernel_end() -> u64 {
+    paging::virt_to_phys(core::ptr::addr_of!(__bss_end) as u64)
+}
+
+/// The frames the kernel may hand out: from the end of its image to
+/// `ram_end`, at most to the end of the directly mapped RAM.
 pub fn frames(ram_end: u64) -> FrameAlloc {
-    let kernel_end = paging::virt_to_phys(core::ptr::addr_of!(__bss_end) as u64);
-    FrameAlloc::new(kernel_end, ram_end.min(paging::ram_base() + paging::DIRECT_MAP_SIZE))
+    FrameAlloc::new(kernel_end(), ram_end.min(paging::direct_map_end()))
 }
 
 /// The board-independent rest of the boot, on the boot CPU after

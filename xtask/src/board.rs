@@ -23,6 +23,26 @@ pub struct UserProgram {
     pub env: &'static str,
 }
 
+/// A firmware-style raw image (`objcopy -O binary` of the kernel ELF), as
+/// the Raspberry Pi firmware loads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawImage {
+    /// File name (`kernel8.img`, `kernel_2712.img`).
+    pub file: &'static str,
+    /// Physical address the loader puts the first byte at, and jumps to.
+    pub load: u64,
+    /// Pad the file with the zeros of `.bss`: the loader knows only the
+    /// file's size, and puts its own data (the Pi 5 firmware: the device
+    /// tree) wherever it likes above it; padded, that is past the kernel's
+    /// whole footprint, not in the `.bss` the boot code clears.
+    pub pad_bss: bool,
+    /// The most memory the kernel may occupy from `load` on, `.bss`
+    /// included (checked whenever the image is made).
+    pub max_footprint: u64,
+    /// Why `max_footprint`.
+    pub max_footprint_why: &'static str,
+}
+
 /// One example kernel and its QEMU machine.
 #[derive(Debug, Clone)]
 pub struct Board {
@@ -60,6 +80,19 @@ pub struct Board {
     pub inject_feature: &'static str,
     /// Benchmarks every full run must report.
     pub expected_benches: &'static [&'static str],
+    /// The loader takes a raw image instead of the ELF: QEMU `-kernel`
+    /// gets that (written into the run's directory), and `cargo xtask
+    /// image` makes it.
+    pub raw_image: Option<RawImage>,
+    /// False for hardware QEMU does not emulate: image only.
+    pub emulated: bool,
+    /// The exception level the kernel runs at when started as the table
+    /// says, when the board fixes it (raspi3b: entered at EL2, no VHE, so
+    /// EL1); what `cargo xtask test` expects.
+    pub expected_el: Option<u8>,
+    /// Cargo features every build of the kernel gets (`--el 1` on the
+    /// Pi 5: `el1`).
+    pub build_features: &'static [&'static str],
 }
 
 /// The benchmarks every board runs.
@@ -91,6 +124,10 @@ pub static BOARDS: &[Board] = &[
         grub: true,
         inject_feature: "inject",
         expected_benches: STANDARD_BENCHES,
+        raw_image: None,
+        emulated: true,
+        expected_el: None,
+        build_features: &[],
     },
     Board {
         name: "qemu-virt-aarch64",
@@ -119,11 +156,86 @@ pub static BOARDS: &[Board] = &[
         grub: false,
         inject_feature: "inject",
         expected_benches: STANDARD_BENCHES,
+        raw_image: None,
+        emulated: true,
+        // --el 2 keeps EL2 only where the CPU has VHE: not fixed.
+        expected_el: None,
+        build_features: &[],
+    },
+    Board {
+        name: "raspi3b",
+        arch: "aarch64",
+        target: "aarch64-unknown-none",
+        kernel_package: "raspi3b",
+        user_programs: BENCH_USER,
+        qemu: "qemu-system-aarch64",
+        qemu_packages: &["qemu-system-arm"],
+        // The machine fixes CPU (4 x Cortex-A53) and RAM (1 GiB). A raw
+        // image goes in at 0x80000 and is entered at EL2, the way the Pi's
+        // firmware starts kernel8.img; the A53 has no VHE, so the kernel
+        // drops to EL1.
+        machine_args: &["-M", "raspi3b"],
+        el2_machine_args: None,
+        cpus: &["cortex-a53"],
+        tcg_cpu: "cortex-a53",
+        kvm_cpu: "host",
+        // QEMU runs raspi3b under TCG only.
+        kvm_host_arch: "none",
+        grub: false,
+        inject_feature: "inject",
+        expected_benches: STANDARD_BENCHES,
+        raw_image: Some(RawImage {
+            file: "kernel8.img",
+            load: 0x8_0000,
+            pad_bss: false,
+            // The kernel's frames come from the RAM between its end and
+            // the VideoCore's 64 MiB at 0x3C00_0000; keep most of it free.
+            max_footprint: 64 << 20,
+            max_footprint_why: "raspi3b: at most 64 MiB of the 960 MiB of ARM RAM, the rest is for frames",
+        }),
+        emulated: true,
+        expected_el: Some(1),
+        build_features: &[],
+    },
+    Board {
+        name: "rpi5",
+        arch: "aarch64",
+        target: "aarch64-unknown-none",
+        kernel_package: "rpi5",
+        user_programs: BENCH_USER,
+        // Not emulated (QEMU 7.2 has no BCM2712): image only.
+        qemu: "qemu-system-aarch64",
+        qemu_packages: &["qemu-system-arm"],
+        machine_args: &[],
+        el2_machine_args: None,
+        cpus: &["cortex-a76"],
+        tcg_cpu: "cortex-a76",
+        kvm_cpu: "host",
+        kvm_host_arch: "none",
+        grub: false,
+        inject_feature: "inject",
+        expected_benches: STANDARD_BENCHES,
+        raw_image: Some(RawImage {
+            file: "kernel_2712.img",
+            load: 0x8_0000,
+            pad_bss: true,
+            max_footprint: RPI5_DTB_ADDRESS - 0x8_0000,
+            max_footprint_why: "rpi5: config.txt puts the device tree at 0x4000000 (device_tree_address), right above the kernel",
+        }),
+        emulated: false,
+        // The firmware enters at EL2 and the A76 has VHE.
+        expected_el: Some(2),
+        build_features: &[],
     },
 ];
 
+/// Where the Pi 5's `config.txt` has the firmware put the device tree
+/// (`device_tree_address`): 64 MiB, above the kernel's footprint (checked)
+/// and low in the first GiB, which the kernel maps.
+pub const RPI5_DTB_ADDRESS: u64 = 0x400_0000;
+
 /// Boards that are planned but not written yet.
-pub const PLANNED: &[&str] = &["raspi3b", "rpi5"];
+pub const PLANNED: &[&str] = &[];
 
 /// A variant of a board picked on the command line: the exception level
 /// to start at (`--el`) and the CPU model (`--cpu`).
@@ -156,6 +268,13 @@ pub fn apply(base: &'static Board, v: &Variant) -> Result<&'static Board> {
         (Some(1), Some(_)) => {}
         (Some(2), Some(args)) => b.machine_args = args,
         (Some(el), Some(_)) => bail!("--el {el}: {} starts at EL1 or EL2", base.name),
+        // The Pi 5's firmware always enters at EL2: the kernel keeps it or,
+        // built with `el1`, drops to EL1.
+        (Some(2), None) if base.name == "rpi5" => {}
+        (Some(1), None) if base.name == "rpi5" => {
+            b.build_features = &["el1"];
+            b.expected_el = Some(1);
+        }
         (Some(_), None) => bail!(
             "--el: board {} has no exception levels to choose",
             base.name
@@ -301,7 +420,11 @@ pub fn qemu_args(
     match medium {
         Medium::Kernel { elf, cmdline } => {
             args.push("-kernel".into());
-            args.push(elf.as_os_str().to_owned());
+            match board.raw_image {
+                // `boot` writes the raw image there first.
+                Some(raw) => args.push(out_dir.join(raw.file).into_os_string()),
+                None => args.push(elf.as_os_str().to_owned()),
+            }
             if !cmdline.is_empty() {
                 args.push("-append".into());
                 args.push(OsString::from(*cmdline));
@@ -331,14 +454,48 @@ mod tests {
             find_base("qemu-virt-aarch64").unwrap().target,
             "aarch64-unknown-none"
         );
-        assert_eq!(
-            find("rpi5").unwrap_err().to_string(),
-            "board rpi5 is not implemented yet; boards: pc-x86_64, qemu-virt-aarch64"
-        );
+        assert_eq!(find("raspi3b").unwrap().raw_image.unwrap().file, "kernel8.img");
+        assert!(!find("rpi5").unwrap().emulated);
         assert_eq!(
             find("vax").unwrap_err().to_string(),
-            "unknown board vax; boards: pc-x86_64, qemu-virt-aarch64"
+            "unknown board vax; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5"
         );
+    }
+
+    #[test]
+    fn raspi3b_boots_its_raw_image_from_the_run_directory() {
+        let b = find_base("raspi3b").unwrap();
+        let medium = Medium::Kernel {
+            elf: Path::new("/t/raspi3b"),
+            cmdline: "rounds=2000",
+        };
+        let args = strings(qemu_args(b, Accel::Icount, &medium, Path::new("/o"))).join(" ");
+        assert_eq!(
+            args,
+            "-M raspi3b -display none -monitor none -no-reboot -serial stdio \
+             -serial file:/o/defmt.bin -semihosting -kernel /o/kernel8.img -append rounds=2000 \
+             -accel tcg -cpu cortex-a53 -icount shift=0,sleep=off"
+        );
+        assert_eq!(medium.elf(), Path::new("/t/raspi3b"), "defmt decodes with the ELF");
+        assert_eq!(b.expected_el, Some(1));
+        let v = |el| Variant { el: Some(el), cpu: None };
+        assert!(apply(b, &v(2)).unwrap_err().to_string().contains("no exception levels"));
+        let cpu = Variant { el: None, cpu: Some("cortex-a72".into()) };
+        assert!(apply(b, &cpu).unwrap_err().to_string().contains("runs on cortex-a53"));
+    }
+
+    #[test]
+    fn rpi5_el_picks_a_build_feature() {
+        let b = find_base("rpi5").unwrap();
+        let v = |el| Variant { el: Some(el), cpu: None };
+        let el1 = apply(b, &v(1)).unwrap();
+        assert_eq!(el1.build_features, &["el1"]);
+        assert_eq!(el1.expected_el, Some(1));
+        let el2 = apply(b, &v(2)).unwrap();
+        assert!(el2.build_features.is_empty());
+        assert_eq!(el2.expected_el, Some(2));
+        assert_eq!(b.raw_image.unwrap().file, "kernel_2712.img");
+        assert!(b.raw_image.unwrap().pad_bss);
     }
 
     #[test]

@@ -184,6 +184,10 @@ pub fn boot(ws: &Workspace, spec: &BootSpec<'_>) -> Result<BootOutcome> {
     let board = spec.board;
     let out_dir = ws.new_out_dir(board.name, spec.accel.name(), spec.label)?;
     let console = out_dir.join("console.log");
+    if let (Some(raw), Medium::Kernel { elf, .. }) = (board.raw_image, &spec.medium) {
+        // The loader takes the raw image; `qemu_args` names it.
+        crate::image::write_raw(board, elf, &out_dir.join(raw.file))?;
+    }
     let mut cmd = ws.command(board.qemu);
     cmd.args(qemu_args(board, spec.accel, &spec.medium, &out_dir));
     let shown = show(&cmd);

@@ -5,13 +5,18 @@
 //! User programs are built first for the board's target; the kernel build
 //! finds each through an environment variable holding its absolute path
 //! (`IPCB_USER_ELF` for `bench-user`).
+//!
+//! Boards whose loader takes a raw image (the Raspberry Pis' `kernel8.img`,
+//! `kernel_2712.img`) get one made from the ELF here, the way
+//! `objcopy -O binary` makes it: the bytes of the loadable segments from
+//! the lowest physical address on, nothing for `.bss`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::board::Board;
+use crate::board::{Board, RawImage};
 use crate::util::{Workspace, capture, run_streamed};
 
 /// Builds the user programs and the kernel with `features`; returns the
@@ -57,6 +62,7 @@ pub fn build(ws: &Workspace, board: &Board, features: &[&str]) -> Result<PathBuf
         }
         envs.push((prog.env, elf));
     }
+    let features: Vec<&str> = board.build_features.iter().chain(features).copied().collect();
     let with = if features.is_empty() {
         String::new()
     } else {
@@ -94,6 +100,190 @@ pub fn build(ws: &Workspace, board: &Board, features: &[&str]) -> Result<PathBuf
         );
     }
     Ok(kernel)
+}
+
+/// A raw image made from a kernel ELF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raw {
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+    /// Physical address of the first byte.
+    pub load: u64,
+    /// The ELF's entry point (physical).
+    pub entry: u64,
+    /// Physical end of everything the kernel occupies, `.bss` included.
+    pub mem_end: u64,
+}
+
+/// `objcopy -O binary`: the file-backed bytes of the ELF64's `PT_LOAD`
+/// segments at their physical addresses (`p_paddr`), from the lowest one
+/// on; gaps are zero, `.bss` (beyond `p_filesz`) is left out.
+pub fn elf_to_raw(elf: &[u8]) -> Result<Raw> {
+    let bad = || anyhow::anyhow!("not a little-endian ELF64 file, or a truncated one");
+    let u16_at = |o: usize| -> Result<u16> {
+        Ok(u16::from_le_bytes(elf.get(o..o + 2).ok_or_else(bad)?.try_into()?))
+    };
+    let u32_at = |o: usize| -> Result<u32> {
+        Ok(u32::from_le_bytes(elf.get(o..o + 4).ok_or_else(bad)?.try_into()?))
+    };
+    let u64_at = |o: usize| -> Result<u64> {
+        Ok(u64::from_le_bytes(elf.get(o..o + 8).ok_or_else(bad)?.try_into()?))
+    };
+    if elf.get(0..6) != Some(b"\x7fELF\x02\x01".as_slice()) {
+        return Err(bad());
+    }
+    let entry = u64_at(0x18)?;
+    let phoff = usize::try_from(u64_at(0x20)?)?;
+    let phentsize = usize::from(u16_at(0x36)?);
+    const PT_LOAD: u32 = 1;
+    // (physical address, file offset, bytes in the file, bytes in memory)
+    let mut segs = Vec::new();
+    for i in 0..usize::from(u16_at(0x38)?) {
+        let ph = phoff + i * phentsize;
+        if u32_at(ph)? != PT_LOAD {
+            continue;
+        }
+        let (off, paddr) = (u64_at(ph + 8)?, u64_at(ph + 0x18)?);
+        let (filesz, memsz) = (u64_at(ph + 0x20)?, u64_at(ph + 0x28)?);
+        segs.push((paddr, off, filesz, memsz));
+    }
+    let files = || segs.iter().filter(|s| s.2 > 0);
+    let Some(load) = files().map(|s| s.0).min() else {
+        bail!("the ELF has no loadable bytes");
+    };
+    let end = files().map(|s| s.0 + s.2).max().unwrap_or(load);
+    let mem_end = segs.iter().map(|s| s.0 + s.3).max().unwrap_or(end);
+    let size = usize::try_from(end - load)?;
+    if size > 1 << 30 {
+        bail!("the loadable segments span {size} bytes: not one image");
+    }
+    let mut bytes = vec![0u8; size];
+    for &(paddr, off, filesz, _) in files() {
+        let (off, n) = (usize::try_from(off)?, usize::try_from(filesz)?);
+        let at = usize::try_from(paddr - load)?;
+        let src = elf.get(off..off.checked_add(n).ok_or_else(bad)?).ok_or_else(bad)?;
+        bytes[at..at + n].copy_from_slice(src);
+    }
+    Ok(Raw { bytes, load, entry, mem_end })
+}
+
+/// Checks a raw image against what the board's loader does: it loads the
+/// first byte at `raw.load` and jumps there (so the ELF entry point must
+/// be that address); and the kernel's footprint, `.bss` included, must
+/// stay within `raw.max_footprint`.
+pub fn check_raw(image: &Raw, raw: &RawImage) -> Result<()> {
+    if image.load != raw.load {
+        bail!(
+            "{} would start at {:#x}, but the loader puts it at {:#x}: fix LOAD_PA in the board's link.ld",
+            raw.file,
+            image.load,
+            raw.load
+        );
+    }
+    if image.entry != raw.load {
+        bail!(
+            "the kernel's entry point is {:#x}, but the loader jumps to the first byte ({:#x}): `ipcb_start` must come first",
+            image.entry,
+            raw.load
+        );
+    }
+    let footprint = image.mem_end.saturating_sub(image.load);
+    if footprint > raw.max_footprint {
+        bail!(
+            "the kernel occupies {footprint} bytes from {:#x} (image and .bss), over the limit of {} ({})",
+            raw.load,
+            raw.max_footprint,
+            raw.max_footprint_why
+        );
+    }
+    Ok(())
+}
+
+/// Makes the board's raw image from `kernel` (an ELF) at `out`, checked
+/// with [`check_raw`].
+pub fn write_raw(board: &Board, kernel: &Path, out: &Path) -> Result<Raw> {
+    let Some(raw) = board.raw_image else {
+        bail!("board {} boots the ELF, not a raw image", board.name);
+    };
+    let elf = fs::read(kernel).with_context(|| format!("cannot read {}", kernel.display()))?;
+    let mut image = elf_to_raw(&elf).with_context(|| format!("{}", kernel.display()))?;
+    check_raw(&image, &raw)?;
+    if raw.pad_bss {
+        let footprint = usize::try_from(image.mem_end - image.load)?;
+        image.bytes.resize(footprint.max(image.bytes.len()), 0);
+    }
+    fs::write(out, &image.bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(image)
+}
+
+/// `cmdline.txt` when `cargo xtask image` is given no command line: the
+/// kernel's defaults, spelled out so they are easy to edit on the card.
+pub const DEFAULT_IMAGE_CMDLINE: &str = "rounds=20000 runs=5";
+
+/// `config.txt` for the Raspberry Pi 5 (its firmware reads it from the
+/// SD card's FAT boot partition).
+pub fn rpi5_config_txt(dtb_address: u64) -> String {
+    format!(
+        "# ipcbench-rs on the Raspberry Pi 5, made by `cargo xtask image --board rpi5`.\n\
+         # Goes on the FAT32 boot partition with kernel_2712.img and cmdline.txt\n\
+         # (docs/raspberry-pi.md).\n\
+         arm_64bit=1\n\
+         kernel=kernel_2712.img\n\
+         # The image is linked to run at 0x80000; the device tree goes above the\n\
+         # kernel's footprint, which `cargo xtask image` checks.\n\
+         kernel_address=0x80000\n\
+         device_tree_address={dtb_address:#x}\n\
+         # The console: the debug UART (3-pin JST), 115200 8N1, set up by the firmware.\n\
+         enable_uart=1\n\
+         uart_2ndstage=1\n\
+         # Not a Linux kernel: boot it anyway.\n\
+         os_check=0\n"
+    )
+}
+
+/// The files a Raspberry Pi boots from, made by [`sd_files`].
+#[derive(Debug)]
+pub struct SdFiles {
+    /// The raw kernel image.
+    pub image: PathBuf,
+    /// Its size in bytes.
+    pub image_size: u64,
+    /// The kernel's footprint from its load address, `.bss` included.
+    pub footprint: u64,
+    /// `config.txt`, for boards that need one.
+    pub config: Option<PathBuf>,
+    /// `cmdline.txt`.
+    pub cmdline: PathBuf,
+}
+
+/// Writes the boot files of `board` into `dir`: the raw image made from
+/// `kernel` (checked against the loader and the footprint limit),
+/// `config.txt` (the Pi 5) and `cmdline.txt` holding `cmdline`.
+pub fn sd_files(board: &Board, kernel: &Path, dir: &Path, cmdline: &str) -> Result<SdFiles> {
+    let Some(raw) = board.raw_image else {
+        bail!("board {} boots the ELF: there is no image to make", board.name);
+    };
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let image = dir.join(raw.file);
+    let r = write_raw(board, kernel, &image)?;
+    let config = if board.name == "rpi5" {
+        let path = dir.join("config.txt");
+        fs::write(&path, rpi5_config_txt(crate::board::RPI5_DTB_ADDRESS))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Some(path)
+    } else {
+        None
+    };
+    let cmdline_path = dir.join("cmdline.txt");
+    fs::write(&cmdline_path, format!("{cmdline}\n"))
+        .with_context(|| format!("cannot write {}", cmdline_path.display()))?;
+    Ok(SdFiles {
+        image_size: fs::metadata(&image)?.len(),
+        image,
+        footprint: r.mem_end - r.load,
+        config,
+        cmdline: cmdline_path,
+    })
 }
 
 /// Is the A64 instruction `w` an FP/SIMD one: a load or store of an FP/SIMD
@@ -263,6 +453,92 @@ mod tests {
         clean[text_off + 4..text_off + 8].copy_from_slice(&0xd503_201fu32.to_le_bytes()); // nop
         assert_eq!(first_a64_fp_simd(&clean), None);
         assert_eq!(first_a64_fp_simd(b"not an elf"), None);
+    }
+
+    /// A minimal ELF64 with the given entry point and `PT_LOAD` segments
+    /// (physical address, file bytes, size in memory), plus one `PT_NOTE`.
+    fn elf_with(entry: u64, segs: &[(u64, &[u8], u64)]) -> Vec<u8> {
+        let phoff = 0x40usize;
+        let n = segs.len() + 1;
+        let mut e = vec![0u8; phoff + 56 * n];
+        e[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        e[0x18..0x20].copy_from_slice(&entry.to_le_bytes());
+        e[0x20..0x28].copy_from_slice(&(phoff as u64).to_le_bytes());
+        e[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        e[0x38..0x3A].copy_from_slice(&(n as u16).to_le_bytes());
+        // The note comes first, and must be ignored.
+        e[phoff..phoff + 4].copy_from_slice(&4u32.to_le_bytes());
+        for (i, (paddr, bytes, memsz)) in segs.iter().enumerate() {
+            let off = e.len() as u64;
+            e.extend_from_slice(bytes);
+            let ph = phoff + 56 * (i + 1);
+            e[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes());
+            e[ph + 8..ph + 16].copy_from_slice(&off.to_le_bytes());
+            e[ph + 0x10..ph + 0x18].copy_from_slice(&(paddr | 0xFFFF_0000_0000_0000).to_le_bytes());
+            e[ph + 0x18..ph + 0x20].copy_from_slice(&paddr.to_le_bytes());
+            e[ph + 0x20..ph + 0x28].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+            e[ph + 0x28..ph + 0x30].copy_from_slice(&memsz.to_le_bytes());
+        }
+        e
+    }
+
+    #[test]
+    fn raw_image_is_objcopy_binary_at_physical_addresses() {
+        // Text at 0x80000, data at 0x80010 with .bss after it, given out of
+        // order: 16 + 4 bytes, the gap zero-filled, no .bss bytes.
+        let elf = elf_with(0x8_0000, &[(0x8_0010, &[9, 8, 7, 6], 0x1000), (0x8_0000, &[1, 2, 3], 3)]);
+        let raw = elf_to_raw(&elf).unwrap();
+        assert_eq!(raw.load, 0x8_0000);
+        assert_eq!(raw.entry, 0x8_0000);
+        assert_eq!(raw.mem_end, 0x8_1010);
+        let mut want = vec![1, 2, 3];
+        want.resize(16, 0);
+        want.extend_from_slice(&[9, 8, 7, 6]);
+        assert_eq!(raw.bytes, want);
+        assert!(elf_to_raw(b"\x7fELF\x01\x01 32-bit").is_err());
+        assert!(elf_to_raw(&elf_with(0, &[(0x8_0000, &[], 64)])).is_err());
+        assert!(elf_to_raw(&elf[..0x60]).is_err(), "truncated program headers");
+    }
+
+    #[test]
+    fn raw_image_must_match_the_loader() {
+        let pi = RawImage {
+            file: "kernel8.img",
+            load: 0x8_0000,
+            pad_bss: false,
+            max_footprint: 0x100,
+            max_footprint_why: "test",
+        };
+        let raw = |load, entry, mem_end| Raw { bytes: vec![0; 8], load, entry, mem_end };
+        assert!(check_raw(&raw(0x8_0000, 0x8_0000, 0x8_0100), &pi).is_ok());
+        let e = check_raw(&raw(0x20_0000, 0x20_0000, 0x20_0008), &pi).unwrap_err().to_string();
+        assert!(e.contains("LOAD_PA"), "{e}");
+        let e = check_raw(&raw(0x8_0000, 0x8_0040, 0x8_0008), &pi).unwrap_err().to_string();
+        assert!(e.contains("entry point is 0x80040"), "{e}");
+        let e = check_raw(&raw(0x8_0000, 0x8_0000, 0x8_0101), &pi).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "the kernel occupies 257 bytes from 0x80000 (image and .bss), over the limit of 256 (test)"
+        );
+    }
+
+    #[test]
+    fn rpi5_config_boots_the_image_at_its_link_address() {
+        let c = rpi5_config_txt(0x400_0000);
+        for line in [
+            "arm_64bit=1",
+            "kernel=kernel_2712.img",
+            "kernel_address=0x80000",
+            "device_tree_address=0x4000000",
+            "enable_uart=1",
+            "os_check=0",
+        ] {
+            assert!(c.lines().any(|l| l == line), "{line} missing in\n{c}");
+        }
+        let rpi5 = crate::board::find_base("rpi5").unwrap();
+        let raw = rpi5.raw_image.unwrap();
+        assert_eq!(raw.load, 0x8_0000);
+        assert_eq!(raw.load + raw.max_footprint, crate::board::RPI5_DTB_ADDRESS);
     }
 
     #[test]

@@ -471,6 +471,12 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             kernel,
         } => {
             let b = board::find(&board)?;
+            if b.raw_image.is_none() {
+                anyhow::bail!(
+                    "board {} boots the ELF: no image to make (`cargo xtask build`; for GRUB, `cargo xtask iso`)",
+                    b.name
+                );
+            }
             let kernel = bench::kernel_for(&ws, b, absolute(kernel, "--kernel")?.as_deref())?;
             let dir = match absolute(out, "--out")? {
                 Some(d) => d,

@@ -79,7 +79,20 @@ fn ensure_tools(tools: &[&str], packages: &[&str]) -> Result<()> {
 
 /// QEMU for `board`.
 pub fn ensure_qemu(board: &Board) -> Result<()> {
+    ensure_emulated(board)?;
     ensure_tools(&[board.qemu], board.qemu_packages)
+}
+
+/// QEMU can boot the board (the Pi 5: it cannot).
+pub fn ensure_emulated(board: &Board) -> Result<()> {
+    if !board.emulated {
+        bail!(
+            "board {} is not emulated by QEMU: make its boot files with `cargo xtask image --board {}` and run them on the board (docs/raspberry-pi.md)",
+            board.name,
+            board.name
+        );
+    }
+    Ok(())
 }
 
 /// The GRUB ISO tools.

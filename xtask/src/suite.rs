@@ -20,7 +20,13 @@
 //! 8. (when testing another board than `qemu-virt-aarch64`) the AArch64
 //!    kernel is built and boots under icount at EL1, then at EL2 with VHE
 //!    (`virtualization=on`), and passes each time, at the exception level
-//!    asked for.
+//!    asked for;
+//! 9. (when testing another board) the raspi3b kernel, as a raw
+//!    `kernel8.img` entered at EL2, boots under icount and passes, at EL1;
+//! 10. (when testing another board) the Raspberry Pi 5 boot files are made
+//!     and checked: `kernel_2712.img` starts with the boot code, is padded
+//!     to the kernel's whole footprint, which stays below the device tree
+//!     `config.txt` places; `config.txt` is the one the docs describe.
 //!
 //! The last line printed is exactly `N passed, M failed`.
 
@@ -52,6 +58,14 @@ pub const GRUB_CMDLINE: &str = "rounds=500 runs=1";
 /// The Arm board that the suite of every other board also boots (its last
 /// two steps).
 pub const ARM_BOARD: &str = "qemu-virt-aarch64";
+/// The Raspberry Pi 3 board that the suite of every other board boots.
+pub const RASPI3_BOARD: &str = "raspi3b";
+/// The Raspberry Pi 5 board whose image the suite of every other board
+/// makes and checks.
+pub const RPI5_BOARD: &str = "rpi5";
+/// The first instruction of `ipcb_start`, `msr daifset, #0xf`: what a raw
+/// image must begin with (the loader jumps to its first byte).
+pub const BOOT_FIRST_INSN: u32 = 0xd503_4fdf;
 
 /// A step's outcome: `Err` holds the one-line reason.
 type StepResult = std::result::Result<(), String>;
@@ -63,6 +77,7 @@ fn err_string(e: anyhow::Error) -> String {
 /// Runs the suite for `board` with a per-boot timeout.
 pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<ExitCode> {
     let board = board::find(board_name)?;
+    prereq::ensure_emulated(board)?;
     let mut suite = Suite {
         ws,
         board,
@@ -90,6 +105,18 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         suite.step(
             "qemu-virt-aarch64 EL2 (VHE) boots under icount and passes",
             Suite::arm_el2,
+        );
+    }
+    if board.name != RASPI3_BOARD {
+        suite.step(
+            "raspi3b kernel8.img (entered at EL2) boots under icount and passes at EL1",
+            Suite::raspi3b,
+        );
+    }
+    if board.name != RPI5_BOARD {
+        suite.step(
+            "rpi5 kernel_2712.img and config.txt are made and fit",
+            Suite::rpi5_image,
         );
     }
 
@@ -223,13 +250,53 @@ impl Suite<'_> {
         };
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, b.expected_benches)?;
-        match o.transcript.hello.as_ref().and_then(|h| h.el) {
-            Some(e) if e == el => Ok(()),
-            other => Err(format!(
-                "asked for EL{el}, the kernel says it ran at {}",
-                other.map_or("an unknown level".to_string(), |e| format!("EL{e}"))
-            )),
-        }
+        check_el(Some(el), o.transcript.hello.as_ref().and_then(|h| h.el))
+    }
+
+    /// Build the raspi3b kernel and boot its raw image under icount: it
+    /// must pass, at the exception level the board fixes (EL1: no VHE).
+    fn raspi3b(&mut self) -> StepResult {
+        let b = board::find_base(RASPI3_BOARD).map_err(err_string)?;
+        prereq::ensure_qemu(b).map_err(err_string)?;
+        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
+        let spec = BootSpec {
+            board: b,
+            accel: Accel::Icount,
+            medium: Medium::Kernel {
+                elf: &kernel,
+                cmdline: ICOUNT_CMDLINE,
+            },
+            cmdline: ICOUNT_CMDLINE,
+            timeout: Some(self.timeout),
+            label: Some("raspi3b"),
+            progress: Progress::Normal,
+            strict: true,
+            echo_defmt: false,
+        };
+        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
+        check_pass(&o, b.expected_benches)?;
+        check_el(b.expected_el, o.transcript.hello.as_ref().and_then(|h| h.el))
+    }
+
+    /// Make the Pi 5's boot files and check them.
+    fn rpi5_image(&mut self) -> StepResult {
+        let b = board::find_base(RPI5_BOARD).map_err(err_string)?;
+        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
+        let dir = self.ws.ipcb_dir().join("test-image-rpi5");
+        let f = image::sd_files(b, &kernel, &dir, image::DEFAULT_IMAGE_CMDLINE)
+            .map_err(err_string)?;
+        let bytes = std::fs::read(&f.image).map_err(|e| format!("{}: {e}", f.image.display()))?;
+        let config = std::fs::read_to_string(f.config.as_deref().ok_or("no config.txt")?)
+            .map_err(|e| e.to_string())?;
+        let raw = b.raw_image.ok_or("rpi5 has no raw image")?;
+        check_rpi5_files(&bytes, f.footprint, &config, raw.max_footprint)?;
+        eprintln!(
+            "[ipcb] {}: {} bytes (the kernel's footprint, .bss included; limit {})",
+            f.image.display(),
+            f.image_size,
+            raw.max_footprint
+        );
+        Ok(())
     }
 
     fn kernel(&self) -> std::result::Result<&Path, String> {
@@ -369,6 +436,48 @@ impl Suite<'_> {
     }
 }
 
+/// The kernel ran at the exception level expected (`None`: any).
+pub fn check_el(expected: Option<u8>, said: Option<u8>) -> StepResult {
+    match (expected, said) {
+        (None, _) => Ok(()),
+        (Some(want), Some(got)) if want == got => Ok(()),
+        (Some(want), other) => Err(format!(
+            "expected EL{want}, the kernel says it ran at {}",
+            other.map_or("an unknown level".to_string(), |e| format!("EL{e}"))
+        )),
+    }
+}
+
+/// The Pi 5 files are right: the image begins with the boot code, is
+/// padded to the kernel's footprint, which fits below the device tree;
+/// `config.txt` is the generated one.
+pub fn check_rpi5_files(
+    image: &[u8],
+    footprint: u64,
+    config: &str,
+    max_footprint: u64,
+) -> StepResult {
+    let first = image.get(..4).map(|w| u32::from_le_bytes(w.try_into().unwrap()));
+    if first != Some(BOOT_FIRST_INSN) {
+        return Err(format!(
+            "kernel_2712.img does not begin with ipcb_start (msr daifset, #0xf) but {first:#x?}"
+        ));
+    }
+    if image.len() as u64 != footprint {
+        return Err(format!(
+            "kernel_2712.img is {} bytes, not padded to the kernel's footprint of {footprint}",
+            image.len()
+        ));
+    }
+    if footprint > max_footprint {
+        return Err(format!("the kernel occupies {footprint} bytes, over {max_footprint}"));
+    }
+    if config != image::rpi5_config_txt(board::RPI5_DTB_ADDRESS) {
+        return Err("config.txt differs from the generated one".to_string());
+    }
+    Ok(())
+}
+
 /// A boot passes: no problems, and every expected bench has a verified result.
 pub fn check_pass(o: &BootOutcome, expected: &[&str]) -> StepResult {
     let problems = o.problems(expected);
@@ -502,6 +611,30 @@ mod tests {
     use crate::protocol::tests::{FAILED, PASS};
 
     const EXPECTED: &[&str] = &["ipc-intra", "ipc-inter", "syscall"];
+
+    #[test]
+    fn exception_level_checks() {
+        assert_eq!(check_el(None, None), Ok(()));
+        assert_eq!(check_el(Some(1), Some(1)), Ok(()));
+        assert_eq!(
+            check_el(Some(2), Some(1)).unwrap_err(),
+            "expected EL2, the kernel says it ran at EL1"
+        );
+        assert!(check_el(Some(1), None).unwrap_err().ends_with("an unknown level"));
+    }
+
+    #[test]
+    fn rpi5_files_check() {
+        let config = image::rpi5_config_txt(board::RPI5_DTB_ADDRESS);
+        let mut img = BOOT_FIRST_INSN.to_le_bytes().to_vec();
+        img.resize(64, 0);
+        assert_eq!(check_rpi5_files(&img, 64, &config, 128), Ok(()));
+        assert!(check_rpi5_files(&img, 64, &config, 32).unwrap_err().contains("over 32"));
+        assert!(check_rpi5_files(&img, 96, &config, 128).unwrap_err().contains("not padded"));
+        assert!(check_rpi5_files(&img, 64, "arm_64bit=1\n", 128).unwrap_err().contains("config.txt"));
+        img[0] = 0;
+        assert!(check_rpi5_files(&img, 64, &config, 128).unwrap_err().contains("ipcb_start"));
+    }
 
     #[test]
     fn summary_line_is_exact() {

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Board glue: the debug UART, the end of a run (park), the boot (device
+//! tree). The rest of the kernel glue is shared by the AArch64 examples:
+//! `examples/aarch64-shared/glue.rs`.
+
+use core::ptr::addr_of_mut;
+
+use arch_aarch64::boot;
+use arch_aarch64::pl011::Pl011;
+use arch_aarch64::{cpu, paging};
+use runtime::Board;
+
+use crate::glue;
+
+/// The debug UART (`uart10`), physical: above 4 GiB, so every address
+/// computation here is 64-bit (truncated to 32 bits it would be DRAM).
+const UART10: u64 = 0x10_7D00_1000;
+/// The physical base of the device window (`__device_window_pa` in
+/// `link.ld`).
+const DEVICE_WINDOW: u64 = 0x10_4000_0000;
+/// RAM when the device tree does not say: every Pi 5 has at least 2 GiB,
+/// so the first 256 MiB are safe.
+const DEFAULT_RAM_END: u64 = 0x1000_0000;
+
+const _: () = assert!(UART10 - DEVICE_WINDOW < paging::DIRECT_MAP_SIZE, "UART outside the window");
+
+/// The console: the debug UART through the device window.
+// SAFETY: the boot code maps the device window as Device-nGnRE for the
+// life of the kernel, and the UART lies in it (checked above).
+const CONSOLE: Pl011 =
+    unsafe { Pl011::new((paging::DEVICE_VA + (UART10 - DEVICE_WINDOW)) as usize) };
+
+/// The Raspberry Pi 5.
+pub struct Rpi5;
+
+/// The board the shared glue runs the kernel on.
+pub type ThisBoard = Rpi5;
+
+impl Board for Rpi5 {
+    const NAME: &'static str = "rpi5";
+
+    fn putc(b: u8) {
+        CONSOLE.putc(b);
+    }
+
+    /// No semihosting on hardware, and nothing to power off to: the status
+    /// is in the `IPCB end` line already printed. Let the UART drain, then
+    /// park the core for good.
+    fn exit(_status: u8) -> ! {
+        CONSOLE.flush();
+        arch_aarch64::halt()
+    }
+
+    fn el() -> Option<u8> {
+        Some(cpu::el())
+    }
+}
+
+/// The kernel's copy of the command line: the words it knows.
+static mut CMDLINE: [u8; 1024] = [0; 1024];
+
+/// The words of `bootargs` the kernel understands (`rounds=`, `runs=`,
+/// ...), copied into [`CMDLINE`]. The firmware puts its own Linux options
+/// (`coherent_pool=`, `8250.nr_uarts=`, `video=`, ...) in front of
+/// `cmdline.txt`'s; they are dropped, not errors. Returns the words kept
+/// and how many were dropped.
+fn known_words(bootargs: &'static str) -> (&'static str, usize) {
+    // SAFETY: called once, on the boot CPU, before anything else reads
+    // CMDLINE; the slice handed out is never written again.
+    let buf = unsafe { &mut *addr_of_mut!(CMDLINE) };
+    let (mut len, mut dropped) = (0, 0);
+    for w in bootargs.split_ascii_whitespace() {
+        let known = w.contains('=') && runtime::bench::parse_cmdline(w).is_ok();
+        if !known || len + w.len() + 1 > buf.len() {
+            dropped += 1;
+            continue;
+        }
+        if len > 0 {
+            buf[len] = b' ';
+            len += 1;
+        }
+        buf[len..len + w.len()].copy_from_slice(w.as_bytes());
+        len += w.len();
+    }
+    // Whole words of a `str`, joined by spaces: valid UTF-8.
+    (core::str::from_utf8(&buf[..len]).unwrap_or(""), dropped)
+}
+
+/// Called by the boot code on the boot stack, in the higher half: `el` is
+/// the exception level the kernel runs at, `x0` the device tree's physical
+/// address (TF-A passes it on from the firmware).
+#[unsafe(no_mangle)]
+extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
+    // SAFETY: once, on the boot CPU, interrupts masked, before user mode.
+    unsafe { cpu::init(el as u8) };
+    let bi = boot::parse(&[x0]);
+    let (cmdline, dropped) = known_words(bi.cmdline);
+    defmt::println!("bootargs: {=usize} unknown words dropped", dropped);
+    let ram_end = bi.memory.map_or(DEFAULT_RAM_END, |(start, size)| start + size);
+    // Frames from the end of the image up to the first thing the firmware
+    // put above it (the device tree, reserved memory), if that comes first.
+    let end = boot::usable_end(x0, glue::kernel_end(), ram_end);
+    glue::start(el, cmdline, glue::frames(end), bi.dtb)
+}
