@@ -376,7 +376,7 @@ mod tests {
         assert_eq!(round_tag(Side::Client, 5, 3), tag(label(Side::Client, 5), 3));
         // The constants the loops add are positive 32-bit immediates.
         for c in [SEED_MUL, SERVER_TAG_OFFSET] {
-            assert!(c < 1 << 31 && c >= 1 << 16);
+            assert!((1 << 16..1 << 31).contains(&c));
         }
     }
 

@@ -21,6 +21,8 @@ use crate::mem::FRAME;
 use crate::state::Reports;
 use crate::{kprint, kprintln, Board, CounterSelector, FaultClass, Machine, MemError, Perm, State};
 
+mod smp;
+
 /// User address of thread `k`'s UTCB.
 pub const UTCB_BASE: u64 = 0x10_0000_0000;
 /// User address of the stack area of thread `k`.
@@ -182,7 +184,7 @@ impl Where {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Scenario {
+pub(crate) struct Scenario {
     name: &'static str,
     id: u64,
     /// Message length in words (UTCB word 16).
@@ -197,6 +199,11 @@ impl Scenario {
     /// An IPC benchmark (its lines name the message length)?
     fn is_ipc(&self) -> bool {
         matches!(self.kind, Kind::Bench { ops_per_round: 2, .. })
+    }
+
+    /// A column of the closing table (one figure, on one core)?
+    fn tabled(&self) -> bool {
+        self.name != "ipc-sweep" && !self.name.ends_with("-parallel")
     }
 }
 
@@ -275,6 +282,19 @@ const BENCHES: &[Scenario] = &[
 /// (enter, return at once), beside `syscall` in the table.
 const FLOOR: Scenario = Scenario { name: "floor", id: 4, ..BENCHES[2] };
 
+/// The benchmarks that run on every core at once, each core with its own
+/// tasks, threads and endpoint in its own kernel; one record per core.
+const PARALLEL: [Scenario; 2] = [
+    Scenario { name: "ipc-intra-parallel", ..BENCHES[0] },
+    Scenario { name: "syscall-parallel", ..BENCHES[2] },
+];
+
+/// Parallel scenario `i` as configured (the message length of `ipc-intra`).
+pub(crate) fn parallel(cfg: &Config, i: usize) -> Scenario {
+    let sc = PARALLEL[i];
+    if sc.is_ipc() { Scenario { words: cfg.words, ..sc } } else { sc }
+}
+
 /// Message sizes of the sweep (words; up to 4 travel in registers, the
 /// rest in the UTCB).
 pub const SWEEP_WORDS: [u64; 8] = [0, 1, 2, 4, 8, 16, 32, 63];
@@ -293,6 +313,8 @@ pub enum SetupError {
     Mem(MemError),
     /// The IPC core refused an object.
     Kernel(ipc_core::Error),
+    /// The CPU did not take part (a parallel run).
+    NotRun,
 }
 
 impl From<ElfError> for SetupError {
@@ -476,26 +498,60 @@ fn what_name(what: u64) -> (&'static str, u64) {
     }
 }
 
-fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &mut Results) -> Outcome {
+/// What a scenario left behind on one CPU: the reports and the last fault.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Snapshot {
+    reports: Reports,
+    fault: Option<crate::Fault>,
+}
+
+/// Build `sc` in this CPU's kernel, wait at `barrier` (the CPUs taking part
+/// in a parallel run; `None` alone), run it until no thread is ready, and
+/// take what it left. A CPU whose set-up failed still passes the barrier,
+/// so that the others are not held.
+pub(crate) fn exec<M: Machine, B: Board>(
+    env: &Env<'_, M, B>,
+    sc: &Scenario,
+    barrier: Option<usize>,
+) -> Result<Snapshot, SetupError> {
     let next = {
-        // SAFETY: no other reference to the state is live in the driver.
+        // SAFETY: no other reference to this CPU's state is live in the
+        // driver.
         let st = unsafe { &mut *(env.state)() };
-        match setup(st, env, sc) {
-            Ok(n) => n,
-            Err(e) => {
-                match sc.kind {
-                    Kind::Bench { .. } => kprintln!(B, "IPCB fail bench={} core=0 reason=\"setup failed: {:?}\"", sc.name, e),
-                    _ => kprintln!(B, "IPCB fail test={} reason=\"setup failed: {:?}\"", sc.name, e),
-                }
-                return Outcome { ok: false };
+        setup(st, env, sc)
+    };
+    if let Some(n) = barrier {
+        smp::barrier(n);
+    }
+    run(env, next?);
+    // SAFETY: user mode is over; the driver is the only user of the state.
+    let st = unsafe { &*(env.state)() };
+    Ok(Snapshot { reports: st.services.reports, fault: st.fault })
+}
+
+fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &mut Results) -> Outcome {
+    let snap = exec(env, sc, None);
+    judge(env, sc, 0, snap, out)
+}
+
+/// Check what `sc` left on `core` and print its verdict (and figures).
+fn judge<M: Machine, B: Board>(
+    env: &Env<'_, M, B>,
+    sc: &Scenario,
+    core: usize,
+    snap: Result<Snapshot, SetupError>,
+    out: &mut Results,
+) -> Outcome {
+    let (r, fault) = match snap {
+        Ok(s) => (s.reports, s.fault),
+        Err(e) => {
+            match sc.kind {
+                Kind::Bench { .. } => kprintln!(B, "IPCB fail bench={} core={} reason=\"setup failed: {:?}\"", sc.name, core, e),
+                _ => kprintln!(B, "IPCB fail test={} reason=\"setup failed: {:?}\"", sc.name, e),
             }
+            return Outcome { ok: false };
         }
     };
-    run(env, next);
-    // SAFETY: user mode is over; the driver is the only user of the state.
-    let st = unsafe { &mut *(env.state)() };
-    let r = st.services.reports;
-    let fault = st.fault;
     match sc.kind {
         Kind::Test => {
             let ok = r.tests_ok & (1 << sc.id) != 0 && r.fail.is_none() && fault.is_none();
@@ -540,11 +596,11 @@ fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &
             };
             if let Some((w, i, got, exp)) = reason {
                 if sc.is_ipc() {
-                    kprintln!(B, "IPCB fail bench={} words={} core=0 reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, sc.words, w, i, got, exp);
+                    kprintln!(B, "IPCB fail bench={} words={} core={} reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, sc.words, core, w, i, got, exp);
                 } else {
-                    kprintln!(B, "IPCB fail bench={} core=0 reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, w, i, got, exp);
+                    kprintln!(B, "IPCB fail bench={} core={} reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, core, w, i, got, exp);
                 }
-                if sc.name != "ipc-sweep" {
+                if sc.tabled() {
                     out.push(sc.name, None);
                 }
                 return Outcome { ok: false };
@@ -552,21 +608,21 @@ fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &
             for (i, kind) in env.counters.0.iter().enumerate() {
                 if let Some(s) = r.log.stats(i, r.ops) {
                     if sc.is_ipc() {
-                        kprintln!(B, "IPCB result bench={} words={} core=0 counter={} unit={} ops={} runs={} min={} median={} mean={} max={} verified=1",
-                            sc.name, sc.words, kind.name(), unit, r.ops, s.runs, s.min, s.median, s.mean, s.max);
+                        kprintln!(B, "IPCB result bench={} words={} core={} counter={} unit={} ops={} runs={} min={} median={} mean={} max={} verified=1",
+                            sc.name, sc.words, core, kind.name(), unit, r.ops, s.runs, s.min, s.median, s.mean, s.max);
                         if i == 0 && sc.name == "ipc-sweep" {
                             kprintln!(B, "  sweep: {:>2} words: {} {} per one-way IPC", sc.words, s.median, kind.name());
                         }
                     } else {
-                        kprintln!(B, "IPCB result bench={} core=0 counter={} unit={} ops={} runs={} min={} median={} mean={} max={} verified=1",
-                            sc.name, kind.name(), unit, r.ops, s.runs, s.min, s.median, s.mean, s.max);
+                        kprintln!(B, "IPCB result bench={} core={} counter={} unit={} ops={} runs={} min={} median={} mean={} max={} verified=1",
+                            sc.name, core, kind.name(), unit, r.ops, s.runs, s.min, s.median, s.mean, s.max);
                     }
-                    if sc.name != "ipc-sweep" {
+                    if sc.tabled() {
                         out.set(sc.name, i, s);
                     }
                 }
             }
-            if sc.name != "ipc-sweep" {
+            if sc.tabled() {
                 out.push(sc.name, Some(()));
             }
             Outcome { ok: true }
@@ -609,8 +665,11 @@ fn print_str_field<B: Board>(b: &[u8]) {
 /// Run every scenario, print the results, exit with the overall status.
 pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     let cfg = env.config;
+    // SAFETY: called once, on the boot CPU, before any scenario; `env`
+    // lives until the end (this function does not return).
+    let cores = unsafe { smp::start(&env) };
     kprintln!(B, "IPCB hello proto=1 board={} arch={} el={} cores={}", B::NAME, M::NAME,
-        match B::el() { Some(1) => "1", Some(2) => "2", _ => "-" }, B::cores());
+        match B::el() { Some(1) => "1", Some(2) => "2", _ => "-" }, cores);
     let mut vendor = [0u8; 16];
     let mut model = [0u8; 48];
     let (vl, ml) = M::cpu_identity(&mut vendor, &mut model);
@@ -649,6 +708,13 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     if cfg.sweep {
         for w in SWEEP_WORDS {
             all_ok &= run_scenario(&env, &sweep(w), &mut results).ok;
+        }
+    }
+    for i in 0..PARALLEL.len() {
+        let sc = parallel(&cfg, i);
+        let snaps = smp::run_parallel(&env, i, cores);
+        for (core, snap) in snaps.into_iter().enumerate().take(cores) {
+            all_ok &= judge(&env, &sc, core, snap, &mut results).ok;
         }
     }
 

@@ -171,6 +171,16 @@ impl<M: Machine, B: Board> State<M, B> {
         }
     }
 
+    /// Make `self` what [`State::new`] would give, in place (a CPU's state
+    /// is too large for a temporary on its kernel stack), over `frames`.
+    pub fn reinit(&mut self, frames: FrameAlloc) {
+        self.kernel.reset();
+        self.frames = frames;
+        self.services.reports = Reports::new(0);
+        self.fault = None;
+        self.faults = 0;
+    }
+
     /// The Rust half of the syscall entry.
     #[inline(always)]
     pub fn syscall(&mut self) -> Next {

@@ -162,6 +162,11 @@ pub struct Record {
     pub ops_per_run: u64,
     /// Every message was checked and correct.
     pub verified: bool,
+    /// Measured while several cores ran, on a clock they all advance: under
+    /// QEMU icount the vCPUs take turns on one thread and the TSC / Arm
+    /// counters count every core's instructions, so the figure is not this
+    /// core's cost (issue 4; DESIGN.md §5).
+    pub shared_clock: bool,
     /// Caveat (plain TCG).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'static str>,
@@ -297,12 +302,20 @@ impl Report {
         let hello = t.hello.as_ref();
         let cpu = t.cpu.as_ref();
         let config = t.config.as_ref();
+        let cores_of = |bench: &str| {
+            let mut cores: Vec<u32> =
+                t.results.iter().filter(|x| x.bench == bench).map(|x| x.core).collect();
+            cores.sort_unstable();
+            cores.dedup();
+            cores.len()
+        };
         let results = t
             .results
             .iter()
             .map(|r| {
                 let l = relabel(&r.counter, meta.accel);
                 Record {
+                    shared_clock: meta.accel == Accel::Icount && cores_of(&r.bench) > 1,
                     bench: r.bench.clone(),
                     core: r.core,
                     words: r.words,
@@ -534,7 +547,8 @@ pub(crate) mod tests {
                 "bench": "ipc-intra", "core": 0, "counter": "instructions",
                 "source": "tsc (QEMU icount: 1 tick = 1 instruction)", "kernel_counter": "tsc",
                 "unit": "one-way-ipc", "per_op": 85.0, "min": 85.0, "max": 85.0, "mean": 85.0,
-                "median": 85.0, "runs": 5, "ops_per_run": 40000, "verified": true
+                "median": 85.0, "runs": 5, "ops_per_run": 40000, "verified": true,
+                "shared_clock": false
             })
         );
         assert_eq!(v["calibration"]["ticks_per_instruction"], 1.000002);
@@ -573,7 +587,8 @@ pub(crate) mod tests {
                 "bench": "ipc-sweep", "core": 0, "words": 63, "counter": "instructions",
                 "source": "tsc (QEMU icount: 1 tick = 1 instruction)", "kernel_counter": "tsc",
                 "unit": "one-way-ipc", "per_op": 823.0, "min": 823.0, "max": 823.0, "mean": 823.0,
-                "median": 823.0, "runs": 5, "ops_per_run": 40000, "verified": true
+                "median": 823.0, "runs": 5, "ops_per_run": 40000, "verified": true,
+                "shared_clock": false
             })
         );
         let words: Vec<u64> = results[3..]

@@ -162,6 +162,11 @@ fn sweep_block(r: &Report) -> String {
     out
 }
 
+/// Is `bench` one of the benchmarks of all cores at once (a row per core)?
+fn is_per_core(bench: &str) -> bool {
+    bench.ends_with("-parallel") || bench == "ipc-cross-core"
+}
+
 /// What a unit means, for the footnotes.
 fn unit_note(unit: &str) -> String {
     match unit {
@@ -286,8 +291,11 @@ pub fn render(r: &Report) -> String {
             .map(|x| x.core)
             .collect()
     };
-    let (single, multi): (Vec<&str>, Vec<&str>) =
-        benches.iter().partition(|b| cores_of(b).len() <= 1);
+    // Benchmarks of all cores at once get a block with a row per core, even
+    // when only one core ran them.
+    let (single, multi): (Vec<&str>, Vec<&str>) = benches
+        .iter()
+        .partition(|b| cores_of(b).len() <= 1 && !is_per_core(b));
     let failed = |b: &str| failed_benches.contains(&b);
 
     // Rows: counters (relabelled), instructions first.
@@ -408,8 +416,8 @@ pub fn render(r: &Report) -> String {
         );
         let headers: Vec<String> = cols.into_iter().map(|(_, c)| c).collect();
         out.push_str(&grid(["core", "core"], &headers, &rows, &Vec::new()));
-        if accel == Accel::Icount {
-            out.push_str("note: under QEMU icount all cores share one instruction clock: a multi-core figure is not a per-core cost\n");
+        if accel == Accel::Icount && recs.iter().any(|x| x.shared_clock) {
+            out.push_str("note: under QEMU icount all cores share one instruction clock: a multi-core figure is not a per-core cost (shared_clock in the JSON)\n");
         }
     }
 
@@ -656,7 +664,12 @@ kernel tests passed: bad-syscall, bad-cap, user-fault
             );
         }
         text.push_str("IPCB end status=pass\n");
-        let t = render(&report(&text, 33, Accel::Icount));
+        let rep = report(&text, 33, Accel::Icount);
+        // Two cores on icount's one clock: marked; the one-core ones not.
+        for rec in &rep.results {
+            assert_eq!(rec.shared_clock, rec.bench == "ipc-intra-parallel", "{}", rec.bench);
+        }
+        let t = render(&rep);
         assert!(
             t.contains("counter                          Intra (IPC)    Inter (IPC)    Syscall\n"),
             "\n{t}"

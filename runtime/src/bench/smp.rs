@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! All cores at once: starting the other CPUs, handing them parallel
+//! scenarios, the start barrier, and collecting what each core measured.
+//!
+//! Each CPU has a kernel of its own (the board's state static reaches a
+//! per-CPU copy on every CPU, [`Machine::start_secondaries`]) and a slice
+//! of RAM of its own ([`crate::mem::FrameAlloc::split`]), so a CPU builds and runs its
+//! scenario without a lock and without writing a cache line another CPU
+//! writes: the boot CPU publishes a job (a generation number and the
+//! scenario), every CPU builds its tasks, all meet at one start barrier,
+//! run, and each writes its snapshot into its own cache-line-sized slot.
+//! The boot CPU then prints one record per core.
+//!
+//! Every wait spins with [`core::hint::spin_loop`] (`pause`, `yield`): no
+//! timer is involved, so under QEMU's icount round-robin, where the vCPUs
+//! take turns on one thread, a waiting CPU only burns its turn and the
+//! others progress.
+
+use core::cell::UnsafeCell;
+use core::hint::spin_loop;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+use super::{exec, parallel, Env, SetupError, Snapshot};
+use crate::mem::FrameSplit;
+use crate::{Board, Machine};
+
+/// Most CPUs the driver uses (more are left parked by the arch).
+pub const MAX_CPUS: usize = 16;
+
+/// One CPU's answer to the current job, on a cache line of its own.
+#[repr(C, align(64))]
+struct Slot {
+    /// Generation of the job the snapshot answers.
+    done: AtomicU64,
+    /// Written by its CPU before `done`, read by the boot CPU after.
+    snap: UnsafeCell<Option<Result<Snapshot, SetupError>>>,
+}
+
+// SAFETY: `snap` is written only by the slot's CPU while `done` is behind
+// the current generation, and read only by the boot CPU after `done`
+// reached it (release/acquire on `done`).
+unsafe impl Sync for Slot {}
+
+/// A word on a cache line of its own.
+#[repr(C, align(64))]
+struct Line<T>(T);
+
+static SLOTS: [Slot; MAX_CPUS] =
+    [const { Slot { done: AtomicU64::new(0), snap: UnsafeCell::new(None) } }; MAX_CPUS];
+/// The boot CPU's [`Env`], type-erased (it lives until the end of
+/// [`super::main`], which does not return).
+static ENV: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+/// The RAM slices, published before [`READY`].
+#[repr(C, align(64))]
+struct SplitCell(UnsafeCell<Option<FrameSplit>>);
+static SPLIT: SplitCell = SplitCell(UnsafeCell::new(None));
+/// Set once the boot CPU published [`ENV`] and [`SPLIT`].
+static READY: Line<AtomicBool> = Line(AtomicBool::new(false));
+/// Secondary CPUs that finished their set-up.
+static ONLINE: Line<AtomicUsize> = Line(AtomicUsize::new(0));
+/// The job: its generation (0: none yet) and the parallel scenario.
+static GEN: Line<AtomicU64> = Line(AtomicU64::new(0));
+static JOB: Line<AtomicUsize> = Line(AtomicUsize::new(0));
+/// Arrivals at the start barrier, counted up forever.
+static ARRIVED: Line<AtomicUsize> = Line(AtomicUsize::new(0));
+
+// SAFETY: `SPLIT` is written once by the boot CPU before `READY` is
+// released and only read after it was acquired.
+unsafe impl Sync for SplitCell {}
+
+/// Start the other CPUs and give each its slice of RAM. Returns the number
+/// of CPUs the driver uses (at most [`MAX_CPUS`]), when all are ready.
+///
+/// # Safety
+///
+/// Once, on the boot CPU, before any scenario; `env` must live as long as
+/// the program runs.
+pub(super) unsafe fn start<M: Machine, B: Board>(env: &Env<'_, M, B>) -> usize {
+    ENV.store(core::ptr::from_ref(env).cast_mut().cast(), Ordering::Release);
+    // SAFETY: forwarded from the caller's contract.
+    let n = unsafe { M::start_secondaries(secondary::<M, B>) }.clamp(1, MAX_CPUS);
+    if n > 1 {
+        // SAFETY: the driver holds no other reference to the state, and the
+        // secondaries do not touch SPLIT before READY.
+        unsafe {
+            let st = &mut *(env.state)();
+            *SPLIT.0.get() = Some(st.frames.split(n));
+        }
+    }
+    READY.0.store(true, Ordering::Release);
+    while ONLINE.0.load(Ordering::Acquire) < n - 1 {
+        spin_loop();
+    }
+    n
+}
+
+/// A secondary CPU: take its RAM slice, reset its kernel, enable its
+/// counters as the boot CPU did, then run the jobs it is given.
+fn secondary<M: Machine, B: Board>(cpu: usize) -> ! {
+    while !READY.0.load(Ordering::Acquire) {
+        spin_loop();
+    }
+    if cpu >= MAX_CPUS {
+        // Beyond what the driver uses: stay parked.
+        loop {
+            spin_loop();
+        }
+    }
+    // SAFETY: ENV points to the boot CPU's `Env<M, B>` (set before READY,
+    // alive for good); SPLIT is immutable after READY.
+    let (env, split) = unsafe {
+        (&*ENV.load(Ordering::Acquire).cast::<Env<'static, M, B>>(), (*SPLIT.0.get()).unwrap())
+    };
+    // SAFETY: this CPU's own state copy; nothing else references it.
+    unsafe { (*(env.state)()).reinit(split.part(cpu)) };
+    let _ = M::counters();
+    ONLINE.0.fetch_add(1, Ordering::Release);
+    let mut seen = 0;
+    loop {
+        let g = GEN.0.load(Ordering::Acquire);
+        if g == seen {
+            spin_loop();
+            continue;
+        }
+        seen = g;
+        let sc = parallel(&env.config, JOB.0.load(Ordering::Acquire));
+        let n = cores();
+        let r = exec(env, &sc, Some(n));
+        // SAFETY: this CPU's slot; the boot CPU reads it only after `done`.
+        unsafe { *SLOTS[cpu].snap.get() = Some(r) };
+        SLOTS[cpu].done.store(g, Ordering::Release);
+    }
+}
+
+/// CPUs in use (after [`start`]).
+fn cores() -> usize {
+    ONLINE.0.load(Ordering::Acquire) + 1
+}
+
+/// Wait until `n` CPUs have arrived at the start barrier (this one
+/// included). The count only grows: round `k` ends at `k * n` arrivals.
+pub(super) fn barrier(n: usize) {
+    let t = ARRIVED.0.fetch_add(1, Ordering::AcqRel) + 1;
+    let target = t.div_ceil(n) * n;
+    while ARRIVED.0.load(Ordering::Acquire) < target {
+        spin_loop();
+    }
+}
+
+/// Run parallel scenario `job` on all `n` CPUs at once; returns each
+/// core's snapshot (index = core).
+pub(super) fn run_parallel<M: Machine, B: Board>(
+    env: &Env<'_, M, B>,
+    job: usize,
+    n: usize,
+) -> [Result<Snapshot, SetupError>; MAX_CPUS] {
+    JOB.0.store(job, Ordering::Release);
+    let g = GEN.0.fetch_add(1, Ordering::AcqRel) + 1;
+    let mine = exec(env, &parallel(&env.config, job), Some(n));
+    let mut out = [const { Err(SetupError::NotRun) }; MAX_CPUS];
+    out[0] = mine;
+    for (cpu, slot) in out.iter_mut().enumerate().take(n).skip(1) {
+        while SLOTS[cpu].done.load(Ordering::Acquire) != g {
+            spin_loop();
+        }
+        // SAFETY: `done` reached `g`: the CPU wrote its snapshot and does
+        // not touch the slot until the next generation.
+        *slot = unsafe { (*SLOTS[cpu].snap.get()).take() }.unwrap_or(Err(SetupError::NotRun));
+    }
+    out
+}
