@@ -158,6 +158,19 @@ pub trait Machine: Arch {
         let _ = entry;
         1
     }
+
+    /// A secondary CPU with no work waits here until [`Machine::unpark_all`]
+    /// (it may also return early; the caller checks for work and parks
+    /// again). It should stop executing while it waits (x86 `hlt` until an
+    /// IPI, Arm `wfi`): under QEMU icount every instruction any CPU runs
+    /// advances the one clock all CPUs read, so a spinning CPU would add to
+    /// the figures measured on the boot CPU meanwhile. The default spins.
+    fn park() {
+        core::hint::spin_loop();
+    }
+
+    /// Wake every CPU waiting in [`Machine::park`] (after publishing work).
+    fn unpark_all() {}
 }
 
 /// What the runtime needs of a board.

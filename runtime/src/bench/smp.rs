@@ -11,10 +11,13 @@
 //! run, and each writes its snapshot into its own cache-line-sized slot.
 //! The boot CPU then prints one record per core.
 //!
-//! Every wait spins with [`core::hint::spin_loop`] (`pause`, `yield`): no
-//! timer is involved, so under QEMU's icount round-robin, where the vCPUs
-//! take turns on one thread, a waiting CPU only burns its turn and the
-//! others progress.
+//! A secondary CPU without work waits in [`Machine::park`] (halted where
+//! the arch can, so that it adds nothing to the one instruction clock the
+//! boot CPU measures with under QEMU icount); the short waits of a parallel
+//! run (the start barrier, the collection) spin with
+//! [`core::hint::spin_loop`]. No timer is involved, so under icount's
+//! round-robin, where the vCPUs take turns on one thread, a spinning CPU
+//! only burns its turn and the others progress.
 
 use core::cell::UnsafeCell;
 use core::hint::spin_loop;
@@ -119,7 +122,9 @@ fn secondary<M: Machine, B: Board>(cpu: usize) -> ! {
     loop {
         let g = GEN.0.load(Ordering::Acquire);
         if g == seen {
-            spin_loop();
+            // Not spinning: the boot CPU's single-core figures are being
+            // measured meanwhile (see `Machine::park`).
+            M::park();
             continue;
         }
         seen = g;
@@ -156,6 +161,7 @@ pub(super) fn run_parallel<M: Machine, B: Board>(
 ) -> [Result<Snapshot, SetupError>; MAX_CPUS] {
     JOB.0.store(job, Ordering::Release);
     let g = GEN.0.fetch_add(1, Ordering::AcqRel) + 1;
+    M::unpark_all();
     let mine = exec(env, &parallel(&env.config, job), Some(n));
     let mut out = [const { Err(SetupError::NotRun) }; MAX_CPUS];
     out[0] = mine;
