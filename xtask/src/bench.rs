@@ -21,7 +21,7 @@ use crate::board::{self, Accel, Board, Medium};
 use crate::boot::{self, BootOutcome, BootSpec, Problem, Progress, Subject};
 use crate::report::{Report, RunMeta};
 use crate::util::{Workspace, git_commit, one_line, rustc_version};
-use crate::{image, prereq};
+use crate::{image, plot_cores, prereq};
 use crate::{plot, table};
 
 /// Options of `cargo xtask bench`.
@@ -176,8 +176,21 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
             None
         }
     };
+    let cores = match plot_cores::write_cores(&report, &outcome.out_dir) {
+        Ok(files) => files
+            .iter()
+            .map(|f| format!("  per-core plot: {}", f.display()))
+            .collect::<String>(),
+        Err(e) => {
+            eprintln!(
+                "warning: per-core plots not written: {}",
+                one_line(&format!("{e:#}"))
+            );
+            String::new()
+        }
+    };
     eprintln!(
-        "[ipcb] console: {}  results: {}  defmt: {}{}",
+        "[ipcb] console: {}  results: {}  defmt: {}{}{cores}",
         outcome.console.display(),
         run_json.display(),
         outcome.out_dir.join("defmt.log").display(),

@@ -36,8 +36,8 @@
 //! * [`boot`]: one boot, its output directory and its verdict;
 //! * [`defmt_log`]: decoding the kernel's defmt diagnostics (`defmt.log`);
 //! * [`accel`]: `--accel auto` and the KVM speed calibration;
-//! * [`report`], [`table`], [`plot`]: counter relabelling, JSON, the table,
-//!   the message-size sweep plot;
+//! * [`report`], [`table`], [`plot`], [`plot_cores`]: counter relabelling,
+//!   JSON, the table, the message-size sweep plot, the per-core plots;
 //! * [`image`], [`prereq`]: building kernels and ISOs, installing tools;
 //! * [`bench`](mod@bench), [`suite`]: the `bench`/`run` and `test` subcommands.
 //!
@@ -51,6 +51,7 @@ mod boot;
 mod defmt_log;
 mod image;
 mod plot;
+mod plot_cores;
 mod prereq;
 mod protocol;
 mod qemu;

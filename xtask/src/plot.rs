@@ -55,7 +55,7 @@ fn series(r: &Report) -> Option<(Label, Vec<(u64, f64)>)> {
 }
 
 /// Escapes text for SVG content and attribute values.
-fn xml(text: &str) -> String {
+pub(crate) fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -73,7 +73,7 @@ fn xml(text: &str) -> String {
 
 /// A "nice" tick step (1, 2 or 5 times a power of ten) giving about five
 /// ticks up to `max`, and the axis top (a multiple of the step >= `max`).
-fn y_axis(max: f64) -> (f64, f64) {
+pub(crate) fn y_axis(max: f64) -> (f64, f64) {
     if !(max.is_finite() && max > 0.0) {
         return (0.2, 1.0);
     }
@@ -88,7 +88,7 @@ fn y_axis(max: f64) -> (f64, f64) {
 }
 
 /// The tick label of `v` on an axis with step `step`.
-fn tick_label(v: f64, step: f64) -> String {
+pub(crate) fn tick_label(v: f64, step: f64) -> String {
     let decimals = (-step.log10().floor()).clamp(0.0, 3.0) as usize;
     format!("{v:.decimals$}")
 }
@@ -262,7 +262,7 @@ fn have_imagemagick() -> bool {
 
 /// Converts the SVG to a PNG with ImageMagick; `None`, silently, when there
 /// is no ImageMagick or it fails.
-fn to_png(svg: &Path, png: &Path) -> Option<PathBuf> {
+pub(crate) fn to_png(svg: &Path, png: &Path) -> Option<PathBuf> {
     if !have_imagemagick() {
         return None;
     }

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Per-core results of the benchmarks that run on every core at once
+//! (`ipc-intra-parallel`, `syscall-parallel`, `ipc-cross-core`): one bar
+//! chart per benchmark, `<bench>.svg` in the run's output directory (and a
+//! PNG next to it when ImageMagick is installed), in the spirit of L4Re's
+//! per-core plots.
+//!
+//! x is the core, y the median per operation in the first counter in table
+//! order (instructions first), from 0; a whisker spans min..max over the
+//! runs. When the record says `shared_clock` (QEMU icount with several
+//! cores: every core's instructions advance the one clock), the subtitle
+//! says the bars are not per-core costs.
+
+use std::fmt::Write;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::plot::{tick_label, to_png, xml, y_axis};
+use crate::report::{Record, Report, counter_rank, relabel};
+
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 440.0;
+const LEFT: f64 = 90.0;
+const RIGHT: f64 = 30.0;
+const TOP: f64 = 86.0;
+const BOTTOM: f64 = 64.0;
+
+/// The benchmarks drawn per core, in the order they are written.
+pub const PER_CORE: [&str; 3] = ["ipc-intra-parallel", "syscall-parallel", "ipc-cross-core"];
+
+/// `bench`'s verified records for its first counter in table order, by core.
+fn bars<'a>(r: &'a Report, bench: &str) -> Vec<&'a Record> {
+    let recs = || {
+        r.results
+            .iter()
+            .filter(move |x| x.bench == bench && x.verified)
+    };
+    let Some(counter) = recs()
+        .map(|x| x.kernel_counter.as_str())
+        .min_by_key(|c| counter_rank(&relabel(c, r.accel_kind).counter))
+    else {
+        return Vec::new();
+    };
+    let mut v: Vec<&Record> = recs().filter(|x| x.kernel_counter == counter).collect();
+    v.sort_by_key(|x| x.core);
+    v.dedup_by_key(|x| x.core);
+    v
+}
+
+/// The per-core bar chart of `bench`, or `None` without a verified record.
+pub fn cores_svg(r: &Report, bench: &str) -> Option<String> {
+    let recs = bars(r, bench);
+    let first = recs.first()?;
+    let label = relabel(&first.kernel_counter, r.accel_kind);
+    let unit = first.unit.replace('-', " ");
+    let shared = recs.iter().any(|x| x.shared_clock);
+    let (pw, ph) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+    let y_top = recs.iter().map(|x| x.max.max(x.median)).fold(0.0, f64::max);
+    let (step, y_max) = y_axis(y_top);
+    let slot = pw / recs.len() as f64;
+    let bar = (slot * 0.6).min(80.0);
+    let y = |v: f64| TOP + ph - v / y_max * ph;
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\">"
+    );
+    let _ = writeln!(
+        s,
+        "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"white\"/>"
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"28\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">{} on {} cores at once</text>",
+        WIDTH / 2.0,
+        xml(bench),
+        recs.len()
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">board {}, accel {}, counter {}</text>",
+        WIDTH / 2.0,
+        xml(&r.board),
+        xml(r.accel),
+        xml(&label.row)
+    );
+    if shared {
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"70\" text-anchor=\"middle\" font-size=\"12\" fill=\"#b00000\">shared clock: every core's instructions advance it, so a bar is not that core's cost</text>",
+            WIDTH / 2.0
+        );
+    }
+    let mut v = 0.0;
+    while v <= y_max + step / 2.0 {
+        let yy = y(v);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{LEFT}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\" stroke=\"#e0e0e0\"/>",
+            LEFT + pw
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"11\">{}</text>",
+            LEFT - 6.0,
+            yy + 4.0,
+            tick_label(v, step)
+        );
+        v += step;
+    }
+    let _ = writeln!(
+        s,
+        "<line x1=\"{LEFT}\" y1=\"{0:.1}\" x2=\"{1:.1}\" y2=\"{0:.1}\" stroke=\"black\"/>",
+        TOP + ph,
+        LEFT + pw
+    );
+    let _ = writeln!(
+        s,
+        "<line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{:.1}\" stroke=\"black\"/>",
+        TOP + ph
+    );
+    let fill = if shared { "#9e9e9e" } else { "#1f77b4" };
+    for (i, rec) in recs.iter().enumerate() {
+        let cx = LEFT + slot * (i as f64 + 0.5);
+        let (top, base) = (y(rec.median), y(0.0));
+        let _ = writeln!(
+            s,
+            "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{bar:.1}\" height=\"{:.1}\" fill=\"{fill}\"><title>core {}: {:.2} {}</title></rect>",
+            cx - bar / 2.0,
+            base - top,
+            rec.core,
+            rec.median,
+            xml(&label.counter)
+        );
+        if rec.max > rec.min {
+            let _ = writeln!(
+                s,
+                "<line x1=\"{cx:.1}\" y1=\"{:.1}\" x2=\"{cx:.1}\" y2=\"{:.1}\" stroke=\"black\"/>",
+                y(rec.min),
+                y(rec.max)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\">{:.2}</text>",
+            top - 6.0,
+            rec.median
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"12\">{}</text>",
+            TOP + ph + 18.0,
+            rec.core
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"13\">core</text>",
+        LEFT + pw / 2.0,
+        HEIGHT - 20.0
+    );
+    let (ly_x, ly_y) = (24.0, TOP + ph / 2.0);
+    let _ = writeln!(
+        s,
+        "<text x=\"{ly_x}\" y=\"{ly_y:.1}\" text-anchor=\"middle\" font-size=\"13\" transform=\"rotate(-90 {ly_x} {ly_y:.1})\">{} per {} (median)</text>",
+        xml(&label.counter),
+        xml(&unit)
+    );
+    s.push_str("</svg>\n");
+    Some(s)
+}
+
+/// Writes `<bench>.svg` (and `.png` where ImageMagick is) for every
+/// per-core benchmark in the report; returns the SVG paths.
+pub fn write_cores(r: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for bench in PER_CORE {
+        let Some(svg) = cores_svg(r, bench) else {
+            continue;
+        };
+        let path = dir.join(format!("{bench}.svg"));
+        fs::write(&path, svg).with_context(|| format!("cannot write {}", path.display()))?;
+        let _ = to_png(&path, &dir.join(format!("{bench}.png")));
+        out.push(path);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::board::Accel;
+    use crate::protocol::tests::PASS;
+    use crate::report::tests::report;
+
+    fn with_cores(n: u32, accel: Accel) -> Report {
+        let mut text = PASS.replace("IPCB end status=pass\r\n", "");
+        for core in 0..n {
+            let _ = writeln!(
+                text,
+                "IPCB result bench=ipc-intra-parallel words=0 core={core} counter=tsc unit=one-way-ipc ops=40000 runs=5 min=9{core}.00 median=9{core}.00 mean=9{core}.00 max=9{core}.50 verified=1"
+            );
+        }
+        text.push_str("IPCB end status=pass\n");
+        report(&text, 33, accel)
+    }
+
+    #[test]
+    fn one_bar_per_core_with_its_median() {
+        let svg = cores_svg(&with_cores(4, Accel::Tcg), "ipc-intra-parallel").unwrap();
+        assert_eq!(svg.matches("<rect x=").count(), 1 + 4, "background + bars");
+        for core in 0..4 {
+            assert!(
+                svg.contains(&format!("<title>core {core}: 9{core}.00 ")),
+                "{svg}"
+            );
+        }
+        assert!(!svg.contains("shared clock"));
+        assert!(svg.contains("on 4 cores at once"));
+        assert!(cores_svg(&with_cores(4, Accel::Tcg), "syscall-parallel").is_none());
+    }
+
+    #[test]
+    fn shared_clock_is_said_on_the_plot() {
+        let svg = cores_svg(&with_cores(2, Accel::Icount), "ipc-intra-parallel").unwrap();
+        assert!(svg.contains("shared clock"), "{svg}");
+        // One core under icount: exact, nothing to say.
+        let svg = cores_svg(&with_cores(1, Accel::Icount), "ipc-intra-parallel").unwrap();
+        assert!(!svg.contains("shared clock"), "{svg}");
+    }
+
+    #[test]
+    fn files_are_written_per_bench() {
+        let dir = std::env::temp_dir().join(format!("ipcb-cores-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let files = write_cores(&with_cores(2, Accel::Tcg), &dir).unwrap();
+        assert_eq!(files, vec![dir.join("ipc-intra-parallel.svg")]);
+        assert!(fs::read_to_string(&files[0]).unwrap().starts_with("<svg"));
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
