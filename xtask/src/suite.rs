@@ -226,14 +226,19 @@ impl Suite<'_> {
     fn arm_boot(&mut self, el: u8) -> StepResult {
         let variant = board::Variant {
             el: Some(el),
-            cpu: None,
+            ..board::Variant::default()
         };
         let b = board::find_base(ARM_BOARD)
             .and_then(|base| board::apply(base, &variant))
             .map_err(err_string)?;
+        self.other_board_boots(b, &format!("el{el}"), Some(el))
+    }
+
+    /// Build another board's kernel (a no-op when it is built) and boot
+    /// it under icount: it must pass, at exception level `el` if given.
+    fn other_board_boots(&self, b: &'static Board, label: &str, el: Option<u8>) -> StepResult {
         prereq::ensure_qemu(b).map_err(err_string)?;
         let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
-        let label = format!("el{el}");
         let spec = BootSpec {
             board: b,
             accel: Accel::Icount,
@@ -243,39 +248,21 @@ impl Suite<'_> {
             },
             cmdline: ICOUNT_CMDLINE,
             timeout: Some(self.timeout),
-            label: Some(&label),
+            label: Some(label),
             progress: Progress::Normal,
             strict: true,
             echo_defmt: false,
         };
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, b.expected_benches)?;
-        check_el(Some(el), o.transcript.hello.as_ref().and_then(|h| h.el))
+        check_el(el, o.transcript.hello.as_ref().and_then(|h| h.el))
     }
 
     /// Build the raspi3b kernel and boot its raw image under icount: it
     /// must pass, at the exception level the board fixes (EL1: no VHE).
     fn raspi3b(&mut self) -> StepResult {
         let b = board::find_base(RASPI3_BOARD).map_err(err_string)?;
-        prereq::ensure_qemu(b).map_err(err_string)?;
-        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
-        let spec = BootSpec {
-            board: b,
-            accel: Accel::Icount,
-            medium: Medium::Kernel {
-                elf: &kernel,
-                cmdline: ICOUNT_CMDLINE,
-            },
-            cmdline: ICOUNT_CMDLINE,
-            timeout: Some(self.timeout),
-            label: Some("raspi3b"),
-            progress: Progress::Normal,
-            strict: true,
-            echo_defmt: false,
-        };
-        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
-        check_pass(&o, b.expected_benches)?;
-        check_el(b.expected_el, o.transcript.hello.as_ref().and_then(|h| h.el))
+        self.other_board_boots(b, "raspi3b", b.expected_el)
     }
 
     /// Make the Pi 5's boot files and check them.
