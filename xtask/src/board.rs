@@ -93,6 +93,26 @@ pub struct Board {
     /// Cargo features every build of the kernel gets (`--el 1` on the
     /// Pi 5: `el1`).
     pub build_features: &'static [&'static str],
+    /// The CPUs the machine has whatever QEMU is told (raspi3b: 4), or 0
+    /// where `-smp` chooses.
+    pub fixed_cpus: u32,
+    /// `-smp` for QEMU (0: not passed, the machine's default or fixed
+    /// count). Set from `--smp` or the host's CPU count by [`apply`].
+    pub smp: u32,
+}
+
+/// The most CPUs `--smp` may ask for (the kernel drives up to 16).
+pub const MAX_SMP: u32 = 16;
+/// The most CPUs the default `-smp` takes from the host.
+pub const DEFAULT_SMP_CAP: u32 = 4;
+
+/// The default `-smp`: every CPU of the host (QEMU's TCG runs a vCPU per
+/// host thread, and icount runs them in turn), at most
+/// [`DEFAULT_SMP_CAP`].
+pub fn host_smp() -> u32 {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get() as u32)
+        .clamp(1, DEFAULT_SMP_CAP)
 }
 
 /// The benchmarks every board runs.
@@ -128,6 +148,8 @@ pub static BOARDS: &[Board] = &[
         emulated: true,
         expected_el: None,
         build_features: &[],
+        fixed_cpus: 0,
+        smp: 0,
     },
     Board {
         name: "qemu-virt-aarch64",
@@ -161,6 +183,8 @@ pub static BOARDS: &[Board] = &[
         // --el 2 keeps EL2 only where the CPU has VHE: not fixed.
         expected_el: None,
         build_features: &[],
+        fixed_cpus: 0,
+        smp: 0,
     },
     Board {
         name: "raspi3b",
@@ -196,6 +220,8 @@ pub static BOARDS: &[Board] = &[
         emulated: true,
         expected_el: Some(1),
         build_features: &[],
+        fixed_cpus: 4,
+        smp: 0,
     },
     Board {
         name: "rpi5",
@@ -226,6 +252,8 @@ pub static BOARDS: &[Board] = &[
         // The firmware enters at EL2 and the A76 has VHE.
         expected_el: Some(2),
         build_features: &[],
+        fixed_cpus: 4,
+        smp: 0,
     },
 ];
 
@@ -245,6 +273,12 @@ pub struct Variant {
     pub el: Option<u8>,
     /// `--cpu MODEL`.
     pub cpu: Option<String>,
+    /// `--smp N`, or (when `None`) the default [`host_smp`] if
+    /// `default_smp` is set.
+    pub smp: Option<u32>,
+    /// Give QEMU the default `-smp` when `--smp` is absent (the commands
+    /// set it; a bare `Variant::default()` leaves boards as they are).
+    pub default_smp: bool,
 }
 
 /// The variant [`find`] applies, set once by `main`.
@@ -279,6 +313,15 @@ pub fn apply(base: &'static Board, v: &Variant) -> Result<&'static Board> {
             "--el: board {} has no exception levels to choose",
             base.name
         ),
+    }
+    match (v.smp, base.fixed_cpus) {
+        (Some(n), 0) => b.smp = n,
+        (None, 0) => b.smp = if v.default_smp { host_smp() } else { 0 },
+        (Some(n), fixed) if n != fixed => bail!(
+            "--smp {n}: the {} machine has {fixed} cores, fixed by QEMU",
+            base.name
+        ),
+        (_, _) => {}
     }
     if let Some(cpu) = &v.cpu {
         match base.cpus.iter().find(|c| **c == cpu.as_str()) {
@@ -436,6 +479,10 @@ pub fn qemu_args(
         }
     }
     args.extend(accel.qemu_args(board).into_iter().map(OsString::from));
+    if board.smp > 0 {
+        args.push("-smp".into());
+        args.push(board.smp.to_string().into());
+    }
     args
 }
 
@@ -478,16 +525,16 @@ mod tests {
         );
         assert_eq!(medium.elf(), Path::new("/t/raspi3b"), "defmt decodes with the ELF");
         assert_eq!(b.expected_el, Some(1));
-        let v = |el| Variant { el: Some(el), cpu: None };
+        let v = |el| Variant { el: Some(el), ..Variant::default() };
         assert!(apply(b, &v(2)).unwrap_err().to_string().contains("no exception levels"));
-        let cpu = Variant { el: None, cpu: Some("cortex-a72".into()) };
+        let cpu = Variant { cpu: Some("cortex-a72".into()), ..Variant::default() };
         assert!(apply(b, &cpu).unwrap_err().to_string().contains("runs on cortex-a53"));
     }
 
     #[test]
     fn rpi5_el_picks_a_build_feature() {
         let b = find_base("rpi5").unwrap();
-        let v = |el| Variant { el: Some(el), cpu: None };
+        let v = |el| Variant { el: Some(el), ..Variant::default() };
         let el1 = apply(b, &v(1)).unwrap();
         assert_eq!(el1.build_features, &["el1"]);
         assert_eq!(el1.expected_el, Some(1));
@@ -519,6 +566,7 @@ mod tests {
             &Variant {
                 el: Some(2),
                 cpu: Some("neoverse-n1".into()),
+                ..Variant::default()
             },
         )
         .unwrap();
@@ -529,7 +577,7 @@ mod tests {
             base,
             &Variant {
                 el: Some(1),
-                cpu: None,
+                ..Variant::default()
             },
         )
         .unwrap();
@@ -544,12 +592,24 @@ mod tests {
                 &Variant {
                     el,
                     cpu: cpu.map(String::from),
+                    ..Variant::default()
                 },
             )
             .unwrap_err()
             .to_string()
         };
         assert!(bad(Some(3), None, "qemu-virt-aarch64").contains("EL1 or EL2"));
+        // -smp: chosen where the machine lets it choose, checked where not.
+        let smp = |board, smp, default_smp| {
+            apply(find_base(board).unwrap(), &Variant { smp, default_smp, ..Variant::default() })
+        };
+        let four = smp("qemu-virt-aarch64", Some(4), true).unwrap();
+        assert!(args(four).ends_with("-icount shift=0,sleep=off -smp 4"));
+        assert_eq!(smp("pc-x86_64", None, true).unwrap().smp, host_smp());
+        assert_eq!(smp("pc-x86_64", None, false).unwrap().smp, 0);
+        assert_eq!(smp("raspi3b", None, true).unwrap().smp, 0);
+        assert_eq!(smp("raspi3b", Some(4), true).unwrap().smp, 0);
+        assert!(smp("raspi3b", Some(2), true).unwrap_err().to_string().contains("4 cores, fixed"));
         assert!(bad(Some(2), None, "pc-x86_64").contains("no exception levels"));
         assert!(bad(None, Some("pentium"), "qemu-virt-aarch64").contains("cortex-a53"));
     }

@@ -10,10 +10,10 @@
 //! ```text
 //! cargo xtask build [--board pc-x86_64]
 //! cargo xtask run   [--board B] [--accel auto|kvm|tcg|icount] [--timeout SECS] [--verbose]
-//!                   [--el 1|2] [--cpu MODEL] [--kernel ELF] [-- KERNEL_ARGS]
+//!                   [--el 1|2] [--cpu MODEL] [--smp N] [--kernel ELF] [-- KERNEL_ARGS]
 //! cargo xtask bench [--board B] [--accel auto|kvm|tcg|icount] [--rounds N] [--runs N]
 //!                   [--words N] [--json [PATH]] [--timeout SECS] [--verbose] [--el 1|2] [--cpu MODEL]
-//!                   [--kernel ELF]
+//!                   [--smp N] [--kernel ELF]
 //! cargo xtask test  [--board B] [--timeout SECS]
 //! cargo xtask iso   [--board B] [--out PATH] [--kernel ELF] [-- KERNEL_ARGS]
 //! cargo xtask image --board raspi3b|rpi5 [--el 1|2] [--out DIR] [--kernel ELF] [-- KERNEL_ARGS]
@@ -169,7 +169,9 @@ fn cpu_arg() -> Arg {
         .help("QEMU -cpu model under TCG (qemu-virt-aarch64: max, cortex-a53, cortex-a57, cortex-a72, cortex-a76, neoverse-n1)")
 }
 
-/// The board variant (`--el`, `--cpu`) of a parsed command line.
+/// The board variant (`--el`, `--cpu`, `--smp`) of a parsed command line.
+/// Commands that boot (`run`, `bench`, `test`) take `--smp`; with it absent
+/// they give QEMU the default CPU count.
 fn variant(m: &ArgMatches) -> board::Variant {
     let Some((_, sub)) = m.subcommand() else {
         return board::Variant::default();
@@ -186,7 +188,22 @@ fn variant(m: &ArgMatches) -> board::Variant {
         } else {
             None
         },
+        smp: if has("smp") {
+            sub.get_one::<u32>("smp").copied()
+        } else {
+            None
+        },
+        // Defined for this subcommand (present or not): it boots.
+        default_smp: sub.try_get_one::<u32>("smp").is_ok(),
     }
+}
+
+fn smp_arg() -> Arg {
+    Arg::new("smp")
+        .long("smp")
+        .value_name("N")
+        .value_parser(value_parser!(u32).range(1..=board::MAX_SMP as i64))
+        .help("CPUs for QEMU (-smp; default: the host's CPUs, at most 4; raspi3b has 4, fixed)")
 }
 
 fn accel_arg() -> Arg {
@@ -247,6 +264,7 @@ fn cli() -> Command {
                         .help("Also print the decoded defmt diagnostics to stderr, prefixed `[defmt] `"),
                 )
                 .arg(el_arg())
+                .arg(smp_arg())
                 .arg(cpu_arg())
                 .arg(kernel_arg())
                 .arg(cmdline_arg("Kernel command line, e.g. `-- rounds=1000 runs=3`")),
@@ -302,6 +320,7 @@ fn cli() -> Command {
                         .help("Echo every console line and the decoded defmt diagnostics to stderr"),
                 )
                 .arg(el_arg())
+                .arg(smp_arg())
                 .arg(cpu_arg())
                 .arg(kernel_arg()),
         )
@@ -622,8 +641,21 @@ mod tests {
             full.extend_from_slice(args);
             variant(&cli().try_get_matches_from(full).unwrap())
         };
-        assert_eq!(v(&["bench"]), board::Variant::default());
+        // Booting commands get the default -smp; `build` boots nothing.
+        assert_eq!(
+            v(&["bench"]),
+            board::Variant {
+                default_smp: true,
+                ..board::Variant::default()
+            }
+        );
         assert_eq!(v(&["build"]), board::Variant::default());
+        assert_eq!(v(&["run", "--smp", "4"]).smp, Some(4));
+        assert!(
+            cli()
+                .try_get_matches_from(["xtask", "bench", "--smp", "0"])
+                .is_err()
+        );
         assert_eq!(
             v(&[
                 "bench",
@@ -636,7 +668,9 @@ mod tests {
             ]),
             board::Variant {
                 el: Some(2),
-                cpu: Some("cortex-a76".into())
+                cpu: Some("cortex-a76".into()),
+                smp: None,
+                default_smp: true,
             }
         );
         assert_eq!(v(&["run", "--el", "1"]).el, Some(1));
