@@ -388,3 +388,115 @@ fn fastpath_and_general_path_agree_on_random_streams() {
         }
     }
 }
+
+/// Every case the fastpath declines goes to the general path, which then
+/// does the right thing: for each, the fastpath alone returns `None` and
+/// changes nothing, and a machine with the live fastpath ends exactly where
+/// one with the general path alone does.
+#[test]
+fn every_case_the_fastpath_declines_is_handled_by_the_slowpath() {
+    /// Where the deciding syscall is made from.
+    #[derive(Clone, Copy, Debug)]
+    enum At {
+        /// The client, with the server waiting in `recv` (call cases).
+        Client,
+        /// The client, with nobody waiting (the server yielded first).
+        ClientAlone,
+        /// The server holding the client's reply right (reply_recv cases).
+        Server,
+        /// The server without a reply right (it has answered already).
+        ServerNoCaller,
+        /// The server holding a reply right while another sender is queued.
+        ServerSenderQueued,
+    }
+    // (where, op, cap slot, tag, what the general path must answer: the
+    // status of the syscall's caller when it resumes first, else None)
+    let cases: [(At, Syscall, u64, MessageInfo, &str); 14] = [
+        (At::Client, Syscall::Call, 32, MessageInfo::new(1, 0), "slot out of range"),
+        (At::Client, Syscall::Call, u64::MAX, MessageInfo::new(1, 0), "huge slot"),
+        (At::Client, Syscall::Call, 7, MessageInfo::new(1, 0), "empty slot"),
+        (At::Client, Syscall::Call, 3, MessageInfo::new(1, 0), "no send right"),
+        (At::Client, Syscall::Call, 1, MessageInfo::new(1, 5), "long message (UTCB)"),
+        (At::Client, Syscall::Call, 1, MessageInfo(1 << 8), "flags set"),
+        (At::ClientAlone, Syscall::Call, 1, MessageInfo::new(1, 2), "no receiver waiting"),
+        (At::Server, Syscall::ReplyRecv, 32, MessageInfo::new(2, 0), "slot out of range"),
+        (At::Server, Syscall::ReplyRecv, 2, MessageInfo::new(2, 0), "no receive right"),
+        (At::Server, Syscall::ReplyRecv, 1, MessageInfo::new(2, 6), "long reply (UTCB)"),
+        (At::ServerNoCaller, Syscall::ReplyRecv, 1, MessageInfo::new(2, 1), "no reply right"),
+        (At::ServerSenderQueued, Syscall::ReplyRecv, 1, MessageInfo::new(2, 1), "sender queued"),
+        (At::Client, Syscall::Send, 1, MessageInfo::new(1, 1), "send"),
+        (At::Server, Syscall::Recv, 1, MessageInfo::new(0, 0), "recv"),
+    ];
+    // Server task: slot 1 endpoint receive, slot 2 endpoint send only.
+    // Client task: slot 1 endpoint send (badge 0xB1), slot 3 receive only.
+    // A second client (another sender) in the client task.
+    let build = |at: At, fast: bool| {
+        let mut m = Machine::new();
+        m.live_fastpath = fast;
+        m.kernel.set_fastpath(fast);
+        let k = &mut m.kernel;
+        let ts = k.create_task(0x1000).unwrap();
+        let tc = k.create_task(0x2000).unwrap();
+        let ep = k.create_endpoint().unwrap();
+        k.set_cap(ts, 1, Cap::Endpoint { ep, rights: Rights::RECV, badge: Badge(0) }).unwrap();
+        k.set_cap(ts, 2, Cap::Endpoint { ep, rights: Rights::SEND, badge: Badge(0) }).unwrap();
+        k.set_cap(tc, 1, Cap::Endpoint { ep, rights: Rights::SEND, badge: Badge(0xB1) }).unwrap();
+        k.set_cap(tc, 3, Cap::Endpoint { ep, rights: Rights::RECV, badge: Badge(0) }).unwrap();
+        let server = k.create_thread(ts, 0x40_0000, 0x7000, 1, Some(utcb())).unwrap();
+        let client = k.create_thread(tc, 0x40_0100, 0x8000, 2, Some(utcb())).unwrap();
+        let other = k.create_thread(tc, 0x40_0200, 0x9000, 3, Some(utcb())).unwrap();
+        m.start();
+        match at {
+            At::Client => {
+                m.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+                assert_eq!(m.running(), Some(client));
+            }
+            At::ClientAlone => {
+                m.syscall(op(Syscall::Yield), 0, MessageInfo::new(0, 0), &[]);
+                assert_eq!(m.running(), Some(client));
+            }
+            At::Server | At::ServerNoCaller | At::ServerSenderQueued => {
+                m.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+                m.syscall(op(Syscall::Call), 1, MessageInfo::new(1, 1), &[11]);
+                assert_eq!(m.running(), Some(server));
+                if let At::ServerNoCaller = at {
+                    m.syscall(op(Syscall::Reply), 0, MessageInfo::new(2, 0), &[]);
+                }
+                if let At::ServerSenderQueued = at {
+                    // The other client sends while the server holds the reply
+                    // right: it queues.
+                    m.syscall(op(Syscall::Yield), 0, MessageInfo::new(0, 0), &[]);
+                    assert_eq!(m.running(), Some(other));
+                    m.syscall(op(Syscall::Call), 1, MessageInfo::new(3, 1), &[33]);
+                    assert_eq!(m.running(), Some(server));
+                }
+            }
+        }
+        m
+    };
+    for (at, o, cap, tag, what) in cases {
+        let ctx = format!("{what}: {o:?} slot {cap} {tag:?} from {at:?}");
+        // The fastpath alone: declines and changes nothing.
+        let mut probe = build(at, true);
+        let before: std::vec::Vec<_> =
+            (0..3).map(|t| probe.kernel.thread_info(ThreadId(t))).collect();
+        let cur = probe.kernel.current();
+        let args = crate::SyscallArgs { op: op(o), cap, tag };
+        assert_eq!(probe.kernel.fastpath(args), None, "{ctx}");
+        let after: std::vec::Vec<_> =
+            (0..3).map(|t| probe.kernel.thread_info(ThreadId(t))).collect();
+        assert_eq!((before, cur), (after, probe.kernel.current()), "{ctx}: changed state");
+        // With the fastpath on, the general path takes it, and ends where
+        // the general path alone does.
+        let (mut a, mut b) = (build(at, true), build(at, false));
+        let mrs = [5, 6, 7, 8];
+        let (na, nb) = (a.syscall(op(o), cap, tag, &mrs), b.syscall(op(o), cap, tag, &mrs));
+        assert_eq!(na, nb, "{ctx}");
+        assert_eq!(a.running(), b.running(), "{ctx}");
+        assert_eq!((a.status(), a.badge(), a.tag()), (b.status(), b.badge(), b.tag()), "{ctx}");
+        for t in 0..3u8 {
+            let (sa, sb) = (a.kernel.thread_info(ThreadId(t)), b.kernel.thread_info(ThreadId(t)));
+            assert_eq!(sa, sb, "{ctx}: thread {t}");
+        }
+    }
+}
