@@ -93,6 +93,51 @@ pub(crate) fn tick_label(v: f64, step: f64) -> String {
     format!("{v:.decimals$}")
 }
 
+/// Horizontal grid lines and y tick labels from 0 to `y_max` every `step`,
+/// for a plot area `pw` wide starting at `left`; `y` maps a value to its
+/// pixel row.
+pub(crate) fn y_grid(
+    s: &mut String,
+    left: f64,
+    pw: f64,
+    y_max: f64,
+    step: f64,
+    y: impl Fn(f64) -> f64,
+) {
+    let mut v = 0.0;
+    while v <= y_max + step / 2.0 {
+        let yy = y(v);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{left}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\" stroke=\"#e0e0e0\"/>",
+            left + pw
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"11\">{}</text>",
+            left - 6.0,
+            yy + 4.0,
+            tick_label(v, step)
+        );
+        v += step;
+    }
+}
+
+/// The x and y axes of a plot area `pw` x `ph` at (`left`, `top`).
+pub(crate) fn axes(s: &mut String, left: f64, top: f64, pw: f64, ph: f64) {
+    let _ = writeln!(
+        s,
+        "<line x1=\"{left}\" y1=\"{0:.1}\" x2=\"{1:.1}\" y2=\"{0:.1}\" stroke=\"black\"/>",
+        top + ph,
+        left + pw
+    );
+    let _ = writeln!(
+        s,
+        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{:.1}\" stroke=\"black\"/>",
+        top + ph
+    );
+}
+
 /// The sweep plot as an SVG document, or `None` when the report has no
 /// verified sweep figure.
 pub fn sweep_svg(r: &Report) -> Option<String> {
@@ -128,23 +173,7 @@ pub fn sweep_svg(r: &Report) -> Option<String> {
         xml(&label.row)
     );
     // Grid and y ticks.
-    let mut v = 0.0;
-    while v <= y_max + step / 2.0 {
-        let yy = y(v);
-        let _ = writeln!(
-            s,
-            "<line x1=\"{LEFT}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\" stroke=\"#e0e0e0\"/>",
-            LEFT + pw
-        );
-        let _ = writeln!(
-            s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"11\">{}</text>",
-            LEFT - 6.0,
-            yy + 4.0,
-            tick_label(v, step)
-        );
-        v += step;
-    }
+    y_grid(&mut s, LEFT, pw, y_max, step, y);
     // Registers | UTCB boundary, when the sweep crosses it.
     let regs = points.iter().any(|(w, _)| *w <= REGISTER_WORDS);
     let utcb = points.iter().any(|(w, _)| *w > REGISTER_WORDS);
@@ -163,17 +192,7 @@ pub fn sweep_svg(r: &Report) -> Option<String> {
         );
     }
     // Axes.
-    let _ = writeln!(
-        s,
-        "<line x1=\"{LEFT}\" y1=\"{0:.1}\" x2=\"{1:.1}\" y2=\"{0:.1}\" stroke=\"black\"/>",
-        TOP + ph,
-        LEFT + pw
-    );
-    let _ = writeln!(
-        s,
-        "<line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{:.1}\" stroke=\"black\"/>",
-        TOP + ph
-    );
+    axes(&mut s, LEFT, TOP, pw, ph);
     // x ticks at the measured sizes.
     for (w, _) in &points {
         let xx = x(*w as f64);

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::plot::{tick_label, to_png, xml, y_axis};
+use crate::plot::{axes, to_png, xml, y_axis, y_grid};
 use crate::report::{Record, Report, counter_rank, relabel};
 
 const WIDTH: f64 = 720.0;
@@ -94,34 +94,8 @@ pub fn cores_svg(r: &Report, bench: &str) -> Option<String> {
             WIDTH / 2.0
         );
     }
-    let mut v = 0.0;
-    while v <= y_max + step / 2.0 {
-        let yy = y(v);
-        let _ = writeln!(
-            s,
-            "<line x1=\"{LEFT}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\" stroke=\"#e0e0e0\"/>",
-            LEFT + pw
-        );
-        let _ = writeln!(
-            s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"11\">{}</text>",
-            LEFT - 6.0,
-            yy + 4.0,
-            tick_label(v, step)
-        );
-        v += step;
-    }
-    let _ = writeln!(
-        s,
-        "<line x1=\"{LEFT}\" y1=\"{0:.1}\" x2=\"{1:.1}\" y2=\"{0:.1}\" stroke=\"black\"/>",
-        TOP + ph,
-        LEFT + pw
-    );
-    let _ = writeln!(
-        s,
-        "<line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{:.1}\" stroke=\"black\"/>",
-        TOP + ph
-    );
+    y_grid(&mut s, LEFT, pw, y_max, step, y);
+    axes(&mut s, LEFT, TOP, pw, ph);
     let fill = if shared { "#9e9e9e" } else { "#1f77b4" };
     for (i, rec) in recs.iter().enumerate() {
         let cx = LEFT + slot * (i as f64 + 0.5);
