@@ -8,7 +8,8 @@
 //! | `x1` | message tag | message tag |
 //! | `x20`, `x21`, `x22`, `x23` | MR0..MR3 | MR0..MR3 |
 //! | `x19`, `x24`-`x29`, `sp` | preserved | preserved |
-//! | `x2`-`x7`, `x9`-`x18`, `x30` | clobbered | returned as zero |
+//! | `x10`, `x11` | clobbered | the thread's own `pc` (after the `svc`) and `sp` |
+//! | `x2`-`x7`, `x9`, `x12`-`x18`, `x30` | clobbered | returned as zero |
 //! | NZCV flags | clobbered | |
 //!
 //! The message registers are AAPCS64 callee-saved registers, so the kernel's
@@ -22,7 +23,10 @@
 //! context. The assembly reaches the fields through the `OFF_*` constants,
 //! derived with `offset_of!`; the order puts the registers that are saved
 //! and loaded together next to each other, so that one `stp`/`ldp` moves
-//! two of them.
+//! two of them: the nine words a hand-off saves and loads (`x24`-`x29`,
+//! `pc`, `sp`, `x19`) come first, and `x19` sits next to `x0`, so the
+//! fastpath's exit loads the receiver's `x19` and its badge (which the fast
+//! handler writes into the receiver's `x0` slot) with one `ldp`.
 //!
 //! Not in the context: the user `PSTATE` (every thread runs at EL0t; the
 //! exit paths write `SPSR` = 0, so flags come back clear and no flag of
@@ -38,20 +42,6 @@ use ipc_core::{MessageInfo, SyscallArgs, UserContext, Word};
 #[repr(C, align(128))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Context {
-    /// Capability slot in, badge out.
-    pub x0: u64,
-    /// Message tag.
-    pub x1: u64,
-    /// MR0.
-    pub x20: u64,
-    /// MR1.
-    pub x21: u64,
-    /// MR2.
-    pub x22: u64,
-    /// MR3.
-    pub x23: u64,
-    /// Preserved.
-    pub x19: u64,
     /// Preserved.
     pub x24: u64,
     /// Preserved.
@@ -68,42 +58,55 @@ pub struct Context {
     pub pc: u64,
     /// User stack pointer (`SP_EL0`).
     pub sp: u64,
+    /// Preserved.
+    pub x19: u64,
+    /// Capability slot in, badge out.
+    pub x0: u64,
+    /// Message tag.
+    pub x1: u64,
     /// Syscall number in, status out.
     pub x8: u64,
+    /// MR0.
+    pub x20: u64,
+    /// MR1.
+    pub x21: u64,
+    /// MR2.
+    pub x22: u64,
+    /// MR3.
+    pub x23: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<Context>() == 128);
 
+/// Offset of `x24` (and `x25` after it).
+pub const OFF_X24: usize = offset_of!(Context, x24);
+/// Offset of `x26` (and `x27` after it).
+pub const OFF_X26: usize = offset_of!(Context, x26);
+/// Offset of `x28` (and `x29` after it).
+pub const OFF_X28: usize = offset_of!(Context, x28);
+/// Offset of `pc` (and `sp` after it).
+pub const OFF_PC: usize = offset_of!(Context, pc);
+/// Offset of `x19` (and `x0` after it).
+pub const OFF_X19: usize = offset_of!(Context, x19);
 /// Offset of `x0` (and `x1` after it).
 pub const OFF_X0: usize = offset_of!(Context, x0);
-/// Offset of `x1`.
-pub const OFF_X1: usize = offset_of!(Context, x1);
+/// Offset of `x8`.
+pub const OFF_X8: usize = offset_of!(Context, x8);
 /// Offset of `x20` (and `x21` after it).
 pub const OFF_X20: usize = offset_of!(Context, x20);
 /// Offset of `x22` (and `x23` after it).
 pub const OFF_X22: usize = offset_of!(Context, x22);
-/// Offset of `x19` (and `x24` after it).
-pub const OFF_X19: usize = offset_of!(Context, x19);
-/// Offset of `x25` (and `x26` after it).
-pub const OFF_X25: usize = offset_of!(Context, x25);
-/// Offset of `x27` (and `x28` after it).
-pub const OFF_X27: usize = offset_of!(Context, x27);
-/// Offset of `x29` (and `pc` after it).
-pub const OFF_X29: usize = offset_of!(Context, x29);
-/// Offset of `sp`.
-pub const OFF_SP: usize = offset_of!(Context, sp);
-/// Offset of `x8`.
-pub const OFF_X8: usize = offset_of!(Context, x8);
 
 // The assembly moves these pairs with one `stp`/`ldp` each.
 const _: () = {
+    assert!(offset_of!(Context, x25) == OFF_X24 + 8);
+    assert!(offset_of!(Context, x27) == OFF_X26 + 8);
+    assert!(offset_of!(Context, x29) == OFF_X28 + 8);
+    assert!(offset_of!(Context, sp) == OFF_PC + 8);
+    assert!(OFF_X0 == OFF_X19 + 8);
     assert!(offset_of!(Context, x1) == OFF_X0 + 8);
     assert!(offset_of!(Context, x21) == OFF_X20 + 8);
     assert!(offset_of!(Context, x23) == OFF_X22 + 8);
-    assert!(offset_of!(Context, x24) == OFF_X19 + 8);
-    assert!(offset_of!(Context, x26) == OFF_X25 + 8);
-    assert!(offset_of!(Context, x28) == OFF_X27 + 8);
-    assert!(offset_of!(Context, pc) == OFF_X29 + 8);
 };
 
 impl Context {

@@ -35,6 +35,15 @@ pub struct PerCpu {
     pub zero: [u64; 2],
     /// Saved context of the thread that is running (or last entered).
     pub cur_ctx: *mut Context,
+    /// The kernel state the fast handlers work on (opaque here: the example
+    /// kernel's glue sets it, [`set_fast_state`]). The `svc` entry loads it
+    /// together with `cur_ctx` (one `ldp`) and passes it in `x2`, so the
+    /// handlers find the state in a register instead of rebuilding its
+    /// address (`adrp` and `add`) wherever they need it.
+    pub fast_state: *mut u8,
+    /// The context of thread 0; thread `t`'s is `t` contexts further on
+    /// (passed in `x3`: one `add` gives the receiver's context).
+    pub ctxs: *mut Context,
     /// Stack pointer of the runtime driver while user code runs.
     pub driver_sp: u64,
     /// Scratch context: `cur_ctx` before the first thread runs.
@@ -43,8 +52,10 @@ pub struct PerCpu {
 
 /// Offset of [`PerCpu::zero`].
 pub const P_ZERO: usize = offset_of!(PerCpu, zero);
-/// Offset of [`PerCpu::cur_ctx`].
+/// Offset of [`PerCpu::cur_ctx`] (and `fast_state` after it).
 pub const P_CUR: usize = offset_of!(PerCpu, cur_ctx);
+/// Offset of [`PerCpu::ctxs`].
+pub const P_CTXS: usize = offset_of!(PerCpu, ctxs);
 /// Offset of [`PerCpu::driver_sp`].
 pub const P_DRIVER_SP: usize = offset_of!(PerCpu, driver_sp);
 /// Offset of [`PerCpu::dummy`].
@@ -61,7 +72,9 @@ pub struct KernelStack {
 
 /// Offset of [`KernelStack::top`].
 pub const KS_TOP: usize = offset_of!(KernelStack, top);
-const _: () = assert!(KS_TOP.is_multiple_of(16) && P_ZERO == 0);
+const _: () = assert!(
+    KS_TOP.is_multiple_of(16) && P_ZERO == 0 && offset_of!(PerCpu, fast_state) == P_CUR + 8
+);
 
 /// CPU 0's kernel stack and per-CPU block. Written by [`init`] and by the
 /// entry assembly.
@@ -71,6 +84,8 @@ pub static mut IPCB_KSTACK: KernelStack = KernelStack {
     top: PerCpu {
         zero: [0; 2],
         cur_ctx: core::ptr::null_mut(),
+        fast_state: core::ptr::null_mut(),
+        ctxs: core::ptr::null_mut(),
         driver_sp: 0,
         dummy: Context {
             x0: 0, x1: 0, x20: 0, x21: 0, x22: 0, x23: 0, x19: 0, x24: 0, x25: 0, x26: 0,
@@ -140,6 +155,25 @@ pub unsafe fn init(el: u8) {
         CNTP_CTL_EL0.set(0);
         CNTV_CTL_EL0.set(0);
         barrier::isb(barrier::SY);
+    }
+}
+
+/// Tell the `svc` entry what to pass its fast handlers: `state` (in `x2`)
+/// and `ctxs`, the context of thread 0 (in `x3`).
+///
+/// # Safety
+///
+/// Call on the boot CPU before any user code runs. `state` must be what the
+/// fast handlers (the example kernel's glue) expect as their third
+/// argument, and thread `t`'s context must be at `ctxs.add(t)` for every
+/// thread index, for as long as user code runs.
+pub unsafe fn set_fast_state(state: *mut u8, ctxs: *mut Context) {
+    // SAFETY: single-threaded boot; the entry reads these only once user
+    // code runs.
+    unsafe {
+        let pc = &mut (*addr_of_mut!(IPCB_KSTACK)).top;
+        pc.fast_state = state;
+        pc.ctxs = ctxs;
     }
 }
 

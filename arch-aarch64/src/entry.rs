@@ -10,33 +10,54 @@
 //! `HCR_EL2.E2H` the `ELR_EL1`, `SPSR_EL1`, `ESR_EL1`, `FAR_EL1` names used
 //! here reach the EL2 registers.
 //!
-//! **The fastpath** (vector `0x400`, synchronous exception from EL0). The
-//! syndrome says whether it is an `svc`; the ABI (`context.rs`) lets the
-//! entry use `x2`-`x7` and `x9`-`x18` as scratch without saving them. It
-//! pushes the tag and calls `ipcb_fast_handler(cap = x0, tag = x1, nr)`.
-//! The message registers `x20`-`x23` are AAPCS64 callee-saved, so the Rust
-//! code leaves them alone (it also preserves `x19`, `x24`-`x29`, `SP_EL0`
-//! and `ELR`: they are still the caller's when it returns). It answers in
-//! `x0`:
+//! **The dispatch** (vector `0x400`, synchronous exception from EL0, shared
+//! with the faults). The entry takes the exception class out of the
+//! syndrome into `x9` (a register the ABI lets the kernel clobber) and
+//! subtracts `svc`'s class, so that an `svc` leaves `x9` = 0 and the Z flag;
+//! one `ccmp` then compares `x8` with 2 if it was an `svc` and sets "higher"
+//! otherwise, so that two conditional branches and a `cbnz` sort every case:
+//! `reply_recv` leaves after six instructions, `call` after six, the rest
+//! (other numbers, and faults, which `ipcb_svc_other` tells apart by `x9`)
+//! after seven, and **`null`** returns with the seventh, an `eret` after
+//! the `cbnz` not taken. `null` touches nothing else: the status is the
+//! `x8` = 0 the caller passed, `x9` comes back 0 (nothing of the kernel's),
+//! every other register, `SP_EL0` and the flags (`SPSR` is still the
+//! caller's) come back as they went in. (Testing `null` first would make it
+//! one instruction shorter and each IPC 1.5 longer on average.)
 //!
-//! * **a context** (hand-off): the IPC went straight to that thread. The
-//!   caller's `x19`, `x24`-`x29`, `pc` and `sp` are stored into its context,
-//!   the receiver's loaded from its own; `x0` gets the badge (returned in
-//!   `x1`), `x8` status 0, `x1` the tag; `x20`-`x23` are never touched: the
-//!   message crosses from register to register.
-//! * **1**: return to the caller (the null syscall): status 0, badge 0.
-//! * **0**: not for the fastpath. The handler has stored the syscall
-//!   arguments into the current context; the assembly stores the rest and
-//!   calls `ipcb_syscall_handler`, the general path.
+//! **The IPC fastpath** (`call`, `reply_recv`). The entry stores the caller's
+//! preserved state straight into its context (`cur` of the per-CPU block):
+//! `x19`, `x24`-`x29`, `ELR` (its `pc`) and `SP_EL0`, four `stp` and one
+//! `str`. Then `call` (1) goes to `ipcb_fast_call`, `reply_recv` (2) to
+//! `ipcb_fast_reply_recv`, each called with
+//! `(cap = x0, tag = x1, state = x2, ctxs = x3)` (the last two from the
+//! per-CPU block, see [`crate::cpu::set_fast_state`]); every other number
+//! goes straight to the general path. The message registers `x20`-`x23` are AAPCS64 callee-saved, so the
+//! Rust code leaves them alone, and the tag comes back unchanged in `x1`. A
+//! fast handler answers a [`FastPair`]:
+//!
+//! * **a context** (hand-off): the IPC went straight to that thread, and
+//!   the handler has written the badge into the receiver's `x0` slot. The
+//!   exit loads the receiver's preserved state (five `ldp`; the last one
+//!   also gives `x0` the badge), `x8` gets status 0, `x1` keeps the tag;
+//!   `x20`-`x23` are never touched: the message crosses from register to
+//!   register.
+//! * **null**: not for the fastpath. The handler has stored the syscall
+//!   arguments into the current context; the assembly stores the message
+//!   registers and calls `ipcb_syscall_handler`, the general path.
 //!
 //! **The full exit** (`ipcb_exit_to_user`, after the general path, a user
 //! fault, or from the driver) gets two contexts: `x0` = the thread to run,
 //! `x1` = whose argument registers it receives (`regs_from`). `x0` = 0
 //! means "no thread ready": back to the driver.
 //!
-//! Every exit clears the registers the ABI clobbers (`x2`-`x7`, `x9`-`x18`,
-//! `x30`), so no kernel value and no other thread's value reaches user mode,
-//! and writes `SPSR` = 0 (EL0t, flags clear) on every switch of thread.
+//! Every exit but `null`'s clears the registers the ABI clobbers (`x2`-`x7`,
+//! `x9`, `x12`-`x18`, `x30`), so no kernel value and no other thread's
+//! value reaches user mode, and writes `SPSR` = 0 (EL0t, flags clear) on
+//! every switch of thread. `x10` and `x11` stage the resumed thread's `pc`
+//! and `sp` on their way into `ELR` and `SP_EL0` and keep them: the thread's
+//! own return address and stack pointer (as `rcx` and `r11` hold the
+//! thread's own `rip` and `rflags` after x86's `sysretq`), one `ldp` fewer.
 //! The clearing loads the two zero words at the bottom of the per-CPU block:
 //! `ldp x2, x3, [sp]` clears two registers in one instruction.
 //!
@@ -44,20 +65,34 @@
 //! saves every register into a [`TrapFrame`] and calls `ipcb_trap_handler`.
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-use crate::context::{OFF_SP, OFF_X0, OFF_X19, OFF_X20, OFF_X22, OFF_X25, OFF_X27, OFF_X29, OFF_X8};
+use crate::context::{OFF_PC, OFF_X0, OFF_X8, OFF_X19, OFF_X20, OFF_X22, OFF_X24, OFF_X26, OFF_X28};
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-use crate::cpu::{KS_TOP, P_CUR, P_DRIVER_SP, P_DUMMY};
+use crate::cpu::{KS_TOP, P_CTXS, P_CUR, P_DRIVER_SP, P_DUMMY};
 
-/// What the fast handler returns: `thread` = the receiver's context on a
-/// hand-off, 1 for "return to the caller", null for "take the general
-/// path"; `badge` = the badge the receiver gets.
+/// What a fast handler returns: `thread` = the receiver's context on a
+/// hand-off (its `x0` slot already holds the badge it receives), null for
+/// "take the general path"; `tag` = the tag the receiver gets (the caller's,
+/// passed through in `x1`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct FastPair {
-    /// Context to run, or 1, or null (`x0`).
+    /// Context to run, or null (`x0`).
     pub thread: *mut crate::Context,
-    /// Badge (`x1`).
-    pub badge: u64,
+    /// The message tag (`x1`).
+    pub tag: u64,
+}
+
+impl FastPair {
+    /// Hand off to the thread whose context is `ctx`: it receives `badge`
+    /// (stored into its `x0` slot, from where the exit loads it together
+    /// with its `x19`) and `tag`.
+    #[inline(always)]
+    pub fn hand_off(ctx: &mut crate::Context, badge: u64, tag: u64) -> Self {
+        ctx.x0 = badge;
+        FastPair { thread: ctx, tag }
+    }
+    /// Take the general path.
+    pub const GENERAL: FastPair = FastPair { thread: core::ptr::null_mut(), tag: 0 };
 }
 
 /// What the Rust halves of the entries return: the context to resume (null
@@ -75,9 +110,9 @@ pub struct ResumePair {
 #[repr(C, align(16))]
 #[derive(Clone, Copy, Debug)]
 pub struct TrapFrame {
-    /// `x0`..`x30` at the exception. For a fault from EL0, `x9` and `x10`
-    /// are already the syndrome and exception class (the entry tests them
-    /// before it knows it is not an `svc`).
+    /// `x0`..`x30` at the exception. For a fault from EL0, `x9` is already
+    /// the exception class minus `svc`'s (the entry tests it before it knows
+    /// it is not an `svc`).
     pub x: [u64; 31],
     /// The stack pointer of the interrupted code (`SP_EL0` from user mode).
     pub sp: u64,
@@ -171,6 +206,62 @@ core::arch::global_asm!(
     b ipcb_trap_common
     .endm
 
+    /* Sort an exception from EL0 (x9 = 0 from here on for an svc): null
+       returns, call and reply_recv go to their fastpaths, the rest to
+       ipcb_svc_other. ccmp: for an svc the flags compare x8 with 2, for
+       anything else they are set to "higher" (C). */
+    .macro IPCB_SVC_DISPATCH
+    mrs x9, esr_el1                         /* x9 = syndrome                  */
+    ubfx x9, x9, #26, #6                    /* x9 = exception class           */
+    subs x9, x9, #{ec_svc}                  /* svc: x9 = 0, Z                 */
+    ccmp x8, #2, #2, eq                     /* svc: x8 - 2; else C            */
+    b.lo 1f                                 /* svc, x8 = 0 or 1               */
+    b.eq ipcb_svc_reply_recv                /* svc, x8 = 2                    */
+    b ipcb_svc_other                        /* svc, x8 > 2; or a fault        */
+1:  cbnz x8, ipcb_svc_call                  /* svc, x8 = 1                    */
+    eret                                    /* null: status = x8 = 0, x9 = 0  */
+    .endm
+
+    /* svc with x8 != 0: store the caller's preserved state (x19, x24-x29,
+       pc, sp) straight into its context, whatever happens next; x9 = the
+       context, x2 = the kernel state for the fast handlers. */
+    .macro IPCB_SAVE
+    ldp x9, x2, [sp, #{cur}]                /* x9 = caller's context, x2 = state */
+    mrs x10, elr_el1                        /* x10 = caller's pc              */
+    mrs x11, sp_el0                         /* x11 = caller's sp              */
+    stp x24, x25, [x9, #{x24}]
+    stp x26, x27, [x9, #{x26}]
+    stp x28, x29, [x9, #{x28}]
+    stp x10, x11, [x9, #{pc}]               /* caller.pc, sp                  */
+    str x19, [x9, #{x19}]
+    .endm
+
+    /* After a fast handler: x0 = the receiver's context (its x0 slot holds
+       the badge) or 0, x1 = the tag. Hand off: load the receiver's
+       preserved state, status 0, clear the clobbered registers, and enter
+       it; x1 (the tag) and x20-x23 (the message) cross as they are. */
+    .macro IPCB_HANDOFF
+    cbz x0, ipcb_slow                       /* 0: the general path            */
+    str x0, [sp, #{cur}]                    /* current = receiver             */
+    ldp x24, x25, [x0, #{x24}]              /* receiver's preserved registers */
+    ldp x26, x27, [x0, #{x26}]
+    ldp x28, x29, [x0, #{x28}]
+    ldp x10, x11, [x0, #{pc}]               /* x10 = pc, x11 = sp             */
+    ldp x19, x0, [x0, #{x19}]               /* x19; x0 = the badge            */
+    msr elr_el1, x10                        /* return to the receiver's pc    */
+    msr sp_el0, x11                         /* on its stack (x10, x11 stay:   */
+    msr spsr_el1, xzr                       /* its own); EL0t, flags clear    */
+    ldp x8, x2, [sp]                        /* status = 0; clear x2-x7, x9,   */
+    ldp x3, x4, [sp]                        /* x12-x18, x30                   */
+    ldp x5, x6, [sp]
+    ldp x7, x9, [sp]
+    ldp x12, x13, [sp]
+    ldp x14, x15, [sp]
+    ldp x16, x17, [sp]
+    ldp x18, x30, [sp]
+    eret                                    /* into the receiver              */
+    .endm
+
     .balign 2048
     .global ipcb_vectors
 ipcb_vectors:
@@ -186,33 +277,13 @@ ipcb_vectors:
     IPCB_KVEC 7
 
     /* 0x400: synchronous exception from EL0 (AArch64): svc or a fault.
-       sp = this CPU's PerCpu block; x2-x7, x9-x18 are free (clobbered by
-       the syscall ABI). */
+       sp = this CPU's PerCpu block; x2-x7, x9-x18, x30 are free (clobbered
+       by the syscall ABI). One ccmp folds "is it an svc" into the test of
+       the number: null returns after seven instructions touching nothing
+       but x9 (which comes back 0), call and reply_recv are on their way
+       after six. */
     .balign 128
-    mrs x9, esr_el1                         /* x9 = syndrome                  */
-    lsr x10, x9, #26                        /* x10 = exception class          */
-    cmp x10, #{ec_svc}                      /* svc from AArch64?              */
-    b.ne ipcb_user_trap                     /* no: a fault                    */
-    mov x2, x8                              /* fast(cap = x0, tag = x1, nr)   */
-    str x1, [sp, #-16]!                     /* keep the tag                   */
-    bl ipcb_fast_handler                    /* x0 = ctx | 1 | 0, x1 = badge   */
-    cmp x0, #1
-    b.hi ipcb_handoff                       /* a context: hand-off            */
-    b.lo ipcb_slow                          /* 0: the general path            */
-    /* 1: return to the caller (null): status 0, badge 0, tag unchanged. */
-    ldr x1, [sp], #16                       /* x1 = tag; sp = PerCpu          */
-    ldp x8, x0, [sp]                        /* status = 0, badge = 0          */
-    ldp x2, x3, [sp]                        /* clear x2-x7, x9-x18, x30       */
-    ldp x4, x5, [sp]
-    ldp x6, x7, [sp]
-    ldp x9, x10, [sp]
-    ldp x11, x12, [sp]
-    ldp x13, x14, [sp]
-    ldp x15, x16, [sp]
-    ldp x17, x18, [sp]
-    ldr x30, [sp]
-    eret                                    /* pc = ELR, PSTATE = SPSR        */
-
+    IPCB_SVC_DISPATCH
     /* 0x480-0x580: interrupts and SError from EL0 (none are enabled) */
     IPCB_KVEC 9
     IPCB_KVEC 10
@@ -225,8 +296,9 @@ ipcb_vectors:
 
     /* The floor: the kernel's minimal round trip. VBAR points at this
        table only while the `floor` benchmark runs. Its EL0 synchronous slot
-       returns at once from an svc with x8 = 0 (x8 is already the status 0);
-       anything else, and every other slot, goes to the normal vectors. */
+       is the normal one (null answered in the first instructions, which is
+       already the shortest correct way: an svc must be told from a fault);
+       every other slot goes to the normal vectors. */
     .balign 2048
     .global ipcb_floor_vectors
 ipcb_floor_vectors:
@@ -235,13 +307,7 @@ ipcb_floor_vectors:
     b ipcb_vectors + \n * 128
     .endr
     .balign 128
-    mrs x9, esr_el1                         /* x9 = syndrome                  */
-    lsr x10, x9, #26                        /* x10 = exception class          */
-    cmp x10, #{ec_svc}                      /* svc from AArch64 ...           */
-    ccmp x8, #0, #0, eq                     /* ... with number 0?             */
-    b.ne ipcb_vectors + 8 * 128             /* no: the normal entry           */
-    ldp x9, x10, [sp]                       /* clear x9, x10 (the zero pair)  */
-    eret
+    IPCB_SVC_DISPATCH
     .irp n, 9,10,11,12,13,14,15
     .balign 128
     b ipcb_vectors + \n * 128
@@ -249,53 +315,42 @@ ipcb_floor_vectors:
 
     .section .text.ipcb_entry, "ax"
     .balign 64
-    /* Hand-off: x0 = receiver's context, x1 = badge, [sp] = the tag. The
-       caller keeps x19, x24-x29, pc, sp in its context, the receiver gets
-       them from its own; x20-x23 (the message) stay. */
-ipcb_handoff:
-    ldr x9, [sp, #{cur_pushed}]             /* x9 = caller's context          */
-    mrs x10, elr_el1                        /* x10 = caller's pc              */
-    mrs x11, sp_el0                         /* x11 = caller's sp              */
-    stp x19, x24, [x9, #{x19}]              /* caller.x19, x24                */
-    stp x25, x26, [x9, #{x25}]              /* caller.x25, x26                */
-    stp x27, x28, [x9, #{x27}]              /* caller.x27, x28                */
-    stp x29, x10, [x9, #{x29}]              /* caller.x29, pc                 */
-    str x11, [x9, #{sp}]                    /* caller.sp                      */
-    str x0, [sp, #{cur_pushed}]             /* current = receiver             */
-    ldp x19, x24, [x0, #{x19}]              /* receiver's preserved registers */
-    ldp x25, x26, [x0, #{x25}]
-    ldp x27, x28, [x0, #{x27}]
-    ldp x29, x10, [x0, #{x29}]              /* x29, x10 = pc                  */
-    ldr x11, [x0, #{sp}]                    /* x11 = sp                       */
-    msr elr_el1, x10                        /* return to the receiver's pc    */
-    msr sp_el0, x11                         /* on its stack                   */
-    msr spsr_el1, xzr                       /* EL0t, flags clear              */
-    mov x0, x1                              /* x0 = badge                     */
-    ldr x1, [sp], #16                       /* x1 = the sender's tag          */
-    ldp x8, x2, [sp]                        /* status = 0; clear x2-x7,       */
-    ldp x3, x4, [sp]                        /* x9-x18, x30                    */
-    ldp x5, x6, [sp]
-    ldp x7, x9, [sp]
-    ldp x10, x11, [sp]
-    ldp x12, x13, [sp]
-    ldp x14, x15, [sp]
-    ldp x16, x17, [sp]
-    ldp x18, x30, [sp]
-    eret                                    /* into the receiver              */
+    /* call and reply_recv: the caller's preserved state is saved (so the
+       fast handler's answer can be acted on at once); then the fast
+       handler with (cap = x0, tag = x1, state = x2, ctxs = x3). */
+ipcb_svc_call:
+    IPCB_SAVE
+    ldr x3, [sp, #{ctxs}]                   /* x3 = thread 0's context        */
+    bl ipcb_fast_call                       /* x0 = ctx | 0, x1 = tag         */
+    IPCB_HANDOFF
+ipcb_svc_reply_recv:
+    IPCB_SAVE
+    ldr x3, [sp, #{ctxs}]
+    bl ipcb_fast_reply_recv
+    IPCB_HANDOFF
 
-    /* General path: the handler stored x8/x0/x1; store the rest. */
+    /* Declined by a fast handler, which stored x8/x0/x1: store the message
+       registers (the rest is saved) and take the general path. */
 ipcb_slow:
-    add sp, sp, #16                         /* drop the tag; sp = PerCpu      */
     ldr x9, [sp, #{cur}]                    /* x9 = current context           */
     stp x20, x21, [x9, #{x20}]              /* the message registers          */
     stp x22, x23, [x9, #{x22}]
-    stp x19, x24, [x9, #{x19}]              /* the preserved registers        */
-    stp x25, x26, [x9, #{x25}]
-    stp x27, x28, [x9, #{x27}]
-    mrs x10, elr_el1
-    mrs x11, sp_el0
-    stp x29, x10, [x9, #{x29}]              /* x29, pc                        */
-    str x11, [x9, #{sp}]                    /* sp                             */
+    bl ipcb_syscall_handler                 /* x0 = next ctx, x1 = regs_from  */
+    b ipcb_exit_to_user
+
+    /* Any other svc, or a fault (x9 != 0). */
+ipcb_svc_other:
+    cbnz x9, ipcb_user_trap                 /* a fault                        */
+    IPCB_SAVE
+    /* fall through */
+
+    /* Neither call nor reply_recv (x9 = current context): store the
+       arguments and the message registers, then the general path. */
+ipcb_general:
+    stp x0, x1, [x9, #{x0}]                 /* cap, tag                       */
+    str x8, [x9, #{x8}]                     /* number                         */
+    stp x20, x21, [x9, #{x20}]              /* the message registers          */
+    stp x22, x23, [x9, #{x22}]
     bl ipcb_syscall_handler                 /* x0 = next ctx, x1 = regs_from  */
     /* fall through */
 
@@ -303,11 +358,11 @@ ipcb_slow:
 ipcb_exit_to_user:                          /* x0 = thread ctx, x1 = regs_from; sp = PerCpu */
     cbz x0, 3f                              /* nothing to run: to the driver  */
     str x0, [sp, #{cur}]                    /* current = thread               */
-    ldp x19, x24, [x0, #{x19}]              /* its own registers              */
-    ldp x25, x26, [x0, #{x25}]
-    ldp x27, x28, [x0, #{x27}]
-    ldp x29, x10, [x0, #{x29}]              /* x29, x10 = pc                  */
-    ldr x11, [x0, #{sp}]                    /* x11 = sp                       */
+    ldp x24, x25, [x0, #{x24}]              /* its own registers              */
+    ldp x26, x27, [x0, #{x26}]
+    ldp x28, x29, [x0, #{x28}]
+    ldp x10, x11, [x0, #{pc}]               /* x10 = pc, x11 = sp             */
+    ldr x19, [x0, #{x19}]
     msr elr_el1, x10
     msr sp_el0, x11
     msr spsr_el1, xzr                       /* EL0t, flags clear              */
@@ -315,17 +370,15 @@ ipcb_exit_to_user:                          /* x0 = thread ctx, x1 = regs_from; 
     ldp x22, x23, [x1, #{x22}]
     ldr x8, [x1, #{x8}]
     ldp x0, x1, [x1, #{x0}]                 /* x0, x1 (x1 last: it is the base) */
-    ldp x2, x3, [sp]                        /* clear x2-x7, x9-x18, x30       */
-    ldp x4, x5, [sp]
+    ldp x2, x3, [sp]                        /* clear x2-x7, x9, x12-x18, x30  */
+    ldp x4, x5, [sp]                        /* (x10, x11 = its own pc, sp)    */
     ldp x6, x7, [sp]
-    ldp x9, x10, [sp]
-    ldp x11, x12, [sp]
+    ldp x9, x12, [sp]
     ldp x13, x14, [sp]
     ldp x15, x16, [sp]
     ldp x17, x18, [sp]
     ldr x30, [sp]
     eret
-
 3:  ldr x9, [sp, #{driver_sp}]              /* back into ipcb_run_user's frame */
     mov sp, x9
     ldp x19, x20, [sp, #0]                  /* the driver's preserved registers */
@@ -362,8 +415,9 @@ ipcb_run_user:
     b ipcb_exit_to_user
     .size ipcb_run_user, . - ipcb_run_user
 
-    /* Fault from EL0: x9 = syndrome. Save everything for the diagnostics
-       (x9/x10 are already lost), then the Rust handler kills the task. */
+    /* Fault from EL0: x9 = its exception class minus svc's. Save
+       everything for the diagnostics (x9 is already lost), then the Rust
+       handler kills the task. */
 ipcb_user_trap:
     sub sp, sp, #{tf_size}
     stp x0, x1, [sp]
@@ -406,19 +460,19 @@ ipcb_trap_common:                           /* x0 = vector; frame.x[0..2] saved 
     ks = sym crate::cpu::IPCB_KSTACK,
     ks_top = const KS_TOP,
     cur = const P_CUR,
-    cur_pushed = const P_CUR + 16,
+    ctxs = const P_CTXS,
     driver_sp = const P_DRIVER_SP,
     dummy = const P_DUMMY,
     ec_svc = const ec::SVC64,
+    x24 = const OFF_X24,
+    x26 = const OFF_X26,
+    x28 = const OFF_X28,
+    pc = const OFF_PC,
+    x19 = const OFF_X19,
     x0 = const OFF_X0,
+    x8 = const OFF_X8,
     x20 = const OFF_X20,
     x22 = const OFF_X22,
-    x19 = const OFF_X19,
-    x25 = const OFF_X25,
-    x27 = const OFF_X27,
-    x29 = const OFF_X29,
-    sp = const OFF_SP,
-    x8 = const OFF_X8,
     tf_size = const TF_SIZE,
     tf_sp = const TF_SP,
     tf_elr = const TF_ELR,

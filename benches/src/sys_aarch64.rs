@@ -7,12 +7,13 @@
 //! | register | in | out |
 //! |---|---|---|
 //! | `x8` | syscall number | status |
-//! | `x0` | capability slot | badge of the sender (0 for a reply, `null`) |
+//! | `x0` | capability slot | badge of the sender (0 for a reply; `null`: unchanged) |
 //! | `x1` | message tag | tag of the received message (`null`: unchanged) |
 //! | `x20`, `x21`, `x22`, `x23` | MR0..MR3 | MR0..MR3 received (`null`: unchanged) |
 //! | `x19`, `x24`-`x29`, `sp` | preserved | |
-//! | `x2`-`x7`, `x9`-`x18`, `x30` | clobbered | zero |
-//! | NZCV | clobbered | |
+//! | `x10`, `x11` | clobbered | our own `pc` (after the `svc`) and `sp` (`null`: unchanged) |
+//! | `x2`-`x7`, `x9`, `x12`-`x18`, `x30` | clobbered | zero (`null`: `x9` zero, the rest unchanged) |
+//! | NZCV | clobbered (`null`: unchanged) | |
 //!
 //! The message registers are callee-saved in AAPCS64, so the kernel's own
 //! Rust code preserves them and a message crosses the fastpath in
@@ -109,25 +110,22 @@ pub fn reply(tag: u64, mr: [u64; MR_IN_REGS]) -> u64 {
 }
 
 /// `null` with `mr0` in MR0 (`x20`): returns (status, MR0 as it came
-/// back). Only `x8` and `x20` are passed; the kernel returns the tag and
-/// message registers unchanged and preserves `x19`, `x24`-`x29`, `sp`.
+/// back). Only `x8` and `x20` are passed; the kernel answers `null` in the
+/// first instructions of its entry and changes no register but `x9`, which
+/// comes back zero (the `null-preserves-registers` scenario checks this), so
+/// every other register, caller-saved ones included, keeps its value.
 #[inline(always)]
 pub fn null(mr0: u64) -> (u64, u64) {
     let (status, m0): (u64, u64);
-    // SAFETY: as for `syscall7`; `null` changes only `x8` (status), `x0`
-    // (badge 0) and the clobbered registers, all declared.
+    // SAFETY: as for `syscall7`; `null` changes only `x8` (status) and
+    // `x9`, both declared, and returns with the caller's own flags.
     unsafe {
         asm!(
             "svc #0",                           // kernel: null
             inlateout("x8") nr::NULL => status, // number in, status out
             inlateout("x20") mr0 => m0,         // MR0 in, MR0 out (unchanged)
-            lateout("x0") _,                    // badge: 0
-            lateout("x2") _, lateout("x3") _, lateout("x4") _, lateout("x5") _,
-            lateout("x6") _, lateout("x7") _, lateout("x9") _, lateout("x10") _,
-            lateout("x11") _, lateout("x12") _, lateout("x13") _, lateout("x14") _,
-            lateout("x15") _, lateout("x16") _, lateout("x17") _, lateout("x18") _,
-            lateout("x30") _,                   // clobbered (returned as zero)
-            options(nostack),
+            lateout("x9") _,                    // zero (the entry's scratch)
+            options(nostack, preserves_flags),  // SPSR: the caller's flags
         );
     }
     (status, m0)

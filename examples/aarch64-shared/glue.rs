@@ -24,7 +24,7 @@ use core::ptr::addr_of_mut;
 use arch_aarch64::entry::ec;
 use arch_aarch64::paging;
 use arch_aarch64::{Aarch64, Context, FastPair, ResumePair, TrapFrame};
-use ipc_core::{Fast, MessageInfo, Next, SyscallArgs};
+use ipc_core::{Fast, MessageInfo, Next, Syscall, SyscallArgs, ThreadId};
 use runtime::bench::{self, Env};
 use runtime::mem::FrameAlloc;
 use runtime::{kprintln, Board, Fault, Machine, State};
@@ -57,38 +57,59 @@ fn to_pair(st: &mut St, next: Next) -> ResumePair {
     }
 }
 
-/// The fastpath half of the `svc` entry: the message registers are still
-/// in the CPU (see `arch_aarch64::entry`).
+/// The fastpath half of the `svc` entry for `call`: the message registers
+/// are still in the CPU, the caller's preserved state is already in its
+/// context (see `arch_aarch64::entry`). `st` and `ctxs` are what [`start`]
+/// gave `cpu::set_fast_state`: the state and thread 0's context.
 #[unsafe(no_mangle)]
-extern "C" fn ipcb_fast_handler(cap: u64, tag: u64, op: u64) -> FastPair {
-    // SAFETY: the state was initialised before user mode started, and this
-    // CPU runs one kernel entry at a time with interrupts masked.
-    let st = unsafe { &mut *state_ptr() };
-    let args = SyscallArgs { op, cap, tag: MessageInfo(tag) };
+extern "C" fn ipcb_fast_call(cap: u64, tag: u64, st: &mut St, ctxs: *mut Context) -> FastPair {
+    fast(st, ctxs, SyscallArgs { op: Syscall::Call as u64, cap, tag: MessageInfo(tag) })
+}
+
+/// The fastpath half of the `svc` entry for `reply_recv` (as
+/// [`ipcb_fast_call`]).
+#[unsafe(no_mangle)]
+extern "C" fn ipcb_fast_reply_recv(
+    cap: u64,
+    tag: u64,
+    st: &mut St,
+    ctxs: *mut Context,
+) -> FastPair {
+    fast(st, ctxs, SyscallArgs { op: Syscall::ReplyRecv as u64, cap, tag: MessageInfo(tag) })
+}
+
+/// Both fast handlers: the entry has dispatched on the number already, so
+/// `args.op` is a constant here and the core's own dispatch folds away.
+#[inline(always)]
+fn fast(st: &mut St, ctxs: *mut Context, args: SyscallArgs) -> FastPair {
     #[cfg(feature = "inject")]
-    if inject::due(op) {
+    if inject::due(args.op) {
         // Send this message through the general path, where it sits in
         // memory and can be corrupted.
         return slow(st, args);
     }
-    match st.kernel.fastpath(args) {
+    match st.kernel.fastpath_ipc(args) {
         Some(Fast::HandOff { thread, badge }) => {
-            FastPair { thread: st.kernel.context_mut(thread) as *mut Context, badge }
+            // SAFETY: thread `t`'s context is `ctxs.add(t)` (checked for
+            // every index in `start`); `st` is not used after this point,
+            // so this is the only reference to that context.
+            let ctx = unsafe { &mut *ctxs.add(usize::from(thread.0)) };
+            FastPair::hand_off(ctx, badge, args.tag.0)
         }
-        // The entry reads 1 as "return to the caller" (never dereferenced).
-        Some(Fast::Return) => FastPair { thread: core::ptr::without_provenance_mut(1), badge: 0 },
-        None => slow(st, args),
+        // `Return` answers `null` only, which the entry takes itself.
+        Some(Fast::Return) | None => slow(st, args),
     }
 }
 
 /// Not for the fastpath: park the arguments in the current context (the
-/// assembly saves the rest) and tell the entry to take the general path.
+/// entry has saved the preserved registers, the assembly saves the message
+/// registers) and tell the entry to take the general path.
 #[cold]
 fn slow(st: &mut St, args: SyscallArgs) -> FastPair {
     if let Some(cur) = st.kernel.current() {
         st.kernel.context_mut(cur).set_syscall_args(args);
     }
-    FastPair { thread: core::ptr::null_mut(), badge: 0 }
+    FastPair::GENERAL
 }
 
 /// The general half of the `svc` entry (called with the whole context
@@ -182,6 +203,21 @@ pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64
 
     // SAFETY: boot is single-threaded; nothing has referenced STATE yet.
     unsafe { (*addr_of_mut!(STATE)).write(State::new(frames)) };
+    // The fast handlers get the state and thread 0's context from the
+    // entry, in registers: one `add` then finds any thread's context. The
+    // contexts live in the STATE static and never move.
+    {
+        // SAFETY: as above; the state is initialised and nothing runs yet.
+        let st = unsafe { &mut *state_ptr() };
+        let ctxs = st.kernel.context_mut(ThreadId(0)) as *mut Context;
+        for t in 0..=u8::MAX {
+            let at = st.kernel.context_mut(ThreadId(t)) as *mut Context;
+            assert!(at == ctxs.wrapping_add(usize::from(t)), "contexts not contiguous");
+        }
+        // SAFETY: boot CPU, before user code; the fast handlers take a
+        // `&mut St` third and the contexts are contiguous (just checked).
+        unsafe { arch_aarch64::cpu::set_fast_state(state_ptr().cast(), ctxs) };
+    }
     defmt::println!(
         "boot: el {=u64}, dtb {=?}, cmdline '{=str}', frames {=u64}",
         el, dtb, cmdline, frames.free_frames()
