@@ -149,7 +149,7 @@ ipcb_start64:
 
     .section .bss.ipcb_boot, "aw", @nobits
     .balign 4096
-    .global ipcb_pml4
+    .global ipcb_pml4, ipcb_boot_pdpt, ipcb_kernel_pdpt
 ipcb_pml4:        .skip 4096
 ipcb_boot_pdpt:   .skip 4096
 ipcb_kernel_pdpt: .skip 4096
@@ -171,6 +171,13 @@ pub struct BootInfo {
     pub mem_top: Option<u64>,
     /// Which protocol booted us.
     pub loader: &'static str,
+    /// End (physical) of what the loader handed over: the information
+    /// structure, the command line and the memory map. Memory the kernel
+    /// hands out must start above it (QEMU puts it right after the image).
+    pub info_end: u64,
+    /// Physical address of the copy of the ACPI RSDP the loader passed
+    /// (multiboot 2 tags 14 and 15), if any.
+    pub rsdp: Option<u64>,
 }
 
 /// Read a NUL-terminated string at physical address `pa`.
@@ -209,7 +216,7 @@ unsafe fn rd32(pa: u64) -> u32 {
 /// Decode the multiboot 1 or 2 information the loader handed over.
 #[cfg(target_os = "none")]
 pub fn parse(magic: u64, info: u64) -> BootInfo {
-    let mut bi = BootInfo { cmdline: "", mem_top: None, loader: "unknown" };
+    let mut bi = BootInfo { cmdline: "", mem_top: None, loader: "unknown", info_end: 0, rsdp: None };
     if info == 0 || info >= DIRECT_MAP_SIZE - 4096 {
         return bi;
     }
@@ -221,14 +228,26 @@ pub fn parse(magic: u64, info: u64) -> BootInfo {
             // SAFETY: as above; mem_upper is at +8.
             bi.mem_top = Some(0x10_0000 + u64::from(unsafe { rd32(info + 8) }) * 1024);
         }
+        // The fixed part of the structure is 116 bytes (with the
+        // framebuffer fields).
+        bi.info_end = info + 116;
         if flags & 4 != 0 {
             // SAFETY: the cmdline pointer is at +16 and names a C string.
-            bi.cmdline = unsafe { c_str(u64::from(rd32(info + 16))) };
+            let pa = u64::from(unsafe { rd32(info + 16) });
+            // SAFETY: as above.
+            bi.cmdline = unsafe { c_str(pa) };
+            bi.info_end = bi.info_end.max(pa + bi.cmdline.len() as u64 + 1);
+        }
+        if flags & (1 << 6) != 0 {
+            // SAFETY: mmap_length at +44, mmap_addr at +48.
+            let (len, pa) = unsafe { (rd32(info + 44), rd32(info + 48)) };
+            bi.info_end = bi.info_end.max(u64::from(pa) + u64::from(len));
         }
     } else if magic == MB2_BOOT_MAGIC {
         bi.loader = "multiboot2";
         // SAFETY: the loader put the info structure at `info`, in low RAM.
         let total = u64::from(unsafe { rd32(info) });
+        bi.info_end = info + total;
         let mut tag = info + 8;
         while tag + 8 <= info + total {
             // SAFETY: inside the info structure.
@@ -239,6 +258,10 @@ pub fn parse(magic: u64, info: u64) -> BootInfo {
                 1 => bi.cmdline = unsafe { c_str(tag + 8) },
                 // SAFETY: mem_upper at +12 of the basic memory tag.
                 4 => bi.mem_top = Some(0x10_0000 + u64::from(unsafe { rd32(tag + 12) }) * 1024),
+                // A copy of the RSDP (v1 or v2) follows the tag header;
+                // prefer the v2 one (its XSDT), whichever comes first.
+                14 if bi.rsdp.is_none() => bi.rsdp = Some(tag + 8),
+                15 => bi.rsdp = Some(tag + 8),
                 _ => {}
             }
             tag += (u64::from(size) + 7) & !7;

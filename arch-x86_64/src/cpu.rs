@@ -12,6 +12,7 @@
 //! | 0x23 | user code (CS = STAR[63:48] + 16, RPL 3) |
 //! | 0x28 | TSS (two slots) |
 
+use core::mem::MaybeUninit;
 use core::ptr::{addr_of, addr_of_mut};
 
 use x86_64::instructions::port::Port;
@@ -55,8 +56,12 @@ pub const P_DRIVER_RSP: usize = core::mem::offset_of!(PerCpu, driver_rsp);
 /// Offset of [`PerCpu::dummy`].
 pub const P_DUMMY: usize = core::mem::offset_of!(PerCpu, dummy);
 
-/// CPU 0's per-CPU block. Written by [`init`] and by the entry assembly.
+/// This CPU's per-CPU block. Written by [`init`] / [`init_ap`] and by the
+/// entry assembly, which finds it RIP-relative: it lives in the `.percpu`
+/// region, which every CPU maps to its own copy at the same address
+/// (`smp.rs`), so the one symbol names each CPU's own block.
 #[unsafe(no_mangle)]
+#[unsafe(link_section = ".percpu")]
 pub static mut IPCB_PERCPU: PerCpu = PerCpu {
     kstack_top: 0,
     cur_top: 0,
@@ -70,16 +75,27 @@ pub static mut IPCB_PERCPU: PerCpu = PerCpu {
 #[repr(C, align(16))]
 struct Stack([u8; KSTACK_SIZE]);
 
+// The kernel stack, the fault (IST) stack, the GDT and the TSS are per-CPU
+// too, at the same address on every CPU: TSS.rsp0, the IST pointer and the
+// entry's `kstack_top` hold the same value everywhere. `.percpu` is not
+// loaded from the image (link.ld): whatever the initialiser says, the
+// region starts zeroed, and `load_local` writes each of these before use.
+#[unsafe(link_section = ".percpu")]
 static mut KSTACK: Stack = Stack([0; KSTACK_SIZE]);
+#[unsafe(link_section = ".percpu")]
 static mut FAULT_STACK: Stack = Stack([0; KSTACK_SIZE]);
-static mut GDT: GlobalDescriptorTable<8> = GlobalDescriptorTable::new();
-static mut TSS: TaskStateSegment = TaskStateSegment::new();
+#[unsafe(link_section = ".percpu")]
+static mut GDT: MaybeUninit<GlobalDescriptorTable<8>> = MaybeUninit::uninit();
+#[unsafe(link_section = ".percpu")]
+static mut TSS: MaybeUninit<TaskStateSegment> = MaybeUninit::uninit();
 
-/// The IDT: 32 exception gates (two words each). The benchmark kernel
-/// takes no interrupts.
+/// The IDT, shared by all CPUs (written once by the boot CPU): the 32
+/// exception gates, then every other vector on a stub that returns at
+/// once (the kernel takes no interrupts; a parked CPU is woken from `hlt`
+/// by an IPI, `smp.rs`).
 #[repr(C, align(16))]
-struct Idt([u64; 64]);
-static mut IDT: Idt = Idt([0; 64]);
+struct Idt([u64; 512]);
+static mut IDT: Idt = Idt([0; 512]);
 
 unsafe extern "C" {
     /// Addresses of the 32 exception stubs (entry.rs).
@@ -88,6 +104,8 @@ unsafe extern "C" {
     fn ipcb_syscall_entry();
     /// The floor entry (entry.rs).
     fn ipcb_floor_entry();
+    /// Stub for vectors 32..255: `iretq` (entry.rs).
+    fn ipcb_irq_ignore();
 }
 
 /// Point LSTAR at the floor entry (`on`) or the normal syscall entry.
@@ -133,46 +151,24 @@ pub fn cpuid(leaf: u32, sub: u32) -> (u32, u32, u32, u32) {
     (r.eax, r.ebx, r.ecx, r.edx)
 }
 
-/// Set up this CPU (the boot CPU) for the kernel: descriptor tables, the
-/// `syscall` MSRs, control-register features; mask the legacy PIC.
+/// Set up the boot CPU for the kernel: the shared IDT, then this CPU's
+/// descriptor tables, `syscall` MSRs and control-register features
+/// ([`load_local`]); mask the legacy PIC.
 ///
 /// # Safety
 ///
-/// Call once, on the boot CPU, with interrupts off, before any user code.
+/// Call once, on the boot CPU, with interrupts off, before any user code,
+/// with the `.percpu` region mapped (`smp::init_bsp`).
 pub unsafe fn init() -> Features {
     // SAFETY: single-threaded boot; nothing else uses these statics yet.
     unsafe {
-        let kstack_top = addr_of!(KSTACK) as u64 + KSTACK_SIZE as u64;
-        let pc = &mut *addr_of_mut!(IPCB_PERCPU);
-        // The syscall entry pushes one word before its call: start 8 bytes
-        // down so the call sees the 16-byte alignment SysV wants.
-        pc.kstack_top = kstack_top - 8;
-        pc.cur_top = addr_of_mut!(pc.dummy) as u64 + CTX_TOP as u64;
-
-        let tss = &mut *addr_of_mut!(TSS);
-        tss.privilege_stack_table[0] = VirtAddr::new(kstack_top);
-        tss.interrupt_stack_table[0] =
-            VirtAddr::new(addr_of!(FAULT_STACK) as u64 + KSTACK_SIZE as u64);
-
-        let gdt = &mut *addr_of_mut!(GDT);
-        let kcs = gdt.append(Descriptor::kernel_code_segment());
-        let kss = gdt.append(Descriptor::kernel_data_segment());
-        let uss = gdt.append(Descriptor::user_data_segment());
-        let ucs = gdt.append(Descriptor::user_code_segment());
-        let tss_sel = gdt.append(Descriptor::tss_segment(&*addr_of!(TSS)));
-        debug_assert_eq!((kcs.0, kss.0, uss.0, ucs.0), (KERNEL_CS, 0x10, USER_SS, USER_CS));
-        (*addr_of!(GDT)).load();
-        CS::set_reg(kcs);
-        SS::set_reg(kss);
-        DS::set_reg(kss);
-        ES::set_reg(kss);
-        load_tss(tss_sel);
-
         // Exception gates: interrupt gates, DPL 0 (so `int n` from user
-        // mode is a #GP), NMI / #DF / #MC on the IST stack.
+        // mode is a #GP), NMI / #DF / #MC on the IST stack. Vectors 32 and
+        // up: the stub that only returns.
         let idt = &mut *addr_of_mut!(IDT);
         let stubs = &*addr_of!(ipcb_trap_stubs);
-        for (v, &addr) in stubs.iter().enumerate() {
+        for v in 0..256 {
+            let addr = stubs.get(v).copied().unwrap_or(ipcb_irq_ignore as *const () as u64);
             let ist: u64 = if matches!(v, 2 | 8 | 18) { 1 } else { 0 };
             idt.0[2 * v] = (addr & 0xFFFF)
                 | (u64::from(KERNEL_CS) << 16)
@@ -181,27 +177,6 @@ pub unsafe fn init() -> Features {
                 | (((addr >> 16) & 0xFFFF) << 48);
             idt.0[2 * v + 1] = addr >> 32;
         }
-        lidt(&DescriptorTablePointer {
-            limit: (core::mem::size_of::<Idt>() - 1) as u16,
-            base: VirtAddr::new(addr_of!(IDT) as u64),
-        });
-
-        // syscall: CS/SS from STAR, entry at LSTAR, IF/TF/DF/AC/NT cleared.
-        Star::write(
-            SegmentSelector::new(4, PrivilegeLevel::Ring3),
-            SegmentSelector::new(3, PrivilegeLevel::Ring3),
-            SegmentSelector::new(1, PrivilegeLevel::Ring0),
-            SegmentSelector::new(2, PrivilegeLevel::Ring0),
-        )
-        .expect("GDT layout matches STAR");
-        LStar::write(VirtAddr::new(ipcb_syscall_entry as *const () as u64));
-        SFMask::write(
-            RFlags::INTERRUPT_FLAG
-                | RFlags::TRAP_FLAG
-                | RFlags::DIRECTION_FLAG
-                | RFlags::ALIGNMENT_CHECK
-                | RFlags::NESTED_TASK,
-        );
 
         // Legacy PIC: mask everything (the firmware may have left the PIT on).
         Port::<u8>::new(0x21).write(0xFF);
@@ -232,6 +207,84 @@ pub unsafe fn init() -> Features {
         Cr4::write(cr4);
         f.pcid = Cr4::read().contains(Cr4Flags::PCID);
         *addr_of_mut!(FEATURES) = f;
+        load_local();
         f
+    }
+}
+
+/// Set up a secondary CPU as [`init`] set up the boot CPU: the same CR4
+/// (`cr4`, the boot CPU's value: PCID, SMEP, SMAP, user RDPMC, global
+/// pages), then [`load_local`].
+///
+/// # Safety
+///
+/// Once per secondary CPU, interrupts off, its `.percpu` copy mapped, after
+/// the boot CPU's [`init`]; CR3 must have bits 11:0 clear (for PCIDE).
+pub unsafe fn init_ap(cr4: u64) {
+    // SAFETY: the boot CPU's CR4 holds only features this CPU has too
+    // (the CPUs of one system are identical in them).
+    unsafe {
+        Cr4::write_raw(cr4);
+        load_local();
+    }
+}
+
+/// This CPU's own part: its per-CPU block, GDT, TSS, the shared IDT, the
+/// `syscall` MSRs. Every static touched here is in `.percpu`, so the same
+/// code sets up each CPU's own copy.
+///
+/// # Safety
+///
+/// Interrupts off, this CPU's `.percpu` copy mapped, once per CPU.
+unsafe fn load_local() {
+    // SAFETY: this CPU's own copies; nothing else uses them yet.
+    unsafe {
+        let kstack_top = addr_of!(KSTACK) as u64 + KSTACK_SIZE as u64;
+        let pc = &mut *addr_of_mut!(IPCB_PERCPU);
+        // The syscall entry pushes one word before its call: start 8 bytes
+        // down so the call sees the 16-byte alignment SysV wants.
+        pc.kstack_top = kstack_top - 8;
+        pc.cur_top = addr_of_mut!(pc.dummy) as u64 + CTX_TOP as u64;
+
+        let tss = (*addr_of_mut!(TSS)).write(TaskStateSegment::new());
+        tss.privilege_stack_table[0] = VirtAddr::new(kstack_top);
+        tss.interrupt_stack_table[0] =
+            VirtAddr::new(addr_of!(FAULT_STACK) as u64 + KSTACK_SIZE as u64);
+
+        let gdt = (*addr_of_mut!(GDT)).write(GlobalDescriptorTable::new());
+        let kcs = gdt.append(Descriptor::kernel_code_segment());
+        let kss = gdt.append(Descriptor::kernel_data_segment());
+        let uss = gdt.append(Descriptor::user_data_segment());
+        let ucs = gdt.append(Descriptor::user_code_segment());
+        let tss_sel = gdt.append(Descriptor::tss_segment((*addr_of!(TSS)).assume_init_ref()));
+        debug_assert_eq!((kcs.0, kss.0, uss.0, ucs.0), (KERNEL_CS, 0x10, USER_SS, USER_CS));
+        (*addr_of!(GDT)).assume_init_ref().load();
+        CS::set_reg(kcs);
+        SS::set_reg(kss);
+        DS::set_reg(kss);
+        ES::set_reg(kss);
+        load_tss(tss_sel);
+
+        lidt(&DescriptorTablePointer {
+            limit: (core::mem::size_of::<Idt>() - 1) as u16,
+            base: VirtAddr::new(addr_of!(IDT) as u64),
+        });
+
+        // syscall: CS/SS from STAR, entry at LSTAR, IF/TF/DF/AC/NT cleared.
+        Star::write(
+            SegmentSelector::new(4, PrivilegeLevel::Ring3),
+            SegmentSelector::new(3, PrivilegeLevel::Ring3),
+            SegmentSelector::new(1, PrivilegeLevel::Ring0),
+            SegmentSelector::new(2, PrivilegeLevel::Ring0),
+        )
+        .expect("GDT layout matches STAR");
+        LStar::write(VirtAddr::new(ipcb_syscall_entry as *const () as u64));
+        SFMask::write(
+            RFlags::INTERRUPT_FLAG
+                | RFlags::TRAP_FLAG
+                | RFlags::DIRECTION_FLAG
+                | RFlags::ALIGNMENT_CHECK
+                | RFlags::NESTED_TASK,
+        );
     }
 }

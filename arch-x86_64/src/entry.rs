@@ -5,8 +5,10 @@
 //! One kernel stack per CPU (seL4 style): every entry starts on an empty
 //! stack, runs Rust to completion and leaves by `sysretq`; nothing is left
 //! on the stack between entries. No `swapgs`: the per-CPU block is found
-//! RIP-relative (one CPU for now; with several, each CPU gets its own copy
-//! of the entry code through its own LSTAR, as Fiasco does).
+//! RIP-relative. With several CPUs the symbol still names each CPU's own
+//! block: it lives in the `.percpu` region, which each CPU's page tables map
+//! to that CPU's copy at the same virtual address (`smp.rs`), so the entry
+//! needs no per-CPU instruction at all.
 //!
 //! **The fastpath.** `syscall` entry parks the user `rsp`, switches to the
 //! kernel stack, pushes `rcx` (user `rip`), `r11` (user `rflags`) and `rsi`
@@ -242,6 +244,14 @@ ipcb_run_user:
     mov rax, rdi
     mov rdx, rsi
     jmp ipcb_exit_to_user
+
+    /* Vectors 32..255: the kernel takes no interrupts; the one a CPU can
+       see is the wake-up IPI that ends a parked CPU's `hlt` (smp.rs), and
+       all it has to do is return. The CPU in `smp::park` sends the EOI. */
+    .balign 16
+    .global ipcb_irq_ignore
+ipcb_irq_ignore:
+    iretq
 
     /* Exception stubs: push a zero error code where the CPU pushes none,
        then the vector, then every general-purpose register. */

@@ -4,6 +4,9 @@
 //!
 //! * [`boot`]: multiboot 1 (QEMU `-kernel`) and multiboot 2 (GRUB2) headers
 //!   in one ELF, the 32-bit entry, long mode, the higher-half kernel;
+//! * [`smp`]: per-CPU data by page-table aliasing (the `.percpu` region),
+//!   the CPU list from the ACPI MADT ([`acpi`]), start-up of the other CPUs
+//!   through the local APIC ([`apic`]), parking them;
 //! * [`cpu`]: GDT, TSS, IDT, the `syscall` MSRs, CR4 features (PCID, SMEP,
 //!   SMAP, user RDPMC), the per-CPU block;
 //! * [`entry`]: `syscall` entry, exception stubs, the exit to user mode and
@@ -18,6 +21,8 @@
 
 #![no_std]
 
+pub mod acpi;
+pub mod apic;
 pub mod boot;
 pub mod context;
 pub mod cpu;
@@ -25,6 +30,7 @@ pub mod entry;
 pub mod paging;
 pub mod pmu;
 pub mod serial;
+pub mod smp;
 
 pub use context::Context;
 pub use entry::{FastPair, ResumePair, TrapFrame};
@@ -107,6 +113,24 @@ impl Machine for X86_64 {
     fn floor_entry(on: bool) -> bool {
         cpu::set_floor_entry(on);
         true
+    }
+
+    fn cpu_index() -> usize {
+        smp::cpu_index()
+    }
+
+    unsafe fn start_secondaries(entry: fn(usize) -> !) -> usize {
+        // SAFETY: forwarded from the caller's contract (boot CPU, once,
+        // after its set-up; the board initialised its per-CPU statics).
+        unsafe { smp::start_secondaries(entry) }
+    }
+
+    fn park() {
+        smp::park();
+    }
+
+    fn unpark_all() {
+        smp::unpark_all();
     }
 
     unsafe fn run_user(thread: *mut Context, regs_from: *const Context) {

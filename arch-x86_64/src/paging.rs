@@ -3,7 +3,10 @@
 //!
 //! Every address space shares the kernel's top-level entry 511 (the kernel
 //! image and the direct map of the first GiB, global 2 MiB pages, not
-//! user-accessible). User mappings are 4 KiB pages in the lower half. With
+//! user-accessible; and the per-CPU region, `smp.rs`). That entry differs
+//! between CPUs: each CPU's points to its own PDPT, which maps the region
+//! to that CPU's copy, so a space copies the entry of the CPU that builds
+//! it, and runs on that CPU only. User mappings are 4 KiB pages in the lower half. With
 //! PCID, CR3 is loaded with bit 63 set (keep this PCID's translations) and
 //! the task's PCID in bits 0..12, so a switch flushes nothing; without it
 //! (QEMU TCG), a switch flushes the user translations and keeps the
@@ -20,11 +23,6 @@ pub const USER_END: u64 = 0x0000_8000_0000_0000;
 /// CR3 bit 63: do not flush this PCID's translations.
 const CR3_NOFLUSH: u64 = 1 << 63;
 
-unsafe extern "C" {
-    /// The boot PML4 (boot.rs): the kernel's own address space.
-    static ipcb_pml4: PageTable;
-}
-
 /// Kernel virtual address of physical `pa`.
 #[inline(always)]
 pub fn phys_to_virt(pa: u64) -> *mut u8 {
@@ -32,9 +30,10 @@ pub fn phys_to_virt(pa: u64) -> *mut u8 {
     (pa + KERNEL_OFFSET) as *mut u8
 }
 
-/// Physical address of the kernel's PML4.
+/// Physical address of the running CPU's kernel PML4 (the boot PML4 on
+/// the boot CPU).
 pub fn kernel_pml4_phys() -> u64 {
-    (core::ptr::addr_of!(ipcb_pml4) as u64) - KERNEL_OFFSET
+    crate::smp::kernel_pml4()
 }
 
 /// The page table in frame `pa`.
@@ -55,13 +54,15 @@ fn alloc_table(frames: &mut FrameAlloc) -> Result<u64, MemError> {
     Ok(pa)
 }
 
-/// A new address space with PCID `pcid` (ignored without PCID support).
+/// A new address space with PCID `pcid` (ignored without PCID support),
+/// for tasks of the running CPU: its kernel half is this CPU's.
 pub fn new_space(frames: &mut FrameAlloc, pcid: u16) -> Result<u64, MemError> {
     let pml4 = alloc_table(frames)?;
-    // SAFETY: `pml4` is fresh; the kernel PML4 is only read here.
+    // SAFETY: `pml4` is fresh; this CPU's kernel PML4 is only read here
+    // (its entry 511 never changes after boot).
     unsafe {
-        let k = &*core::ptr::addr_of!(ipcb_pml4);
-        table(pml4)[511] = k[511].clone();
+        let k = table(kernel_pml4_phys())[511].clone();
+        table(pml4)[511] = k;
     }
     Ok(if crate::cpu::features().pcid {
         pml4 | CR3_NOFLUSH | u64::from(pcid & 0xFFF)

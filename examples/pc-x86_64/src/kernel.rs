@@ -4,9 +4,10 @@
 
 use core::mem::MaybeUninit;
 use core::ptr::{addr_of, addr_of_mut};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use arch_x86_64::boot::{self, DIRECT_MAP_SIZE, KERNEL_OFFSET};
+use arch_x86_64::smp;
 use arch_x86_64::{serial, Context, FastPair, ResumePair, TrapFrame, X86_64};
 use ipc_core::{Fast, MessageInfo, Next, SyscallArgs};
 use runtime::bench::{self, Env};
@@ -39,6 +40,10 @@ impl Board for Pc {
 
 type St = State<X86_64, Pc>;
 
+/// The kernel state. In the per-CPU region (`arch_x86_64::smp`): each CPU
+/// reaches its own copy at this one address, so the entry halves below use
+/// it as a plain static, with no CPU number and no lock.
+#[unsafe(link_section = ".percpu")]
 static mut STATE: MaybeUninit<St> = MaybeUninit::uninit();
 
 /// The kernel state (initialised in `ipcb_kernel_main` before any entry).
@@ -50,7 +55,9 @@ fn state_ptr() -> *mut St {
 /// The fastpath's answer for each thread index: its context's address plus
 /// `CTX_TOP`, the form the entry keeps the current thread in. Filled once
 /// at boot (the contexts live in the `STATE` static and never move): one
-/// load on the hand-off instead of a shift, an add and an or.
+/// load on the hand-off instead of a shift, an add and an or. Per-CPU like
+/// `STATE` (the values are the same on every CPU: so are the addresses).
+#[unsafe(link_section = ".percpu")]
 static mut CTX_TOPS: [usize; 256] = [0; 256];
 
 /// Turn the core's decision into the two context pointers of the exit path.
@@ -138,7 +145,14 @@ extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
     serial::init(serial::COM1);
     serial::init(serial::COM2);
     let bi = boot::parse(magic, info);
-    // SAFETY: once, on the boot CPU, interrupts off, before user mode.
+    // Frames: after the kernel image, the loader's data and the per-CPU
+    // regions, to the end of RAM (at most the directly mapped first GiB).
+    let kernel_end = core::ptr::addr_of!(__bss_end) as u64 - KERNEL_OFFSET;
+    let ram_end = bi.mem_top.unwrap_or(64 << 20).min(DIRECT_MAP_SIZE);
+    // SAFETY: once, on the boot CPU, before anything touches `.percpu`.
+    let frames_start = unsafe { smp::init_bsp(&bi, kernel_end, ram_end, Pc::putc) };
+    // SAFETY: once, on the boot CPU, interrupts off, before user mode, with
+    // the per-CPU region mapped.
     let feat = unsafe { arch_x86_64::cpu::init() };
     let config = match bench::parse_cmdline(bi.cmdline) {
         Ok(c) => c,
@@ -157,12 +171,10 @@ extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
     #[cfg(feature = "inject")]
     inject::set(config.inject);
 
-    // Frames: from the end of the kernel image to the end of RAM (at most
-    // the directly mapped first GiB).
-    let kernel_end = core::ptr::addr_of!(__bss_end) as u64 - KERNEL_OFFSET;
-    let ram_end = bi.mem_top.unwrap_or(64 << 20).min(DIRECT_MAP_SIZE);
-    let frames = FrameAlloc::new(kernel_end, ram_end);
+    let frames = FrameAlloc::new(frames_start, ram_end);
     // SAFETY: boot is single-threaded; nothing has referenced STATE yet.
+    // (The other CPUs get a clone of it when they start, which the runtime
+    // re-initialises with their own frames.)
     unsafe { (*addr_of_mut!(STATE)).write(State::new(frames)) };
     // SAFETY: as above; the state is initialised and nothing runs yet.
     unsafe {
@@ -193,21 +205,44 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     Pc::exit(2)
 }
 
-// ----- critical-section: one CPU, interrupts off ---------------------------
+// ----- critical-section: interrupts off and a lock across CPUs -------------
 
-struct IrqOff;
-critical_section::set_impl!(IrqOff);
+struct IrqOffLocked;
+critical_section::set_impl!(IrqOffLocked);
 
-// SAFETY: masking interrupts on the only CPU excludes every other context.
-unsafe impl critical_section::Impl for IrqOff {
+/// Owner of the critical section: 0 = free, else the CPU index + 1.
+static CS_OWNER: AtomicUsize = AtomicUsize::new(0);
+/// Were interrupts on when this CPU took the section? Per-CPU: only the
+/// owner writes and reads it.
+#[unsafe(link_section = ".percpu")]
+static mut CS_IRQ_WAS_ON: bool = false;
+
+// SAFETY: interrupts off excludes the other contexts of this CPU, the
+// owner word the other CPUs; a nested acquire on the owner CPU is a no-op
+// (restore state `false`), so only the outermost release unlocks.
+unsafe impl critical_section::Impl for IrqOffLocked {
     unsafe fn acquire() -> critical_section::RawRestoreState {
         let was_on = x86_64::instructions::interrupts::are_enabled();
         x86_64::instructions::interrupts::disable();
-        was_on
+        let me = X86_64::cpu_index() + 1;
+        if CS_OWNER.load(Ordering::Relaxed) == me {
+            return false; // nested: the outer section keeps the lock
+        }
+        while CS_OWNER.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            core::hint::spin_loop();
+        }
+        // SAFETY: this CPU's own copy, and it holds the lock.
+        unsafe { *addr_of_mut!(CS_IRQ_WAS_ON) = was_on };
+        true
     }
-    unsafe fn release(was_on: critical_section::RawRestoreState) {
-        if was_on {
-            x86_64::instructions::interrupts::enable();
+    unsafe fn release(outermost: critical_section::RawRestoreState) {
+        if outermost {
+            // SAFETY: as in `acquire`.
+            let was_on = unsafe { *addr_of!(CS_IRQ_WAS_ON) };
+            CS_OWNER.store(0, Ordering::Release);
+            if was_on {
+                x86_64::instructions::interrupts::enable();
+            }
         }
     }
 }

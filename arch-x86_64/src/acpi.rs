@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The little of ACPI that SMP bring-up needs: find the RSDP, follow the
+//! XSDT (or the RSDT) to the MADT, and list the local APICs the firmware
+//! marks enabled.
+//!
+//! A hand-written parser rather than the `acpi` crate: its current release
+//! needs nightly, the one that builds on stable pulls an allocator-shaped
+//! API, and all we want is one table's list of APIC IDs. The parser reads
+//! physical memory through [`PhysMem`], so the kernel can map what lies
+//! beyond its direct map, and the host tests can hand it a table built in
+//! a `Vec`.
+//!
+//! What counts as a CPU (ACPI 6.5, 5.2.12): a *Processor Local APIC* entry
+//! (type 0) or a *Processor Local x2APIC* entry (type 9) whose flags have
+//! bit 0 (*Enabled*) set. Entries with only bit 1 (*Online Capable*) are
+//! hot-plug slots the firmware did not start: they are skipped, like the
+//! disabled ones. An APIC ID listed twice (some firmware lists the low IDs
+//! under both types) counts once.
+
+/// Most CPUs the parser reports; more are ignored (and counted).
+pub const MAX_APICS: usize = 64;
+
+/// Read access to physical memory.
+pub trait PhysMem {
+    /// Fill `buf` from physical address `pa`; `false` if that memory cannot
+    /// be read.
+    fn read(&mut self, pa: u64, buf: &mut [u8]) -> bool;
+}
+
+/// What the MADT says about the CPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Madt {
+    /// Physical address of the local APIC (the 32-bit field, or the
+    /// 64-bit override of a type 5 entry).
+    pub lapic_base: u64,
+    /// APIC IDs of the enabled CPUs, in table order (the firmware lists the
+    /// boot CPU first, but callers should not rely on it).
+    pub ids: [u32; MAX_APICS],
+    /// Number of valid entries in `ids`.
+    pub count: usize,
+    /// Enabled CPUs beyond [`MAX_APICS`], not listed.
+    pub dropped: usize,
+    /// Entries marked disabled (or only online-capable), skipped.
+    pub disabled: usize,
+}
+
+impl Madt {
+    /// The APIC IDs found.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids[..self.count]
+    }
+
+    fn add(&mut self, id: u32) {
+        if self.ids().contains(&id) {
+            return;
+        }
+        if self.count == MAX_APICS {
+            self.dropped += 1;
+        } else {
+            self.ids[self.count] = id;
+            self.count += 1;
+        }
+    }
+}
+
+/// Why no CPU list could be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcpiError {
+    /// No RSDP with a valid checksum where the firmware puts it.
+    NoRsdp,
+    /// The XSDT/RSDT is unreadable or its checksum is wrong.
+    BadRoot,
+    /// The root table lists no valid MADT ("APIC").
+    NoMadt,
+}
+
+fn checksum_ok(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0u8, |s, &b| s.wrapping_add(b)) == 0
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from(u32_at(b, off)) | (u64::from(u32_at(b, off + 4)) << 32)
+}
+
+/// Is there a valid RSDP at `pa`? Returns (revision, RSDT, XSDT).
+fn rsdp_at(mem: &mut impl PhysMem, pa: u64) -> Option<(u8, u64, u64)> {
+    let mut b = [0u8; 36];
+    if !mem.read(pa, &mut b[..20]) || &b[..8] != b"RSD PTR " || !checksum_ok(&b[..20]) {
+        return None;
+    }
+    let rev = b[15];
+    let rsdt = u64::from(u32_at(&b, 16));
+    if rev >= 2 && mem.read(pa + 20, &mut b[20..36]) {
+        let len = u32_at(&b, 20) as usize;
+        // The extended checksum covers the whole (36-byte) structure.
+        if len >= 36 && checksum_ok(&b[..36]) {
+            return Some((rev, rsdt, u64_at(&b, 24)));
+        }
+    }
+    Some((rev, rsdt, 0))
+}
+
+/// Find the RSDP: at `hint` (a copy the boot loader handed over), else in
+/// the first KiB of the EBDA, else in the BIOS area 0xE0000..0x100000, on
+/// 16-byte boundaries (ACPI 6.5, 5.2.5.1). Returns its physical address.
+pub fn find_rsdp(mem: &mut impl PhysMem, hint: Option<u64>) -> Option<u64> {
+    if let Some(pa) = hint
+        && rsdp_at(mem, pa).is_some()
+    {
+        return Some(pa);
+    }
+    let mut seg = [0u8; 2];
+    let ebda = if mem.read(0x40E, &mut seg) { u64::from(u16::from_le_bytes(seg)) << 4 } else { 0 };
+    // A plausible EBDA lies in the top of conventional memory.
+    if (0x8_0000..0xA_0000).contains(&ebda) {
+        for pa in (ebda..ebda + 1024).step_by(16) {
+            if rsdp_at(mem, pa).is_some() {
+                return Some(pa);
+            }
+        }
+    }
+    (0xE_0000..0x10_0000u64).step_by(16).find(|&pa| rsdp_at(mem, pa).is_some())
+}
+
+/// Read the header of the table at `pa`: (signature, length), if its
+/// checksum holds.
+fn table_at(mem: &mut impl PhysMem, pa: u64) -> Option<([u8; 4], u32)> {
+    let mut h = [0u8; 36];
+    if pa == 0 || !mem.read(pa, &mut h) {
+        return None;
+    }
+    let len = u32_at(&h, 4);
+    if !(36..=1 << 20).contains(&len) {
+        return None;
+    }
+    // Sum the table in chunks: it can be longer than any buffer we keep.
+    let mut sum = 0u8;
+    let mut chunk = [0u8; 64];
+    let mut off = 0u64;
+    while off < u64::from(len) {
+        let n = (u64::from(len) - off).min(64) as usize;
+        if !mem.read(pa + off, &mut chunk[..n]) {
+            return None;
+        }
+        sum = chunk[..n].iter().fold(sum, |s, &b| s.wrapping_add(b));
+        off += n as u64;
+    }
+    (sum == 0).then_some(([h[0], h[1], h[2], h[3]], len))
+}
+
+/// Read the MADT through the RSDP at `rsdp`.
+pub fn read_madt(mem: &mut impl PhysMem, rsdp: u64) -> Result<Madt, AcpiError> {
+    let (_, rsdt, xsdt) = rsdp_at(mem, rsdp).ok_or(AcpiError::NoRsdp)?;
+    // Prefer the XSDT (64-bit entries); fall back to the RSDT when the
+    // XSDT is absent or broken, as Linux does.
+    let (root, entry) = match table_at(mem, xsdt) {
+        Some((sig, len)) if &sig == b"XSDT" => ((xsdt, len), 8u64),
+        _ => match table_at(mem, rsdt) {
+            Some((sig, len)) if &sig == b"RSDT" => ((rsdt, len), 4u64),
+            _ => return Err(AcpiError::BadRoot),
+        },
+    };
+    let (root_pa, root_len) = root;
+    let mut madt = None;
+    let mut off = 36u64;
+    while off + entry <= u64::from(root_len) {
+        let mut e = [0u8; 8];
+        if !mem.read(root_pa + off, &mut e[..entry as usize]) {
+            return Err(AcpiError::BadRoot);
+        }
+        let pa = if entry == 8 { u64_at(&e, 0) } else { u64::from(u32_at(&e, 0)) };
+        if let Some((sig, len)) = table_at(mem, pa)
+            && &sig == b"APIC"
+        {
+            madt = Some((pa, len));
+            break;
+        }
+        off += entry;
+    }
+    let (pa, len) = madt.ok_or(AcpiError::NoMadt)?;
+    parse_madt(mem, pa, len).ok_or(AcpiError::NoMadt)
+}
+
+/// Walk the MADT's entries (after the 44-byte header: the standard 36,
+/// the local APIC address, the flags).
+fn parse_madt(mem: &mut impl PhysMem, pa: u64, len: u32) -> Option<Madt> {
+    let mut h = [0u8; 44];
+    if len < 44 || !mem.read(pa, &mut h) {
+        return None;
+    }
+    let mut m = Madt {
+        lapic_base: u64::from(u32_at(&h, 36)),
+        ids: [0; MAX_APICS],
+        count: 0,
+        dropped: 0,
+        disabled: 0,
+    };
+    let mut off = 44u64;
+    while off + 2 <= u64::from(len) {
+        let mut e = [0u8; 16];
+        if !mem.read(pa + off, &mut e[..2]) {
+            return None;
+        }
+        let (ty, elen) = (e[0], u64::from(e[1]));
+        if elen < 2 || off + elen > u64::from(len) {
+            break; // a malformed entry ends the walk, keeping what we have
+        }
+        let n = elen.min(16) as usize;
+        if !mem.read(pa + off, &mut e[..n]) {
+            return None;
+        }
+        match ty {
+            // Processor Local APIC: uid u8, APIC ID u8, flags u32.
+            0 if elen >= 8 => {
+                if u32_at(&e, 4) & 1 != 0 {
+                    m.add(u32::from(e[3]));
+                } else {
+                    m.disabled += 1;
+                }
+            }
+            // Local APIC Address Override: reserved u16, address u64.
+            5 if elen >= 12 => m.lapic_base = u64_at(&e, 4),
+            // Processor Local x2APIC: reserved u16, x2APIC ID u32, flags
+            // u32, uid u32.
+            9 if elen >= 16 => {
+                if u32_at(&e, 8) & 1 != 0 {
+                    m.add(u32_at(&e, 4));
+                } else {
+                    m.disabled += 1;
+                }
+            }
+            _ => {}
+        }
+        off += elen;
+    }
+    Some(m)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use super::*;
+
+    /// Physical memory for the tests: a sparse list of (address, bytes).
+    struct Mem(Vec<(u64, Vec<u8>)>);
+
+    impl PhysMem for Mem {
+        fn read(&mut self, pa: u64, buf: &mut [u8]) -> bool {
+            for (base, bytes) in &self.0 {
+                if pa >= *base && pa + buf.len() as u64 <= base + bytes.len() as u64 {
+                    let o = (pa - base) as usize;
+                    buf.copy_from_slice(&bytes[o..o + buf.len()]);
+                    return true;
+                }
+            }
+            // Unpopulated memory reads as zero, like a hole in a BIOS area.
+            buf.fill(0);
+            true
+        }
+    }
+
+    fn fix_checksum(b: &mut [u8], at: usize, range: core::ops::Range<usize>) {
+        b[at] = 0;
+        let s = b[range].iter().fold(0u8, |s, &x| s.wrapping_add(x));
+        b[at] = 0u8.wrapping_sub(s);
+    }
+
+    fn table(sig: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut t = Vec::new();
+        t.extend_from_slice(sig);
+        t.extend_from_slice(&((36 + body.len()) as u32).to_le_bytes());
+        t.push(1); // revision
+        t.push(0); // checksum
+        t.extend_from_slice(b"IPCBXX");
+        t.extend_from_slice(b"TESTTEST");
+        t.extend_from_slice(&[0; 12]);
+        t.extend_from_slice(body);
+        let n = t.len();
+        fix_checksum(&mut t, 9, 0..n);
+        t
+    }
+
+    fn rsdp(rev: u8, rsdt: u32, xsdt: u64) -> Vec<u8> {
+        let mut r = Vec::new();
+        r.extend_from_slice(b"RSD PTR ");
+        r.push(0);
+        r.extend_from_slice(b"IPCBXX");
+        r.push(rev);
+        r.extend_from_slice(&rsdt.to_le_bytes());
+        r.extend_from_slice(&36u32.to_le_bytes());
+        r.extend_from_slice(&xsdt.to_le_bytes());
+        r.extend_from_slice(&[0; 4]);
+        fix_checksum(&mut r, 8, 0..20);
+        fix_checksum(&mut r, 32, 0..36);
+        r
+    }
+
+    /// A MADT for four CPUs: IDs 0, 1 and 3 enabled, 2 disabled, 7 only
+    /// online-capable, one x2APIC entry (ID 300) and a duplicate of ID 1.
+    fn madt_body() -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xFEE0_0000u32.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes()); // PCAT_COMPAT
+        for (uid, id, flags) in [(0u8, 0u8, 1u32), (1, 1, 1), (2, 2, 0), (3, 3, 1), (4, 7, 2)] {
+            b.extend_from_slice(&[0, 8, uid, id]);
+            b.extend_from_slice(&flags.to_le_bytes());
+        }
+        // An I/O APIC entry (type 1), which must be skipped.
+        b.extend_from_slice(&[1, 12, 0, 0, 0, 0, 0xC0, 0xFE, 0, 0, 0, 0]);
+        // x2APIC entries: ID 300 enabled, ID 1 again.
+        for id in [300u32, 1] {
+            b.extend_from_slice(&[9, 16, 0, 0]);
+            b.extend_from_slice(&id.to_le_bytes());
+            b.extend_from_slice(&1u32.to_le_bytes());
+            b.extend_from_slice(&id.to_le_bytes());
+        }
+        b
+    }
+
+    fn machine(xsdt: bool) -> Mem {
+        let madt = table(b"APIC", &madt_body());
+        let facp = table(b"FACP", &[0; 20]);
+        let mut root_body = Vec::new();
+        let root = if xsdt {
+            for pa in [0x7F0_1000u64, 0x7F0_2000] {
+                root_body.extend_from_slice(&pa.to_le_bytes());
+            }
+            table(b"XSDT", &root_body)
+        } else {
+            for pa in [0x7F0_1000u32, 0x7F0_2000] {
+                root_body.extend_from_slice(&pa.to_le_bytes());
+            }
+            table(b"RSDT", &root_body)
+        };
+        let rsdp = if xsdt { rsdp(2, 0, 0x7F0_0000) } else { rsdp(0, 0x7F0_0000, 0) };
+        Mem(std::vec![
+            (0xF_5A40, rsdp),
+            (0x7F0_0000, root),
+            (0x7F0_1000, facp),
+            (0x7F0_2000, madt),
+        ])
+    }
+
+    #[test]
+    fn finds_rsdp_in_bios_area() {
+        let mut m = machine(true);
+        assert_eq!(find_rsdp(&mut m, None), Some(0xF_5A40));
+        // A wrong hint falls back to the scan.
+        assert_eq!(find_rsdp(&mut m, Some(0x1000)), Some(0xF_5A40));
+    }
+
+    #[test]
+    fn finds_rsdp_in_ebda() {
+        let mut m = machine(false);
+        let r = m.0.remove(0).1;
+        m.0.push((0x40E, (0x9FC0u16).to_le_bytes().to_vec()));
+        m.0.push((0x9_FC20, r));
+        assert_eq!(find_rsdp(&mut m, None), Some(0x9_FC20));
+    }
+
+    #[test]
+    fn bad_checksum_is_not_an_rsdp() {
+        let mut m = machine(true);
+        m.0[0].1[8] ^= 1;
+        assert_eq!(find_rsdp(&mut m, None), None);
+    }
+
+    #[test]
+    fn lists_enabled_apics_via_xsdt_and_rsdt() {
+        for xsdt in [true, false] {
+            let mut m = machine(xsdt);
+            let madt = read_madt(&mut m, 0xF_5A40).unwrap();
+            assert_eq!(madt.ids(), &[0, 1, 3, 300]);
+            assert_eq!(madt.disabled, 2);
+            assert_eq!(madt.dropped, 0);
+            assert_eq!(madt.lapic_base, 0xFEE0_0000);
+        }
+    }
+
+    #[test]
+    fn lapic_override() {
+        let mut body = madt_body();
+        body.extend_from_slice(&[5, 12, 0, 0]);
+        body.extend_from_slice(&0xFED0_0000u64.to_le_bytes());
+        let mut m = machine(true);
+        m.0[3].1 = table(b"APIC", &body);
+        assert_eq!(read_madt(&mut m, 0xF_5A40).unwrap().lapic_base, 0xFED0_0000);
+    }
+
+    #[test]
+    fn corrupt_madt_is_refused() {
+        let mut m = machine(true);
+        m.0[3].1[40] ^= 0x55;
+        assert_eq!(read_madt(&mut m, 0xF_5A40), Err(AcpiError::NoMadt));
+    }
+
+    #[test]
+    fn broken_xsdt_falls_back_to_rsdt() {
+        let mut m = machine(false);
+        // Revision 2 RSDP naming both, with an XSDT address that holds
+        // nothing: the RSDT must be used.
+        m.0[0].1 = rsdp(2, 0x7F0_0000, 0x6000_0000);
+        assert_eq!(read_madt(&mut m, 0xF_5A40).unwrap().ids(), &[0, 1, 3, 300]);
+    }
+
+    #[test]
+    fn too_many_cpus_are_counted() {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xFEE0_0000u32.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        for id in 0..(MAX_APICS as u32 + 3) {
+            b.extend_from_slice(&[9, 16, 0, 0]);
+            b.extend_from_slice(&id.to_le_bytes());
+            b.extend_from_slice(&1u32.to_le_bytes());
+            b.extend_from_slice(&id.to_le_bytes());
+        }
+        let mut m = machine(true);
+        m.0[3].1 = table(b"APIC", &b);
+        let madt = read_madt(&mut m, 0xF_5A40).unwrap();
+        assert_eq!((madt.count, madt.dropped), (MAX_APICS, 3));
+    }
+}

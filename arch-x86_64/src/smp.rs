@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! SMP: per-CPU data by page-table aliasing, the CPU list from the ACPI
+//! MADT, and the start of the other CPUs (INIT-SIPI-SIPI).
+//!
+//! **Per-CPU data without a per-CPU instruction.** Everything a CPU's
+//! kernel writes on its IPC path (the entry's per-CPU block, the kernel
+//! and fault stacks, GDT and TSS, the board's kernel state) is linked into
+//! the `.percpu` section at [`PERCPU_VA`], the first 2 MiB after the
+//! kernel's GiB (page-directory-pointer entry 511 of the kernel half).
+//! Each CPU has its own physical copy of that region (a 2 MiB page) and
+//! its own copy of the page-table path to it: its own PML4, its own PDPT
+//! (entry 510, the kernel image and direct map, shared; entry 511, its
+//! own) and its own page directory (entry 0: its region; entry 1: the
+//! shared device page table with the local APIC). A user address space
+//! created on a CPU copies that CPU's kernel PML4 entry
+//! (`paging::new_space`), and tasks never leave the CPU that built them.
+//! So `[rip + IPCB_PERCPU]` in the entry assembly and `&mut STATE` in the
+//! Rust fastpath reach the running CPU's own copy, with exactly the
+//! instructions of the single-CPU kernel: no `swapgs`, no `gs:` prefix,
+//! no CPU number, no lock. The region is mapped global (its translation
+//! survives address-space switches, as the kernel image's does): a CPU's
+//! TLB only ever holds its own CPU's translation.
+//!
+//! **Memory layout at boot** ([`init_bsp`]): after the kernel image and
+//! the boot loader's data, one 2 MiB-aligned chunk per CPU; the frame
+//! allocator starts after the last. A secondary CPU's three page-table
+//! pages sit in the last 16 KiB of its own chunk (the linker script keeps
+//! the region below that).
+//!
+//! **Start-up** ([`start_secondaries`]): for each CPU the MADT lists as
+//! enabled, the boot CPU clones its own region into the CPU's chunk (so
+//! the board's state is "initialised like the boot CPU's"), builds its
+//! tables, copies the real-mode trampoline to a page below 1 MiB and sends
+//! INIT, waits 10 ms, sends STARTUP twice 200 µs apart (Intel SDM vol. 3,
+//! 9.4.4.1). The trampoline goes 16-bit → 32-bit → long mode with the new
+//! CPU's own PML4 (plus a temporary identity map of the first GiB) and
+//! jumps to [`ipcb_ap_main`] on that CPU's driver stack, which is in its
+//! region too. One CPU at a time: the next starts when the previous one
+//! has left the trampoline.
+//!
+//! **Parking** ([`park`], [`unpark_all`]): a secondary without work halts
+//! (`sti; hlt`) until a wake-up IPI. Under QEMU icount every instruction
+//! any vCPU runs advances the one clock all vCPUs read, so a CPU spinning
+//! on a mailbox would add its instructions to what the boot CPU measures;
+//! a halted one adds none. No timer interrupt is used anywhere.
+
+use core::fmt::Write;
+use core::ptr::{addr_of, addr_of_mut};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use embedded_hal::delay::DelayNs;
+use x86_64::registers::model_specific::Msr;
+use x86_64::structures::paging::{PageTable, PageTableFlags as F};
+
+use crate::acpi::{self, PhysMem};
+use crate::apic::{self, TscDelay};
+use crate::boot::{BootInfo, DIRECT_MAP_SIZE, KERNEL_OFFSET};
+
+/// Most CPUs the kernel starts (the rest stay in wait-for-SIPI).
+pub const MAX_CPUS: usize = 64;
+/// Virtual address of the per-CPU region (PDPT entry 511, PD entry 0).
+pub const PERCPU_VA: u64 = 0xFFFF_FFFF_C000_0000;
+/// Size of one CPU's copy of the region (one 2 MiB page).
+pub const PERCPU_CHUNK: u64 = 2 << 20;
+/// Device page table (PD entry 1): page 0 is the local APIC.
+pub const DEVICE_VA: u64 = PERCPU_VA + PERCPU_CHUNK;
+/// A 4 MiB window (PD entries 2 and 3) through which the boot CPU reads
+/// ACPI tables beyond the direct map; unmapped after boot.
+const WINDOW_VA: u64 = PERCPU_VA + 2 * PERCPU_CHUNK;
+/// Frames left for the frame allocator at least (enough for the
+/// benchmarks); CPUs whose chunk would eat into them are not started.
+const MIN_FRAMES_BYTES: u64 = 16 << 20;
+/// The page below 1 MiB the trampoline is copied to (STARTUP vector 0x08);
+/// conventional memory that the loaders leave free once they are done.
+const TRAMPOLINE_PA: u64 = 0x8000;
+/// Stack of a secondary CPU's driver (where `entry` runs), in its region.
+const DRIVER_STACK_SIZE: usize = 256 * 1024;
+
+/// What the CPU-local code needs about its own CPU, in `.percpu`.
+#[repr(C)]
+struct CpuLocal {
+    /// Index of this CPU (0 = the boot CPU).
+    index: usize,
+    /// Physical address of this CPU's kernel PML4 (0 on the boot CPU: the
+    /// boot PML4).
+    kernel_pml4: u64,
+}
+
+#[unsafe(link_section = ".percpu")]
+static mut LOCAL: CpuLocal = CpuLocal { index: 0, kernel_pml4: 0 };
+
+#[repr(C, align(16))]
+struct DriverStack([u8; DRIVER_STACK_SIZE]);
+/// A secondary CPU's driver stack (the boot CPU keeps its boot stack).
+#[unsafe(link_section = ".percpu")]
+static mut DRIVER_STACK: DriverStack = DriverStack([0; DRIVER_STACK_SIZE]);
+
+/// The boot CPU's page directory for PDPT entry 511 (secondaries have
+/// theirs in their chunk).
+static mut BSP_PD: PageTable = PageTable::new();
+/// The device page table, shared by every CPU's page directory.
+static mut DEV_PT: PageTable = PageTable::new();
+
+/// What [`init_bsp`] found and reserved, for [`start_secondaries`].
+struct Plan {
+    /// APIC IDs to start, index = CPU index (0 = boot CPU).
+    ids: [u32; MAX_CPUS],
+    /// Number of CPUs with a chunk.
+    n: usize,
+    /// Physical address of CPU 0's chunk.
+    base: u64,
+    /// Why there are not more CPUs (for the console line), if anything.
+    note: &'static str,
+    /// Enabled CPUs listed but not started (beyond the limits).
+    skipped: usize,
+}
+
+static mut PLAN: Plan = Plan { ids: [0; MAX_CPUS], n: 1, base: 0, note: "", skipped: 0 };
+/// Console output for the one line this module prints.
+static mut PUTC: Option<fn(u8)> = None;
+/// Secondary CPUs that finished their set-up (they count up in order).
+static ONLINE: AtomicUsize = AtomicUsize::new(0);
+/// The runtime's entry for secondaries (`fn(usize) -> !`, as usize).
+static ENTRY: AtomicUsize = AtomicUsize::new(0);
+/// The boot CPU's CR0, CR4, EFER and PAT, for the secondaries.
+static mut BSP_REGS: [u64; 4] = [0; 4];
+
+unsafe extern "C" {
+    static ipcb_pml4: PageTable;
+    static mut ipcb_kernel_pdpt: PageTable;
+    static ipcb_boot_pdpt: PageTable;
+    static __percpu_start: u8;
+    static __percpu_end: u8;
+    static ipcb_ap_tramp: u8;
+    static ipcb_ap_tramp_end: u8;
+    static ipcb_ap_tramp_32: u8;
+    static ipcb_ap_tramp_64: u8;
+    static ipcb_ap_tramp_gdt: u8;
+    static ipcb_ap_tramp_gdtr: u8;
+    static ipcb_ap_tramp_far32: u8;
+    static ipcb_ap_tramp_far64: u8;
+    static ipcb_ap_tramp_params: u8;
+    fn ipcb_ap_entry64();
+}
+
+struct Console;
+
+impl Write for Console {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        // SAFETY: set once by `init_bsp` before any reader.
+        if let Some(p) = unsafe { *addr_of!(PUTC) } {
+            s.bytes().for_each(p);
+        }
+        Ok(())
+    }
+}
+
+/// Physical address of a kernel static (in the image, in the direct map).
+fn image_pa<T>(p: *const T) -> u64 {
+    p as u64 - KERNEL_OFFSET
+}
+
+/// The page table in frame `pa` (direct map).
+///
+/// # Safety
+///
+/// `pa` is a page-table frame in the direct map that nothing else
+/// references for the returned lifetime.
+unsafe fn table<'a>(pa: u64) -> &'a mut PageTable {
+    // SAFETY: per the caller.
+    unsafe { &mut *(crate::paging::phys_to_virt(pa) as *mut PageTable) }
+}
+
+fn invlpg(va: u64) {
+    x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(va));
+}
+
+/// Physical memory for the ACPI parser: the direct map, or beyond it the
+/// boot CPU's 4 MiB window (firmware puts ACPI tables anywhere below 4 GiB
+/// and, on big machines, above).
+struct KernelPhys;
+
+impl PhysMem for KernelPhys {
+    fn read(&mut self, pa: u64, buf: &mut [u8]) -> bool {
+        let len = buf.len() as u64;
+        if len > PERCPU_CHUNK || pa.checked_add(len).is_none_or(|e| e > 1 << 46) {
+            return false;
+        }
+        let src = if pa + len <= DIRECT_MAP_SIZE {
+            crate::paging::phys_to_virt(pa) as *const u8
+        } else {
+            let page = pa & !(PERCPU_CHUNK - 1);
+            let flags = F::PRESENT | F::HUGE_PAGE | F::NO_EXECUTE;
+            // SAFETY: BSP_PD is hooked into the kernel PDPT (init_bsp);
+            // entries 2 and 3 are the window, used by this function only,
+            // on the boot CPU, before any other CPU runs.
+            unsafe {
+                let pd = &mut *addr_of_mut!(BSP_PD);
+                pd[2].set_addr(x86_64::PhysAddr::new(page), flags);
+                pd[3].set_addr(x86_64::PhysAddr::new(page + PERCPU_CHUNK), flags);
+            }
+            invlpg(WINDOW_VA);
+            invlpg(WINDOW_VA + PERCPU_CHUNK);
+            (WINDOW_VA + (pa - page)) as *const u8
+        };
+        // SAFETY: `src..src+len` is mapped just above; firmware tables are
+        // plain memory.
+        unsafe { core::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
+        true
+    }
+}
+
+/// Boot CPU, before anything touches `.percpu`: map the boot CPU's region,
+/// map the local APIC, read the CPU list from the MADT and reserve a
+/// region copy for each CPU to start. Returns the first physical address
+/// the frame allocator may use; `kernel_end` is the end of the image,
+/// `ram_end` the end of usable RAM (at most the direct map), `putc` the
+/// console for the SMP line.
+///
+/// # Safety
+///
+/// Once, on the boot CPU, before `cpu::init` and before anything uses a
+/// `.percpu` static.
+pub unsafe fn init_bsp(bi: &BootInfo, kernel_end: u64, ram_end: u64, putc: fn(u8)) -> u64 {
+    // SAFETY: single-threaded boot; these tables are ours and not yet in
+    // use (entry 511 of the kernel PDPT is empty until now).
+    unsafe {
+        *addr_of_mut!(PUTC) = Some(putc);
+        let table_flags = F::PRESENT | F::WRITABLE;
+        let pd = &mut *addr_of_mut!(BSP_PD);
+        let (lapic_pa, x2_on) = apic::base();
+        let dev = &mut *addr_of_mut!(DEV_PT);
+        // Uncached (PCD|PWT = UC with any PAT), global, never executable.
+        dev[0].set_addr(
+            x86_64::PhysAddr::new(lapic_pa),
+            F::PRESENT | F::WRITABLE | F::NO_CACHE | F::WRITE_THROUGH | F::GLOBAL | F::NO_EXECUTE,
+        );
+        pd[1].set_addr(x86_64::PhysAddr::new(image_pa(addr_of!(DEV_PT))), table_flags);
+        (&mut *addr_of_mut!(ipcb_kernel_pdpt))[511]
+            .set_addr(x86_64::PhysAddr::new(image_pa(addr_of!(BSP_PD))), table_flags);
+
+        // The CPUs: the boot CPU first, then every other enabled one.
+        let mut mem = KernelPhys;
+        let madt = acpi::find_rsdp(&mut mem, bi.rsdp)
+            .ok_or(acpi::AcpiError::NoRsdp)
+            .and_then(|r| acpi::read_madt(&mut mem, r));
+        pd[2].set_unused();
+        pd[3].set_unused();
+        invlpg(WINDOW_VA);
+        invlpg(WINDOW_VA + PERCPU_CHUNK);
+
+        let has_x2 = crate::cpu::cpuid(1, 0).2 & (1 << 21) != 0;
+        let big_id = madt.as_ref().is_ok_and(|m| m.ids().iter().any(|&id| id > 254));
+        apic::set_mode(x2_on || (has_x2 && big_id));
+        apic::init_local();
+        let plan = &mut *addr_of_mut!(PLAN);
+        plan.ids[0] = apic::id();
+        match &madt {
+            Ok(m) => {
+                plan.skipped = m.dropped;
+                for &id in m.ids() {
+                    if id == plan.ids[0] {
+                        continue;
+                    }
+                    if plan.n == MAX_CPUS || (!apic::x2apic() && id > 254) {
+                        plan.skipped += 1;
+                        continue;
+                    }
+                    plan.ids[plan.n] = id;
+                    plan.n += 1;
+                }
+            }
+            Err(acpi::AcpiError::NoRsdp) => plan.note = "no ACPI RSDP: boot CPU only",
+            Err(acpi::AcpiError::BadRoot) => plan.note = "bad ACPI RSDT/XSDT: boot CPU only",
+            Err(acpi::AcpiError::NoMadt) => plan.note = "no valid ACPI MADT: boot CPU only",
+        }
+
+        // One chunk per CPU, 2 MiB-aligned, after the image and whatever
+        // the loader left behind it; as many as leave the frame allocator
+        // its minimum.
+        let base = kernel_end.max(bi.info_end).next_multiple_of(PERCPU_CHUNK);
+        let fit = ram_end.saturating_sub(base + MIN_FRAMES_BYTES) / PERCPU_CHUNK;
+        assert!(fit >= 1, "not enough RAM for the per-CPU region");
+        if (plan.n as u64) > fit {
+            plan.skipped += plan.n - fit as usize;
+            plan.n = fit as usize;
+            plan.note = "not enough RAM for more per-CPU regions";
+        }
+        plan.base = base;
+
+        // The boot CPU's copy: zeroed (the region is not loaded from the
+        // image) and mapped with one global 2 MiB page.
+        let used = addr_of!(__percpu_end) as u64 - addr_of!(__percpu_start) as u64;
+        core::ptr::write_bytes(crate::paging::phys_to_virt(base), 0, used as usize);
+        pd[0].set_addr(x86_64::PhysAddr::new(base), percpu_flags());
+        crate::paging::flush_all();
+        base + plan.n as u64 * PERCPU_CHUNK
+    }
+}
+
+fn percpu_flags() -> F {
+    F::PRESENT | F::WRITABLE | F::HUGE_PAGE | F::GLOBAL | F::NO_EXECUTE
+}
+
+/// Index of the running CPU (0 = the boot CPU).
+#[inline]
+pub fn cpu_index() -> usize {
+    // SAFETY: this CPU's own copy, written before the CPU ran any code
+    // that asks (by the boot CPU, into the clone).
+    unsafe { (*addr_of!(LOCAL)).index }
+}
+
+/// Physical address of the running CPU's kernel PML4: user spaces built on
+/// this CPU copy its kernel half, and `load_kernel_space` loads it.
+pub fn kernel_pml4() -> u64 {
+    // SAFETY: as in `cpu_index`.
+    let pa = unsafe { (*addr_of!(LOCAL)).kernel_pml4 };
+    if pa == 0 { image_pa(addr_of!(ipcb_pml4)) } else { pa }
+}
+
+/// The APIC IDs of the CPUs online, index order.
+pub fn apic_ids() -> &'static [u32] {
+    // SAFETY: PLAN is written only during boot on the boot CPU; `n` is
+    // lowered to the CPUs online at the end of `start_secondaries`.
+    unsafe {
+        let plan = &*addr_of!(PLAN);
+        &plan.ids[..plan.n]
+    }
+}
+
+/// Start every other CPU of the plan; each runs `entry(index)` once set
+/// up. Returns the number of CPUs online, this one included. Prints one
+/// console line (`smp: N CPUs online (APIC IDs ...)`).
+///
+/// # Safety
+///
+/// Once, on the boot CPU, after `cpu::init`, with the board's per-CPU
+/// statics initialised (they are cloned), interrupts off.
+pub unsafe fn start_secondaries(entry: fn(usize) -> !) -> usize {
+    ENTRY.store(entry as usize, Ordering::Release);
+    // SAFETY: single-threaded until the first AP runs; afterwards the APs
+    // read only BSP_REGS and ENTRY, written before they start, and the
+    // AP's own clone, written before its STARTUP.
+    unsafe {
+        let plan = &mut *addr_of_mut!(PLAN);
+        let mut why = plan.note;
+        if plan.n > 1 {
+            *addr_of_mut!(BSP_REGS) = [
+                x86_64::registers::control::Cr0::read_raw(),
+                x86_64::registers::control::Cr4::read_raw(),
+                Msr::new(0xC000_0080).read() & !(1 << 10), // EFER without LMA
+                Msr::new(0x277).read(),                      // IA32_PAT
+            ];
+            apic::calibrate(10);
+            install_trampoline();
+            for i in 1..plan.n {
+                if !start_one(plan, i) {
+                    why = "a CPU did not answer its STARTUP: later ones not started";
+                    plan.skipped += plan.n - i;
+                    plan.n = i;
+                    break;
+                }
+            }
+        }
+        let mut c = Console;
+        let _ = write!(c, "smp: {} CPU{} online (APIC IDs", plan.n, if plan.n == 1 { "" } else { "s" });
+        for id in &plan.ids[..plan.n] {
+            let _ = write!(c, " {id}");
+        }
+        let _ = write!(c, ")");
+        if plan.skipped > 0 {
+            let _ = write!(c, ", {} not started", plan.skipped);
+        }
+        if !why.is_empty() {
+            let _ = write!(c, "; {why}");
+        }
+        let _ = c.write_str("\r\n");
+        plan.n
+    }
+}
+
+/// Copy the trampoline to [`TRAMPOLINE_PA`] and patch the addresses that
+/// depend on where it runs.
+///
+/// # Safety
+///
+/// Boot CPU, no AP running the trampoline.
+unsafe fn install_trampoline() {
+    let start = addr_of!(ipcb_ap_tramp) as u64;
+    let len = addr_of!(ipcb_ap_tramp_end) as u64 - start;
+    let off = |p: *const u8| p as u64 - start;
+    let dst = crate::paging::phys_to_virt(TRAMPOLINE_PA);
+    // SAFETY: the page below 1 MiB is free conventional memory after boot
+    // and in the direct map; the trampoline is shorter than a page.
+    unsafe {
+        core::ptr::copy_nonoverlapping(start as *const u8, dst, len as usize);
+        let put32 = |o: u64, v: u64| (dst.add(o as usize) as *mut u32).write_unaligned(v as u32);
+        put32(off(addr_of!(ipcb_ap_tramp_gdtr)) + 2, TRAMPOLINE_PA + off(addr_of!(ipcb_ap_tramp_gdt)));
+        put32(off(addr_of!(ipcb_ap_tramp_far32)), TRAMPOLINE_PA + off(addr_of!(ipcb_ap_tramp_32)));
+        put32(off(addr_of!(ipcb_ap_tramp_far64)), TRAMPOLINE_PA + off(addr_of!(ipcb_ap_tramp_64)));
+    }
+}
+
+/// Offsets in the trampoline's parameter block.
+const T_CR3: usize = 0;
+const T_EFER: usize = 4;
+const T_CR0: usize = 8;
+const T_STACK: usize = 16;
+const T_ENTRY: usize = 24;
+
+/// Clone the region for CPU `i`, build its tables, start it, and wait
+/// until it is set up. `false` if it did not come up.
+///
+/// # Safety
+///
+/// Boot CPU; CPU `i - 1` is out of the trampoline.
+unsafe fn start_one(plan: &Plan, i: usize) -> bool {
+    let chunk = plan.base + i as u64 * PERCPU_CHUNK;
+    let start = addr_of!(__percpu_start) as u64;
+    let used = addr_of!(__percpu_end) as u64 - start;
+    let tables = chunk + PERCPU_CHUNK - 3 * 4096;
+    let (pml4, pdpt, pd) = (tables, tables + 4096, tables + 8192);
+    let table_flags = F::PRESENT | F::WRITABLE;
+    // SAFETY: the chunk is reserved for CPU `i` (init_bsp) and in the
+    // direct map; CPU `i` is not running yet, so nothing else uses it.
+    unsafe {
+        // The clone: the boot CPU's region as it is now (the board's state
+        // included), then this CPU's own identity.
+        core::ptr::copy_nonoverlapping(start as *const u8, crate::paging::phys_to_virt(chunk), used as usize);
+        let local = crate::paging::phys_to_virt(chunk + (addr_of!(LOCAL) as u64 - start)) as *mut CpuLocal;
+        local.write(CpuLocal { index: i, kernel_pml4: pml4 });
+
+        core::ptr::write_bytes(crate::paging::phys_to_virt(tables), 0, 3 * 4096);
+        let d = table(pd);
+        d[0].set_addr(x86_64::PhysAddr::new(chunk), percpu_flags());
+        d[1].set_addr(x86_64::PhysAddr::new(image_pa(addr_of!(DEV_PT))), table_flags);
+        let p = table(pdpt);
+        p.clone_from(&*addr_of!(ipcb_kernel_pdpt));
+        p[511].set_addr(x86_64::PhysAddr::new(pd), table_flags);
+        let l4 = table(pml4);
+        l4[511].set_addr(x86_64::PhysAddr::new(pdpt), table_flags);
+        // Temporary identity map of the first GiB (the boot tables' own,
+        // not global) for the trampoline; ipcb_ap_main removes it.
+        l4[0].set_addr(x86_64::PhysAddr::new(image_pa(addr_of!(ipcb_boot_pdpt))), table_flags);
+
+        let t = crate::paging::phys_to_virt(TRAMPOLINE_PA);
+        let params = t.add((addr_of!(ipcb_ap_tramp_params) as u64 - addr_of!(ipcb_ap_tramp) as u64) as usize);
+        let regs = *addr_of!(BSP_REGS);
+        (params.add(T_CR3) as *mut u32).write_volatile(pml4 as u32);
+        (params.add(T_EFER) as *mut u32).write_volatile(regs[2] as u32);
+        (params.add(T_CR0) as *mut u32).write_volatile(regs[0] as u32);
+        let stack_top = addr_of!(DRIVER_STACK) as u64 + DRIVER_STACK_SIZE as u64;
+        (params.add(T_STACK) as *mut u64).write_volatile(stack_top);
+        (params.add(T_ENTRY) as *mut u64).write_volatile(ipcb_ap_entry64 as *const () as u64);
+    }
+    core::sync::atomic::fence(Ordering::SeqCst);
+
+    let id = plan.ids[i];
+    let vector = (TRAMPOLINE_PA >> 12) as u32;
+    let mut delay = TscDelay;
+    apic::send_ipi(id, apic::ICR_INIT_ASSERT);
+    if !apic::x2apic() {
+        apic::send_ipi(id, apic::ICR_INIT_DEASSERT);
+    }
+    delay.delay_ms(10);
+    for _ in 0..2 {
+        apic::send_ipi(id, apic::ICR_STARTUP | vector);
+        delay.delay_us(200);
+        if ONLINE.load(Ordering::Acquire) >= i {
+            return true;
+        }
+    }
+    // It may still be on its way (a slow trampoline under emulation):
+    // give it a generous second, then give up.
+    let t0 = crate::pmu::rdtsc();
+    let limit = apic::us_to_ticks(1_000_000);
+    while crate::pmu::rdtsc().wrapping_sub(t0) < limit {
+        if ONLINE.load(Ordering::Acquire) >= i {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    false
+}
+
+/// The Rust entry of a secondary CPU, on its driver stack in its own
+/// region, with its own PML4 loaded (and the trampoline's identity map).
+#[unsafe(no_mangle)]
+extern "sysv64" fn ipcb_ap_main() -> ! {
+    // SAFETY: this CPU's own tables and clone; BSP_REGS and ENTRY were
+    // written before its STARTUP.
+    unsafe {
+        let pml4 = (*addr_of!(LOCAL)).kernel_pml4;
+        table(pml4)[0].set_unused();
+        crate::paging::switch_to(pml4); // drops the (non-global) identity map
+        let regs = *addr_of!(BSP_REGS);
+        crate::cpu::init_ap(regs[1]);
+        Msr::new(0x277).write(regs[3]);
+        apic::init_local();
+        let index = (*addr_of!(LOCAL)).index;
+        let entry: fn(usize) -> ! = core::mem::transmute(ENTRY.load(Ordering::Acquire));
+        ONLINE.fetch_add(1, Ordering::AcqRel);
+        entry(index)
+    }
+}
+
+/// Wait on a secondary CPU until a wake-up IPI (or any event that ends
+/// `hlt`); the caller then checks for work. Interrupts are masked
+/// everywhere else, so an IPI sent after the caller found no work stays
+/// pending and ends the `hlt` at once: no wake-up is lost. On the boot
+/// CPU (which nothing wakes) it only pauses.
+pub fn park() {
+    if cpu_index() == 0 {
+        core::hint::spin_loop();
+        return;
+    }
+    // SAFETY: `sti; hlt` is atomic with respect to interrupts (`sti`
+    // delays them by one instruction); the handler of every vector >= 32
+    // only returns; `cli` restores the kernel's interrupts-off state.
+    unsafe { core::arch::asm!("sti", "hlt", "cli", options(nostack)) };
+    apic::eoi();
+}
+
+/// Wake every secondary CPU parked in [`park`].
+pub fn unpark_all() {
+    for &id in apic_ids().iter().skip(1) {
+        apic::send_ipi(id, apic::ICR_FIXED | u32::from(apic::WAKE_VECTOR));
+    }
+}
+
+// The real-mode trampoline: copied to TRAMPOLINE_PA, entered by STARTUP at
+// CS:IP = (TRAMPOLINE_PA >> 4):0. `ebx` keeps the page's linear address;
+// the parameters and the far pointers are patched by the boot CPU.
+#[cfg(target_os = "none")]
+core::arch::global_asm!(
+    r#"
+    .section .rodata.ipcb_ap_tramp, "a"
+    .balign 16
+    .global ipcb_ap_tramp, ipcb_ap_tramp_end, ipcb_ap_tramp_32, ipcb_ap_tramp_64
+    .global ipcb_ap_tramp_gdt, ipcb_ap_tramp_gdtr, ipcb_ap_tramp_far32
+    .global ipcb_ap_tramp_far64, ipcb_ap_tramp_params
+    .code16
+ipcb_ap_tramp:
+    cli
+    cld
+    mov %cs, %ax
+    mov %ax, %ds                        /* data at offsets from the page    */
+    movzwl %ax, %ebx
+    shl $4, %ebx                        /* ebx = linear address of the page */
+    lgdtl (ipcb_ap_tramp_gdtr - ipcb_ap_tramp)
+    mov %cr0, %eax
+    or $1, %eax                         /* PE                               */
+    mov %eax, %cr0
+    ljmpl *(ipcb_ap_tramp_far32 - ipcb_ap_tramp)
+
+    .code32
+ipcb_ap_tramp_32:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    xor %ax, %ax
+    mov %ax, %fs
+    mov %ax, %gs
+    mov %cr4, %eax
+    or $0xA0, %eax                      /* PAE | PGE                        */
+    mov %eax, %cr4
+    mov (ipcb_ap_tramp_params - ipcb_ap_tramp + 0)(%ebx), %eax
+    mov %eax, %cr3                      /* this CPU's own PML4              */
+    mov $0xC0000080, %ecx               /* IA32_EFER = the boot CPU's:      */
+    mov (ipcb_ap_tramp_params - ipcb_ap_tramp + 4)(%ebx), %eax
+    xor %edx, %edx                      /*   LME, NXE, SCE                  */
+    wrmsr
+    mov (ipcb_ap_tramp_params - ipcb_ap_tramp + 8)(%ebx), %eax
+    mov %eax, %cr0                      /* the boot CPU's CR0: PG, WP, caches on */
+    ljmpl *(ipcb_ap_tramp_far64 - ipcb_ap_tramp)(%ebx)
+
+    .code64
+ipcb_ap_tramp_64:
+    mov %ebx, %ebx                      /* upper half undefined after the switch */
+    mov (ipcb_ap_tramp_params - ipcb_ap_tramp + 16)(%rbx), %rsp
+    mov (ipcb_ap_tramp_params - ipcb_ap_tramp + 24)(%rbx), %rax
+    jmp *%rax                           /* ipcb_ap_entry64, higher half     */
+
+    .balign 8
+ipcb_ap_tramp_gdt:
+    .quad 0
+    .quad 0x00CF9A000000FFFF            /* 0x08: 32-bit code                */
+    .quad 0x00CF92000000FFFF            /* 0x10: data                       */
+    .quad 0x00AF9A000000FFFF            /* 0x18: 64-bit code                */
+ipcb_ap_tramp_gdtr:
+    .short 31
+    .long 0                             /* patched: linear address of the GDT */
+    .balign 8
+ipcb_ap_tramp_far32:
+    .long 0                             /* patched: linear ipcb_ap_tramp_32 */
+    .short 0x08
+    .balign 8
+ipcb_ap_tramp_far64:
+    .long 0                             /* patched: linear ipcb_ap_tramp_64 */
+    .short 0x18
+    .balign 8
+ipcb_ap_tramp_params:
+    .long 0                             /* +0: CR3                          */
+    .long 0                             /* +4: EFER (low half)              */
+    .long 0                             /* +8: CR0                          */
+    .long 0
+    .quad 0                             /* +16: stack top                   */
+    .quad 0                             /* +24: entry                       */
+ipcb_ap_tramp_end:
+
+    .section .text.ipcb_ap_entry64, "ax"
+    .global ipcb_ap_entry64
+ipcb_ap_entry64:
+    xor %eax, %eax
+    mov %eax, %fs
+    mov %eax, %gs
+    call ipcb_ap_main                   /* never returns                    */
+1:  hlt
+    jmp 1b
+"#,
+    options(att_syntax)
+);
+
+const _: () = assert!(T_CR3 == 0 && T_EFER == 4 && T_CR0 == 8 && T_STACK == 16 && T_ENTRY == 24);
