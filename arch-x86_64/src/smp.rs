@@ -480,6 +480,9 @@ unsafe fn start_one(plan: &Plan, i: usize) -> bool {
         }
         core::hint::spin_loop();
     }
+    // Put it back into wait-for-STARTUP, so that it cannot come up later
+    // through a trampoline that is no longer its own.
+    apic::send_ipi(id, apic::ICR_INIT_ASSERT);
     false
 }
 
