@@ -32,9 +32,9 @@
 //! `ipcb_fast_reply_recv`, each called with
 //! `(cap = x0, tag = x1, state = x2, ctxs = x3)` (the last two from the
 //! per-CPU block, see [`crate::cpu::set_fast_state`]); every other number
-//! goes straight to the general path. The message registers `x20`-`x23` are AAPCS64 callee-saved, so the
-//! Rust code leaves them alone, and the tag comes back unchanged in `x1`. A
-//! fast handler answers a [`FastPair`]:
+//! goes straight to the general path. The message registers `x20`-`x23`
+//! are AAPCS64 callee-saved, so the Rust code leaves them alone, and the tag
+//! comes back unchanged in `x1`. A fast handler answers a [`FastPair`]:
 //!
 //! * **a context** (hand-off): the IPC went straight to that thread, and
 //!   the handler has written the badge into the receiver's `x0` slot. The
