@@ -54,6 +54,12 @@ pub const INJECTIONS: &[&str] = &["mr", "badge", "label"];
 pub const INJECT_CMDLINE: &str = "rounds=500 runs=1 words=4";
 /// Command line GRUB passes in step 7.
 pub const GRUB_CMDLINE: &str = "rounds=500 runs=1";
+/// Command line of the multi-core boots: short runs, no sweep.
+pub const SMP_CMDLINE: &str = "rounds=1000 runs=2 warmup=1 sweep=0";
+/// The benchmarks of all cores at once; each core must report each.
+pub const PARALLEL_BENCHES: &[&str] = &["ipc-intra-parallel", "syscall-parallel"];
+/// Boards whose kernels start their other CPUs (the multi-core steps).
+pub const SMP_BOARDS: &[&str] = &["pc-x86_64"];
 
 /// The Arm board that the suite of every other board also boots (its last
 /// two steps).
@@ -97,6 +103,16 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     suite.step("icount figures are deterministic", Suite::determinism);
     suite.step("fault injection is detected", Suite::fault_injection);
     suite.step("GRUB multiboot2 ISO boots and passes", Suite::grub);
+    if SMP_BOARDS.contains(&board.name) {
+        suite.step(
+            "-smp 4 under plain TCG (cores really in parallel): every core verified",
+            Suite::smp_tcg,
+        );
+        suite.step(
+            "-smp 2 under icount (one shared clock): every core verified",
+            Suite::smp_icount,
+        );
+    }
     if board.name != ARM_BOARD {
         suite.step(
             "qemu-virt-aarch64 EL1 boots under icount and passes",
@@ -256,6 +272,46 @@ impl Suite<'_> {
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, b.expected_benches)?;
         check_el(el, o.transcript.hello.as_ref().and_then(|h| h.el))
+    }
+
+    /// The board with `n` CPUs under plain TCG: every core must report
+    /// verified parallel results.
+    fn smp_tcg(&mut self) -> StepResult {
+        self.smp_boot(4, Accel::Tcg)
+    }
+
+    /// The same with 2 CPUs under icount, where the vCPUs take turns on one
+    /// thread: the start barrier and the parking must not livelock.
+    fn smp_icount(&mut self) -> StepResult {
+        self.smp_boot(2, Accel::Icount)
+    }
+
+    fn smp_boot(&self, n: u32, accel: Accel) -> StepResult {
+        let variant = board::Variant {
+            smp: Some(n),
+            ..board::Variant::default()
+        };
+        let b = board::find_base(self.board.name)
+            .and_then(|base| board::apply(base, &variant))
+            .map_err(err_string)?;
+        let kernel = self.kernel()?;
+        let spec = BootSpec {
+            board: b,
+            accel,
+            medium: Medium::Kernel {
+                elf: kernel,
+                cmdline: SMP_CMDLINE,
+            },
+            cmdline: SMP_CMDLINE,
+            timeout: Some(self.timeout),
+            label: Some(&format!("smp{n}-{}", accel.name())),
+            progress: Progress::Normal,
+            strict: true,
+            echo_defmt: false,
+        };
+        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
+        check_pass(&o, b.expected_benches)?;
+        check_cores(&o.transcript, n, PARALLEL_BENCHES)
     }
 
     /// Build the raspi3b kernel and boot its raw image under icount: it
@@ -494,6 +550,27 @@ pub fn check_pass(o: &BootOutcome, expected: &[&str]) -> StepResult {
     Ok(())
 }
 
+/// The kernel brought up `n` cores, and each reported a verified result of
+/// each of `benches`.
+pub fn check_cores(t: &Transcript, n: u32, benches: &[&str]) -> StepResult {
+    let cores = t.hello.as_ref().map(|h| h.cores).ok_or("no IPCB hello")?;
+    if cores != n {
+        return Err(format!("{cores} of {n} CPUs online"));
+    }
+    for bench in benches {
+        for core in 0..n {
+            if !t
+                .results
+                .iter()
+                .any(|r| r.bench == *bench && r.core == core && r.verified)
+            {
+                return Err(format!("{bench}: no verified result from core {core}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn list_tests(t: &Transcript) {
     if t.tests.is_empty() {
         eprintln!("[ipcb] warning: the kernel reported no \"IPCB ok\" correctness tests");
@@ -621,6 +698,22 @@ mod tests {
         assert!(check_rpi5_files(&img, 64, "arm_64bit=1\n", 128).unwrap_err().contains("config.txt"));
         img[0] = 0;
         assert!(check_rpi5_files(&img, 64, &config, 128).unwrap_err().contains("ipcb_start"));
+    }
+
+    #[test]
+    fn every_core_must_report() {
+        let mut text = crate::protocol::tests::PASS.replace("cores=1", "cores=2");
+        text = text.replace("IPCB end status=pass\r\n", "");
+        text.push_str("IPCB result bench=ipc-intra-parallel words=0 core=0 counter=tsc unit=one-way-ipc ops=2000 runs=2 min=1 median=1 mean=1 max=1 verified=1\n");
+        let t = Transcript::parse_str(&(text.clone() + "IPCB end status=pass\n")).unwrap();
+        assert_eq!(
+            check_cores(&t, 2, &["ipc-intra-parallel"]).unwrap_err(),
+            "ipc-intra-parallel: no verified result from core 1"
+        );
+        assert_eq!(check_cores(&t, 4, &[]).unwrap_err(), "2 of 4 CPUs online");
+        text.push_str("IPCB result bench=ipc-intra-parallel words=0 core=1 counter=tsc unit=one-way-ipc ops=2000 runs=2 min=1 median=1 mean=1 max=1 verified=1\n");
+        let t = Transcript::parse_str(&(text + "IPCB end status=pass\n")).unwrap();
+        assert_eq!(check_cores(&t, 2, &["ipc-intra-parallel"]), Ok(()));
     }
 
     #[test]

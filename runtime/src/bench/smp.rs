@@ -104,9 +104,9 @@ fn secondary<M: Machine, B: Board>(cpu: usize) -> ! {
         spin_loop();
     }
     if cpu >= MAX_CPUS {
-        // Beyond what the driver uses: stay parked.
+        // Beyond what the driver uses: stay parked (halted, not spinning).
         loop {
-            spin_loop();
+            M::park();
         }
     }
     // SAFETY: ENV points to the boot CPU's `Env<M, B>` (set before READY,
