@@ -228,8 +228,8 @@ mod tests {
         // Syscall numbers 8..16 are unused: the bad-syscall scenario's 12.
         assert_eq!(Syscall::from_word(12), None);
         const { assert!(12 < ipc_core::SERVICE_BASE) };
-        // Slot 31 exists (and the runtime leaves it empty); 1000 does not.
-        assert_eq!(ipc_core::CAP_SLOTS, 32);
+        // Slot 15 exists (and the runtime leaves it empty); 1000 does not.
+        assert_eq!(ipc_core::CAP_SLOTS, 16);
     }
 
     #[test]

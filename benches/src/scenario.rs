@@ -56,9 +56,10 @@ pub const BAD_SYSCALL: &[Step] = &[
     step(1000, Slot::Fixed(0), EMPTY, status::UNSUPPORTED_SERVICE),
 ];
 
-/// Scenario 17: `call` on an empty slot (31), and on slots out of range.
+/// Scenario 17: `call` on an empty slot (15, the last), and on slots out of
+/// range.
 pub const BAD_CAP: &[Step] = &[
-    step(nr::CALL, Slot::Fixed(31), EMPTY, status::INVALID_CAP),
+    step(nr::CALL, Slot::Fixed(15), EMPTY, status::INVALID_CAP),
     step(nr::CALL, Slot::Fixed(1000), EMPTY, status::INVALID_CAP),
     step(nr::CALL, Slot::Fixed(u64::MAX), EMPTY, status::INVALID_CAP),
 ];

@@ -23,7 +23,7 @@
 use crate::arch::{Arch, SyscallArgs};
 use crate::kernel::Kernel;
 use crate::object::{Dir, ThreadState, NIL};
-use crate::types::{Rights, ThreadId, Word, CAP_SLOTS, MAX_TASKS};
+use crate::types::{Rights, ThreadId, Word, CAP_SLOTS};
 
 /// What the fastpath decided (and committed).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -90,8 +90,9 @@ impl<A: Arch> Kernel<A> {
         if !Self::fast_cap(args) {
             return None;
         }
-        let task = self.tcb(cur).task;
-        let slot = self.caps[task.0 as usize % MAX_TASKS][args.cap as usize];
+        // The slot number is below CAP_SLOTS: in eight bits, the sum is the
+        // slot's index in the table of all of them.
+        let slot = self.caps[usize::from(self.tcb(cur).cap_base.wrapping_add(args.cap as u8))];
         // An empty slot has no rights: one test checks kind and right.
         if !slot.grants(Rights::SEND) || !Self::fast_tag(args) {
             return None;
@@ -131,8 +132,7 @@ impl<A: Arch> Kernel<A> {
             return None;
         }
         debug_assert_eq!(self.tcb(caller).state, ThreadState::BlockedOnReply);
-        let task = self.tcb(cur).task;
-        let slot = self.caps[task.0 as usize % MAX_TASKS][args.cap as usize];
+        let slot = self.caps[usize::from(self.tcb(cur).cap_base.wrapping_add(args.cap as u8))];
         if !slot.grants(Rights::RECV) || !Self::fast_tag(args) {
             return None;
         }

@@ -24,6 +24,9 @@ const _: () = assert!(MAX_THREADS < SLOTS && MAX_ENDPOINTS < SLOTS);
 // The task table is small: `task % MAX_TASKS` is one `and`.
 const _: () = assert!(MAX_TASKS.is_power_of_two());
 const _: () = assert!(CAP_SLOTS.is_power_of_two());
+/// Every task's capability slots, in one table indexed by a byte.
+pub(crate) const CAP_TABLE: usize = MAX_TASKS * CAP_SLOTS;
+const _: () = assert!(CAP_TABLE == 256);
 
 /// What the arch does when the kernel entry is over.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -79,8 +82,8 @@ pub struct Kernel<A: Arch> {
     pub(crate) utcbs: [Option<&'static Utcb>; SLOTS],
     /// Badge of the capability a queued sender sent through, per thread.
     pub(crate) send_badges: [Badge; SLOTS],
-    /// Capability tables, per task.
-    pub(crate) caps: [[CapSlot; CAP_SLOTS]; MAX_TASKS],
+    /// Capability tables: task `t`'s slot `s` is entry `t * CAP_SLOTS + s`.
+    pub(crate) caps: [CapSlot; CAP_TABLE],
     /// Address spaces, per task (`None`: the task slot is free).
     pub(crate) spaces: [Option<A::Space>; MAX_TASKS],
     pub(crate) endpoints: [Endpoint; SLOTS],
@@ -109,7 +112,7 @@ impl<A: Arch> Kernel<A> {
             ctxs: [A::Context::new_thread(0, 0, 0); SLOTS],
             utcbs: [None; SLOTS],
             send_badges: [Badge(0); SLOTS],
-            caps: [[CapSlot::NULL; CAP_SLOTS]; MAX_TASKS],
+            caps: [CapSlot::NULL; CAP_TABLE],
             spaces: [None; MAX_TASKS],
             endpoints: [Endpoint::EMPTY; SLOTS],
             current: NIL,
@@ -138,9 +141,7 @@ impl<A: Arch> Kernel<A> {
         }
         self.utcbs = [None; SLOTS];
         self.send_badges = [Badge(0); SLOTS];
-        for c in self.caps.iter_mut() {
-            *c = [CapSlot::NULL; CAP_SLOTS];
-        }
+        self.caps = [CapSlot::NULL; CAP_TABLE];
         self.spaces = [None; MAX_TASKS];
         self.endpoints = [Endpoint::EMPTY; SLOTS];
         self.current = NIL;
@@ -224,7 +225,10 @@ impl<A: Arch> Kernel<A> {
 
     /// The capability in `slot` of `task`.
     pub fn cap(&self, task: TaskId, slot: usize) -> Option<Cap> {
-        self.caps.get(task.0 as usize)?.get(slot).map(|s| s.cap())
+        if slot >= CAP_SLOTS || usize::from(task.0) >= MAX_TASKS {
+            return None;
+        }
+        Some(self.caps[usize::from(task.0) * CAP_SLOTS + slot].cap())
     }
 
     // ----- object creation (runtime only, not reachable from user mode) -----
@@ -233,7 +237,7 @@ impl<A: Arch> Kernel<A> {
     pub fn create_task(&mut self, space: A::Space) -> Result<TaskId, Error> {
         let i = self.spaces.iter().position(|s| s.is_none()).ok_or(Error::InvalidArgument)?;
         self.spaces[i] = Some(space);
-        self.caps[i] = [CapSlot::NULL; CAP_SLOTS];
+        self.caps[i * CAP_SLOTS..(i + 1) * CAP_SLOTS].fill(CapSlot::NULL);
         Ok(TaskId(i as u16))
     }
 
@@ -257,7 +261,10 @@ impl<A: Arch> Kernel<A> {
         {
             return Err(Error::InvalidArgument);
         }
-        *self.caps[task.0 as usize].get_mut(slot).ok_or(Error::InvalidCap)? = CapSlot::new(cap);
+        if slot >= CAP_SLOTS {
+            return Err(Error::InvalidCap);
+        }
+        self.caps[usize::from(task.0) * CAP_SLOTS + slot] = CapSlot::new(cap);
         Ok(())
     }
 
@@ -278,7 +285,14 @@ impl<A: Arch> Kernel<A> {
             .position(|t| t.state == ThreadState::Inactive)
             .ok_or(Error::InvalidArgument)?;
         self.threads[i] =
-            Tcb { state: ThreadState::Ready, task, next: NIL, caller: NIL, space };
+            Tcb {
+                state: ThreadState::Ready,
+                task,
+                cap_base: (usize::from(task.0) * CAP_SLOTS) as u8,
+                next: NIL,
+                caller: NIL,
+                space,
+            };
         self.ctxs[i] = A::Context::new_thread(entry, stack, arg);
         self.utcbs[i] = utcb;
         self.send_badges[i] = Badge(0);
@@ -477,9 +491,9 @@ impl<A: Arch> Kernel<A> {
         if !args.tag.is_valid() {
             return Err(Error::InvalidMessage);
         }
-        let caps = &self.caps[self.tcb(cur).task.0 as usize % MAX_TASKS];
         let slot = usize::try_from(args.cap).map_err(|_| Error::InvalidCap)?;
-        match caps.get(slot).map(|s| s.cap()) {
+        let base = usize::from(self.tcb(cur).cap_base);
+        match (slot < CAP_SLOTS).then(|| self.caps[(base + slot) % CAP_TABLE].cap()) {
             None | Some(Cap::Null) => Err(Error::InvalidCap),
             Some(Cap::Endpoint { ep, rights, badge }) => {
                 if rights.contains(need) {

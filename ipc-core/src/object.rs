@@ -97,6 +97,9 @@ pub struct Tcb<A: Arch> {
     pub(crate) state: ThreadState,
     /// The task (address space, capabilities) the thread runs in.
     pub(crate) task: TaskId,
+    /// Index of the task's first capability slot in [`crate::Kernel`]'s
+    /// table of all of them (`task * CAP_SLOTS`).
+    pub(crate) cap_base: u8,
     /// Next thread in the queue this thread is on (endpoint or run queue).
     pub(crate) next: u8,
     /// The thread waiting for this one's reply (the implicit reply right).
@@ -107,7 +110,14 @@ pub struct Tcb<A: Arch> {
 
 impl<A: Arch> Tcb<A> {
     pub(crate) fn empty() -> Self {
-        Tcb { state: ThreadState::Inactive, task: TaskId(0), next: NIL, caller: NIL, space: A::NO_SPACE }
+        Tcb {
+            state: ThreadState::Inactive,
+            task: TaskId(0),
+            cap_base: 0,
+            next: NIL,
+            caller: NIL,
+            space: A::NO_SPACE,
+        }
     }
 }
 

@@ -412,14 +412,14 @@ fn every_case_the_fastpath_declines_is_handled_by_the_slowpath() {
     // (where, op, cap slot, tag, what the general path must answer: the
     // status of the syscall's caller when it resumes first, else None)
     let cases: [(At, Syscall, u64, MessageInfo, &str); 14] = [
-        (At::Client, Syscall::Call, 32, MessageInfo::new(1, 0), "slot out of range"),
+        (At::Client, Syscall::Call, 16, MessageInfo::new(1, 0), "slot out of range"),
         (At::Client, Syscall::Call, u64::MAX, MessageInfo::new(1, 0), "huge slot"),
         (At::Client, Syscall::Call, 7, MessageInfo::new(1, 0), "empty slot"),
         (At::Client, Syscall::Call, 3, MessageInfo::new(1, 0), "no send right"),
         (At::Client, Syscall::Call, 1, MessageInfo::new(1, 5), "long message (UTCB)"),
         (At::Client, Syscall::Call, 1, MessageInfo(1 << 8), "flags set"),
         (At::ClientAlone, Syscall::Call, 1, MessageInfo::new(1, 2), "no receiver waiting"),
-        (At::Server, Syscall::ReplyRecv, 32, MessageInfo::new(2, 0), "slot out of range"),
+        (At::Server, Syscall::ReplyRecv, 16, MessageInfo::new(2, 0), "slot out of range"),
         (At::Server, Syscall::ReplyRecv, 2, MessageInfo::new(2, 0), "no receive right"),
         (At::Server, Syscall::ReplyRecv, 1, MessageInfo::new(2, 6), "long reply (UTCB)"),
         (At::ServerNoCaller, Syscall::ReplyRecv, 1, MessageInfo::new(2, 1), "no reply right"),

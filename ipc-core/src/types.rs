@@ -15,8 +15,11 @@ pub const MAX_THREADS: usize = 255;
 pub const MAX_TASKS: usize = 16;
 /// Number of endpoints.
 pub const MAX_ENDPOINTS: usize = 255;
-/// Capability slots per task.
-pub const CAP_SLOTS: usize = 32;
+/// Capability slots per task. All tasks' tables together are 256 slots
+/// (`MAX_TASKS * CAP_SLOTS`), so a slot's index in them is a byte: the
+/// fastpath adds the thread's table base and the (checked) slot number in
+/// eight bits and needs no mask and no bounds check.
+pub const CAP_SLOTS: usize = 16;
 /// Longest message in words (register message registers plus UTCB words).
 pub const MSG_MAX_WORDS: usize = 63;
 /// First syscall number that the kernel hands to the runtime's
