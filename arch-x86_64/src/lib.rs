@@ -133,6 +133,10 @@ impl Machine for X86_64 {
         smp::unpark_all();
     }
 
+    fn wake(cpu: usize) {
+        smp::wake(cpu);
+    }
+
     unsafe fn run_user(thread: *mut Context, regs_from: *const Context) {
         #[cfg(target_os = "none")]
         // SAFETY: forwarded from the caller's contract.

@@ -507,16 +507,12 @@ extern "sysv64" fn ipcb_ap_main() -> ! {
     }
 }
 
-/// Wait on a secondary CPU until a wake-up IPI (or any event that ends
-/// `hlt`); the caller then checks for work. Interrupts are masked
-/// everywhere else, so an IPI sent after the caller found no work stays
-/// pending and ends the `hlt` at once: no wake-up is lost. On the boot
-/// CPU (which nothing wakes) it only pauses.
+/// Wait until a wake-up IPI (or any event that ends `hlt`); the caller
+/// then checks for work. Interrupts are masked everywhere else, so an IPI
+/// sent after the caller found no work stays pending and ends the `hlt` at
+/// once: no wake-up is lost. (The boot CPU parks too, in `ipc-cross-core`,
+/// where the server's CPU wakes it with each reply.)
 pub fn park() {
-    if cpu_index() == 0 {
-        core::hint::spin_loop();
-        return;
-    }
     // SAFETY: `sti; hlt` is atomic with respect to interrupts (`sti`
     // delays them by one instruction); the handler of every vector >= 32
     // only returns; `cli` restores the kernel's interrupts-off state.
@@ -524,9 +520,19 @@ pub fn park() {
     apic::eoi();
 }
 
-/// Wake every secondary CPU parked in [`park`].
+/// Wake every other CPU parked in [`park`].
 pub fn unpark_all() {
-    for &id in apic_ids().iter().skip(1) {
+    let me = cpu_index();
+    for cpu in (0..apic_ids().len()).filter(|&c| c != me) {
+        wake(cpu);
+    }
+}
+
+/// Wake CPU `cpu` (an index of [`cpu_index`]) if it is parked in [`park`].
+pub fn wake(cpu: usize) {
+    if let Some(&id) = apic_ids().get(cpu)
+        && cpu != cpu_index()
+    {
         apic::send_ipi(id, apic::ICR_FIXED | u32::from(apic::WAKE_VECTOR));
     }
 }

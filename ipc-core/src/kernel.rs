@@ -28,6 +28,77 @@ const _: () = assert!(CAP_SLOTS.is_power_of_two());
 pub(crate) const CAP_TABLE: usize = MAX_TASKS * CAP_SLOTS;
 const _: () = assert!(CAP_TABLE == 256);
 
+/// Register message words a message between CPUs carries (the most any
+/// arch keeps in registers).
+pub const REMOTE_WORDS: usize = 4;
+
+/// Which way a message between CPUs goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RemoteKind {
+    /// A `call` to endpoint `ep` of CPU `cpu`, from thread `thread` here.
+    Call,
+    /// The reply to thread `thread` of CPU `cpu`.
+    Reply,
+}
+
+/// A message between the kernels of two CPUs (register words only), as the
+/// runtime carries it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RemoteMsg {
+    /// Call or reply.
+    pub kind: RemoteKind,
+    /// The CPU it is for.
+    pub cpu: u8,
+    /// The endpoint there (calls).
+    pub ep: EndpointId,
+    /// The calling thread (calls: on the sending CPU; replies: on `cpu`).
+    pub thread: u8,
+    /// The capability's badge (calls).
+    pub badge: Word,
+    /// 0, or the error the caller gets (replies: `PartnerDied`).
+    pub status: Word,
+    /// The tag.
+    pub tag: MessageInfo,
+    /// The register message words.
+    pub mrs: [Word; REMOTE_WORDS],
+}
+
+/// A small FIFO of messages for other CPUs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Outbox {
+    msgs: [Option<RemoteMsg>; Outbox::LEN],
+    head: usize,
+    len: usize,
+}
+
+impl Outbox {
+    const LEN: usize = 16;
+    pub(crate) const EMPTY: Outbox = Outbox { msgs: [None; Outbox::LEN], head: 0, len: 0 };
+
+    fn push(&mut self, m: RemoteMsg) -> bool {
+        if self.len == Self::LEN {
+            return false;
+        }
+        self.msgs[(self.head + self.len) % Self::LEN] = Some(m);
+        self.len += 1;
+        true
+    }
+
+    fn peek(&self) -> Option<RemoteMsg> {
+        if self.len == 0 { None } else { self.msgs[self.head] }
+    }
+
+    fn pop(&mut self) {
+        if self.len > 0 {
+            self.msgs[self.head] = None;
+            self.head = (self.head + 1) % Self::LEN;
+            self.len -= 1;
+        }
+    }
+}
+
+const _: () = assert!(REMOTE_WORDS >= 4);
+
 /// What the arch does when the kernel entry is over.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Next {
@@ -96,6 +167,8 @@ pub struct Kernel<A: Arch> {
     /// Try the fastpath in [`Kernel::syscall`] (tests turn it off to
     /// compare the two paths).
     pub(crate) fastpath_on: bool,
+    /// Messages for other CPUs, oldest first.
+    pub(crate) outbox: Outbox,
 }
 
 impl<A: Arch> Default for Kernel<A> {
@@ -119,6 +192,7 @@ impl<A: Arch> Kernel<A> {
             cur_space: A::NO_SPACE,
             runq: Queue::EMPTY,
             fastpath_on: true,
+            outbox: Outbox::EMPTY,
         }
     }
 
@@ -147,6 +221,7 @@ impl<A: Arch> Kernel<A> {
         self.current = NIL;
         self.cur_space = A::NO_SPACE;
         self.runq = Queue::EMPTY;
+        self.outbox = Outbox::EMPTY;
     }
 
     // ----- accessors --------------------------------------------------------
@@ -289,6 +364,8 @@ impl<A: Arch> Kernel<A> {
                 state: ThreadState::Ready,
                 task,
                 cap_base: (usize::from(task.0) * CAP_SLOTS) as u8,
+                remote_cpu: 0,
+                remote_thread: NIL,
                 next: NIL,
                 caller: NIL,
                 space,
@@ -438,7 +515,12 @@ impl<A: Arch> Kernel<A> {
                 Ok(ep) => {
                     let woken = match some(self.tcb(cur).caller) {
                         Some(caller) => self.reply_to(cur, caller.0, args.tag),
-                        None => None,
+                        None => {
+                            if let Err(e) = self.reply_remote(cur, args.tag) {
+                                return self.finish(cur, Err(e));
+                            }
+                            None
+                        }
                     };
                     self.do_recv(cur, ep, woken)
                 }
@@ -454,6 +536,10 @@ impl<A: Arch> Kernel<A> {
                             self.runq_push(c);
                         }
                         self.finish(cur, Ok(()))
+                    }
+                    None if self.tcb(cur).remote_thread != NIL => {
+                        let r = self.reply_remote(cur, args.tag);
+                        self.finish(cur, r)
                     }
                     None => self.finish(cur, Err(Error::NoCaller)),
                 }
@@ -491,11 +577,10 @@ impl<A: Arch> Kernel<A> {
         if !args.tag.is_valid() {
             return Err(Error::InvalidMessage);
         }
-        let slot = usize::try_from(args.cap).map_err(|_| Error::InvalidCap)?;
-        let base = usize::from(self.tcb(cur).cap_base);
-        match (slot < CAP_SLOTS).then(|| self.caps[(base + slot) % CAP_TABLE].cap()) {
-            None | Some(Cap::Null) => Err(Error::InvalidCap),
-            Some(Cap::Endpoint { ep, rights, badge }) => {
+        match self.slot_cap(cur, args)? {
+            Cap::Null => Err(Error::InvalidCap),
+            Cap::Remote { .. } => Err(Error::WrongCapType),
+            Cap::Endpoint { ep, rights, badge } => {
                 if rights.contains(need) {
                     Ok((ep, badge))
                 } else {
@@ -503,6 +588,17 @@ impl<A: Arch> Kernel<A> {
                 }
             }
         }
+    }
+
+    /// The capability in `args.cap` of `cur`'s task (`Cap::Null` for an
+    /// empty slot; `InvalidCap` out of range).
+    fn slot_cap(&self, cur: u8, args: SyscallArgs) -> Result<Cap, Error> {
+        let slot = usize::try_from(args.cap).map_err(|_| Error::InvalidCap)?;
+        if slot >= CAP_SLOTS {
+            return Err(Error::InvalidCap);
+        }
+        let base = usize::from(self.tcb(cur).cap_base);
+        Ok(self.caps[(base + slot) % CAP_TABLE].cap())
     }
 
     fn lookup(&self, cur: u8, args: SyscallArgs, need: Rights) -> Result<EndpointId, Error> {
@@ -555,6 +651,11 @@ impl<A: Arch> Kernel<A> {
     }
 
     fn do_send(&mut self, cur: u8, args: SyscallArgs, call: bool) -> Next {
+        if args.tag.is_valid()
+            && let Ok(Cap::Remote { cpu, ep, badge }) = self.slot_cap(cur, args)
+        {
+            return self.remote_send(cur, args, call, cpu, ep, badge);
+        }
         let (ep, badge) = match self.lookup_cap(cur, args, Rights::SEND) {
             Ok(x) => x,
             Err(e) => return self.finish(cur, Err(e)),
@@ -597,6 +698,7 @@ impl<A: Arch> Kernel<A> {
                 self.runq_push(old);
             }
         }
+        self.drop_remote_right(cur);
         let sender = self.ep_mut(ep).send.head;
         if sender != NIL {
             self.ep_pop(ep, Dir::Send);
@@ -652,6 +754,171 @@ impl<A: Arch> Kernel<A> {
         self.ep_mut(ep).queue_mut(dir).head = next;
     }
 
+    // ----- IPC between CPUs -------------------------------------------------------
+
+    /// `call` (or `send`) through a [`Cap::Remote`]: the message goes into
+    /// the outbox for the runtime to carry to `cpu`, and the caller waits
+    /// for the reply (`send` is refused: a remote endpoint answers calls).
+    fn remote_send(
+        &mut self,
+        cur: u8,
+        args: SyscallArgs,
+        call: bool,
+        cpu: u8,
+        ep: EndpointId,
+        badge: Badge,
+    ) -> Next {
+        if !call {
+            return self.finish(cur, Err(Error::WrongCapType));
+        }
+        if args.tag.length() > A::MR_IN_REGS {
+            return self.finish(cur, Err(Error::InvalidMessage));
+        }
+        let msg = RemoteMsg {
+            kind: RemoteKind::Call,
+            cpu,
+            ep,
+            thread: cur,
+            badge: badge.0,
+            status: 0,
+            tag: args.tag,
+            mrs: self.register_words(cur),
+        };
+        if !self.outbox.push(msg) {
+            return self.finish(cur, Err(Error::InvalidArgument));
+        }
+        self.tcb_mut(cur).state = ThreadState::BlockedOnRemoteReply;
+        self.schedule()
+    }
+
+    /// The register message words in `t`'s saved context.
+    fn register_words(&self, t: u8) -> [Word; REMOTE_WORDS] {
+        let c = self.ctx(t);
+        core::array::from_fn(|i| if i < A::MR_IN_REGS { c.mr(i) } else { 0 })
+    }
+
+    /// Answer the remote reply right `cur` holds, if any, with the message
+    /// in its registers (register words only).
+    fn reply_remote(&mut self, cur: u8, tag: MessageInfo) -> Result<(), Error> {
+        let (cpu, thread) = (self.tcb(cur).remote_cpu, self.tcb(cur).remote_thread);
+        if thread == NIL {
+            return Ok(());
+        }
+        if !tag.is_valid() || tag.length() > A::MR_IN_REGS {
+            return Err(Error::InvalidMessage);
+        }
+        let msg = RemoteMsg {
+            kind: RemoteKind::Reply,
+            cpu,
+            ep: EndpointId(0),
+            thread,
+            badge: 0,
+            status: 0,
+            tag,
+            mrs: self.register_words(cur),
+        };
+        if !self.outbox.push(msg) {
+            return Err(Error::InvalidArgument);
+        }
+        self.tcb_mut(cur).remote_thread = NIL;
+        Ok(())
+    }
+
+    /// Drop the remote reply right `t` holds: its caller gets `PartnerDied`.
+    fn drop_remote_right(&mut self, t: u8) {
+        let (cpu, thread) = (self.tcb(t).remote_cpu, self.tcb(t).remote_thread);
+        if thread == NIL {
+            return;
+        }
+        self.tcb_mut(t).remote_thread = NIL;
+        // If the outbox is full the caller waits for good; it holds 16.
+        let _ = self.outbox.push(RemoteMsg {
+            kind: RemoteKind::Reply,
+            cpu,
+            ep: EndpointId(0),
+            thread,
+            badge: 0,
+            status: Error::PartnerDied.code(),
+            tag: MessageInfo(0),
+            mrs: [0; REMOTE_WORDS],
+        });
+    }
+
+    /// The oldest message for another CPU, left in the outbox (take it with
+    /// [`Kernel::pop_outgoing`] once it is on its way).
+    pub fn peek_outgoing(&self) -> Option<RemoteMsg> {
+        self.outbox.peek()
+    }
+
+    /// Drop the oldest message of the outbox (it was handed on).
+    pub fn pop_outgoing(&mut self) {
+        self.outbox.pop();
+    }
+
+    /// A `call` from another CPU arrived for endpoint `m.ep` of this kernel:
+    /// deliver it to a thread waiting there, which gets the remote reply
+    /// right and joins the run queue. `false` if no thread waits (the
+    /// runtime keeps the message and offers it again later) or the
+    /// endpoint does not exist.
+    pub fn remote_call(&mut self, from_cpu: u8, m: &RemoteMsg) -> bool {
+        if usize::from(m.ep.0) >= MAX_ENDPOINTS || !self.ep_mut(m.ep).live {
+            return false;
+        }
+        let dest = self.ep_mut(m.ep).recv.head;
+        if dest == NIL {
+            return false;
+        }
+        self.ep_pop(m.ep, Dir::Recv);
+        self.load_message(dest, m);
+        let d = self.tcb_mut(dest);
+        d.state = ThreadState::Ready;
+        d.remote_cpu = from_cpu;
+        d.remote_thread = m.thread;
+        self.runq_push(dest);
+        true
+    }
+
+    /// The reply to a remote `call` of thread `m.thread` arrived: it gets
+    /// the message (or the error status) and joins the run queue. `false`
+    /// if that thread no longer waits for one (it was killed).
+    pub fn remote_reply(&mut self, m: &RemoteMsg) -> bool {
+        if usize::from(m.thread) >= MAX_THREADS
+            || self.tcb(m.thread).state != ThreadState::BlockedOnRemoteReply
+        {
+            return false;
+        }
+        self.load_message(m.thread, m);
+        if m.status != 0 {
+            self.ctx_mut(m.thread).set_status(m.status);
+        }
+        self.tcb_mut(m.thread).state = ThreadState::Ready;
+        self.runq_push(m.thread);
+        true
+    }
+
+    /// Put `m` (status 0, badge, tag, register words) into `t`'s context.
+    fn load_message(&mut self, t: u8, m: &RemoteMsg) {
+        let c = self.ctx_mut(t);
+        for (i, w) in m.mrs.iter().enumerate().take(A::MR_IN_REGS) {
+            c.set_mr(i, *w);
+        }
+        c.set_recv_result(m.badge, m.tag);
+    }
+
+    /// Does a thread wait for a reply from another CPU, or a message for
+    /// one wait in the outbox?
+    pub fn remote_pending(&self) -> bool {
+        self.outbox.peek().is_some()
+            || self.threads[..MAX_THREADS]
+                .iter()
+                .any(|t| t.state == ThreadState::BlockedOnRemoteReply)
+    }
+
+    /// Is a thread ready to run (the current one, or one on the run queue)?
+    pub fn has_ready(&self) -> bool {
+        self.current != NIL || self.runq.head != NIL
+    }
+
     // ----- faults and exits ---------------------------------------------------
 
     /// End thread `t`: take it off every queue, fail the thread waiting for
@@ -682,6 +949,7 @@ impl<A: Arch> Kernel<A> {
                 self.threads[i].caller = NIL;
             }
         }
+        self.drop_remote_right(t);
         let caller = self.tcb(t).caller;
         if caller != NIL && self.tcb(caller).state == ThreadState::BlockedOnReply {
             self.ctx_mut(caller).set_status(Error::PartnerDied.code());

@@ -50,7 +50,7 @@ pub mod mock;
 
 pub use arch::{Arch, SyscallArgs, UserContext};
 pub use fastpath::Fast;
-pub use kernel::{Kernel, Next, Services, ThreadInfo};
+pub use kernel::{Kernel, Next, RemoteKind, RemoteMsg, Services, ThreadInfo, REMOTE_WORDS};
 pub use object::{Cap, ThreadState, Utcb};
 pub use types::{
     Badge, EndpointId, Error, MessageInfo, Rights, Syscall, TaskId, ThreadId, Word, CAP_SLOTS,

@@ -57,6 +57,18 @@ pub enum Cap {
         /// Stamped on every message sent through this capability.
         badge: Badge,
     },
+    /// An endpoint in another CPU's kernel: `call` only. The message (tag
+    /// and register words) goes out through [`crate::Kernel::take_outgoing`]
+    /// and comes in there through [`crate::Kernel::remote_call`]; the reply
+    /// comes back the same way.
+    Remote {
+        /// The CPU whose kernel holds the endpoint.
+        cpu: u8,
+        /// The endpoint there.
+        ep: EndpointId,
+        /// Stamped on every message sent through this capability.
+        badge: Badge,
+    },
 }
 
 /// What a thread is doing.
@@ -81,6 +93,8 @@ pub enum ThreadState {
     },
     /// Sent a `call` that was received; waits for the reply.
     BlockedOnReply,
+    /// Sent a `call` to an endpoint on another CPU; waits for the reply.
+    BlockedOnRemoteReply,
     /// Ended (by `exit`) or killed (by a fault).
     Dead,
 }
@@ -100,6 +114,12 @@ pub struct Tcb<A: Arch> {
     /// Index of the task's first capability slot in [`crate::Kernel`]'s
     /// table of all of them (`task * CAP_SLOTS`).
     pub(crate) cap_base: u8,
+    /// The reply right of a `call` from another CPU: the caller's CPU and
+    /// thread there (`remote_thread == NIL`: none). Kept apart from
+    /// `caller`, so the fastpath, which sees `caller == NIL`, leaves such a
+    /// reply to the general path at no cost.
+    pub(crate) remote_cpu: u8,
+    pub(crate) remote_thread: u8,
     /// Next thread in the queue this thread is on (endpoint or run queue).
     pub(crate) next: u8,
     /// The thread waiting for this one's reply (the implicit reply right).
@@ -114,6 +134,8 @@ impl<A: Arch> Tcb<A> {
             state: ThreadState::Inactive,
             task: TaskId(0),
             cap_base: 0,
+            remote_cpu: 0,
+            remote_thread: NIL,
             next: NIL,
             caller: NIL,
             space: A::NO_SPACE,
@@ -179,6 +201,8 @@ pub(crate) struct CapSlot {
     pub(crate) rights: u8,
     /// The endpoint (when `rights` has [`CapSlot::ENDPOINT`]).
     pub(crate) ep: EndpointId,
+    /// The CPU of a [`Cap::Remote`].
+    pub(crate) cpu: u8,
     /// The badge stamped on messages sent through it.
     pub(crate) badge: Badge,
 }
@@ -186,25 +210,38 @@ pub(crate) struct CapSlot {
 impl CapSlot {
     /// Kind bit: the slot holds an endpoint capability.
     pub(crate) const ENDPOINT: u8 = 0x80;
+    /// Kind bit: the slot holds a [`Cap::Remote`] (its rights byte has no
+    /// right bit, so the fastpath's one test declines it).
+    pub(crate) const REMOTE: u8 = 0x40;
     /// An empty slot.
-    pub(crate) const NULL: CapSlot = CapSlot { rights: 0, ep: EndpointId(0), badge: Badge(0) };
+    pub(crate) const NULL: CapSlot = CapSlot { rights: 0, ep: EndpointId(0), cpu: 0, badge: Badge(0) };
 
     /// The stored form of `cap`.
     pub(crate) const fn new(cap: Cap) -> Self {
         match cap {
             Cap::Null => Self::NULL,
-            Cap::Endpoint { ep, rights, badge } => {
-                CapSlot { rights: Self::ENDPOINT | (rights.0 & !Self::ENDPOINT), ep, badge }
-            }
+            Cap::Endpoint { ep, rights, badge } => CapSlot {
+                rights: Self::ENDPOINT | (rights.0 & !(Self::ENDPOINT | Self::REMOTE)),
+                ep,
+                cpu: 0,
+                badge,
+            },
+            Cap::Remote { cpu, ep, badge } => CapSlot { rights: Self::REMOTE, ep, cpu, badge },
         }
     }
 
     /// The capability it holds.
     pub(crate) const fn cap(self) -> Cap {
-        if self.rights & Self::ENDPOINT == 0 {
+        if self.rights & Self::REMOTE != 0 {
+            Cap::Remote { cpu: self.cpu, ep: self.ep, badge: self.badge }
+        } else if self.rights & Self::ENDPOINT == 0 {
             Cap::Null
         } else {
-            Cap::Endpoint { ep: self.ep, rights: Rights(self.rights & !Self::ENDPOINT), badge: self.badge }
+            Cap::Endpoint {
+                ep: self.ep,
+                rights: Rights(self.rights & !Self::ENDPOINT),
+                badge: self.badge,
+            }
         }
     }
 

@@ -500,3 +500,82 @@ fn every_case_the_fastpath_declines_is_handled_by_the_slowpath() {
         }
     }
 }
+
+/// A `call` through a remote capability crosses from one CPU's kernel to
+/// another's through the outboxes (the runtime's part is played here by
+/// hand): the receiver gets the message and the badge, its reply goes
+/// back, and every refusal is an error code.
+#[test]
+fn calls_between_the_kernels_of_two_cpus() {
+    use crate::{RemoteKind, RemoteMsg};
+    // CPU 1: a server waiting on its endpoint 0.
+    let mut b = Machine::new();
+    let ts = b.kernel.create_task(0x1000).unwrap();
+    let ep = b.kernel.create_endpoint().unwrap();
+    b.kernel.set_cap(ts, 1, Cap::Endpoint { ep, rights: Rights::RECV, badge: Badge(0) }).unwrap();
+    let server = b.kernel.create_thread(ts, 0x40_0000, 0x7000, 1, Some(utcb())).unwrap();
+    b.start();
+    b.syscall(op(Syscall::Recv), 1, MessageInfo::new(0, 0), &[]);
+    assert_eq!(b.running(), None, "the server waits: CPU 1 is idle");
+    // CPU 0: a client with a remote capability to it.
+    let mut a = Machine::new();
+    let tc = a.kernel.create_task(0x2000).unwrap();
+    a.kernel.set_cap(tc, 1, Cap::Remote { cpu: 1, ep, badge: Badge(0xD3) }).unwrap();
+    assert_eq!(a.kernel.cap(tc, 1), Some(Cap::Remote { cpu: 1, ep, badge: Badge(0xD3) }));
+    let client = a.kernel.create_thread(tc, 0x40_0100, 0x8000, 2, Some(utcb())).unwrap();
+    a.start();
+    // Refused: `send` (calls only), a message with UTCB words.
+    a.syscall(op(Syscall::Send), 1, MessageInfo::new(1, 1), &[1]);
+    assert_eq!(a.status(), Error::WrongCapType.code());
+    a.syscall(op(Syscall::Call), 1, MessageInfo::new(1, 5), &[1]);
+    assert_eq!(a.status(), Error::InvalidMessage.code());
+    // The fastpath leaves it alone.
+    let args = crate::SyscallArgs { op: op(Syscall::Call), cap: 1, tag: MessageInfo::new(1, 2) };
+    assert_eq!(a.kernel.fastpath(args), None);
+    for round in 0..3u64 {
+        let n = a.syscall(op(Syscall::Call), 1, MessageInfo::new(0x77, 2), &[round, !round]);
+        assert_eq!(n, Next::Idle, "the caller waits: CPU 0 is idle");
+        assert!(a.kernel.remote_pending());
+        let call = a.kernel.peek_outgoing().unwrap();
+        a.kernel.pop_outgoing();
+        assert_eq!((call.kind, call.cpu, call.ep, call.thread), (RemoteKind::Call, 1, ep, client.0));
+        // CPU 1 takes it: the server runs with the message and the badge.
+        assert!(b.kernel.remote_call(0, &call));
+        b.start();
+        assert_eq!(b.running(), Some(server));
+        assert_eq!((b.status(), b.badge(), b.tag()), (0, 0xD3, MessageInfo::new(0x77, 2)));
+        assert_eq!([b.mr(0), b.mr(1)], [round, !round]);
+        // Its reply_recv answers the remote caller and waits again.
+        let n = b.syscall(op(Syscall::ReplyRecv), 1, MessageInfo::new(0x78, 1), &[round + 10]);
+        assert_eq!(n, Next::Idle);
+        let reply = b.kernel.peek_outgoing().unwrap();
+        b.kernel.pop_outgoing();
+        assert_eq!((reply.kind, reply.cpu, reply.thread, reply.status), (RemoteKind::Reply, 0, client.0, 0));
+        assert!(a.kernel.remote_reply(&reply));
+        a.start();
+        assert_eq!(a.running(), Some(client));
+        assert_eq!((a.status(), a.badge(), a.tag(), a.mr(0)), (0, 0, MessageInfo::new(0x78, 1), round + 10));
+        assert!(!a.kernel.remote_pending());
+    }
+    // No receiver waiting: the message is not taken (the runtime keeps it).
+    let busy = RemoteMsg { kind: RemoteKind::Call, cpu: 1, ep, thread: client.0, badge: 0, status: 0, tag: MessageInfo::new(1, 0), mrs: [0; 4] };
+    let mut idle = Machine::new();
+    let t = idle.kernel.create_task(0x3000).unwrap();
+    let e = idle.kernel.create_endpoint().unwrap();
+    assert!(!idle.kernel.remote_call(0, &busy), "nobody waits");
+    let _ = (t, e);
+    // A server that dies holding the remote reply right fails the caller.
+    a.syscall(op(Syscall::Call), 1, MessageInfo::new(1, 0), &[]);
+    let call = a.kernel.peek_outgoing().unwrap();
+    a.kernel.pop_outgoing();
+    assert!(b.kernel.remote_call(0, &call));
+    b.start();
+    b.syscall(op(Syscall::Exit), 0, MessageInfo::new(0, 0), &[]);
+    let died = b.kernel.peek_outgoing().unwrap();
+    assert_eq!((died.kind, died.status), (RemoteKind::Reply, Error::PartnerDied.code()));
+    assert!(a.kernel.remote_reply(&died));
+    a.start();
+    assert_eq!(a.status(), Error::PartnerDied.code());
+    // A reply for a thread that no longer waits is dropped.
+    assert!(!a.kernel.remote_reply(&died));
+}

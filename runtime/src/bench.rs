@@ -146,6 +146,9 @@ struct CapSpec {
     slot: usize,
     rights: Rights,
     badge: u64,
+    /// `Some(cpu)`: a [`Cap::Remote`] to endpoint 0 of that CPU's kernel
+    /// (the first endpoint a scenario creates), instead of this kernel's.
+    remote: Option<u8>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,12 +206,12 @@ impl Scenario {
 
     /// A column of the closing table (one figure, on one core)?
     fn tabled(&self) -> bool {
-        self.name != "ipc-sweep" && !self.name.ends_with("-parallel")
+        self.name != "ipc-sweep" && !self.name.ends_with("-parallel") && self.name != "ipc-cross-core"
     }
 }
 
-const SEND_B1: CapSpec = CapSpec { task: 0, slot: 2, rights: Rights::SEND, badge: 0xB1 };
-const RECV: CapSpec = CapSpec { task: 0, slot: 1, rights: Rights::RECV, badge: 0 };
+const SEND_B1: CapSpec = CapSpec { task: 0, slot: 2, rights: Rights::SEND, badge: 0xB1, remote: None };
+const RECV: CapSpec = CapSpec { task: 0, slot: 1, rights: Rights::RECV, badge: 0, remote: None };
 
 /// The single thread of a test scenario; role 0 means "the scenario id".
 const TEST_THREAD: ThreadSpec = ThreadSpec { task: 0, role: 0, cap: 1, badge: 0 };
@@ -219,7 +222,7 @@ const fn test(name: &'static str, id: u64, kind: Kind) -> Scenario {
         id,
         words: 4,
         tasks: 1,
-        caps: &[CapSpec { task: 0, slot: 1, rights: Rights::SEND, badge: 0 }],
+        caps: &[CapSpec { task: 0, slot: 1, rights: Rights::SEND, badge: 0, remote: None }],
         threads: &[TEST_THREAD],
         kind,
     }
@@ -260,7 +263,7 @@ const BENCHES: &[Scenario] = &[
         words: 4,
         id: 2,
         tasks: 2,
-        caps: &[RECV, CapSpec { task: 1, slot: 1, rights: Rights::SEND, badge: 0xC2 }],
+        caps: &[RECV, CapSpec { task: 1, slot: 1, rights: Rights::SEND, badge: 0xC2, remote: None }],
         threads: &[
             ThreadSpec { task: 0, role: role::SERVER, cap: 1, badge: 0xC2 },
             ThreadSpec { task: 1, role: role::CLIENT, cap: 1, badge: 0 },
@@ -288,6 +291,36 @@ const PARALLEL: [Scenario; 2] = [
     Scenario { name: "ipc-intra-parallel", ..BENCHES[0] },
     Scenario { name: "syscall-parallel", ..BENCHES[2] },
 ];
+
+/// `ipc-cross-core`: the client on CPU 0 calls, through a remote
+/// capability, a server on CPU 1 (its half: [`CROSS_SERVER`]); a round is
+/// a call and its reply, two one-way IPCs between the cores.
+pub(crate) const CROSS_CLIENT: Scenario = Scenario {
+    name: "ipc-cross-core",
+    words: 0,
+    id: 5,
+    tasks: 1,
+    caps: &[CapSpec { task: 0, slot: 1, rights: Rights::SEND, badge: 0xD3, remote: Some(1) }],
+    threads: &[ThreadSpec { task: 0, role: role::CLIENT, cap: 1, badge: 0 }],
+    kind: Kind::Bench { unit: "one-way-ipc", ops_per_round: 2 },
+};
+
+/// The server half of `ipc-cross-core`, on CPU 1.
+pub(crate) const CROSS_SERVER: Scenario = Scenario {
+    name: "ipc-cross-core",
+    words: 0,
+    id: 5,
+    tasks: 1,
+    caps: &[RECV],
+    threads: &[ThreadSpec { task: 0, role: role::SERVER, cap: 1, badge: 0xD3 }],
+    kind: Kind::Bench { unit: "one-way-ipc", ops_per_round: 2 },
+};
+
+/// The message length of `ipc-cross-core`: the configured one, at most the
+/// register words (messages between CPUs carry no UTCB words).
+pub(crate) fn cross_words(cfg: &Config) -> u64 {
+    cfg.words.min(ipc_core::REMOTE_WORDS as u64)
+}
 
 /// Parallel scenario `i` as configured (the message length of `ipc-intra`).
 pub(crate) fn parallel(cfg: &Config, i: usize) -> Scenario {
@@ -408,11 +441,11 @@ fn setup<M: Machine, B: Board>(
     }
     let ep = st.kernel.create_endpoint()?;
     for c in sc.caps {
-        st.kernel.set_cap(tasks[c.task], c.slot, Cap::Endpoint {
-            ep,
-            rights: c.rights,
-            badge: Badge(c.badge),
-        })?;
+        let cap = match c.remote {
+            Some(cpu) => Cap::Remote { cpu, ep: ipc_core::EndpointId(0), badge: Badge(c.badge) },
+            None => Cap::Endpoint { ep, rights: c.rights, badge: Badge(c.badge) },
+        };
+        st.kernel.set_cap(tasks[c.task], c.slot, cap)?;
     }
     let mut per_task = [0u64; 2];
     for th in sc.threads {
@@ -467,7 +500,7 @@ fn setup<M: Machine, B: Board>(
 }
 
 /// Run user mode from `next` until idle.
-fn run<M: Machine, B: Board>(env: &Env<'_, M, B>, next: Next) {
+pub(crate) fn run<M: Machine, B: Board>(env: &Env<'_, M, B>, next: Next) {
     if let Next::Resume { thread, regs_from } = next {
         let st = env.state;
         // SAFETY: the contexts live in the kernel state, a static that does
@@ -514,6 +547,17 @@ pub(crate) fn exec<M: Machine, B: Board>(
     sc: &Scenario,
     barrier: Option<usize>,
 ) -> Result<Snapshot, SetupError> {
+    exec_on(env, sc, barrier, false)
+}
+
+/// [`exec`]; `cross`: the scenario talks to another CPU's kernel, so an
+/// idle kernel is not the end (see [`smp::run_cross_core`]).
+pub(crate) fn exec_on<M: Machine, B: Board>(
+    env: &Env<'_, M, B>,
+    sc: &Scenario,
+    barrier: Option<usize>,
+    cross: bool,
+) -> Result<Snapshot, SetupError> {
     let next = {
         // SAFETY: no other reference to this CPU's state is live in the
         // driver.
@@ -523,7 +567,11 @@ pub(crate) fn exec<M: Machine, B: Board>(
     if let Some(n) = barrier {
         smp::barrier(n);
     }
-    run(env, next?);
+    if cross {
+        smp::run_cross_core(env, next?);
+    } else {
+        run(env, next?);
+    }
     // SAFETY: user mode is over; the driver is the only user of the state.
     let st = unsafe { &*(env.state)() };
     Ok(Snapshot { reports: st.services.reports, fault: st.fault })
@@ -716,6 +764,21 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
         for (core, snap) in snaps.into_iter().enumerate().take(cores) {
             all_ok &= judge(&env, &sc, core, snap, &mut results).ok;
         }
+    }
+    if cores >= 2 {
+        let (client, server) = smp::run_cross(&env);
+        let sc = Scenario { words: cross_words(&cfg), ..CROSS_CLIENT };
+        let ok = judge(&env, &sc, 0, client, &mut results).ok;
+        // The server's own failure, if it reported one (the client then
+        // saw PartnerDied, or a wrong message).
+        if let Ok(Snapshot { reports: Reports { fail: Some(f), .. }, .. }) = server {
+            let (w, i) = what_name(f.what);
+            kprintln!(B, "IPCB fail bench={} words={} core=1 reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, sc.words, w, i, f.got, f.expected);
+            all_ok = false;
+        }
+        all_ok &= ok;
+    } else {
+        kprintln!(B, "ipc-cross-core: skipped, one CPU");
     }
 
     // The table: one row per counter, one column per benchmark.

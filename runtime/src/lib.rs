@@ -171,6 +171,13 @@ pub trait Machine: Arch {
 
     /// Wake every CPU waiting in [`Machine::park`] (after publishing work).
     fn unpark_all() {}
+
+    /// Wake CPU `cpu` (an index of [`Machine::cpu_index`]) if it waits in
+    /// [`Machine::park`]. The default wakes them all.
+    fn wake(cpu: usize) {
+        let _ = cpu;
+        Self::unpark_all();
+    }
 }
 
 /// What the runtime needs of a board.

@@ -311,7 +311,9 @@ impl Suite<'_> {
         };
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, b.expected_benches)?;
-        check_cores(&o.transcript, n, PARALLEL_BENCHES)
+        check_cores(&o.transcript, n, PARALLEL_BENCHES)?;
+        // Caller on core 0, receiver on core 1: the client's record.
+        check_pass(&o, &[crate::report::CROSS_CORE_BENCH])
     }
 
     /// Build the raspi3b kernel and boot its raw image under icount: it

@@ -669,6 +669,13 @@ kernel tests passed: bad-syscall, bad-cap, user-fault
         for rec in &rep.results {
             assert_eq!(rec.shared_clock, rec.bench == "ipc-intra-parallel", "{}", rec.bench);
         }
+        // ipc-cross-core has one record, but two cores make it.
+        let cross = text.replace("IPCB end status=pass\n", "")
+            + "IPCB result bench=ipc-cross-core words=0 core=0 counter=tsc unit=one-way-ipc ops=40000 runs=5 min=585.00 median=585.00 mean=585.00 max=585.00 verified=1\nIPCB end status=pass\n";
+        let r = report(&cross, 33, Accel::Icount);
+        assert!(r.results.iter().any(|x| x.bench == "ipc-cross-core" && x.shared_clock));
+        let r = report(&cross, 33, Accel::Tcg);
+        assert!(r.results.iter().all(|x| !x.shared_clock));
         let t = render(&rep);
         assert!(
             t.contains("counter                          Intra (IPC)    Inter (IPC)    Syscall\n"),

@@ -23,7 +23,11 @@ use core::cell::UnsafeCell;
 use core::hint::spin_loop;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
-use super::{exec, parallel, Env, SetupError, Snapshot};
+use core::mem::MaybeUninit;
+
+use ipc_core::{Kernel, Next, RemoteKind, RemoteMsg};
+
+use super::{cross_words, exec, exec_on, parallel, run, Env, Scenario, SetupError, Snapshot, CROSS_SERVER};
 use crate::mem::FrameSplit;
 use crate::{Board, Machine};
 
@@ -64,8 +68,37 @@ static ONLINE: Line<AtomicUsize> = Line(AtomicUsize::new(0));
 /// The job: its generation (0: none yet) and the parallel scenario.
 static GEN: Line<AtomicU64> = Line(AtomicU64::new(0));
 static JOB: Line<AtomicUsize> = Line(AtomicUsize::new(0));
-/// Arrivals at the start barrier, counted up forever.
+/// Arrivals at the start barrier of the current job (reset by the boot CPU
+/// before it publishes a job, when nobody is at the barrier).
 static ARRIVED: Line<AtomicUsize> = Line(AtomicUsize::new(0));
+/// The job number of `ipc-cross-core` (not an index of `PARALLEL`).
+const CROSS_JOB: usize = usize::MAX;
+/// Generation of the `ipc-cross-core` job whose client has finished: the
+/// server's CPU then stops waiting for calls.
+static CROSS_DONE: Line<AtomicU64> = Line(AtomicU64::new(0));
+
+/// A one-message channel from one CPU's kernel to another's: the sender
+/// writes `msg` and bumps `seq`; the receiver, once its kernel took the
+/// message, sets `ack` to `seq`. A message the receiving kernel cannot take
+/// yet (no thread waits on the endpoint) stays until it can.
+#[repr(C, align(64))]
+struct Chan {
+    seq: AtomicU64,
+    ack: AtomicU64,
+    msg: UnsafeCell<MaybeUninit<RemoteMsg>>,
+}
+
+// SAFETY: `msg` is written only by the sending CPU while `ack == seq` (the
+// receiver does not read it), and read only by the receiving CPU while
+// `seq != ack` (the sender does not write it); release/acquire on `seq`
+// and `ack` order the accesses.
+unsafe impl Sync for Chan {}
+
+/// `CHANS[to][from]`.
+static CHANS: [[Chan; MAX_CPUS]; MAX_CPUS] = [const {
+    [const { Chan { seq: AtomicU64::new(0), ack: AtomicU64::new(0), msg: UnsafeCell::new(MaybeUninit::uninit()) } };
+        MAX_CPUS]
+}; MAX_CPUS];
 
 // SAFETY: `SPLIT` is written once by the boot CPU before `READY` is
 // released and only read after it was acquired.
@@ -128,9 +161,17 @@ fn secondary<M: Machine, B: Board>(cpu: usize) -> ! {
             continue;
         }
         seen = g;
-        let sc = parallel(&env.config, JOB.0.load(Ordering::Acquire));
-        let n = cores();
-        let r = exec(env, &sc, Some(n));
+        let job = JOB.0.load(Ordering::Acquire);
+        let r = if job == CROSS_JOB {
+            if cpu != 1 {
+                SLOTS[cpu].done.store(g, Ordering::Release);
+                continue;
+            }
+            let sc = Scenario { words: cross_words(&env.config), ..CROSS_SERVER };
+            exec_on(env, &sc, Some(2), true)
+        } else {
+            exec(env, &parallel(&env.config, job), Some(cores()))
+        };
         // SAFETY: this CPU's slot; the boot CPU reads it only after `done`.
         unsafe { *SLOTS[cpu].snap.get() = Some(r) };
         SLOTS[cpu].done.store(g, Ordering::Release);
@@ -145,9 +186,8 @@ fn cores() -> usize {
 /// Wait until `n` CPUs have arrived at the start barrier (this one
 /// included). The count only grows: round `k` ends at `k * n` arrivals.
 pub(super) fn barrier(n: usize) {
-    let t = ARRIVED.0.fetch_add(1, Ordering::AcqRel) + 1;
-    let target = t.div_ceil(n) * n;
-    while ARRIVED.0.load(Ordering::Acquire) < target {
+    ARRIVED.0.fetch_add(1, Ordering::AcqRel);
+    while ARRIVED.0.load(Ordering::Acquire) < n {
         spin_loop();
     }
 }
@@ -159,6 +199,7 @@ pub(super) fn run_parallel<M: Machine, B: Board>(
     job: usize,
     n: usize,
 ) -> [Result<Snapshot, SetupError>; MAX_CPUS] {
+    ARRIVED.0.store(0, Ordering::Release);
     JOB.0.store(job, Ordering::Release);
     let g = GEN.0.fetch_add(1, Ordering::AcqRel) + 1;
     M::unpark_all();
@@ -174,4 +215,112 @@ pub(super) fn run_parallel<M: Machine, B: Board>(
         *slot = unsafe { (*SLOTS[cpu].snap.get()).take() }.unwrap_or(Err(SetupError::NotRun));
     }
     out
+}
+
+/// Run `ipc-cross-core` on CPUs 0 (client, this one) and 1 (server);
+/// returns both snapshots. Needs two CPUs.
+pub(super) fn run_cross<M: Machine, B: Board>(
+    env: &Env<'_, M, B>,
+) -> (Result<Snapshot, SetupError>, Result<Snapshot, SetupError>) {
+    ARRIVED.0.store(0, Ordering::Release);
+    JOB.0.store(CROSS_JOB, Ordering::Release);
+    let g = GEN.0.fetch_add(1, Ordering::AcqRel) + 1;
+    M::unpark_all();
+    let sc = Scenario { words: cross_words(&env.config), ..super::CROSS_CLIENT };
+    let client = exec_on(env, &sc, Some(2), true);
+    // The client is done (or failed): let the server's CPU stop waiting.
+    CROSS_DONE.0.store(g, Ordering::Release);
+    M::wake(1);
+    for slot in SLOTS.iter().take(cores()).skip(1) {
+        while slot.done.load(Ordering::Acquire) != g {
+            spin_loop();
+        }
+    }
+    // SAFETY: as in `run_parallel`.
+    let server = unsafe { (*SLOTS[1].snap.get()).take() }.unwrap_or(Err(SetupError::NotRun));
+    (client, server)
+}
+
+/// Run user mode from `next` in a scenario that talks to another CPU: when
+/// this kernel goes idle, hand its messages for other CPUs on, take the
+/// ones for it, and run again; wait (parked) while nothing is to be done.
+/// Ends, on the client's CPU, when no call is outstanding and nothing is
+/// ready; on the server's, when the client's CPU says so.
+pub(super) fn run_cross_core<M: Machine, B: Board>(env: &Env<'_, M, B>, next: Next) {
+    let me = M::cpu_index();
+    let g = GEN.0.load(Ordering::Acquire);
+    let mut next = next;
+    loop {
+        run(env, next);
+        // SAFETY: user mode is idle; the driver is the only user of this
+        // CPU's state until the next `run`.
+        let k = unsafe { &mut (*(env.state)()).kernel };
+        while let Some(m) = k.peek_outgoing() {
+            if !post::<M>(me, &m) {
+                break;
+            }
+            k.pop_outgoing();
+        }
+        take::<M>(me, k);
+        if k.has_ready() {
+            next = k.schedule();
+            continue;
+        }
+        let done = if me == 0 {
+            !k.remote_pending()
+        } else {
+            CROSS_DONE.0.load(Ordering::Acquire) == g
+        };
+        if done {
+            return;
+        }
+        // Halted until a message or an acknowledgement wakes this CPU.
+        M::park();
+        next = Next::Idle;
+    }
+}
+
+/// Put `m` into the channel from `from` to `m.cpu` and wake that CPU;
+/// `false` if the channel still holds an unread message.
+fn post<M: Machine>(from: usize, m: &RemoteMsg) -> bool {
+    let to = usize::from(m.cpu);
+    if to >= MAX_CPUS || from >= MAX_CPUS {
+        return true; // nowhere to go: dropped (the caller waits for good)
+    }
+    let c = &CHANS[to][from];
+    let seq = c.seq.load(Ordering::Relaxed);
+    if c.ack.load(Ordering::Acquire) != seq {
+        return false;
+    }
+    // SAFETY: `ack == seq`: the receiver does not read `msg` now.
+    unsafe { (*c.msg.get()).write(*m) };
+    c.seq.store(seq + 1, Ordering::Release);
+    M::wake(to);
+    true
+}
+
+/// Offer `kernel` every message waiting for CPU `me`; acknowledge (and wake
+/// the sender of) each it takes.
+fn take<M: Machine>(me: usize, kernel: &mut Kernel<M>) {
+    for (from, c) in CHANS[me].iter().enumerate().take(cores()) {
+        let seq = c.seq.load(Ordering::Acquire);
+        if seq == c.ack.load(Ordering::Relaxed) {
+            continue;
+        }
+        // SAFETY: `seq != ack`: the sender wrote `msg` and does not touch
+        // it until we acknowledge.
+        let m = unsafe { (*c.msg.get()).assume_init() };
+        let taken = match m.kind {
+            RemoteKind::Call => kernel.remote_call(from as u8, &m),
+            // A reply for a thread that no longer waits is dropped.
+            RemoteKind::Reply => {
+                kernel.remote_reply(&m);
+                true
+            }
+        };
+        if taken {
+            c.ack.store(seq, Ordering::Release);
+            M::wake(from);
+        }
+    }
 }
