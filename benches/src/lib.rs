@@ -54,7 +54,8 @@
 //!   `unsafe`, and only for the bare-metal targets (`sys.rs` and
 //!   `counter.rs` for x86_64, `sys_aarch64.rs` and `counter_aarch64.rs` for
 //!   AArch64); every block carries a `// SAFETY:` note and every asm line a
-//!   gloss.
+//!   gloss. The calls that are only a `syscall7` with their number live
+//!   once, in `calls.rs`.
 
 #![no_std]
 #![deny(unsafe_code)]
@@ -88,6 +89,11 @@ pub mod sys;
 #[allow(unsafe_code)]
 #[path = "sys_aarch64.rs"]
 pub mod sys;
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "none"
+))]
+pub mod calls;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 pub mod utcb;
