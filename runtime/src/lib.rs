@@ -6,6 +6,7 @@
 //!   [`ipc_core::Arch`] (address spaces, mapping, entering user mode, the
 //!   counter plan);
 //! * [`Board`]: what it needs of a board (console, exit, name);
+//! * [`inject`]: the test suite's fault injection;
 //! * [`mem::FrameAlloc`] and [`elf`]: frames for page tables and user
 //!   memory, and the loader of the embedded user program;
 //! * [`bench`]: the benchmark driver, which builds tasks, threads and
@@ -21,6 +22,7 @@
 pub mod bench;
 pub mod console;
 pub mod elf;
+pub mod inject;
 pub mod mem;
 mod state;
 pub use state::{svc, FailRecord, Reports, RuntimeServices};
