@@ -26,6 +26,8 @@ use arch_aarch64::paging;
 use arch_aarch64::{Aarch64, Context, FastPair, ResumePair, TrapFrame};
 use ipc_core::{Fast, MessageInfo, Next, Syscall, SyscallArgs, ThreadId};
 use runtime::bench::{self, Env};
+#[cfg(feature = "inject")]
+use runtime::inject;
 use runtime::mem::FrameAlloc;
 use runtime::{kprintln, Board, Fault, Machine, State};
 
@@ -254,49 +256,3 @@ unsafe impl defmt::Logger for Discard {
 }
 
 defmt::timestamp!("{=u64}", arch_aarch64::pmu::ticks());
-
-// ----- fault injection (test builds only) ------------------------------------
-
-#[cfg(feature = "inject")]
-mod inject {
-    //! Corrupt the 100th message handed over on the fastpath: the user
-    //! program's end-to-end check must catch it.
-    use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-
-    use ipc_core::{MessageInfo, Next, UserContext};
-    use runtime::bench::Inject;
-
-    use super::St;
-
-    static KIND: AtomicU8 = AtomicU8::new(0);
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-
-    pub fn set(k: Inject) {
-        KIND.store(k as u8, Ordering::Relaxed);
-    }
-
-    /// Is this IPC (`call` or `reply_recv`) the 100th, the one to corrupt?
-    pub fn due(op: u64) -> bool {
-        KIND.load(Ordering::Relaxed) != Inject::None as u8
-            && (op == 1 || op == 2)
-            && COUNT.fetch_add(1, Ordering::Relaxed) + 1 == 100
-    }
-
-    pub fn apply(st: &mut St, next: Next) {
-        let Next::Resume { thread, regs_from } = next else { return };
-        if thread == regs_from || COUNT.load(Ordering::Relaxed) != 100 {
-            return;
-        }
-        COUNT.store(101, Ordering::Relaxed);
-        let ctx = st.kernel.context_mut(regs_from);
-        let args = ctx.syscall_args();
-        match KIND.load(Ordering::Relaxed) {
-            k if k == Inject::Mr as u8 => ctx.set_mr(2, ctx.mr(2) ^ 1),
-            k if k == Inject::Badge as u8 => ctx.set_recv_result(args.cap ^ 1, args.tag),
-            k if k == Inject::Label as u8 => {
-                ctx.set_recv_result(args.cap, MessageInfo(args.tag.0 ^ (1 << 16)))
-            }
-            _ => {}
-        }
-    }
-}
