@@ -79,12 +79,47 @@ pub const BLOCK_DEVICE: u64 = 0b01 | (1 << 2) | (1 << 10) | (1 << 53) | (1 << 54
 core::arch::global_asm!(
     r#"
     .section .text.ipcb_boot, "ax"
+    /* MMU and caches on with TTBR0 = x0 and TTBR1 = x3 (physical tables);
+       clobbers x1, x2, x4. The same for every CPU. */
+    .macro IPCB_MMU_ON
+    ldr x4, ={mair}
+    msr mair_el1, x4
+    mrs x1, id_aa64mmfr0_el1
+    and x1, x1, #0xf                        /* PARange                        */
+    mov x2, #5
+    cmp x1, x2
+    csel x1, x1, x2, ls                     /* IPS = min(PARange, 48 bits)    */
+    ldr x4, ={tcr}
+    orr x4, x4, x1, lsl #32
+    msr tcr_el1, x4
+    msr ttbr0_el1, x0
+    msr ttbr1_el1, x3
+    isb
+    tlbi vmalle1
+    dsb nsh
+    isb
+    ldr x4, ={sctlr}
+    msr sctlr_el1, x4                       /* MMU and caches on              */
+    isb
+    .endm
+
     .global ipcb_start
     .type ipcb_start, %function
 ipcb_start:
     msr daifset, #0xf                       /* no interrupts                  */
     mov x21, x0                             /* x21 = x0 at entry (DTB or 0)   */
-    mrs x9, CurrentEL
+    mov x23, xzr                            /* x23 = 0: the boot CPU          */
+    b 1f
+
+    /* A secondary CPU (smp.rs), started by PSCI CPU_ON or released from a
+       spin table at this physical address, MMU off: the same EL set-up as
+       the boot CPU, then its own tables (ipcb_smp_params). */
+    .global ipcb_secondary_start
+    .type ipcb_secondary_start, %function
+ipcb_secondary_start:
+    msr daifset, #0xf
+    mov x23, #1                             /* x23 = 1: a secondary CPU       */
+1:  mrs x9, CurrentEL
     ubfx x9, x9, #2, #2                     /* x9 = exception level           */
     cmp x9, #2
     b.eq 2f
@@ -118,15 +153,16 @@ ipcb_start:
     msr cntvoff_el2, xzr
     mov x10, #0x3c5
     msr spsr_el2, x10                       /* EL1h, interrupts masked        */
-    adr x10, 1f
+    adr x10, 12f
     msr elr_el2, x10
-    eret                                    /* to 1: at EL1                   */
-1:  mov x19, #1
+    eret                                    /* to 12: at EL1                  */
+12: mov x19, #1
 
 4:  /* EL1, or EL2 with E2H (the *_el1 names below reach the EL2 registers). */
     mov x10, #(1 << 20)
     msr cpacr_el1, x10                      /* FPEN = 01: FP/SIMD at EL1 only */
     isb
+    cbnz x23, 30f                           /* a secondary: its own way on    */
 
     adrp x10, __bss_start                   /* zero .bss (physical addresses: */
     add x10, x10, :lo12:__bss_start         /* adrp is PC-relative)           */
@@ -185,27 +221,9 @@ ipcb_start:
     b.lo 7b
     dsb sy
 
-    ldr x0, ={mair}
-    msr mair_el1, x0
-    mrs x1, id_aa64mmfr0_el1
-    and x1, x1, #0xf                        /* PARange                        */
-    mov x2, #5
-    cmp x1, x2
-    csel x1, x1, x2, ls                     /* IPS = min(PARange, 48 bits)    */
-    ldr x0, ={tcr}
-    orr x0, x0, x1, lsl #32
-    msr tcr_el1, x0
-    adrp x0, ipcb_boot_l0
-    msr ttbr0_el1, x0                       /* ASID 0, identity map           */
-    adrp x0, ipcb_kernel_l0
-    msr ttbr1_el1, x0
-    isb
-    tlbi vmalle1
-    dsb nsh
-    isb
-    ldr x0, ={sctlr}
-    msr sctlr_el1, x0                       /* MMU and caches on              */
-    isb
+    adrp x0, ipcb_boot_l0                   /* TTBR0: ASID 0, identity map    */
+    adrp x3, ipcb_kernel_l0                 /* TTBR1: the kernel's half       */
+    IPCB_MMU_ON
     ldr x0, =8f
     br x0                                   /* into the higher half           */
 
@@ -226,10 +244,40 @@ ipcb_start:
     adrp x0, {empty}
     sub x1, x0, x20
     str x1, [x0, :lo12:{empty}]             /* IPCB_EMPTY_TTBR0               */
+    ldr x1, =__device_window_pa
+    adrp x0, {dwin}
+    str x1, [x0, :lo12:{dwin}]              /* IPCB_DEVICE_WINDOW_PA          */
     mov x0, x19                             /* ipcb_kernel_main(el, x0)       */
     mov x1, x21
     bl ipcb_kernel_main                     /* never returns                  */
 9:  wfe
+    b 9b
+
+    /* A secondary, MMU off, its EL set up (x19): the boot CPU has left this
+       CPU's TTBR1 root in ipcb_smp_params (cleaned to memory: we read it
+       uncached) and keeps the identity map in ipcb_boot_l0. Nothing is
+       written with the MMU off: this CPU's uncached writes could race the
+       boot CPU's cached lines. */
+30: adrp x0, {params}                       /* physical (PC-relative)         */
+    ldr x3, [x0, :lo12:{params}]            /* x3 = this CPU's TTBR1 root     */
+    adrp x0, ipcb_boot_l0                   /* TTBR0: the identity map        */
+    IPCB_MMU_ON
+    ldr x0, =31f
+    br x0                                   /* into the higher half           */
+31: adrp x0, {sstack}                       /* its driver stack, in .percpu:  */
+    add x0, x0, :lo12:{sstack}              /* its own copy                   */
+    ldr x1, ={sstack_size}
+    add x0, x0, x1
+    mov sp, x0
+    adrp x0, {empty}
+    ldr x0, [x0, :lo12:{empty}]             /* drop the identity map          */
+    msr ttbr0_el1, x0
+    isb
+    tlbi vmalle1
+    dsb nsh
+    isb
+    mov x0, x19                             /* ipcb_secondary_main(el)        */
+    bl ipcb_secondary_main                  /* never returns                  */
     b 9b
     .size ipcb_start, . - ipcb_start
     .ltorg
@@ -237,6 +285,7 @@ ipcb_start:
     .section .bss.ipcb_boot, "aw", %nobits
     .balign 4096
     .global ipcb_kernel_l0
+    .global ipcb_kernel_l1
 ipcb_boot_l0:     .skip 4096
 ipcb_boot_l1:     .skip 4096
 ipcb_kernel_l0:   .skip 4096
@@ -257,6 +306,10 @@ ipcb_boot_stack_top:
     pv = sym crate::paging::IPCB_PV_OFFSET,
     empty = sym crate::paging::IPCB_EMPTY_TTBR0,
     limit = sym crate::paging::IPCB_RAM_MAP_LIMIT,
+    dwin = sym crate::paging::IPCB_DEVICE_WINDOW_PA,
+    params = sym crate::smp::IPCB_SMP_PARAMS,
+    sstack = sym crate::smp::IPCB_SMP_STACK,
+    sstack_size = const crate::smp::DRIVER_STACK_SIZE,
 );
 
 /// What the boot loader told us, through the device tree.

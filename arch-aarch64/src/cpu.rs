@@ -76,9 +76,12 @@ const _: () = assert!(
     KS_TOP.is_multiple_of(16) && P_ZERO == 0 && offset_of!(PerCpu, fast_state) == P_CUR + 8
 );
 
-/// CPU 0's kernel stack and per-CPU block. Written by [`init`] and by the
-/// entry assembly.
+/// This CPU's kernel stack and per-CPU block. Written by [`init`] and by
+/// the entry assembly. In the `.percpu` region (`smp.rs`), which every CPU
+/// maps to its own copy at the same address: the one symbol (which
+/// `ipcb_run_user` finds PC-relative) is each CPU's own stack and block.
 #[unsafe(no_mangle)]
+#[unsafe(link_section = ".percpu")]
 pub static mut IPCB_KSTACK: KernelStack = KernelStack {
     stack: [0; KSTACK_SIZE],
     top: PerCpu {
@@ -129,13 +132,16 @@ pub fn set_floor_entry(on: bool) {
     let _ = on;
 }
 
-/// Set up this CPU (the boot CPU) for the kernel: the vector base, the
-/// per-CPU block, the timers off. `el` is what the boot code passed.
+/// Set up this CPU for the kernel: the vector base, the per-CPU block, the
+/// timers off. `el` is what the boot code passed.
 ///
 /// # Safety
 ///
-/// Call once, on the boot CPU, with interrupts masked, before any user
-/// code and before any other use of [`IPCB_KSTACK`].
+/// Call once per CPU, with interrupts masked, before any user code on it
+/// and before any other use of its [`IPCB_KSTACK`]; with its `.percpu`
+/// copy mapped (`smp::init_boot` on the boot CPU). On a secondary the
+/// block is a clone of the boot CPU's: `fast_state` and `ctxs` stay (they
+/// name the same addresses, which reach this CPU's copies).
 pub unsafe fn init(el: u8) {
     EL.store(el, Ordering::Relaxed);
     // SAFETY: single-threaded boot; nothing else uses the block yet.

@@ -9,6 +9,9 @@
 //!   the timers;
 //! * [`entry`]: the exception vectors, the `svc` fastpath, user faults, the
 //!   exit to user mode and the switch from the driver;
+//! * [`smp`]: per-CPU data by page-table aliasing (the `.percpu` region
+//!   in each CPU's own `TTBR1` tables), starting the other CPUs (PSCI
+//!   `CPU_ON` or a spin table), parking them in `wfi`;
 //! * [`paging`]: user address spaces in `TTBR0` with ASIDs, the kernel in
 //!   `TTBR1`;
 //! * [`pmu`]: PMUv3 (cycle counter, instructions event), the CPU identity;
@@ -46,6 +49,7 @@ pub mod paging;
 pub mod pl011;
 pub mod pmu;
 pub mod semihosting;
+pub mod smp;
 
 pub use context::Context;
 pub use entry::{FastPair, ResumePair, TrapFrame};
@@ -134,6 +138,32 @@ impl Machine for Aarch64 {
     fn floor_entry(on: bool) -> bool {
         cpu::set_floor_entry(on);
         true
+    }
+
+    fn cpu_index() -> usize {
+        smp::cpu_index()
+    }
+
+    unsafe fn start_secondaries(entry: fn(usize) -> !) -> usize {
+        // SAFETY: forwarded from the caller's contract (boot CPU, once,
+        // after its set-up; the board initialised its per-CPU statics).
+        unsafe { smp::start_secondaries(entry) }
+    }
+
+    fn relax() {
+        smp::relax();
+    }
+
+    fn park() {
+        smp::park();
+    }
+
+    fn unpark_all() {
+        smp::unpark_all();
+    }
+
+    fn wake(cpu: usize) {
+        smp::wake(cpu);
     }
 
     unsafe fn run_user(thread: *mut Context, regs_from: *const Context) {

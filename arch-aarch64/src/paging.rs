@@ -41,6 +41,18 @@ pub static IPCB_PV_OFFSET: AtomicU64 = AtomicU64::new(0);
 /// `__ram_map_limit`). Written once by the boot code.
 #[unsafe(no_mangle)]
 pub static IPCB_RAM_MAP_LIMIT: AtomicU64 = AtomicU64::new(0);
+/// The physical base of the board's device window (`__device_window_pa`),
+/// mapped at [`DEVICE_VA`]. Written once by the boot code.
+#[unsafe(no_mangle)]
+pub static IPCB_DEVICE_WINDOW_PA: AtomicU64 = AtomicU64::new(0);
+
+/// Kernel virtual address of device register `pa`, if it lies in the
+/// board's device window.
+pub fn device_va(pa: u64) -> Option<u64> {
+    let off = pa.wrapping_sub(IPCB_DEVICE_WINDOW_PA.load(Ordering::Relaxed));
+    (off < DIRECT_MAP_SIZE).then_some(DEVICE_VA + off)
+}
+
 /// `TTBR0` value of the kernel alone: the physical address of an empty
 /// level-0 table, ASID 0. Written once by the boot code.
 #[unsafe(no_mangle)]

@@ -38,6 +38,10 @@ static USER_ELF: &[u8] = include_bytes!(env!("IPCB_USER_ELF"));
 
 type St = State<Aarch64, ThisBoard>;
 
+/// The kernel state. In the per-CPU region (`arch_aarch64::smp`): each CPU
+/// reaches its own copy at this one address, so the entry halves below use
+/// it as a plain static, with no CPU number and no lock.
+#[unsafe(link_section = ".percpu")]
 static mut STATE: MaybeUninit<St> = MaybeUninit::uninit();
 
 /// The kernel state (initialised in `ipcb_kernel_main` before any entry).
@@ -175,10 +179,16 @@ pub fn kernel_end() -> u64 {
     paging::virt_to_phys(core::ptr::addr_of!(__bss_end) as u64)
 }
 
-/// The frames the kernel may hand out: from the end of its image to
-/// `ram_end`, at most to the end of the directly mapped RAM.
-pub fn frames(ram_end: u64) -> FrameAlloc {
-    FrameAlloc::new(kernel_end(), ram_end.min(paging::direct_map_end()))
+/// Reserve the per-CPU regions for the CPUs of `cfg` and map the boot
+/// CPU's (`arch_aarch64::smp::init_boot`); then the frames the kernel may
+/// hand out: from there to `ram_end`, at most to the end of the directly
+/// mapped RAM. Call first thing in `ipcb_kernel_main`, before `cpu::init`.
+pub fn percpu_and_frames(cfg: arch_aarch64::smp::Config, ram_end: u64) -> FrameAlloc {
+    let end = ram_end.min(paging::direct_map_end());
+    // SAFETY: the board calls this once, on the boot CPU, before anything
+    // touches `.percpu`.
+    let start = unsafe { arch_aarch64::smp::init_boot(cfg, kernel_end(), end, ThisBoard::putc) };
+    FrameAlloc::new(start, end)
 }
 
 /// The board-independent rest of the boot, on the boot CPU after

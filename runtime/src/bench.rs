@@ -565,7 +565,7 @@ pub(crate) fn exec_on<M: Machine, B: Board>(
         setup(st, env, sc)
     };
     if let Some(n) = barrier {
-        smp::barrier(n);
+        smp::barrier::<M>(n);
     }
     if cross {
         smp::run_cross_core(env, next?);

@@ -174,6 +174,14 @@ pub trait Machine: Arch {
     /// Wake every CPU waiting in [`Machine::park`] (after publishing work).
     fn unpark_all() {}
 
+    /// One turn of a short spin-wait (the start barrier, collecting the
+    /// results). The default is `core::hint::spin_loop` (x86 `pause`). An
+    /// arch whose spin hint does not let QEMU's round robin switch to
+    /// another vCPU under icount (AArch64's is `isb`) uses one that does.
+    fn relax() {
+        core::hint::spin_loop();
+    }
+
     /// Wake CPU `cpu` (an index of [`Machine::cpu_index`]) if it waits in
     /// [`Machine::park`]. The default wakes them all.
     fn wake(cpu: usize) {

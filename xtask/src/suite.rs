@@ -18,11 +18,13 @@
 //! 7. GRUB: the ELF must be a valid multiboot2 kernel, and an ISO built from
 //!    it must boot under TCG and pass;
 //! 8. (when testing another board than `qemu-virt-aarch64`) the AArch64
-//!    kernel is built and boots under icount at EL1, then at EL2 with VHE
-//!    (`virtualization=on`), and passes each time, at the exception level
-//!    asked for;
+//!    kernel is built and boots under icount with `-smp 2` at EL1, then at
+//!    EL2 with VHE (`virtualization=on`), and passes each time, at the
+//!    exception level asked for, with verified parallel results from both
+//!    cores;
 //! 9. (when testing another board) the raspi3b kernel, as a raw
-//!    `kernel8.img` entered at EL2, boots under icount and passes, at EL1;
+//!    `kernel8.img` entered at EL2, boots under icount and passes, at EL1,
+//!    with verified parallel results from each of its four cores;
 //! 10. (when testing another board) the Raspberry Pi 5 boot files are made
 //!     and checked: `kernel_2712.img` starts with the boot code, is padded
 //!     to the kernel's whole footprint, which stays below the device tree
@@ -59,7 +61,10 @@ pub const SMP_CMDLINE: &str = "rounds=1000 runs=2 warmup=1 sweep=0";
 /// The benchmarks of all cores at once; each core must report each.
 pub const PARALLEL_BENCHES: &[&str] = &["ipc-intra-parallel", "syscall-parallel"];
 /// Boards whose kernels start their other CPUs (the multi-core steps).
-pub const SMP_BOARDS: &[&str] = &["pc-x86_64"];
+pub const SMP_BOARDS: &[&str] = &["pc-x86_64", "qemu-virt-aarch64", "raspi3b"];
+/// CPUs of the Arm `virt` boots that the suite of every other board runs
+/// (EL1 and EL2, under icount).
+pub const ARM_SMP: u32 = 2;
 
 /// The Arm board that the suite of every other board also boots (its last
 /// two steps).
@@ -115,17 +120,17 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     }
     if board.name != ARM_BOARD {
         suite.step(
-            "qemu-virt-aarch64 EL1 boots under icount and passes",
+            "qemu-virt-aarch64 EL1 -smp 2 boots under icount and passes, every core verified",
             Suite::arm_el1,
         );
         suite.step(
-            "qemu-virt-aarch64 EL2 (VHE) boots under icount and passes",
+            "qemu-virt-aarch64 EL2 (VHE) -smp 2 boots under icount and passes, every core verified",
             Suite::arm_el2,
         );
     }
     if board.name != RASPI3_BOARD {
         suite.step(
-            "raspi3b kernel8.img (entered at EL2) boots under icount and passes at EL1",
+            "raspi3b kernel8.img (entered at EL2) boots under icount and passes at EL1, all 4 cores verified",
             Suite::raspi3b,
         );
     }
@@ -239,20 +244,30 @@ impl Suite<'_> {
 
     /// Build the Arm kernel (a no-op the second time) and boot it under
     /// icount at exception level `el`: it must pass, and say it ran there.
+    /// With [`ARM_SMP`] CPUs: every core must report verified parallel
+    /// results (PSCI start-up through the EL's conduit, parking).
     fn arm_boot(&mut self, el: u8) -> StepResult {
         let variant = board::Variant {
             el: Some(el),
+            smp: Some(ARM_SMP),
             ..board::Variant::default()
         };
         let b = board::find_base(ARM_BOARD)
             .and_then(|base| board::apply(base, &variant))
             .map_err(err_string)?;
-        self.other_board_boots(b, &format!("el{el}"), Some(el))
+        let t = self.other_board_boots(b, &format!("el{el}-smp{ARM_SMP}"), Some(el))?;
+        check_cores(&t, ARM_SMP, PARALLEL_BENCHES)
     }
 
     /// Build another board's kernel (a no-op when it is built) and boot
     /// it under icount: it must pass, at exception level `el` if given.
-    fn other_board_boots(&self, b: &'static Board, label: &str, el: Option<u8>) -> StepResult {
+    /// Returns what it printed.
+    fn other_board_boots(
+        &self,
+        b: &'static Board,
+        label: &str,
+        el: Option<u8>,
+    ) -> std::result::Result<Transcript, String> {
         prereq::ensure_qemu(b).map_err(err_string)?;
         let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
         let spec = BootSpec {
@@ -271,7 +286,8 @@ impl Suite<'_> {
         };
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, b.expected_benches)?;
-        check_el(el, o.transcript.hello.as_ref().and_then(|h| h.el))
+        check_el(el, o.transcript.hello.as_ref().and_then(|h| h.el))?;
+        Ok(o.transcript)
     }
 
     /// The board with `n` CPUs under plain TCG: every core must report
@@ -286,14 +302,15 @@ impl Suite<'_> {
         self.smp_boot(2, Accel::Icount)
     }
 
+    /// (A machine whose CPU count QEMU fixes boots with that count.)
     fn smp_boot(&self, n: u32, accel: Accel) -> StepResult {
+        let base = board::find_base(self.board.name).map_err(err_string)?;
+        let n = if base.fixed_cpus > 0 { base.fixed_cpus } else { n };
         let variant = board::Variant {
             smp: Some(n),
             ..board::Variant::default()
         };
-        let b = board::find_base(self.board.name)
-            .and_then(|base| board::apply(base, &variant))
-            .map_err(err_string)?;
+        let b = board::apply(base, &variant).map_err(err_string)?;
         let kernel = self.kernel()?;
         let spec = BootSpec {
             board: b,
@@ -318,9 +335,12 @@ impl Suite<'_> {
 
     /// Build the raspi3b kernel and boot its raw image under icount: it
     /// must pass, at the exception level the board fixes (EL1: no VHE).
+    /// Its four cores (fixed by QEMU) must each report verified parallel
+    /// results (spin-table start-up, mailbox parking).
     fn raspi3b(&mut self) -> StepResult {
         let b = board::find_base(RASPI3_BOARD).map_err(err_string)?;
-        self.other_board_boots(b, "raspi3b", b.expected_el)
+        let t = self.other_board_boots(b, "raspi3b", b.expected_el)?;
+        check_cores(&t, b.fixed_cpus, PARALLEL_BENCHES)
     }
 
     /// Make the Pi 5's boot files and check them.

@@ -5,7 +5,7 @@
 
 use arch_aarch64::boot;
 use arch_aarch64::pl011::Pl011;
-use arch_aarch64::{cpu, paging::DEVICE_VA, semihosting};
+use arch_aarch64::{cpu, paging::DEVICE_VA, semihosting, smp};
 use runtime::Board;
 
 use crate::glue;
@@ -51,9 +51,14 @@ impl Board for Virt {
 /// `x0` (a DTB address for a raw image, 0 for an ELF).
 #[unsafe(no_mangle)]
 extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
-    // SAFETY: once, on the boot CPU, interrupts masked, before user mode.
-    unsafe { cpu::init(el as u8) };
     let bi = boot::parse(&[x0, RAM_BASE]);
     let (ram_start, ram_size) = bi.memory.unwrap_or((RAM_BASE, DEFAULT_RAM));
-    glue::start(el, bi.cmdline, glue::frames(ram_start + ram_size), bi.dtb)
+    // The CPUs and the PSCI conduit (hvc at EL1, smc with
+    // virtualization=on) from the device tree.
+    let cfg = bi.dtb.and_then(smp::from_dt).unwrap_or(smp::Config::single());
+    let frames = glue::percpu_and_frames(cfg, ram_start + ram_size);
+    // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
+    // with the per-CPU region mapped.
+    unsafe { cpu::init(el as u8) };
+    glue::start(el, bi.cmdline, frames, bi.dtb)
 }

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Board glue: the console and exit, parking cores 1-3, the boot (ATAGs or
-//! a device tree). The rest of the kernel glue is shared by the AArch64
+//! Board glue: the console and exit, the cores (spin table), the
+//! boot (ATAGs or a device tree). The rest of the kernel glue is shared by the AArch64
 //! examples: `examples/aarch64-shared/glue.rs`.
 
 use arch_aarch64::boot;
 use arch_aarch64::pl011::Pl011;
-use arch_aarch64::{cpu, paging, semihosting};
+use arch_aarch64::{cpu, paging, semihosting, smp};
 use runtime::Board;
 
 use crate::glue;
@@ -20,9 +20,10 @@ const ATAGS_MAX_WORDS: usize = 300;
 /// RAM when neither ATAGs nor a DTB say: QEMU's 1 GiB less the 64 MiB it
 /// gives the VideoCore.
 const DEFAULT_RAM_END: u64 = 0x3C00_0000;
-/// The spin-table mailboxes of cores 1, 2, 3 (physical): QEMU's stub on
-/// each of those cores waits until its word is non-zero, then jumps there.
-const MAILBOXES: [u64; 3] = [0xE0, 0xE8, 0xF0];
+/// The spin-table release words of cores 0-3 (physical): QEMU's stub on
+/// cores 1-3 waits (`wfe`) until its word is non-zero, then jumps there
+/// with the MMU off, at EL2 (core 0's is never used).
+const RELEASE: [u64; 4] = [0xD8, 0xE0, 0xE8, 0xF0];
 
 /// The console: the PL011 through the device window (physical GiB 0).
 // SAFETY: the boot code maps the device window as Device-nGnRE for the
@@ -52,49 +53,14 @@ impl Board for Raspi3b {
     }
 }
 
-// Where cores 1-3 go: entered from QEMU's spin stub at the physical address
-// (MMU off), so position-independent; it masks interrupts and waits for
-// one forever (none is ever routed to these cores), so QEMU halts the core.
-#[cfg(all(target_arch = "aarch64", target_os = "none"))]
-core::arch::global_asm!(
-    r#"
-    .section .text.ipcb_park, "ax"
-    .global ipcb_raspi_park
-    .type ipcb_raspi_park, %function
-ipcb_raspi_park:
-    msr daifset, #0xf                       /* no interrupts                  */
-1:  wfi                                     /* sleep (QEMU: halt the vCPU)    */
-    b 1b
-    .size ipcb_raspi_park, . - ipcb_raspi_park
-"#
-);
-
-unsafe extern "C" {
-    /// The parking loop above (never returns; never called from Rust).
-    fn ipcb_raspi_park() -> !;
-}
-
-/// Release cores 1-3 from QEMU's spin stub into [`ipcb_raspi_park`].
-fn park_secondaries() {
-    let entry = paging::virt_to_phys(ipcb_raspi_park as *const () as u64);
-    for mailbox in MAILBOXES {
-        let p = paging::phys_to_virt(mailbox) as *mut u64;
-        // SAFETY: the mailboxes lie in the first page of RAM, in the direct
-        // map, which the kernel never hands out (frames start above the
-        // image); only the stub on the secondary cores reads them. The
-        // secondaries read with their MMU (and so their caches) off: clean
-        // the line to the point of coherency before waking them.
-        unsafe {
-            p.write_volatile(entry);
-            core::arch::asm!(
-                "dc civac, {p}", // our write reaches memory
-                "dsb sy",        // before the event
-                "sev",           // wake the stub's wfe
-                p = in(reg) p,
-                options(nostack, preserves_flags)
-            );
-        }
+/// The four A53 cores (MPIDR Aff0 = 0..3) and their spin-table words.
+fn smp_config() -> smp::Config {
+    let mut cfg = smp::Config::single();
+    for (core, &release) in RELEASE.iter().enumerate() {
+        cfg.push(smp::CpuDesc { mpidr: core as u64, release });
     }
+    cfg.start = smp::Start::SpinTable;
+    cfg
 }
 
 /// Called by the boot code on the boot stack, in the higher half: `el` is
@@ -102,9 +68,6 @@ fn park_secondaries() {
 /// ATAG list at 0x100, or a DTB with QEMU `-dtb`).
 #[unsafe(no_mangle)]
 extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
-    // SAFETY: once, on the boot CPU, interrupts masked, before user mode.
-    unsafe { cpu::init(el as u8) };
-    park_secondaries();
     let bi = boot::parse(&[x0]);
     let (cmdline, ram_end) = if bi.dtb.is_some() {
         (bi.cmdline, bi.memory.map(|(start, size)| start + size))
@@ -115,5 +78,9 @@ extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
             None => ("", None),
         }
     };
-    glue::start(el, cmdline, glue::frames(ram_end.unwrap_or(DEFAULT_RAM_END)), bi.dtb)
+    let frames = glue::percpu_and_frames(smp_config(), ram_end.unwrap_or(DEFAULT_RAM_END));
+    // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
+    // with the per-CPU region mapped.
+    unsafe { cpu::init(el as u8) };
+    glue::start(el, cmdline, frames, bi.dtb)
 }

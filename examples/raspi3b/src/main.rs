@@ -11,12 +11,10 @@
 //!   `-dtb`; `x0` points at an ATAG list (at `0x100`) with the RAM size and
 //!   the `-append` command line. A DTB in `x0` is read when there is one.
 //! * **Cores 1-3** sit in QEMU's spin stub (`wfe`, then a load of their
-//!   mailbox at `0xE0`/`0xE8`/`0xF0`). QEMU runs `wfe` as a mere yield, so
-//!   under icount those loops would keep retiring instructions on the one
-//!   instruction clock all cores share, inside our measurements. The kernel
-//!   therefore releases them into a `wfi` loop with interrupts masked:
-//!   with no interrupt source set up, they never run again. (SMP comes
-//!   later.)
+//!   release word at `0xE0`/`0xE8`/`0xF0`). The kernel starts them one by
+//!   one through that spin table (`arch_aarch64::smp`): each runs the boot
+//!   CPU's EL set-up and a kernel of its own, and waits for work in
+//!   `wfe` (woken by `sev`).
 //! * **Console**: the PL011 at `0x3F20_1000` (QEMU's first `-serial`),
 //!   which needs no set-up in QEMU.
 //! * **Exit**: Arm semihosting (`-semihosting`) works on this machine as on

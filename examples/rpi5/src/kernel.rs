@@ -7,7 +7,7 @@ use core::ptr::addr_of_mut;
 
 use arch_aarch64::boot;
 use arch_aarch64::pl011::Pl011;
-use arch_aarch64::{cpu, paging};
+use arch_aarch64::{cpu, paging, smp};
 use runtime::Board;
 
 use crate::glue;
@@ -91,8 +91,6 @@ fn known_words(bootargs: &'static str) -> (&'static str, usize) {
 /// address (TF-A passes it on from the firmware).
 #[unsafe(no_mangle)]
 extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
-    // SAFETY: once, on the boot CPU, interrupts masked, before user mode.
-    unsafe { cpu::init(el as u8) };
     let bi = boot::parse(&[x0]);
     let (cmdline, dropped) = known_words(bi.cmdline);
     defmt::println!("bootargs: {=usize} unknown words dropped", dropped);
@@ -100,5 +98,11 @@ extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
     // Frames from the end of the image up to the first thing the firmware
     // put above it (the device tree, reserved memory), if that comes first.
     let end = boot::usable_end(x0, glue::kernel_end(), ram_end);
-    glue::start(el, cmdline, glue::frames(end), bi.dtb)
+    // The cores and the PSCI conduit (smc, to TF-A) from the device tree.
+    let cfg = bi.dtb.and_then(smp::from_dt).unwrap_or(smp::Config::single());
+    let frames = glue::percpu_and_frames(cfg, end);
+    // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
+    // with the per-CPU region mapped.
+    unsafe { cpu::init(el as u8) };
+    glue::start(el, cmdline, frames, bi.dtb)
 }

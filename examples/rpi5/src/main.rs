@@ -9,9 +9,12 @@
 //!   tree. The A76 has VHE, so the kernel keeps EL2 (`HCR_EL2.E2H`, `TGE`)
 //!   and runs the user tasks under the EL2&0 regime; built with the `el1`
 //!   feature it drops to EL1 instead. `IPCB hello` names the level.
-//! * **Cores 1-3** stay powered off in TF-A until a PSCI `CPU_ON` (none
-//!   yet: SMP is a later step), so nothing is needed to keep them out of
-//!   the way.
+//! * **Cores 1-3** stay powered off in TF-A until the kernel starts them
+//!   with PSCI `CPU_ON` through `smc` (the device tree's `/psci` method;
+//!   the targets are the `/cpus` `reg` values: the A76 has its core number
+//!   in `MPIDR` Aff1). Each runs a kernel of its own
+//!   (`arch_aarch64::smp`); a core without work sleeps in `wfe` until a
+//!   `sev`.
 //! * **RAM and command line** come from the device tree: the first
 //!   `/memory` region, less what the tree itself, `/memreserve/` and
 //!   `/reserved-memory` occupy; `/chosen/bootargs`, which holds the

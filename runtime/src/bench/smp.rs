@@ -20,7 +20,6 @@
 //! only burns its turn and the others progress.
 
 use core::cell::UnsafeCell;
-use core::hint::spin_loop;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use core::mem::MaybeUninit;
@@ -125,7 +124,7 @@ pub(super) unsafe fn start<M: Machine, B: Board>(env: &Env<'_, M, B>) -> usize {
     }
     READY.0.store(true, Ordering::Release);
     while ONLINE.0.load(Ordering::Acquire) < n - 1 {
-        spin_loop();
+        M::relax();
     }
     n
 }
@@ -134,7 +133,7 @@ pub(super) unsafe fn start<M: Machine, B: Board>(env: &Env<'_, M, B>) -> usize {
 /// counters as the boot CPU did, then run the jobs it is given.
 fn secondary<M: Machine, B: Board>(cpu: usize) -> ! {
     while !READY.0.load(Ordering::Acquire) {
-        spin_loop();
+        M::relax();
     }
     if cpu >= MAX_CPUS {
         // Beyond what the driver uses: stay parked (halted, not spinning).
@@ -185,10 +184,10 @@ fn cores() -> usize {
 
 /// Wait until `n` CPUs have arrived at the start barrier (this one
 /// included). The count only grows: round `k` ends at `k * n` arrivals.
-pub(super) fn barrier(n: usize) {
+pub(super) fn barrier<M: Machine>(n: usize) {
     ARRIVED.0.fetch_add(1, Ordering::AcqRel);
     while ARRIVED.0.load(Ordering::Acquire) < n {
-        spin_loop();
+        M::relax();
     }
 }
 
@@ -208,7 +207,7 @@ pub(super) fn run_parallel<M: Machine, B: Board>(
     out[0] = mine;
     for (cpu, slot) in out.iter_mut().enumerate().take(n).skip(1) {
         while SLOTS[cpu].done.load(Ordering::Acquire) != g {
-            spin_loop();
+            M::relax();
         }
         // SAFETY: `done` reached `g`: the CPU wrote its snapshot and does
         // not touch the slot until the next generation.
@@ -233,7 +232,7 @@ pub(super) fn run_cross<M: Machine, B: Board>(
     M::wake(1);
     for slot in SLOTS.iter().take(cores()).skip(1) {
         while slot.done.load(Ordering::Acquire) != g {
-            spin_loop();
+            M::relax();
         }
     }
     // SAFETY: as in `run_parallel`.
