@@ -93,6 +93,36 @@ pub(crate) fn tick_label(v: f64, step: f64) -> String {
     format!("{v:.decimals$}")
 }
 
+/// An SVG document `width` x `height` on a white background, with `title`
+/// and the run's board, accelerator and `counter` under it (the caller
+/// adds the plot and the closing tag).
+pub(crate) fn svg_start(width: f64, height: f64, title: &str, r: &Report, counter: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\">"
+    );
+    let _ = writeln!(
+        s,
+        "<rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"white\"/>"
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"28\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">{}</text>",
+        width / 2.0,
+        xml(title)
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">board {}, accel {}, counter {}</text>",
+        width / 2.0,
+        xml(&r.board),
+        xml(r.accel),
+        xml(counter)
+    );
+    s
+}
+
 /// Horizontal grid lines and y tick labels from 0 to `y_max` every `step`,
 /// for a plot area `pw` wide starting at `left`; `y` maps a value to its
 /// pixel row.
@@ -149,28 +179,12 @@ pub fn sweep_svg(r: &Report) -> Option<String> {
     let x = |w: f64| LEFT + w / x_max * pw;
     let y = |v: f64| TOP + ph - v / y_max * ph;
 
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\">"
-    );
-    let _ = writeln!(
-        s,
-        "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"white\"/>"
-    );
-    // Title and subtitle.
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"28\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">Message-size sweep (ipc-inter, one-way IPC)</text>",
-        WIDTH / 2.0
-    );
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">board {}, accel {}, counter {}</text>",
-        WIDTH / 2.0,
-        xml(&r.board),
-        xml(r.accel),
-        xml(&label.row)
+    let mut s = svg_start(
+        WIDTH,
+        HEIGHT,
+        "Message-size sweep (ipc-inter, one-way IPC)",
+        r,
+        &label.row,
     );
     // Grid and y ticks.
     y_grid(&mut s, LEFT, pw, y_max, step, y);

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::plot::{axes, to_png, xml, y_axis, y_grid};
+use crate::plot::{axes, svg_start, to_png, xml, y_axis, y_grid};
 use crate::report::{Record, Report, counter_rank, relabel};
 
 const WIDTH: f64 = 720.0;
@@ -63,30 +63,8 @@ pub fn cores_svg(r: &Report, bench: &str) -> Option<String> {
     let bar = (slot * 0.6).min(80.0);
     let y = |v: f64| TOP + ph - v / y_max * ph;
 
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\">"
-    );
-    let _ = writeln!(
-        s,
-        "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"white\"/>"
-    );
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"28\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">{} on {} cores at once</text>",
-        WIDTH / 2.0,
-        xml(bench),
-        recs.len()
-    );
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"50\" text-anchor=\"middle\" font-size=\"13\">board {}, accel {}, counter {}</text>",
-        WIDTH / 2.0,
-        xml(&r.board),
-        xml(r.accel),
-        xml(&label.row)
-    );
+    let title = format!("{bench} on {} cores at once", recs.len());
+    let mut s = svg_start(WIDTH, HEIGHT, &title, r, &label.row);
     if shared {
         let _ = writeln!(
             s,
