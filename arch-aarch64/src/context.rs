@@ -109,16 +109,6 @@ const _: () = {
     assert!(offset_of!(Context, x23) == OFF_X22 + 8);
 };
 
-impl Context {
-    /// Store the syscall arguments (when the fastpath declined and the
-    /// whole context is being saved).
-    #[inline(always)]
-    pub fn set_syscall_args(&mut self, args: SyscallArgs) {
-        self.x8 = args.op;
-        self.x0 = args.cap;
-        self.x1 = args.tag.0;
-    }
-}
 
 impl UserContext for Context {
     /// The stack pointer is rounded down to 16 bytes: AArch64 faults on a
@@ -132,6 +122,13 @@ impl UserContext for Context {
     #[inline(always)]
     fn syscall_args(&self) -> SyscallArgs {
         SyscallArgs { op: self.x8, cap: self.x0, tag: MessageInfo(self.x1) }
+    }
+
+    #[inline(always)]
+    fn set_syscall_args(&mut self, args: SyscallArgs) {
+        self.x8 = args.op;
+        self.x0 = args.cap;
+        self.x1 = args.tag.0;
     }
 
     #[inline(always)]

@@ -98,16 +98,6 @@ pub const OFF_RSP: usize = offset_of!(Context, rsp);
 /// (docs/abi.md), so the kernel neither saves nor restores them.
 pub const USER_RFLAGS: u64 = 0x2;
 
-impl Context {
-    /// Store the syscall arguments (when the fastpath declined and the
-    /// whole context is being saved).
-    #[inline(always)]
-    pub fn set_syscall_args(&mut self, args: SyscallArgs) {
-        self.rax = args.op;
-        self.rdi = args.cap;
-        self.rsi = args.tag.0;
-    }
-}
 
 impl UserContext for Context {
     #[inline(always)]
@@ -118,6 +108,13 @@ impl UserContext for Context {
     #[inline(always)]
     fn syscall_args(&self) -> SyscallArgs {
         SyscallArgs { op: self.rax, cap: self.rdi, tag: MessageInfo(self.rsi) }
+    }
+
+    #[inline(always)]
+    fn set_syscall_args(&mut self, args: SyscallArgs) {
+        self.rax = args.op;
+        self.rdi = args.cap;
+        self.rsi = args.tag.0;
     }
 
     #[inline(always)]

@@ -112,9 +112,7 @@ fn fast(st: &mut St, ctxs: *mut Context, args: SyscallArgs) -> FastPair {
 /// registers) and tell the entry to take the general path.
 #[cold]
 fn slow(st: &mut St, args: SyscallArgs) -> FastPair {
-    if let Some(cur) = st.kernel.current() {
-        st.kernel.context_mut(cur).set_syscall_args(args);
-    }
+    st.kernel.save_syscall_args(args);
     FastPair::GENERAL
 }
 

@@ -34,6 +34,10 @@ pub trait UserContext: Copy {
     /// The syscall arguments (number, capability slot, tag).
     fn syscall_args(&self) -> SyscallArgs;
 
+    /// Store the syscall arguments (an entry that passed them to the
+    /// fastpath in registers, when the fastpath declined).
+    fn set_syscall_args(&mut self, args: SyscallArgs);
+
     /// Message register `i`, for `i < Arch::MR_IN_REGS`.
     fn mr(&self, i: usize) -> Word;
 

@@ -282,6 +282,15 @@ impl<A: Arch> Kernel<A> {
         self.ctx(t.0)
     }
 
+    /// The fastpath declined: store its arguments into the current thread's
+    /// saved context, where the general path ([`Kernel::syscall`]) reads
+    /// them (the entry saves the other registers).
+    pub fn save_syscall_args(&mut self, args: SyscallArgs) {
+        if self.current != NIL {
+            self.ctx_mut(self.current).set_syscall_args(args);
+        }
+    }
+
     /// The saved registers of `t`, writable.
     #[inline(always)]
     pub fn context_mut(&mut self, t: ThreadId) -> &mut A::Context {

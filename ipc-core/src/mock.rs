@@ -64,6 +64,11 @@ impl UserContext for MockContext {
             tag: MessageInfo(self.regs[reg::TAG]),
         }
     }
+    fn set_syscall_args(&mut self, args: SyscallArgs) {
+        self.regs[reg::OP] = args.op;
+        self.regs[reg::CAP] = args.cap;
+        self.regs[reg::TAG] = args.tag.0;
+    }
     fn mr(&self, i: usize) -> Word {
         self.regs[reg::MR0 + i]
     }

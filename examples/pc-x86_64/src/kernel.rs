@@ -103,9 +103,7 @@ extern "sysv64" fn ipcb_fast_handler(cap: u64, tag: u64, op: u64) -> FastPair {
 /// assembly saves the rest) and tell the entry to take the general path.
 #[cold]
 fn slow(st: &mut St, args: SyscallArgs) -> FastPair {
-    if let Some(cur) = st.kernel.current() {
-        st.kernel.context_mut(cur).set_syscall_args(args);
-    }
+    st.kernel.save_syscall_args(args);
     FastPair::GENERAL
 }
 
