@@ -10,23 +10,25 @@
 //! to that CPU's copy at the same virtual address (`smp.rs`), so the entry
 //! needs no per-CPU instruction at all.
 //!
-//! **The fastpath.** `syscall` entry parks the user `rsp`, switches to the
-//! kernel stack, pushes `rcx` (user `rip`), `r11` (user `rflags`) and `rsi`
-//! (the tag) and calls `ipcb_fast_handler(cap, tag, number)`: the
+//! **The fastpath.** `syscall` 0 (`null`) returns at once (`test eax,
+//! eax; jz` to `sysretq`: no register touched). Otherwise the entry points
+//! `rsp` into the current thread's context (the per-CPU block keeps its
+//! address plus `CTX_TOP`) and pushes `rcx` (user `rip`), the user `rsp`,
+//! `rbp` and `rbx` straight into it, switches to the kernel stack, pushes
+//! `rsi` (the tag) and calls `ipcb_fast_handler(cap, tag, number)`: the
 //! arguments are already in `rdi` and `rsi`, the number is copied to `rdx`.
 //! The message registers are `r12`-`r15`, callee-saved in the SysV ABI, so
 //! the Rust code leaves them alone. The handler answers in `rax`:
 //!
-//! * **a context** (hand-off): the IPC went straight to that thread. The
-//!   caller's `rip`, `rflags`, `rsp`, `rbx` and `rbp` are stored into its
-//!   context, the receiver's loaded from its own; `rdi` gets the badge
-//!   (returned in `rdx`), `rax` status 0, `rsi` the tag; `r12`-`r15` are
-//!   never touched: the message crosses from register to register.
-//! * **1**: return to the caller (the null syscall): status 0, badge 0.
+//! * **a context top** (hand-off): the IPC went straight to that thread,
+//!   which becomes current; its `rip`, `rsp`, `rbx` and `rbp` are loaded
+//!   from its context; `rdi` gets the badge (returned in `rdx`), `rax`
+//!   status 0, `rsi` the tag, `r11` the fixed user `rflags`; `r12`-`r15`
+//!   are never touched: the message crosses from register to register.
 //! * **0**: not for the fastpath. The handler has stored the syscall
-//!   arguments into the current context; the assembly stores the rest
-//!   (message registers, preserved registers, `rip`, `rflags`, `rsp`) and
-//!   calls `ipcb_syscall_handler`, the general path.
+//!   arguments into the current context; the assembly stores the message
+//!   registers (the rest is there already) and calls
+//!   `ipcb_syscall_handler`, the general path.
 //!
 //! **The full exit** (`ipcb_exit_to_user`, after the general path, a user
 //! fault, or from the driver) gets two contexts: `rax` = the thread to run,
@@ -38,20 +40,22 @@
 
 use crate::context::CTX_TOP;
 #[cfg(target_os = "none")]
-use crate::context::{ OFF_R12, OFF_R13, OFF_R14, OFF_R15, OFF_RAX, OFF_RBP, OFF_RBX, OFF_RDI, OFF_RIP,
-    OFF_RSI, OFF_RSP, USER_RFLAGS,
+use crate::context::{
+    OFF_R12, OFF_R13, OFF_R14, OFF_R15, OFF_RAX, OFF_RBP, OFF_RBX, OFF_RDI, OFF_RIP, OFF_RSI,
+    OFF_RSP, USER_RFLAGS,
 };
 #[cfg(target_os = "none")]
 use crate::cpu::{P_DRIVER_RSP, P_DUMMY, P_KSTACK, P_TOP};
 
 /// What the fast handler returns: `top` = the receiver's context address
 /// plus [`CTX_TOP`] on a hand-off (the entry keeps the current thread in
-/// that form), 1 for "return to the caller", 0 for "take the general path";
+/// that form), 0 for "take the general path" (`null` never gets here: the
+/// entry answers it itself);
 /// `badge` = the badge the receiver gets.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct FastPair {
-    /// Context top to run, or 1, or 0 (`rax`).
+    /// Context top to run, or 0 (`rax`).
     pub top: usize,
     /// Badge (`rdx`).
     pub badge: u64,
@@ -61,10 +65,11 @@ impl FastPair {
     /// Hand off to the thread whose context is `ctx`.
     #[inline(always)]
     pub fn hand_off(ctx: &mut crate::Context, badge: u64) -> Self {
-        FastPair { top: core::ptr::from_mut(ctx) as usize + CTX_TOP, badge }
+        FastPair {
+            top: core::ptr::from_mut(ctx) as usize + CTX_TOP,
+            badge,
+        }
     }
-    /// Return to the caller with status 0 and badge 0.
-    pub const RETURN: FastPair = FastPair { top: 1, badge: 0 };
     /// Take the general path.
     pub const GENERAL: FastPair = FastPair { top: 0, badge: 0 };
 }
@@ -136,9 +141,9 @@ ipcb_syscall_entry:
     mov rsp, [rip + {pcpu} + {p_kstack}]    /* onto the (empty) kernel stack   */
     push rsi                                /* the tag                         */
     mov rdx, rax                            /* fast(cap = rdi, tag = rsi, nr)  */
-    call ipcb_fast_handler                  /* rax = top | 1 | 0, rdx = badge  */
-    cmp rax, 1
-    jbe 5f
+    call ipcb_fast_handler                  /* rax = top | 0, rdx = badge      */
+    test rax, rax
+    jz 6f                                   /* 0: the general path             */
     /* Hand-off: the caller's rip, rsp, rbx, rbp are in its context; load
        the receiver's from its own; r12-r15 (the message) and rsi (the tag)
        cross as they are. */
@@ -157,21 +162,7 @@ ipcb_syscall_entry:
     xor r10d, r10d
     sysretq
 
-5:  jb 6f                                   /* 0: the general path             */
-    /* 1: return to the caller, status 0, badge 0 (the fastpath's answer to
-       `null`, which the test above already takes). */
-    pop rsi
-    mov rax, [rip + {pcpu} + {p_top}]
-    mov rcx, [rax + {rip} - {top}]
-    mov rsp, [rax + {rsp} - {top}]
-    mov r11d, {rflags}
-    xor eax, eax
-    xor edi, edi
-    xor edx, edx
-    xor r8d, r8d
-    xor r9d, r9d
-    xor r10d, r10d
-9:  sysretq                                 /* (null: rcx, r11 from `syscall`) */
+9:  sysretq                                 /* null: rcx, r11 from `syscall`   */
 
 6:  /* General path: the handler stored rax/rdi/rsi and the entry rip, rsp,
        rbx, rbp; store the message registers. */

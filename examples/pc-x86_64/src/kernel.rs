@@ -94,8 +94,8 @@ extern "sysv64" fn ipcb_fast_handler(cap: u64, tag: u64, op: u64) -> FastPair {
             // SAFETY: written only at boot, before any entry.
             FastPair { top: unsafe { (*addr_of!(CTX_TOPS))[usize::from(thread.0)] }, badge }
         }
-        Some(Fast::Return) => FastPair::RETURN,
-        None => slow(st, args),
+        // `Return` answers `null` only, which the entry takes itself.
+        Some(Fast::Return) | None => slow(st, args),
     }
 }
 
