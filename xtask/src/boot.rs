@@ -188,12 +188,13 @@ pub fn boot(ws: &Workspace, spec: &BootSpec<'_>) -> Result<BootOutcome> {
         // The loader takes the raw image; `qemu_args` names it.
         crate::image::write_raw(board, elf, &out_dir.join(raw.file))?;
     }
-    let mut cmd = ws.command(board.qemu);
+    let mut cmd = crate::prereq::qemu_command(board);
+    cmd.current_dir(&ws.root);
     cmd.args(qemu_args(board, spec.accel, &spec.medium, &out_dir));
     let shown = show(&cmd);
     let _ = fs::write(out_dir.join("qemu-command.txt"), format!("{shown}\n"));
     let qemu_version = {
-        let mut v = ws.command(board.qemu);
+        let mut v = crate::prereq::qemu_command(board);
         v.arg("--version");
         first_line(v)
     };
