@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The little of ACPI that SMP bring-up needs: find the RSDP, follow the
+//! The little of ACPI that SMP bring-up needs: find the RSDP (the boot
+//! loader's copy, the EFI system table, or the BIOS areas), follow the
 //! XSDT (or the RSDT) to the MADT, and list the local APICs the firmware
 //! marks enabled.
 //!
@@ -18,7 +19,7 @@
 //! under both types) counts once.
 
 /// Most CPUs the parser reports; more are ignored (and counted).
-pub const MAX_APICS: usize = 64;
+pub const MAX_APICS: usize = 256;
 
 /// Read access to physical memory.
 pub trait PhysMem {
@@ -124,6 +125,42 @@ pub fn find_rsdp(mem: &mut impl PhysMem, hint: Option<u64>) -> Option<u64> {
         }
     }
     (0xE_0000..0x10_0000u64).step_by(16).find(|&pa| rsdp_at(mem, pa).is_some())
+}
+
+/// The ACPI 2.0 table GUID of the UEFI configuration table
+/// (8868e871-e4f1-11d3-bc22-0080c73c8881), as it lies in memory.
+const EFI_ACPI_20_GUID: [u8; 16] =
+    [0x71, 0xe8, 0x68, 0x88, 0xf1, 0xe4, 0xd3, 0x11, 0xbc, 0x22, 0x00, 0x80, 0xc7, 0x3c, 0x88, 0x81];
+/// The ACPI 1.0 one (eb9d2d30-2d88-11d3-9a16-0090273fc14d).
+const EFI_ACPI_10_GUID: [u8; 16] =
+    [0x30, 0x2d, 0x9d, 0xeb, 0x88, 0x2d, 0xd3, 0x11, 0x9a, 0x16, 0x00, 0x90, 0x27, 0x3f, 0xc1, 0x4d];
+
+/// The RSDP named by the configuration table of the 64-bit EFI system
+/// table at `st` (multiboot 2 tag 12): the ACPI 2.0 entry, else the 1.0
+/// one (UEFI 2.10, 4.3 and 4.6). `None` when the table is not readable,
+/// has no such entry, or the entry is no valid RSDP.
+pub fn rsdp_from_efi(mem: &mut impl PhysMem, st: u64) -> Option<u64> {
+    let mut t = [0u8; 120];
+    // Signature "IBI SYST"; NumberOfTableEntries at +104, ConfigurationTable at +112.
+    if st == 0 || !mem.read(st, &mut t) || &t[..8] != b"IBI SYST" {
+        return None;
+    }
+    let (n, table) = (u64_at(&t, 104).min(256), u64_at(&t, 112));
+    let mut found = None;
+    for i in 0..n {
+        let mut e = [0u8; 24]; // GUID, then the pointer
+        if !mem.read(table + i * 24, &mut e) {
+            return None;
+        }
+        let pa = u64_at(&e, 16);
+        if e[..16] == EFI_ACPI_20_GUID && rsdp_at(mem, pa).is_some() {
+            return Some(pa);
+        }
+        if e[..16] == EFI_ACPI_10_GUID && rsdp_at(mem, pa).is_some() {
+            found = Some(pa);
+        }
+    }
+    found
 }
 
 /// Read the header of the table at `pa`: (signature, length), if its
@@ -299,6 +336,22 @@ mod tests {
         fix_checksum(&mut r, 8, 0..20);
         fix_checksum(&mut r, 32, 0..36);
         r
+    }
+
+    #[test]
+    fn rsdp_from_the_efi_configuration_table() {
+        let mut st = std::vec![0u8; 120];
+        st[..8].copy_from_slice(b"IBI SYST");
+        st[104..112].copy_from_slice(&2u64.to_le_bytes());
+        st[112..120].copy_from_slice(&0x9000u64.to_le_bytes());
+        let mut cfg = Vec::new();
+        cfg.extend_from_slice(&[0xAA; 16]); // some other table
+        cfg.extend_from_slice(&0x1234u64.to_le_bytes());
+        cfg.extend_from_slice(&EFI_ACPI_20_GUID);
+        cfg.extend_from_slice(&0xA000u64.to_le_bytes());
+        let mut mem = Mem(std::vec![(0x8000, st), (0x9000, cfg), (0xA000, rsdp(2, 0, 0xB000))]);
+        assert_eq!(rsdp_from_efi(&mut mem, 0x8000), Some(0xA000));
+        assert_eq!(rsdp_from_efi(&mut mem, 0x9000), None);
     }
 
     /// A MADT for four CPUs: IDs 0, 1 and 3 enabled, 2 disabled, 7 only

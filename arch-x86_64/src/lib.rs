@@ -11,6 +11,8 @@
 //!   SMAP, user RDPMC), the per-CPU block;
 //! * [`entry`]: `syscall` entry, exception stubs, the exit to user mode and
 //!   the context switch (swap of the preserved registers);
+//! * [`memmap`]: usable RAM from the firmware's map, and where the
+//!   kernel's allocations go;
 //! * [`paging`]: user address spaces with PCID;
 //! * [`pmu`]: Intel fixed counters, AMD core counters, TSC;
 //! * [`serial`], the COM1 and COM2 UARTs.
@@ -27,6 +29,7 @@ pub mod boot;
 pub mod context;
 pub mod cpu;
 pub mod entry;
+pub mod memmap;
 pub mod paging;
 pub mod pmu;
 pub mod serial;

@@ -21,16 +21,21 @@
 //! survives address-space switches, as the kernel image's does): a CPU's
 //! TLB only ever holds its own CPU's translation.
 //!
-//! **Memory layout at boot** ([`init_bsp`]): after the kernel image and
-//! the boot loader's data, one 2 MiB-aligned chunk per CPU; the frame
-//! allocator starts after the last. A secondary CPU's three page-table
-//! pages sit in the last 16 KiB of its own chunk (the linker script keeps
-//! the region below that).
+//! **Memory layout at boot** ([`init_bsp`]): in the usable RAM of the
+//! firmware's map ([`crate::memmap`]), less the kernel image, the boot
+//! loader's data and the first MiB: the frame allocator gets the largest
+//! free range, and each CPU a 2 MiB-aligned chunk, from the other ranges
+//! first, then from the bottom of the largest while it keeps
+//! [`MIN_FRAMES_BYTES`]. One `IPCB mem` line says what was found and what
+//! was used. A secondary CPU's three page-table pages sit in the last
+//! 16 KiB of its own chunk (the linker script keeps the region below
+//! that).
 //!
 //! **Start-up** ([`start_secondaries`]): for each CPU the MADT lists as
 //! enabled, the boot CPU clones its own region into the CPU's chunk (so
 //! the board's state is "initialised like the boot CPU's"), builds its
-//! tables, copies the real-mode trampoline to a page below 1 MiB and sends
+//! tables, copies the real-mode trampoline to a page below 1 MiB that the
+//! memory map says is free (0x8000 when it is) and sends
 //! INIT, waits 10 ms, sends STARTUP twice 200 µs apart (Intel SDM vol. 3,
 //! 9.4.4.1). The trampoline goes 16-bit → 32-bit → long mode with the new
 //! CPU's own PML4 (plus a temporary identity map of the first GiB) and
@@ -55,9 +60,10 @@ use x86_64::structures::paging::{PageTable, PageTableFlags as F};
 use crate::acpi::{self, PhysMem};
 use crate::apic::{self, TscDelay};
 use crate::boot::{BootInfo, DIRECT_MAP_SIZE, KERNEL_OFFSET};
+use crate::memmap::{self, Range};
 
 /// Most CPUs the kernel starts (the rest stay in wait-for-SIPI).
-pub const MAX_CPUS: usize = 64;
+pub const MAX_CPUS: usize = 256;
 /// Virtual address of the per-CPU region (PDPT entry 511, PD entry 0).
 pub const PERCPU_VA: u64 = 0xFFFF_FFFF_C000_0000;
 /// Size of one CPU's copy of the region (one 2 MiB page).
@@ -69,10 +75,10 @@ pub const DEVICE_VA: u64 = PERCPU_VA + PERCPU_CHUNK;
 const WINDOW_VA: u64 = PERCPU_VA + 2 * PERCPU_CHUNK;
 /// Frames left for the frame allocator at least (enough for the
 /// benchmarks); CPUs whose chunk would eat into them are not started.
-const MIN_FRAMES_BYTES: u64 = 16 << 20;
-/// The page below 1 MiB the trampoline is copied to (STARTUP vector 0x08);
-/// conventional memory that the loaders leave free once they are done.
-const TRAMPOLINE_PA: u64 = 0x8000;
+pub const MIN_FRAMES_BYTES: u64 = 16 << 20;
+/// The page below 1 MiB the trampoline is copied to when the memory map
+/// says it is free (STARTUP vector 0x08); else the first free page there.
+const TRAMPOLINE_PREFERRED: u64 = 0x8000;
 /// Stack of a secondary CPU's driver (where `entry` runs), in its region.
 const DRIVER_STACK_SIZE: usize = 256 * 1024;
 
@@ -107,15 +113,18 @@ struct Plan {
     ids: [u32; MAX_CPUS],
     /// Number of CPUs with a chunk.
     n: usize,
-    /// Physical address of CPU 0's chunk.
-    base: u64,
+    /// Physical address of each CPU's chunk.
+    chunks: [u64; MAX_CPUS],
+    /// Physical address of the AP trampoline's page (below 1 MiB).
+    tramp: u64,
     /// Why there are not more CPUs (for the console line), if anything.
     note: &'static str,
     /// Enabled CPUs listed but not started (beyond the limits).
     skipped: usize,
 }
 
-static mut PLAN: Plan = Plan { ids: [0; MAX_CPUS], n: 1, base: 0, note: "", skipped: 0 };
+static mut PLAN: Plan =
+    Plan { ids: [0; MAX_CPUS], n: 1, chunks: [0; MAX_CPUS], tramp: 0, note: "", skipped: 0 };
 /// Console output for the one line this module prints.
 static mut PUTC: Option<fn(u8)> = None;
 /// Secondary CPUs that finished their set-up (they count up in order).
@@ -210,18 +219,20 @@ impl PhysMem for KernelPhys {
     }
 }
 
-/// Boot CPU, before anything touches `.percpu`: map the boot CPU's region,
-/// map the local APIC, read the CPU list from the MADT and reserve a
-/// region copy for each CPU to start. Returns the first physical address
-/// the frame allocator may use; `kernel_end` is the end of the image,
-/// `ram_end` the end of usable RAM (at most the direct map), `putc` the
-/// console for the SMP line.
+/// Boot CPU, before anything touches `.percpu`: map the local APIC, read
+/// the CPU list from the MADT, place a region copy for each CPU to start
+/// and the frame allocator's RAM in the usable memory of `bi`'s map
+/// (without `kernel`, the image, and the loader's data), map the boot
+/// CPU's region. Prints the `IPCB mem` line and an `IPCB warn` line for
+/// each problem with what the loader passed (`putc`: the console).
+/// Returns the frame allocator's range, or why there is no room even for
+/// the boot CPU (nothing is mapped then: the caller reports and exits).
 ///
 /// # Safety
 ///
 /// Once, on the boot CPU, before `cpu::init` and before anything uses a
 /// `.percpu` static.
-pub unsafe fn init_bsp(bi: &BootInfo, kernel_end: u64, ram_end: u64, putc: fn(u8)) -> u64 {
+pub unsafe fn init_bsp(bi: &BootInfo, kernel: Range, putc: fn(u8)) -> Result<Range, &'static str> {
     // SAFETY: single-threaded boot; these tables are ours and not yet in
     // use (entry 511 of the kernel PDPT is empty until now).
     unsafe {
@@ -240,10 +251,11 @@ pub unsafe fn init_bsp(bi: &BootInfo, kernel_end: u64, ram_end: u64, putc: fn(u8
             .set_addr(x86_64::PhysAddr::new(image_pa(addr_of!(BSP_PD))), table_flags);
 
         // The CPUs: the boot CPU first, then every other enabled one.
-        let mut mem = KernelPhys;
-        let madt = acpi::find_rsdp(&mut mem, bi.rsdp)
+        let mut phys = KernelPhys;
+        let hint = bi.rsdp.or_else(|| bi.efi_system_table.and_then(|st| acpi::rsdp_from_efi(&mut phys, st)));
+        let madt = acpi::find_rsdp(&mut phys, hint)
             .ok_or(acpi::AcpiError::NoRsdp)
-            .and_then(|r| acpi::read_madt(&mut mem, r));
+            .and_then(|r| acpi::read_madt(&mut phys, r));
         pd[2].set_unused();
         pd[3].set_unused();
         invlpg(WINDOW_VA);
@@ -275,18 +287,57 @@ pub unsafe fn init_bsp(bi: &BootInfo, kernel_end: u64, ram_end: u64, putc: fn(u8
             Err(acpi::AcpiError::NoMadt) => plan.note = "no valid ACPI MADT: boot CPU only",
         }
 
-        // One chunk per CPU, 2 MiB-aligned, after the image and whatever
-        // the loader left behind it; as many as leave the frame allocator
-        // its minimum.
-        let base = kernel_end.max(bi.info_end).next_multiple_of(PERCPU_CHUNK);
-        let fit = ram_end.saturating_sub(base + MIN_FRAMES_BYTES) / PERCPU_CHUNK;
-        assert!(fit >= 1, "not enough RAM for the per-CPU region");
-        if (plan.n as u64) > fit {
-            plan.skipped += plan.n - fit as usize;
-            plan.n = fit as usize;
+        for w in bi.warnings() {
+            warn(w);
+        }
+        // Free RAM: the map less the image, the loader's data and the
+        // first MiB (after one page there for the AP trampoline).
+        let mut mem = bi.mem;
+        mem.remove(kernel.start, kernel.end);
+        for r in &bi.reserved {
+            mem.remove(r.start, r.end);
+        }
+        plan.tramp = if mem.contains(TRAMPOLINE_PREFERRED, TRAMPOLINE_PREFERRED + 4096) {
+            TRAMPOLINE_PREFERRED
+        } else {
+            mem.first_page(0x1000, 0xA_0000).unwrap_or(0)
+        };
+        if plan.tramp == 0 && plan.n > 1 {
+            plan.skipped += plan.n - 1;
+            plan.n = 1;
+            plan.note = "no free page below 1 MiB in the memory map for the AP trampoline: boot CPU only";
+        }
+        mem.remove(0, 0x10_0000);
+
+        // One chunk per CPU and the frames; as many CPUs as leave the
+        // frame allocator its minimum.
+        let placed = memmap::plan(&mut mem, PERCPU_CHUNK, MIN_FRAMES_BYTES, &mut plan.chunks[..plan.n]);
+        let mut c = Console;
+        let mib = |b: u64| b >> 20;
+        let _ = write!(
+            c,
+            "IPCB mem map={} ram_mib={} reach_mib={} percpu={} percpu_mib={} frames_mib={} info={:#x} trampoline={:#x}\r\n",
+            bi.mem.source.name(),
+            mib(bi.mem.total),
+            mib(bi.mem.reach),
+            placed.chunks,
+            mib(placed.chunks as u64 * PERCPU_CHUNK),
+            mib(placed.frames.len()),
+            bi.info_pa,
+            plan.tramp,
+        );
+        if bi.mem.dropped > 0 {
+            warn("memory map has more ranges than the kernel keeps: some RAM left unused");
+        }
+        if placed.chunks == 0 {
+            return Err("no room in the memory map for the per-CPU region and 16 MiB of frames");
+        }
+        if placed.chunks < plan.n {
+            plan.skipped += plan.n - placed.chunks;
+            plan.n = placed.chunks;
             plan.note = "not enough RAM for more per-CPU regions";
         }
-        plan.base = base;
+        let base = plan.chunks[0];
 
         // The boot CPU's copy: zeroed (the region is not loaded from the
         // image) and mapped with one global 2 MiB page.
@@ -294,8 +345,13 @@ pub unsafe fn init_bsp(bi: &BootInfo, kernel_end: u64, ram_end: u64, putc: fn(u8
         core::ptr::write_bytes(crate::paging::phys_to_virt(base), 0, used as usize);
         pd[0].set_addr(x86_64::PhysAddr::new(base), percpu_flags());
         crate::paging::flush_all();
-        base + plan.n as u64 * PERCPU_CHUNK
+        Ok(placed.frames)
     }
+}
+
+/// Print `IPCB warn reason="..."` (a problem the kernel carries on past).
+fn warn(why: &str) {
+    let _ = write!(Console, "IPCB warn reason=\"{why}\"\r\n");
 }
 
 fn percpu_flags() -> F {
@@ -352,7 +408,7 @@ pub unsafe fn start_secondaries(entry: fn(usize) -> !) -> usize {
                 Msr::new(0x277).read(),                      // IA32_PAT
             ];
             apic::calibrate(10);
-            install_trampoline();
+            install_trampoline(plan.tramp);
             for i in 1..plan.n {
                 if !start_one(plan, i) {
                     why = "a CPU did not answer its STARTUP: later ones not started";
@@ -375,29 +431,32 @@ pub unsafe fn start_secondaries(entry: fn(usize) -> !) -> usize {
             let _ = write!(c, "; {why}");
         }
         let _ = c.write_str("\r\n");
+        if !why.is_empty() {
+            warn(why);
+        }
         plan.n
     }
 }
 
-/// Copy the trampoline to [`TRAMPOLINE_PA`] and patch the addresses that
-/// depend on where it runs.
+/// Copy the trampoline to its page (`tramp`, below 1 MiB) and patch the
+/// addresses that depend on where it runs.
 ///
 /// # Safety
 ///
-/// Boot CPU, no AP running the trampoline.
-unsafe fn install_trampoline() {
+/// Boot CPU, no AP running the trampoline; `tramp` is free RAM.
+unsafe fn install_trampoline(tramp: u64) {
     let start = addr_of!(ipcb_ap_tramp) as u64;
     let len = addr_of!(ipcb_ap_tramp_end) as u64 - start;
     let off = |p: *const u8| p as u64 - start;
-    let dst = crate::paging::phys_to_virt(TRAMPOLINE_PA);
-    // SAFETY: the page below 1 MiB is free conventional memory after boot
+    let dst = crate::paging::phys_to_virt(tramp);
+    // SAFETY: the page below 1 MiB is free RAM in the memory map (init_bsp)
     // and in the direct map; the trampoline is shorter than a page.
     unsafe {
         core::ptr::copy_nonoverlapping(start as *const u8, dst, len as usize);
         let put32 = |o: u64, v: u64| (dst.add(o as usize) as *mut u32).write_unaligned(v as u32);
-        put32(off(addr_of!(ipcb_ap_tramp_gdtr)) + 2, TRAMPOLINE_PA + off(addr_of!(ipcb_ap_tramp_gdt)));
-        put32(off(addr_of!(ipcb_ap_tramp_far32)), TRAMPOLINE_PA + off(addr_of!(ipcb_ap_tramp_32)));
-        put32(off(addr_of!(ipcb_ap_tramp_far64)), TRAMPOLINE_PA + off(addr_of!(ipcb_ap_tramp_64)));
+        put32(off(addr_of!(ipcb_ap_tramp_gdtr)) + 2, tramp + off(addr_of!(ipcb_ap_tramp_gdt)));
+        put32(off(addr_of!(ipcb_ap_tramp_far32)), tramp + off(addr_of!(ipcb_ap_tramp_32)));
+        put32(off(addr_of!(ipcb_ap_tramp_far64)), tramp + off(addr_of!(ipcb_ap_tramp_64)));
     }
 }
 
@@ -415,7 +474,7 @@ const T_ENTRY: usize = 24;
 ///
 /// Boot CPU; CPU `i - 1` is out of the trampoline.
 unsafe fn start_one(plan: &Plan, i: usize) -> bool {
-    let chunk = plan.base + i as u64 * PERCPU_CHUNK;
+    let chunk = plan.chunks[i];
     let start = addr_of!(__percpu_start) as u64;
     let used = addr_of!(__percpu_end) as u64 - start;
     let tables = chunk + PERCPU_CHUNK - 3 * 4096;
@@ -443,7 +502,7 @@ unsafe fn start_one(plan: &Plan, i: usize) -> bool {
         // not global) for the trampoline; ipcb_ap_main removes it.
         l4[0].set_addr(x86_64::PhysAddr::new(image_pa(addr_of!(ipcb_boot_pdpt))), table_flags);
 
-        let t = crate::paging::phys_to_virt(TRAMPOLINE_PA);
+        let t = crate::paging::phys_to_virt(plan.tramp);
         let params = t.add((addr_of!(ipcb_ap_tramp_params) as u64 - addr_of!(ipcb_ap_tramp) as u64) as usize);
         let regs = *addr_of!(BSP_REGS);
         (params.add(T_CR3) as *mut u32).write_volatile(pml4 as u32);
@@ -456,7 +515,7 @@ unsafe fn start_one(plan: &Plan, i: usize) -> bool {
     core::sync::atomic::fence(Ordering::SeqCst);
 
     let id = plan.ids[i];
-    let vector = (TRAMPOLINE_PA >> 12) as u32;
+    let vector = (plan.tramp >> 12) as u32;
     let mut delay = TscDelay;
     apic::send_ipi(id, apic::ICR_INIT_ASSERT);
     if !apic::x2apic() {
@@ -537,8 +596,8 @@ pub fn wake(cpu: usize) {
     }
 }
 
-// The real-mode trampoline: copied to TRAMPOLINE_PA, entered by STARTUP at
-// CS:IP = (TRAMPOLINE_PA >> 4):0. `ebx` keeps the page's linear address;
+// The real-mode trampoline: copied to its page below 1 MiB (`Plan::tramp`),
+// entered by STARTUP at CS:IP = (page >> 4):0. `ebx` keeps the page's linear address;
 // the parameters and the far pointers are patched by the boot CPU.
 #[cfg(target_os = "none")]
 core::arch::global_asm!(

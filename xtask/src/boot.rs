@@ -176,6 +176,11 @@ fn progress_line(line: &Line, accel: Accel) -> Option<String> {
         ),
         Line::End(s) => format!("end status={}", s.as_str()),
         Line::Panic(r) => format!("PANIC  {r}"),
+        Line::Mem(m) => format!(
+            "memory: {} MiB in the {} map; {} per-CPU regions, {} MiB of frames",
+            m.ram_mib, m.map, m.percpu, m.frames_mib
+        ),
+        Line::Warn(w) => format!("kernel warning: {w}"),
     })
 }
 

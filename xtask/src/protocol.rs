@@ -181,6 +181,24 @@ impl EndStatus {
     }
 }
 
+/// `IPCB mem`: the RAM the firmware's map reported and what the kernel
+/// used of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mem {
+    /// Which map (`efi`, `e820`, `basic`, `assumed`).
+    pub map: String,
+    /// Usable RAM the map reported, all of it, in MiB.
+    pub ram_mib: u64,
+    /// MiB of physical memory the kernel can place its allocations in.
+    pub reach_mib: u64,
+    /// Per-CPU regions placed.
+    pub percpu: u32,
+    /// MiB given to the frame allocator.
+    pub frames_mib: u64,
+    /// Every key the kernel printed, verbatim.
+    pub fields: BTreeMap<String, String>,
+}
+
 /// One decoded `IPCB` line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line {
@@ -202,6 +220,11 @@ pub enum Line {
     Fail(Failure),
     /// `IPCB end status=...`
     End(EndStatus),
+    /// `IPCB mem ...`
+    Mem(Mem),
+    /// `IPCB warn reason="..."`: a problem the kernel carried on past
+    /// (bad boot information, fewer CPUs than listed, ...).
+    Warn(String),
     /// `IPCB panic reason="..."`: the kernel panicked or took a kernel-mode
     /// exception (printed before `IPCB end status=fail` and exit code 37;
     /// not yet in `docs/protocol.md`).
@@ -368,7 +391,8 @@ impl Fields {
 
 /// The line kinds of protocol version 1 (plus `panic`).
 const KINDS: &[&str] = &[
-    "hello", "cpu", "counter", "calib", "config", "ok", "result", "fail", "end", "panic",
+    "hello", "cpu", "counter", "calib", "config", "ok", "result", "fail", "end", "panic", "mem",
+    "warn",
 ];
 
 /// Decodes one protocol line (the caller checked [`is_protocol_line`]).
@@ -506,6 +530,15 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
             "fail" => EndStatus::Fail,
             v => return Err(format!("`status={v}` is neither pass nor fail")),
         }),
+        "mem" => Line::Mem(Mem {
+            map: f.req_name("map")?,
+            ram_mib: f.num("ram_mib")?,
+            reach_mib: f.num("reach_mib")?,
+            percpu: f.num("percpu")?,
+            frames_mib: f.num("frames_mib")?,
+            fields: f.pairs.iter().cloned().collect(),
+        }),
+        "warn" => Line::Warn(f.req_name("reason")?),
         other => return Err(format!("unknown line kind `{}`", excerpt(other))),
     };
     Ok(line)
@@ -534,6 +567,10 @@ pub struct Transcript {
     pub end: Option<EndStatus>,
     /// The reason of a kernel panic line.
     pub panic: Option<String>,
+    /// What RAM the kernel found and used.
+    pub mem: Option<Mem>,
+    /// Problems the kernel carried on past, in the order printed.
+    pub warnings: Vec<String>,
     /// The last non-empty console line (for error messages).
     pub last_line: String,
     /// Console lines seen.
@@ -552,7 +589,9 @@ impl Transcript {
         raw: &str,
         complete: bool,
     ) -> Result<Option<Line>, ParseError> {
-        let text = raw.trim_end_matches(['\r', '\n']);
+        // A loader's output may end in a bare `\r` before the kernel's
+        // first line: strip carriage returns at both ends.
+        let text = raw.trim_matches(['\r', '\n']);
         self.lines = self.lines.max(line_no);
         if !text.trim().is_empty() {
             self.last_line = text.to_string();
@@ -607,6 +646,8 @@ impl Transcript {
             Line::Panic(r) => {
                 self.panic.get_or_insert_with(|| r.clone());
             }
+            Line::Mem(m) => self.mem = Some(m.clone()),
+            Line::Warn(w) => self.warnings.push(w.clone()),
             Line::End(s) => {
                 if self.end.is_some() {
                     return Err(err("a second end line".to_string()));
@@ -696,6 +737,31 @@ IPCB end status=fail
         assert!(tokenize("a=b\"c").unwrap_err().contains("stray quote"));
         assert!(tokenize("k\u{fffd}=1").unwrap_err().contains("invalid key"));
         assert_eq!(tokenize("").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn parses_mem_and_warn_lines_even_after_a_bare_carriage_return() {
+        let text = "\rIPCB warn reason=\"no memory map from the boot loader\"\r\n\
+                    IPCB mem map=efi ram_mib=8191 reach_mib=1024 percpu=8 percpu_mib=16 frames_mib=990 info=0x7e000000 trampoline=0x8000\r\n";
+        let t = Transcript::parse_str(text).unwrap();
+        assert_eq!(t.warnings, vec!["no memory map from the boot loader"]);
+        let m = t.mem.unwrap();
+        assert_eq!(
+            (
+                m.map.as_str(),
+                m.ram_mib,
+                m.reach_mib,
+                m.percpu,
+                m.frames_mib
+            ),
+            ("efi", 8191, 1024, 8, 990)
+        );
+        assert_eq!(
+            m.fields.get("trampoline").map(String::as_str),
+            Some("0x8000")
+        );
+        assert!(Transcript::parse_str("IPCB mem map=efi\n").is_err());
+        assert!(Transcript::parse_str("IPCB warn\n").is_err());
     }
 
     #[test]

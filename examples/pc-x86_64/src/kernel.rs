@@ -6,7 +6,7 @@ use core::mem::MaybeUninit;
 use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use arch_x86_64::boot::{self, DIRECT_MAP_SIZE, KERNEL_OFFSET};
+use arch_x86_64::boot::{self, KERNEL_OFFSET};
 use arch_x86_64::smp;
 use arch_x86_64::{serial, Context, FastPair, ResumePair, TrapFrame, X86_64};
 use ipc_core::{Fast, MessageInfo, Next, SyscallArgs};
@@ -136,6 +136,7 @@ extern "sysv64" fn ipcb_trap_handler(f: &mut TrapFrame) -> ResumePair {
 }
 
 unsafe extern "C" {
+    static __kernel_start: u8;
     static __bss_end: u8;
 }
 
@@ -144,13 +145,24 @@ unsafe extern "C" {
 extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
     serial::init(serial::COM1);
     serial::init(serial::COM2);
+    // A line of its own: the loader may have left the cursor mid-line.
+    kprintln!(Pc, "");
     let bi = boot::parse(magic, info);
-    // Frames: after the kernel image, the loader's data and the per-CPU
-    // regions, to the end of RAM (at most the directly mapped first GiB).
-    let kernel_end = core::ptr::addr_of!(__bss_end) as u64 - KERNEL_OFFSET;
-    let ram_end = bi.mem_top.unwrap_or(64 << 20).min(DIRECT_MAP_SIZE);
+    // Per-CPU regions and frames: in the usable RAM of the loader's map,
+    // less the image (physical addresses of its first and last byte + 1).
+    let kernel = arch_x86_64::memmap::Range {
+        start: core::ptr::addr_of!(__kernel_start) as u64 - KERNEL_OFFSET,
+        end: core::ptr::addr_of!(__bss_end) as u64 - KERNEL_OFFSET,
+    };
     // SAFETY: once, on the boot CPU, before anything touches `.percpu`.
-    let frames_start = unsafe { smp::init_bsp(&bi, kernel_end, ram_end, Pc::putc) };
+    let frames = match unsafe { smp::init_bsp(&bi, kernel, Pc::putc) } {
+        Ok(r) => r,
+        Err(why) => {
+            kprintln!(Pc, "IPCB fail bench=boot core=0 reason=\"{}\"", why);
+            kprintln!(Pc, "IPCB end status=fail");
+            Pc::exit(1)
+        }
+    };
     // SAFETY: once, on the boot CPU, interrupts off, before user mode, with
     // the per-CPU region mapped.
     let feat = unsafe { arch_x86_64::cpu::init() };
@@ -171,7 +183,7 @@ extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
     #[cfg(feature = "inject")]
     inject::set(config.inject);
 
-    let frames = FrameAlloc::new(frames_start, ram_end);
+    let frames = FrameAlloc::new(frames.start, frames.end);
     // SAFETY: boot is single-threaded; nothing has referenced STATE yet.
     // (The other CPUs get a clone of it when they start, which the runtime
     // re-initialises with their own frames.)
