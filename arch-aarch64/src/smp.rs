@@ -56,8 +56,8 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::boot::BLOCK_RAM;
 use crate::paging;
 
-/// Most CPUs the kernel starts (the runtime's driver uses 16).
-pub const MAX_CPUS: usize = 16;
+/// Most CPUs the kernel starts (the runtime's driver uses as many).
+pub const MAX_CPUS: usize = 256;
 /// Virtual address of the per-CPU region (kernel level-1 entry 509).
 pub const PERCPU_VA: u64 = 0xFFFF_FFFF_4000_0000;
 /// Size of one CPU's copy of the region (one 2 MiB block).

@@ -760,10 +760,9 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     }
     for i in 0..PARALLEL.len() {
         let sc = parallel(&cfg, i);
-        let snaps = smp::run_parallel(&env, i, cores);
-        for (core, snap) in snaps.into_iter().enumerate().take(cores) {
+        smp::run_parallel(&env, i, cores, |core, snap| {
             all_ok &= judge(&env, &sc, core, snap, &mut results).ok;
-        }
+        });
     }
     if cores >= 2 {
         let (client, server) = smp::run_cross(&env);

@@ -20,7 +20,16 @@ use anyhow::{Context, Result};
 use crate::plot::{axes, svg_start, to_png, xml, y_axis, y_grid};
 use crate::report::{Record, Report, counter_rank, relabel};
 
+/// Width of the chart up to [`WIDE_FROM`] cores; wider beyond.
 const WIDTH: f64 = 720.0;
+/// The narrowest slot a core gets; more cores make the chart wider.
+const MIN_SLOT: f64 = 9.0;
+/// Narrowest slot that still carries the bar's value above it (a label
+/// such as `1620.50` at font size 11); below it the chart prints a
+/// min / median / max line instead.
+const VALUE_LABEL_SLOT: f64 = 40.0;
+/// Least distance between two core numbers on the x axis.
+const CORE_LABEL_GAP: f64 = 28.0;
 const HEIGHT: f64 = 440.0;
 const LEFT: f64 = 90.0;
 const RIGHT: f64 = 30.0;
@@ -56,20 +65,29 @@ pub fn cores_svg(r: &Report, bench: &str) -> Option<String> {
     let label = relabel(&first.kernel_counter, r.accel_kind);
     let unit = first.unit.replace('-', " ");
     let shared = recs.iter().any(|x| x.shared_clock);
-    let (pw, ph) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+    let n = recs.len() as f64;
+    // 96 or 256 cores: a wider chart, every k-th core numbered, and the
+    // values summed up in one line instead of one label per bar.
+    let pw = (WIDTH - LEFT - RIGHT).max(n * MIN_SLOT);
+    let width = pw + LEFT + RIGHT;
+    let ph = HEIGHT - TOP - BOTTOM;
     let y_top = recs.iter().map(|x| x.max.max(x.median)).fold(0.0, f64::max);
     let (step, y_max) = y_axis(y_top);
-    let slot = pw / recs.len() as f64;
+    let slot = pw / n;
+    let every = [1usize, 2, 4, 8, 16, 32, 64]
+        .into_iter()
+        .find(|k| slot * *k as f64 >= CORE_LABEL_GAP)
+        .unwrap_or(64);
     let bar = (slot * 0.6).min(80.0);
     let y = |v: f64| TOP + ph - v / y_max * ph;
 
     let title = format!("{bench} on {} cores at once", recs.len());
-    let mut s = svg_start(WIDTH, HEIGHT, &title, r, &label.row);
+    let mut s = svg_start(width, HEIGHT, &title, r, &label.row);
     if shared {
         let _ = writeln!(
             s,
             "<text x=\"{}\" y=\"70\" text-anchor=\"middle\" font-size=\"12\" fill=\"#b00000\">shared clock: every core's instructions advance it, so a bar is not that core's cost</text>",
-            WIDTH / 2.0
+            width / 2.0
         );
     }
     y_grid(&mut s, LEFT, pw, y_max, step, y);
@@ -95,18 +113,25 @@ pub fn cores_svg(r: &Report, bench: &str) -> Option<String> {
                 y(rec.max)
             );
         }
-        let _ = writeln!(
-            s,
-            "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\">{:.2}</text>",
-            top - 6.0,
-            rec.median
-        );
-        let _ = writeln!(
-            s,
-            "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"12\">{}</text>",
-            TOP + ph + 18.0,
-            rec.core
-        );
+        if slot >= VALUE_LABEL_SLOT {
+            let _ = writeln!(
+                s,
+                "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\">{:.2}</text>",
+                top - 6.0,
+                rec.median
+            );
+        }
+        if i % every == 0 {
+            let _ = writeln!(
+                s,
+                "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"12\">{}</text>",
+                TOP + ph + 18.0,
+                rec.core
+            );
+        }
+    }
+    if slot < VALUE_LABEL_SLOT {
+        summary(&mut s, &recs, LEFT + pw / 2.0, TOP - 4.0);
     }
     let _ = writeln!(
         s,
@@ -123,6 +148,22 @@ pub fn cores_svg(r: &Report, bench: &str) -> Option<String> {
     );
     s.push_str("</svg>\n");
     Some(s)
+}
+
+/// One line above the bars of a many-core chart: the lowest and highest
+/// median (with their cores) and the median of the medians.
+fn summary(s: &mut String, recs: &[&Record], cx: f64, y: f64) {
+    let lo = recs.iter().min_by(|a, b| a.median.total_cmp(&b.median));
+    let hi = recs.iter().max_by(|a, b| a.median.total_cmp(&b.median));
+    let (Some(lo), Some(hi)) = (lo, hi) else { return };
+    let mut medians: Vec<f64> = recs.iter().map(|r| r.median).collect();
+    medians.sort_by(f64::total_cmp);
+    let mid = medians[medians.len() / 2];
+    let _ = writeln!(
+        s,
+        "<text x=\"{cx:.1}\" y=\"{y:.1}\" text-anchor=\"middle\" font-size=\"12\">lowest {:.2} (core {}), median {mid:.2}, highest {:.2} (core {})</text>",
+        lo.median, lo.core, hi.median, hi.core
+    );
 }
 
 /// Writes `<bench>.svg` (and `.png` where ImageMagick is) for every
@@ -173,6 +214,17 @@ mod tests {
         assert!(!svg.contains("shared clock"));
         assert!(svg.contains("on 4 cores at once"));
         assert!(cores_svg(&with_cores(4, Accel::Tcg), "syscall-parallel").is_none());
+    }
+
+    #[test]
+    fn many_cores_stay_readable() {
+        let svg = cores_svg(&with_cores(96, Accel::Tcg), "ipc-intra-parallel").unwrap();
+        assert_eq!(svg.matches("<rect x=").count(), 1 + 96, "background + bars");
+        // Wider than the default, no per-bar values, every 4th core named.
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"984\""), "{svg}");
+        assert!(!svg.contains(">90.00</text>"), "{svg}");
+        assert!(svg.contains(">92</text>") && !svg.contains(">93</text>"), "{svg}");
+        assert!(svg.contains("lowest 90.00 (core 0)"), "{svg}");
     }
 
     #[test]
