@@ -118,6 +118,8 @@ pub struct BootOutcome {
     pub board: &'static str,
     /// `qemu-system-* --version`, first line.
     pub qemu_version: Option<String>,
+    /// The kernel command line asked for (checked against `IPCB config`).
+    pub asked: String,
 }
 
 /// Prints the progress line for a decoded protocol line.
@@ -299,6 +301,48 @@ pub fn boot(ws: &Workspace, spec: &BootSpec<'_>) -> Result<BootOutcome> {
         qemu_stderr: raw.stderr,
         board: board.name,
         qemu_version,
+        asked: spec.cmdline.to_string(),
+    })
+}
+
+/// Why the kernel's `IPCB config` is not the command line `asked` for
+/// (`rounds=`, `runs=`, `words=`), if it is not: a kernel that lost its
+/// command line (a boot loader that did not pass it, a device tree not
+/// found) runs its defaults, and its figures answer another question.
+/// `ended`: the kernel got to its end line (a missing config line is then
+/// a problem too).
+pub fn config_mismatch(
+    asked: &str,
+    config: Option<&crate::protocol::Config>,
+    ended: bool,
+) -> Option<String> {
+    let wanted: Vec<(&str, u64)> = asked
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| matches!(*k, "rounds" | "runs" | "words"))
+        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+        .collect();
+    if wanted.is_empty() {
+        return None;
+    }
+    let Some(c) = config else {
+        return ended.then(|| format!("the kernel printed no \"IPCB config\" line, so it is unknown whether it ran the {asked:?} asked for"));
+    };
+    let got = |k: &str| match k {
+        "rounds" => Some(c.rounds),
+        "runs" => Some(u64::from(c.runs)),
+        _ => c.words,
+    };
+    let differ: Vec<String> = wanted
+        .iter()
+        .filter(|(k, v)| got(k).is_some_and(|g| g != *v))
+        .map(|(k, v)| format!("{k}={} (asked {k}={v})", got(k).unwrap_or(0)))
+        .collect();
+    (!differ.is_empty()).then(|| {
+        format!(
+            "the kernel ran {}: its command line did not reach it (check the boot loader's command line / bootargs)",
+            differ.join(" ")
+        )
     })
 }
 
@@ -383,6 +427,9 @@ impl BootOutcome {
                 self.qemu_says(),
                 self.last()
             ))),
+        }
+        if let Some(why) = config_mismatch(&self.asked, t.config.as_ref(), t.end.is_some()) {
+            out.push(Problem::run(why));
         }
         if let Some(r) = &t.panic
             && self.exit != Some(GuestExit::Panic)
@@ -469,6 +516,7 @@ pub(crate) mod tests {
             qemu_stderr: String::new(),
             board: "pc-x86_64",
             qemu_version: Some("QEMU emulator version 7.2.22".into()),
+            asked: String::new(),
         }
     }
 
@@ -476,6 +524,24 @@ pub(crate) mod tests {
 
     fn reasons(o: &BootOutcome) -> Vec<String> {
         o.problems(EXPECTED).into_iter().map(|p| p.reason).collect()
+    }
+
+    #[test]
+    fn config_must_be_what_was_asked() {
+        let cfg = |rounds, runs, words| crate::protocol::Config {
+            rounds,
+            runs,
+            warmup: 1,
+            inject: "none".into(),
+            sweep: Some(true),
+            words,
+        };
+        assert_eq!(config_mismatch("rounds=200 runs=2", Some(&cfg(200, 2, Some(0))), true), None);
+        assert_eq!(config_mismatch("", Some(&cfg(20000, 5, None)), true), None);
+        let why = config_mismatch("rounds=200 runs=2 words=4", Some(&cfg(20000, 2, Some(0))), true).unwrap();
+        assert!(why.starts_with("the kernel ran rounds=20000 (asked rounds=200) words=0 (asked words=4)"), "{why}");
+        assert!(config_mismatch("rounds=200", None, true).unwrap().contains("no \"IPCB config\" line"));
+        assert_eq!(config_mismatch("rounds=200", None, false), None);
     }
 
     #[test]
