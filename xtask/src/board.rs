@@ -101,8 +101,47 @@ pub struct Board {
     pub smp: u32,
 }
 
-/// The most CPUs `--smp` may ask for (the kernel drives up to 16).
-pub const MAX_SMP: u32 = 16;
+/// The most CPUs `--smp` may ask for (the kernels drive up to 256).
+pub const MAX_SMP: u32 = 256;
+/// CPUs the boards' default memory (`-m 256M`) is sized for; above it
+/// [`scale_machine`] gives QEMU more.
+const SMP_IN_DEFAULT_RAM: u32 = 8;
+/// Memory per CPU above [`SMP_IN_DEFAULT_RAM`]: a 2 MiB per-CPU region and
+/// a share of frames big enough for a parallel scenario's tasks.
+const RAM_PER_EXTRA_CPU_MIB: u32 = 8;
+
+/// The machine arguments for `smp` CPUs: more memory above
+/// [`SMP_IN_DEFAULT_RAM`] CPUs, and on Arm virt GICv3 (GICv2 stops at 8
+/// CPUs). Arguments that need no change are returned as they are.
+pub fn scale_machine(args: &'static [&'static str], smp: u32) -> &'static [&'static str] {
+    if smp <= SMP_IN_DEFAULT_RAM {
+        return args;
+    }
+    let mut out: Vec<&'static str> = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i];
+        match (a, args.get(i + 1)) {
+            ("-m", Some(size)) => {
+                let base = size.strip_suffix('M').and_then(|m| m.parse::<u32>().ok()).unwrap_or(256);
+                let mib = base + (smp - SMP_IN_DEFAULT_RAM) * RAM_PER_EXTRA_CPU_MIB;
+                out.push("-m");
+                out.push(Box::leak(format!("{mib}M").into_boxed_str()));
+                i += 2;
+                continue;
+            }
+            ("-M", Some(m)) if m.starts_with("virt") && !m.contains("gic-version") => {
+                out.push("-M");
+                out.push(Box::leak(format!("{m},gic-version=3").into_boxed_str()));
+                i += 2;
+                continue;
+            }
+            _ => out.push(a),
+        }
+        i += 1;
+    }
+    Box::leak(out.into_boxed_slice())
+}
 /// The most CPUs the default `-smp` takes from the host.
 pub const DEFAULT_SMP_CAP: u32 = 4;
 
@@ -323,6 +362,7 @@ pub fn apply(base: &'static Board, v: &Variant) -> Result<&'static Board> {
         ),
         (_, _) => {}
     }
+    b.machine_args = scale_machine(b.machine_args, b.smp);
     if let Some(cpu) = &v.cpu {
         match base.cpus.iter().find(|c| **c == cpu.as_str()) {
             Some(c) => b.tcg_cpu = c,
@@ -492,6 +532,17 @@ mod tests {
 
     fn strings(v: Vec<OsString>) -> Vec<String> {
         v.into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn many_cpus_get_memory_and_gicv3() {
+        let virt: &'static [&'static str] = &["-M", "virt,virtualization=on", "-m", "256M"];
+        assert_eq!(scale_machine(virt, 8), virt);
+        assert_eq!(
+            scale_machine(virt, 80),
+            ["-M", "virt,virtualization=on,gic-version=3", "-m", "832M"]
+        );
+        assert_eq!(scale_machine(&["-M", "q35", "-m", "256M"], 96), ["-M", "q35", "-m", "960M"]);
     }
 
     #[test]
