@@ -24,6 +24,8 @@ use core::mem::offset_of;
 
 use ipc_core::{MessageInfo, SyscallArgs, UserContext, Word};
 
+use crate::paging::USER_END;
+
 /// Saved user registers. Layout fixed for the entry assembly; 128 bytes,
 /// so a context is a shift away from its thread index.
 ///
@@ -54,8 +56,31 @@ pub struct Context {
     pub rbp: u64,
     /// User stack pointer.
     pub rsp: u64,
-    /// User instruction pointer (`rcx` at `syscall`).
-    pub rip: u64,
+    /// User instruction pointer (`rcx` at `syscall`). Always a canonical
+    /// lower-half address (below [`USER_END`]): `sysretq` loads it into
+    /// `rip` and must never see a non-canonical one (see
+    /// [`Context::set_program_counter`]). Not public, so that nothing
+    /// outside this crate can store another value.
+    pub(crate) rip: u64,
+}
+
+impl Context {
+    /// Set where the thread resumes. `sysretq` with a non-canonical `rcx`
+    /// raises #GP *in ring 0* on Intel CPUs, with the user's `rsp` already
+    /// loaded (CVE-2012-0217 on other kernels): the kernel would run its
+    /// fault handler on a stack the user chose. So a resume address the
+    /// user could pick is forced into the user half here, the one place a
+    /// `rip` is stored other than the `syscall` entry: an address at or
+    /// above [`USER_END`] becomes `USER_END` itself, the unmapped guard
+    /// page, and the thread takes an ordinary user-mode page fault there.
+    /// (The entry stores `syscall`'s own `rcx`, the address after the
+    /// instruction: at most `USER_END`, because no user page is mapped at
+    /// or above it, `paging::map_page`.) The exits load `rip` with no
+    /// check, so the fastpath keeps its instruction count.
+    #[inline]
+    pub fn set_program_counter(&mut self, pc: u64) {
+        self.rip = pc.min(USER_END);
+    }
 }
 
 const _: () = assert!(core::mem::size_of::<Context>() == 128);
@@ -102,7 +127,9 @@ pub const USER_RFLAGS: u64 = 0x2;
 impl UserContext for Context {
     #[inline(always)]
     fn new_thread(entry: Word, stack: Word, arg: Word) -> Self {
-        Context { rip: entry, rsp: stack, rdi: arg, ..Context::default() }
+        let mut c = Context { rsp: stack, rdi: arg, ..Context::default() };
+        c.set_program_counter(entry);
+        c
     }
 
     #[inline(always)]
@@ -161,5 +188,22 @@ impl UserContext for Context {
 
     fn program_counter(&self) -> Word {
         self.rip
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_addresses_stay_canonical() {
+        let mut c = Context::new_thread(0x40_1000, 0x20_0000, 0);
+        assert_eq!(c.program_counter(), 0x40_1000);
+        for pc in [USER_END, 0x0000_8000_0000_0000, 0xFFFF_8000_0000_0000, u64::MAX] {
+            c.set_program_counter(pc);
+            assert_eq!(c.program_counter(), USER_END);
+        }
+        // Canonical and in the user half: bits 63..47 clear.
+        assert_eq!(USER_END >> 47, 0);
     }
 }

@@ -37,6 +37,18 @@
 //!
 //! Either way, `rdx`, `r8`, `r9`, `r10` are zeroed before `sysretq`: they
 //! are clobbered by the ABI, and must not carry kernel values to user mode.
+//!
+//! **`sysretq` and a non-canonical `rcx`.** On Intel CPUs `sysretq` with a
+//! non-canonical `rcx` raises #GP in ring 0, after the user's `rsp` is
+//! back: a kernel fault on a stack the user picked. No `sysretq` here can
+//! see one, with no instruction spent on it: every `rip` in a context is
+//! canonical by construction. The entry saves `syscall`'s own `rcx`, the
+//! address after the instruction, which is at most
+//! [`crate::paging::USER_END`] because the last page of the user half is
+//! never mapped; any other store goes through
+//! [`crate::Context::set_program_counter`], which forces the address into
+//! the user half (a resume address user code picks included). The `null`
+//! return uses `syscall`'s `rcx` as it is.
 
 use crate::context::CTX_TOP;
 #[cfg(target_os = "none")]

@@ -18,8 +18,13 @@ use x86_64::structures::paging::{PageTable, PageTableFlags};
 
 use crate::boot::{DIRECT_MAP_SIZE, KERNEL_OFFSET};
 
-/// Highest user address + 1 (the lower canonical half).
-pub const USER_END: u64 = 0x0000_8000_0000_0000;
+/// Highest user address + 1: the lower canonical half without its last
+/// page, which is never mapped. A `syscall` there would leave the
+/// non-canonical `0x8000_0000_0000` in `rcx` for the `sysretq` that
+/// returns from it (`Context::set_program_counter`); with the guard page
+/// no user instruction can end above `USER_END`, so the saved `rip` of
+/// every `syscall` is canonical and the exits need no check.
+pub const USER_END: u64 = 0x0000_7FFF_FFFF_F000;
 /// CR3 bit 63: do not flush this PCID's translations.
 const CR3_NOFLUSH: u64 = 1 << 63;
 
