@@ -13,7 +13,8 @@
 //! does not fit the xAPIC's 8 bits. QEMU 7.2 under TCG offers no x2APIC.
 //!
 //! **Delay.** The start-up protocol wants 10 ms and 200 µs waits. We count
-//! TSC ticks, with the TSC rate measured once against the PIT (channel 2,
+//! TSC ticks at the rate `tsc.rs` finds: from CPUID where the CPU names it,
+//! else measured once against the PIT (channel 2,
 //! whose output the PC reads back at port 0x61 bit 5): the PIT runs at a
 //! fixed 1.193182 MHz on every PC and in QEMU, where it follows the virtual
 //! clock just like the TSC, so the delay is right under KVM, plain TCG and
@@ -191,6 +192,11 @@ pub fn calibrate(ms: u64) -> u64 {
     let per_us = if ticks == 0 { 4000 } else { (ticks / (ms.min(50) * 1000)).max(1) };
     TSC_PER_US.store(per_us, Ordering::Relaxed);
     per_us
+}
+
+/// Sets the delay's rate from a known TSC rate (`tsc.rs`: CPUID).
+pub fn set_tsc_per_us(per_us: u64) {
+    TSC_PER_US.store(per_us.max(1), Ordering::Relaxed);
 }
 
 /// A busy-wait on the TSC (after [`calibrate`]). It spins with `pause`:

@@ -34,6 +34,7 @@ pub mod paging;
 pub mod pmu;
 pub mod serial;
 pub mod smp;
+pub mod tsc;
 
 pub use context::Context;
 pub use entry::{FastPair, ResumePair, TrapFrame};
@@ -111,6 +112,16 @@ impl Machine for X86_64 {
 
     fn calibrate(iters: u64) -> (&'static str, u64) {
         ("tsc", pmu::calibrate(iters))
+    }
+
+    fn clock() -> Option<runtime::ClockInfo> {
+        #[cfg(all(target_arch = "x86_64", target_os = "none"))]
+        {
+            let r = tsc::rate();
+            Some(runtime::ClockInfo { counter: "tsc", hz: r.hz, source: r.source.name(), invariant: tsc::is_invariant() })
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_os = "none")))]
+        None
     }
 
     fn floor_entry(on: bool) -> bool {

@@ -407,7 +407,7 @@ pub unsafe fn start_secondaries(entry: fn(usize) -> !) -> usize {
                 Msr::new(0xC000_0080).read() & !(1 << 10), // EFER without LMA
                 Msr::new(0x277).read(),                      // IA32_PAT
             ];
-            apic::calibrate(10);
+            crate::tsc::rate(); // the start-up delays need it
             install_trampoline(plan.tramp);
             for i in 1..plan.n {
                 if !start_one(plan, i) {

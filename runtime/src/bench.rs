@@ -736,6 +736,9 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     let iters = 1_000_000;
     let (cname, delta) = M::calibrate(iters);
     kprintln!(B, "IPCB calib iters={} counter={} delta={}", iters, cname, delta);
+    if let Some(c) = M::clock() {
+        kprintln!(B, "IPCB clock counter={} hz={} source={} invariant={}", c.counter, c.hz, c.source, u8::from(c.invariant));
+    }
     kprintln!(B, "IPCB config rounds={} runs={} warmup={} inject={} sweep={} words={}", cfg.rounds, cfg.runs, cfg.warmup, cfg.inject.name(), u8::from(cfg.sweep), cfg.words);
     kprintln!(B, "");
     kprintln!(B, "ipcbench-rs on {} ({}): rounds={} runs={} warm-up={}", B::NAME, M::NAME, cfg.rounds, cfg.runs, cfg.warmup);

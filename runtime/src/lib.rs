@@ -73,6 +73,21 @@ pub enum FaultClass {
 /// index + 1).
 pub type CounterSelector = u64;
 
+/// What the arch knows about its time counter's rate ([`Machine::clock`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockInfo {
+    /// The counter's name in the protocol (`tsc`).
+    pub counter: &'static str,
+    /// Ticks per second.
+    pub hz: u64,
+    /// Where `hz` came from (`cpuid-15h`, `cpuid-16h`, `cpuid-40000010h`,
+    /// `pit`, `assumed`).
+    pub source: &'static str,
+    /// The counter runs at one rate in every power state (x86: invariant
+    /// TSC, CPUID 0x8000_0007 EDX bit 8).
+    pub invariant: bool,
+}
+
 /// What the runtime needs of an architecture beyond [`ipc_core::Arch`].
 pub trait Machine: Arch {
     /// Instruction set name (`x86_64`, `aarch64`).
@@ -113,6 +128,12 @@ pub trait Machine: Arch {
 
     /// Does the CPU report that it runs under a hypervisor?
     fn hypervisor() -> bool;
+
+    /// The rate of the arch's time counter (the TSC), where it knows one,
+    /// for the `IPCB clock` line. `None` (the default): not reported.
+    fn clock() -> Option<ClockInfo> {
+        None
+    }
 
     /// Read the cycle/time counter used for the boot calibration loop and
     /// run the loop: `iters` iterations of two instructions each. Returns

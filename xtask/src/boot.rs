@@ -142,6 +142,13 @@ fn progress_line(line: &Line, accel: Accel) -> Option<String> {
             Some(t) => format!("calibration: {t:.2} {} ticks per instruction", c.counter),
             None => "calibration: iters=0".to_string(),
         },
+        Line::Clock(c) => format!(
+            "clock: {} at {:.3} MHz (from {}){}",
+            c.counter,
+            c.hz as f64 / 1e6,
+            c.source,
+            if c.invariant { ", invariant" } else { ", NOT invariant" }
+        ),
         Line::Config(c) => format!(
             "config: rounds={} runs={} warmup={} inject={}{}",
             c.rounds,

@@ -92,6 +92,19 @@ pub struct Calib {
     pub delta: u64,
 }
 
+/// `IPCB clock`: the rate of the arch's time counter, where it knows one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clock {
+    /// The counter (`tsc`).
+    pub counter: String,
+    /// Ticks per second.
+    pub hz: u64,
+    /// Where the rate came from (`cpuid-15h`, `pit`, ...).
+    pub source: String,
+    /// The counter keeps one rate in every power state (invariant TSC).
+    pub invariant: bool,
+}
+
 impl Calib {
     /// Counter ticks per executed instruction (2 instructions per iteration).
     pub fn ticks_per_instruction(&self) -> Option<f64> {
@@ -210,6 +223,8 @@ pub enum Line {
     Counter(CounterState),
     /// `IPCB calib ...`
     Calib(Calib),
+    /// `IPCB clock ...`
+    Clock(Clock),
     /// `IPCB config ...`
     Config(Config),
     /// `IPCB ok test=...`
@@ -391,7 +406,7 @@ impl Fields {
 
 /// The line kinds of protocol version 1 (plus `panic`).
 const KINDS: &[&str] = &[
-    "hello", "cpu", "counter", "calib", "config", "ok", "result", "fail", "end", "panic", "mem",
+    "hello", "cpu", "counter", "calib", "clock", "config", "ok", "result", "fail", "end", "panic", "mem",
     "warn",
 ];
 
@@ -465,6 +480,12 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
             iters: f.num("iters")?,
             counter: f.req_name("counter")?,
             delta: f.num("delta")?,
+        }),
+        "clock" => Line::Clock(Clock {
+            counter: f.req_name("counter")?,
+            hz: f.num("hz")?,
+            source: f.req_name("source")?,
+            invariant: f.num::<u8>("invariant")? != 0,
         }),
         "config" => Line::Config(Config {
             rounds: f.num("rounds")?,
@@ -555,6 +576,8 @@ pub struct Transcript {
     pub counters: Vec<CounterState>,
     /// Calibration loop.
     pub calib: Option<Calib>,
+    /// The time counter's rate.
+    pub clock: Option<Clock>,
     /// Configuration in force.
     pub config: Option<Config>,
     /// Names of the correctness scenarios that passed.
@@ -625,6 +648,7 @@ impl Transcript {
                 }
             }
             Line::Calib(c) => self.calib = Some(c.clone()),
+            Line::Clock(c) => self.clock = Some(c.clone()),
             Line::Config(c) => self.config = Some(c.clone()),
             Line::Ok(t) => self.tests.push(t.clone()),
             Line::Result(r) => {
@@ -737,6 +761,16 @@ IPCB end status=fail
         assert!(tokenize("a=b\"c").unwrap_err().contains("stray quote"));
         assert!(tokenize("k\u{fffd}=1").unwrap_err().contains("invalid key"));
         assert_eq!(tokenize("").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn parses_the_clock_line() {
+        let t = Transcript::parse_str("IPCB clock counter=tsc hz=2256000000 source=cpuid-15h invariant=1\n").unwrap();
+        assert_eq!(
+            t.clock,
+            Some(Clock { counter: "tsc".into(), hz: 2_256_000_000, source: "cpuid-15h".into(), invariant: true })
+        );
+        assert!(Transcript::parse_str("IPCB clock counter=tsc hz=fast source=pit invariant=0\n").is_err());
     }
 
     #[test]

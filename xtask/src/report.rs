@@ -224,6 +224,20 @@ pub struct CalibJson {
     pub ticks_per_instruction: Option<f64>,
 }
 
+/// The time counter's rate as the kernel reported it (`IPCB clock`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClockJson {
+    /// The counter (`tsc`).
+    pub counter: String,
+    /// Ticks per second.
+    pub hz: u64,
+    /// Where the rate came from (`cpuid-15h`, `cpuid-16h`,
+    /// `cpuid-40000010h`, `pit`, `assumed`).
+    pub source: String,
+    /// Invariant (one rate in every power state).
+    pub invariant: bool,
+}
+
 /// Host-side facts about a run.
 #[derive(Debug, Clone)]
 pub struct RunMeta {
@@ -284,6 +298,10 @@ pub struct Report {
     pub exit_code: Option<i32>,
     /// Calibration loop.
     pub calibration: Option<CalibJson>,
+    /// The time counter's rate, where the kernel knows it.
+    pub clock: Option<ClockJson>,
+    /// Problems the kernel carried on past (`IPCB warn`).
+    pub kernel_warnings: Vec<String>,
     /// Counter kinds.
     pub counters: Vec<CounterJson>,
     /// Correctness tests.
@@ -396,6 +414,13 @@ impl Report {
                 delta: c.delta,
                 ticks_per_instruction: c.ticks_per_instruction(),
             }),
+            clock: t.clock.as_ref().map(|c| ClockJson {
+                counter: c.counter.clone(),
+                hz: c.hz,
+                source: c.source.clone(),
+                invariant: c.invariant,
+            }),
+            kernel_warnings: t.warnings.clone(),
             counters: t
                 .counters
                 .iter()

@@ -455,6 +455,17 @@ pub fn render(r: &Report) -> String {
             absent.join(", ")
         ));
     }
+    if let Some(c) = &r.clock {
+        let rate = format!("{} rate {:.3} MHz (from {})", c.counter, c.hz as f64 / 1e6, c.source);
+        notes.push(if c.invariant {
+            format!("{rate}, invariant")
+        } else {
+            format!("{rate}; NOT invariant (CPUID 0x80000007 EDX bit 8 clear): its rate may change with power states, so {} figures are not a fixed multiple of time", c.counter)
+        });
+    }
+    for w in &r.kernel_warnings {
+        notes.push(format!("kernel warning: {w}"));
+    }
     if accel == Accel::Kvm && r.arch == "x86_64" {
         let triples: Vec<String> = single
             .iter()
