@@ -353,7 +353,9 @@ pub fn check_multiboot2(ws: &Workspace, kernel: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Makes a GRUB2 rescue ISO holding `kernel` as `/boot/kernel.elf`.
+/// Makes a GRUB2 rescue ISO holding `kernel` as `/boot/kernel.elf`: a
+/// hybrid one, booting from BIOS (`i386-pc`) and UEFI (`x86_64-efi`);
+/// fails when it is not.
 pub fn make_iso(
     ws: &Workspace,
     board: &Board,
@@ -387,6 +389,7 @@ pub fn make_iso(
         capture(cmd).context("grub-mkrescue failed (it needs grub-pc-bin, xorriso and mtools)");
     let _ = fs::remove_dir_all(&root);
     result?;
+    crate::uefi_pc::check_hybrid(ws, out)?;
     Ok(out.to_path_buf())
 }
 

@@ -58,6 +58,7 @@ mod qemu;
 mod report;
 mod suite;
 mod table;
+mod uefi_pc;
 mod util;
 
 use std::path::PathBuf;

@@ -173,7 +173,6 @@ pub struct Firmware {
 }
 
 /// OVMF, QEMU's x86_64 UEFI firmware (q35; code + a copy of the vars).
-#[allow(dead_code)] // used by the firmware boot tests
 pub const OVMF: Firmware = Firmware {
     what: "OVMF (x86_64 UEFI)",
     files: &["/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"],

@@ -15,8 +15,12 @@
 //!    and booted with `inject=mr`, `badge`, `label`; each boot must fail a
 //!    check on an IPC benchmark, exit with 35 and end with `status=fail`;
 //!    then the normal kernel is rebuilt;
-//! 7. GRUB: the ELF must be a valid multiboot2 kernel, and an ISO built from
-//!    it must boot under TCG and pass;
+//! 7. GRUB: the ELF must be a valid multiboot2 kernel, and the hybrid
+//!    (BIOS + UEFI) ISO built from it must boot under TCG from SeaBIOS
+//!    with 2 CPUs, then from OVMF (UEFI) with 2 GiB and 4 CPUs, then from
+//!    OVMF with 8 GiB and 8 CPUs (`crate::uefi_pc`), and pass each time
+//!    with every core verified; under OVMF the kernel must have read the
+//!    EFI memory map and seen the RAM;
 //! 8. (when testing another board than `qemu-virt-aarch64`) the AArch64
 //!    kernel is built and boots under icount with `-smp 2` at EL1, then at
 //!    EL2 with VHE (`virtualization=on`), and passes each time, at the
@@ -54,8 +58,10 @@ pub const INJECTIONS: &[&str] = &["mr", "badge", "label"];
 /// Four-word messages, so that `inject=mr` has a message register to
 /// corrupt (the default message is empty, as in L4Re's ipcbench).
 pub const INJECT_CMDLINE: &str = "rounds=500 runs=1 words=4";
-/// Command line GRUB passes in step 7.
+/// Command line GRUB passes in step 7 (and the OVMF steps: the same ISO).
 pub const GRUB_CMDLINE: &str = "rounds=500 runs=1";
+/// CPUs of the SeaBIOS boot of the ISO.
+pub const GRUB_SMP: u32 = 2;
 /// Command line of the multi-core boots: short runs, no sweep.
 pub const SMP_CMDLINE: &str = "rounds=1000 runs=2 warmup=1 sweep=0";
 /// The benchmarks of all cores at once; each core must report each.
@@ -107,7 +113,20 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     );
     suite.step("icount figures are deterministic", Suite::determinism);
     suite.step("fault injection is detected", Suite::fault_injection);
-    suite.step("GRUB multiboot2 ISO boots and passes", Suite::grub);
+    suite.step(
+        "hybrid GRUB ISO under SeaBIOS (BIOS, -smp 2) boots and passes, every core verified",
+        Suite::grub,
+    );
+    if board.grub {
+        suite.step(
+            "the same ISO under OVMF (UEFI, q35, 2 GiB, -smp 4) boots and passes, every core verified",
+            Suite::ovmf_iso,
+        );
+        suite.step(
+            "the ELF from GRUB EFI under OVMF with 8 GiB and 8 CPUs: all RAM seen, every core verified",
+            Suite::ovmf_big,
+        );
+    }
     if SMP_BOARDS.contains(&board.name) {
         suite.step(
             "-smp 4 under plain TCG (cores really in parallel): every core verified",
@@ -488,16 +507,67 @@ impl Suite<'_> {
             .ipcb_dir()
             .join(format!("test-{}.iso", self.board.name));
         image::make_iso(self.ws, self.board, &kernel, GRUB_CMDLINE, &iso).map_err(err_string)?;
-        let o = self.boot(
-            Accel::Tcg,
-            Medium::Cdrom {
+        let variant = board::Variant {
+            smp: Some(GRUB_SMP),
+            ..board::Variant::default()
+        };
+        let b = board::find_base(self.board.name)
+            .and_then(|base| board::apply(base, &variant))
+            .map_err(err_string)?;
+        let spec = BootSpec {
+            board: b,
+            accel: Accel::Tcg,
+            medium: Medium::Cdrom {
                 iso: &iso,
                 elf: &kernel,
             },
+            cmdline: GRUB_CMDLINE,
+            timeout: Some(self.timeout),
+            label: Some("grub"),
+            progress: Progress::Normal,
+            strict: true,
+            echo_defmt: false,
+        };
+        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
+        check_pass(&o, self.board.expected_benches)?;
+        check_cores(&o.transcript, GRUB_SMP, PARALLEL_BENCHES)
+    }
+
+    fn ovmf_iso(&mut self) -> StepResult {
+        self.ovmf_boot("2G", 4, 1280)
+    }
+
+    fn ovmf_big(&mut self) -> StepResult {
+        self.ovmf_boot("8G", 8, 7 * 1024)
+    }
+
+    /// The ISO of the GRUB step (made again if that step did not) under
+    /// OVMF with `mem` and `smp` CPUs: it must pass with every core
+    /// verified, the kernel must have read the EFI memory map and seen at
+    /// least `min_mib` of RAM in it.
+    fn ovmf_boot(&mut self, mem: &str, smp: u32, min_mib: u64) -> StepResult {
+        let kernel = self.kernel()?.to_path_buf();
+        let iso = self
+            .ws
+            .ipcb_dir()
+            .join(format!("test-{}.iso", self.board.name));
+        let iso = crate::uefi_pc::iso_for(self.ws, self.board, &kernel, GRUB_CMDLINE, &iso)
+            .map_err(err_string)?;
+        let base = board::find_base(self.board.name).map_err(err_string)?;
+        let o = crate::uefi_pc::boot_iso(
+            self.ws,
+            base,
+            &iso,
+            &kernel,
             GRUB_CMDLINE,
-            "grub",
-        )?;
-        check_pass(&o, self.board.expected_benches)
+            mem,
+            smp,
+            self.timeout,
+        )
+        .map_err(err_string)?;
+        check_pass(&o, self.board.expected_benches)?;
+        check_cores(&o.transcript, smp, PARALLEL_BENCHES)?;
+        crate::uefi_pc::check_efi_map(&o, min_mib)
     }
 }
 
