@@ -251,7 +251,8 @@ pub struct Placement {
 /// for the frame allocator. The frames get the largest free range; chunks
 /// go first into the other ranges, then into the bottom of the largest as
 /// long as it keeps `min_frames`. Chunks are placed in address order
-/// within each source. Everything placed is taken out of `map`.
+/// within each source. Everything placed is taken out of `map`. When not
+/// even one chunk fits beside the frames, nothing is placed.
 pub fn plan(map: &mut MemMap, chunk: u64, min_frames: u64, chunks: &mut [u64]) -> Placement {
     let Some(mut big) = map.largest().filter(|r| r.len() >= min_frames) else {
         return Placement { chunks: 0, frames: Range::default() };
@@ -280,7 +281,9 @@ pub fn plan(map: &mut MemMap, chunk: u64, min_frames: u64, chunks: &mut [u64]) -
     // the largest range after them: sort, so that CPU order is address
     // order (nothing depends on it; it reads better).
     chunks[..n].sort_unstable();
-    Placement { chunks: n, frames: big }
+    // No chunk (not even the boot CPU's): nothing is used.
+    let frames = if n == 0 { Range::default() } else { big };
+    Placement { chunks: n, frames }
 }
 
 #[cfg(test)]
@@ -367,6 +370,12 @@ mod tests {
         // Nothing fits: no chunk, no frames.
         let mut m = MemMap::new(GIB, Source::E820);
         m.add(MIB, 8 * MIB);
+        assert_eq!(
+            plan(&mut m, 2 * MIB, 16 * MIB, &mut chunks),
+            Placement { chunks: 0, frames: Range::default() }
+        );
+        let mut m = MemMap::new(GIB, Source::E820);
+        m.add(4 * MIB, 17 * MIB);
         assert_eq!(plan(&mut m, 2 * MIB, 16 * MIB, &mut chunks).chunks, 0);
     }
 }

@@ -20,7 +20,9 @@
 //!    with 2 CPUs, then from OVMF (UEFI) with 2 GiB and 4 CPUs, then from
 //!    OVMF with 8 GiB and 8 CPUs (`crate::uefi_pc`), and pass each time
 //!    with every core verified; under OVMF the kernel must have read the
-//!    EFI memory map and seen the RAM;
+//!    EFI memory map and seen the RAM; then with too little RAM (QEMU
+//!    `-kernel`): 20 MiB must fail naming the memory map, 30 MiB with 8
+//!    CPUs must pass on fewer cores and say why;
 //! 8. (when testing another board than `qemu-virt-aarch64`) the AArch64
 //!    kernel is built and boots under icount with `-smp 2` at EL1, then at
 //!    EL2 with VHE (`virtualization=on`), and passes each time, at the
@@ -125,6 +127,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         suite.step(
             "the ELF from GRUB EFI under OVMF with 8 GiB and 8 CPUs: all RAM seen, every core verified",
             Suite::ovmf_big,
+        );
+        suite.step(
+            "too little RAM: 20 MiB fails naming the memory map; 30 MiB for 8 CPUs runs fewer cores and says why",
+            Suite::small_ram,
         );
     }
     if SMP_BOARDS.contains(&board.name) {
@@ -531,6 +537,30 @@ impl Suite<'_> {
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, self.board.expected_benches)?;
         check_cores(&o.transcript, GRUB_SMP, PARALLEL_BENCHES)
+    }
+
+    /// The memory map's bad input (`crate::uefi_pc`): no room for the
+    /// kernel at all, then room for fewer CPUs than the machine has.
+    fn small_ram(&mut self) -> StepResult {
+        let kernel = self.kernel()?.to_path_buf();
+        let base = board::find_base(self.board.name).map_err(err_string)?;
+        let boot = |mem, smp| {
+            crate::uefi_pc::boot_small(
+                self.ws,
+                base,
+                &kernel,
+                SMP_CMDLINE,
+                mem,
+                smp,
+                self.timeout,
+            )
+            .map_err(err_string)
+        };
+        crate::uefi_pc::check_no_room(&boot("20M", 1)?)?;
+        let o = boot("30M", 8)?;
+        check_pass(&o, self.board.expected_benches)?;
+        let cores = crate::uefi_pc::check_fewer_cores(&o, 8)?;
+        check_cores(&o.transcript, cores, PARALLEL_BENCHES)
     }
 
     fn ovmf_iso(&mut self) -> StepResult {

@@ -13,6 +13,10 @@
 //!   boot entries there), made for each boot and moved into the run's
 //!   output directory afterwards.
 //!
+//! * [`boot_small`]: the bad input of the memory map, on the BIOS path:
+//!   too little RAM for the kernel ([`check_no_room`]), and RAM for fewer
+//!   per-CPU regions than CPUs ([`check_fewer_cores`]).
+//!
 //! The test suite's OVMF steps call [`boot_iso`]; the boot itself is the
 //! common one ([`crate::boot::boot`]) with a board whose machine arguments
 //! carry the firmware.
@@ -25,6 +29,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::board::{self, Accel, Board, Medium};
 use crate::boot::{self, BootOutcome, BootSpec, Progress};
+use crate::protocol::EndStatus;
+use crate::qemu::GuestExit;
 use crate::util::{Workspace, capture};
 use crate::{image, prereq};
 
@@ -71,6 +77,18 @@ pub fn check_hybrid(ws: &Workspace, iso: &Path) -> Result<()> {
 /// `machine` (the board's `-M ... -m ...`) with `mem` of RAM instead of the
 /// board's, plus OVMF's two flash drives (`vars`: the writable copy).
 pub fn machine_args(machine: &[&str], mem: &str, vars: &Path) -> Vec<String> {
+    let mut out = with_memory(machine, mem);
+    out.extend([
+        "-drive".to_string(),
+        format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}"),
+        "-drive".to_string(),
+        format!("if=pflash,format=raw,file={}", vars.display()),
+    ]);
+    out
+}
+
+/// `machine` with `mem` of RAM instead of the board's.
+fn with_memory(machine: &[&str], mem: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < machine.len() {
@@ -82,13 +100,16 @@ pub fn machine_args(machine: &[&str], mem: &str, vars: &Path) -> Vec<String> {
         i += 1;
     }
     out.extend(["-m".to_string(), mem.to_string()]);
-    out.extend([
-        "-drive".to_string(),
-        format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}"),
-        "-drive".to_string(),
-        format!("if=pflash,format=raw,file={}", vars.display()),
-    ]);
     out
+}
+
+/// `args` as the `'static` machine arguments of a board.
+fn leak_args(args: Vec<String>) -> &'static [&'static str] {
+    let args: Vec<&'static str> = args
+        .into_iter()
+        .map(|a| &*Box::leak(a.into_boxed_str()))
+        .collect();
+    Box::leak(args.into_boxed_slice())
 }
 
 /// `base` with `smp` CPUs and `mem` of RAM, started by OVMF with its
@@ -99,11 +120,7 @@ fn ovmf_board(base: &'static Board, mem: &str, smp: u32, vars: &Path) -> Result<
         ..board::Variant::default()
     };
     let mut b = board::apply(base, &variant)?.clone();
-    let args: Vec<&'static str> = machine_args(b.machine_args, mem, vars)
-        .into_iter()
-        .map(|a| &*Box::leak(a.into_boxed_str()))
-        .collect();
-    b.machine_args = Box::leak(args.into_boxed_slice());
+    b.machine_args = leak_args(machine_args(b.machine_args, mem, vars));
     Ok(Box::leak(Box::new(b)))
 }
 
@@ -164,6 +181,95 @@ pub fn boot_iso(
     o
 }
 
+/// Boot `kernel` (QEMU `-kernel`, SeaBIOS) with only `mem` of RAM and
+/// `smp` CPUs under plain TCG: the bad-input checks of the memory map.
+pub fn boot_small(
+    ws: &Workspace,
+    base: &'static Board,
+    kernel: &Path,
+    cmdline: &str,
+    mem: &str,
+    smp: u32,
+    timeout: Duration,
+) -> Result<BootOutcome> {
+    let variant = board::Variant {
+        smp: Some(smp),
+        ..board::Variant::default()
+    };
+    let mut b = board::apply(base, &variant)?.clone();
+    b.machine_args = leak_args(with_memory(b.machine_args, mem));
+    let label = format!("ram-{mem}-smp{smp}");
+    let spec = BootSpec {
+        board: Box::leak(Box::new(b)),
+        accel: Accel::Tcg,
+        medium: Medium::Kernel {
+            elf: kernel,
+            cmdline,
+        },
+        cmdline,
+        timeout: Some(timeout),
+        label: Some(&label),
+        progress: Progress::Normal,
+        strict: true,
+        echo_defmt: false,
+    };
+    boot::boot(ws, &spec)
+}
+
+/// Too little RAM for even the boot CPU's region and the frames: the
+/// kernel must say so in one `IPCB fail bench=boot` line naming the cause,
+/// end with `status=fail` and exit with 35 (not hang, not panic).
+pub fn check_no_room(o: &BootOutcome) -> std::result::Result<(), String> {
+    let t = &o.transcript;
+    if o.hung || o.parse_error.is_some() {
+        let p = o.problems(&[]);
+        return Err(p
+            .first()
+            .map_or("guest hung".to_string(), |p| p.reason.clone()));
+    }
+    if !t
+        .failures
+        .iter()
+        .any(|f| f.bench == "boot" && f.reason.contains("no room in the memory map"))
+    {
+        return Err(format!(
+            "no \"IPCB fail bench=boot\" line naming the memory map (last line: \"{}\")",
+            crate::protocol::excerpt(&t.last_line)
+        ));
+    }
+    match (t.end, o.exit) {
+        (Some(EndStatus::Fail), Some(GuestExit::CheckFailed)) => Ok(()),
+        (end, exit) => Err(format!(
+            "expected status=fail and exit code 35, got {end:?} and {}",
+            exit.map_or("no exit (killed)".to_string(), |e| e.describe())
+        )),
+    }
+}
+
+/// RAM for fewer per-CPU regions than CPUs: the kernel must carry on with
+/// fewer cores (at least 2, fewer than `asked`), say why in an `IPCB warn`
+/// line, and report as many regions in `IPCB mem` as cores in `IPCB hello`.
+pub fn check_fewer_cores(o: &BootOutcome, asked: u32) -> std::result::Result<u32, String> {
+    let t = &o.transcript;
+    let cores = t.hello.as_ref().map(|h| h.cores).ok_or("no IPCB hello")?;
+    if !(2..asked).contains(&cores) {
+        return Err(format!(
+            "{cores} of {asked} CPUs online: expected fewer, but more than one"
+        ));
+    }
+    if !t.warnings.iter().any(|w| w.contains("not enough RAM")) {
+        return Err("no \"IPCB warn\" line saying there was not enough RAM".to_string());
+    }
+    match &t.mem {
+        Some(m) if m.percpu == cores => Ok(cores),
+        Some(m) => Err(format!(
+            "IPCB mem says {} per-CPU regions, hello {cores} cores",
+            m.percpu
+        )),
+        None => Err("no IPCB mem line".to_string()),
+    }
+}
+
 /// The kernel read the EFI memory map and saw at least `min_mib` of RAM.
 pub fn check_efi_map(o: &BootOutcome, min_mib: u64) -> std::result::Result<(), String> {
     let m = o
@@ -217,6 +323,22 @@ mod tests {
             check_cores(&o.transcript, smp, PARALLEL_BENCHES).unwrap();
             check_efi_map(&o, min_mib).unwrap();
         }
+    }
+
+    /// The suite's small-RAM boots on their own: `cargo test -p xtask --
+    /// --ignored small_ram`.
+    #[test]
+    #[ignore = "boots QEMU twice; needs a built kernel"]
+    fn small_ram_is_reported() {
+        let ws = Workspace::locate().unwrap();
+        let base = board::find_base("pc-x86_64").unwrap();
+        let kernel = ws.release_artifact(base.target, base.kernel_package);
+        let cmdline = crate::suite::SMP_CMDLINE;
+        let t = Duration::from_secs(300);
+        check_no_room(&boot_small(&ws, base, &kernel, cmdline, "20M", 1, t).unwrap()).unwrap();
+        let o = boot_small(&ws, base, &kernel, cmdline, "30M", 8, t).unwrap();
+        crate::suite::check_pass(&o, base.expected_benches).unwrap();
+        assert_eq!(check_fewer_cores(&o, 8), Ok(4));
     }
 
     #[test]
