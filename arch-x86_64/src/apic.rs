@@ -41,6 +41,9 @@ const REG_ID: u32 = 0x20;
 const REG_TPR: u32 = 0x80;
 const REG_EOI: u32 = 0xB0;
 const REG_SVR: u32 = 0xF0;
+const REG_LVT_LINT1: u32 = 0x360;
+/// LVT delivery mode NMI (edge, unmasked).
+const LVT_NMI: u32 = 0b100 << 8;
 const REG_ICR_LO: u32 = 0x300;
 const REG_ICR_HI: u32 = 0x310;
 
@@ -123,6 +126,10 @@ pub fn init_local() {
     }
     write(REG_TPR, 0);
     write(REG_SVR, 0x100 | u32::from(SPURIOUS_VECTOR));
+    // LINT1 delivers NMIs, as the PC wires it (the firmware sets this up on
+    // the boot CPU only; a CPU out of reset has it masked): an NMI from a
+    // BMC or a watchdog then reaches every CPU, whose stub counts it.
+    write(REG_LVT_LINT1, LVT_NMI);
 }
 
 /// This CPU's APIC ID.

@@ -84,6 +84,34 @@ struct Stack([u8; KSTACK_SIZE]);
 static mut KSTACK: Stack = Stack([0; KSTACK_SIZE]);
 #[unsafe(link_section = ".percpu")]
 static mut FAULT_STACK: Stack = Stack([0; KSTACK_SIZE]);
+/// The NMI's stack (IST 2): apart from the fault stack, so that an NMI
+/// during a fault's handler, or a #MC during an NMI, does not overwrite
+/// the other's frame. The NMI stub pushes nothing but the CPU's frame.
+#[unsafe(link_section = ".percpu")]
+static mut NMI_STACK: NmiStack = NmiStack([0; NMI_STACK_SIZE]);
+const NMI_STACK_SIZE: usize = 4096;
+#[repr(C, align(16))]
+struct NmiStack([u8; NMI_STACK_SIZE]);
+
+/// NMIs taken, on every CPU (the NMI stub in entry.rs counts them).
+pub static NMI_COUNT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// `IA32_MCG_STATUS` (0 on a CPU without the machine-check MSRs).
+pub fn mcg_status() -> u64 {
+    let (.., edx) = cpuid(1, 0);
+    if edx & (1 << 7) == 0 {
+        return 0;
+    }
+    // SAFETY: CPUID says the machine-check MSRs exist; reading has no
+    // side effect.
+    unsafe { x86_64::registers::model_specific::Msr::new(0x17A).read() }
+}
+
+/// NMIs taken so far, on every CPU.
+pub fn nmis() -> u64 {
+    NMI_COUNT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 #[unsafe(link_section = ".percpu")]
 static mut GDT: MaybeUninit<GlobalDescriptorTable<8>> = MaybeUninit::uninit();
 #[unsafe(link_section = ".percpu")]
@@ -106,6 +134,8 @@ unsafe extern "C" {
     fn ipcb_floor_entry();
     /// Stub for vectors 32..255: `iretq` (entry.rs).
     fn ipcb_irq_ignore();
+    /// NMI stub: count, `iretq` (entry.rs).
+    fn ipcb_nmi();
 }
 
 /// Point LSTAR at the floor entry (`on`) or the normal syscall entry.
@@ -163,13 +193,21 @@ pub unsafe fn init() -> Features {
     // SAFETY: single-threaded boot; nothing else uses these statics yet.
     unsafe {
         // Exception gates: interrupt gates, DPL 0 (so `int n` from user
-        // mode is a #GP), NMI / #DF / #MC on the IST stack. Vectors 32 and
-        // up: the stub that only returns.
+        // mode is a #GP); #DF / #MC on the fault (IST 1) stack; the NMI on
+        // a stack of its own (IST 2), where its stub counts it and returns.
+        // Vectors 32 and up: the stub that only returns.
         let idt = &mut *addr_of_mut!(IDT);
         let stubs = &*addr_of!(ipcb_trap_stubs);
         for v in 0..256 {
-            let addr = stubs.get(v).copied().unwrap_or(ipcb_irq_ignore as *const () as u64);
-            let ist: u64 = if matches!(v, 2 | 8 | 18) { 1 } else { 0 };
+            let addr = match v {
+                2 => ipcb_nmi as *const () as u64,
+                _ => stubs.get(v).copied().unwrap_or(ipcb_irq_ignore as *const () as u64),
+            };
+            let ist: u64 = match v {
+                2 => 2,
+                8 | 18 => 1,
+                _ => 0,
+            };
             idt.0[2 * v] = (addr & 0xFFFF)
                 | (u64::from(KERNEL_CS) << 16)
                 | (ist << 32)
@@ -250,6 +288,8 @@ unsafe fn load_local() {
         tss.privilege_stack_table[0] = VirtAddr::new(kstack_top);
         tss.interrupt_stack_table[0] =
             VirtAddr::new(addr_of!(FAULT_STACK) as u64 + KSTACK_SIZE as u64);
+        tss.interrupt_stack_table[1] =
+            VirtAddr::new(addr_of!(NMI_STACK) as u64 + NMI_STACK_SIZE as u64);
 
         let gdt = (*addr_of_mut!(GDT)).write(GlobalDescriptorTable::new());
         let kcs = gdt.append(Descriptor::kernel_code_segment());

@@ -256,6 +256,17 @@ ipcb_run_user:
 ipcb_irq_ignore:
     iretq
 
+    /* NMI (vector 2, on its own IST stack, so it is safe anywhere, even in
+       the syscall entry before the stack switch): count it and return.
+       It touches no register but the flags, which iretq restores; the
+       CPU holds further NMIs until that iretq. A BMC, a watchdog or
+       `inject-nmi` sends them: the run goes on, and the count is reported. */
+    .balign 16
+    .global ipcb_nmi
+ipcb_nmi:
+    lock inc qword ptr [rip + {nmis}]
+    iretq
+
     /* Exception stubs: push a zero error code where the CPU pushes none,
        then the vector, then every general-purpose register. */
     .macro IPCB_TRAP n, has_err
@@ -331,6 +342,7 @@ ipcb_trap_stubs:
     .endr
 "#,
     pcpu = sym crate::cpu::IPCB_PERCPU,
+    nmis = sym crate::cpu::NMI_COUNT,
     p_kstack = const P_KSTACK,
     p_top = const P_TOP,
     top = const CTX_TOP,

@@ -37,6 +37,7 @@ pub mod smp;
 pub mod tsc;
 
 pub use context::Context;
+pub use cpu::mcg_status;
 pub use entry::{FastPair, ResumePair, TrapFrame};
 
 use ipc_core::Arch;
@@ -112,6 +113,10 @@ impl Machine for X86_64 {
 
     fn calibrate(iters: u64) -> (&'static str, u64) {
         ("tsc", pmu::calibrate(iters))
+    }
+
+    fn nmis() -> u64 {
+        cpu::nmis()
     }
 
     fn clock() -> Option<runtime::ClockInfo> {

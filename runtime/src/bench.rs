@@ -801,6 +801,10 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
         kprintln!(B, "");
     }
     kprintln!(B, "(median per operation over {} runs: IPC = one-way IPC, a round being call + reply_recv; syscall = one null syscall)", cfg.runs);
+    let nmis = M::nmis();
+    if nmis > 0 {
+        kprintln!(B, "IPCB warn reason=\"{} NMI{} arrived during the run: counted and returned from; the runs they hit include their cost\"", nmis, if nmis == 1 { "" } else { "s" });
+    }
     kprintln!(B, "IPCB end status={}", if all_ok { "pass" } else { "fail" });
     B::exit(if all_ok { 0 } else { 1 })
 }

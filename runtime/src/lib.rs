@@ -135,6 +135,13 @@ pub trait Machine: Arch {
         None
     }
 
+    /// Non-maskable interrupts taken so far, on every CPU (a BMC or a
+    /// watchdog sends them; the arch counts them and returns). Reported
+    /// at the end of a run when not zero.
+    fn nmis() -> u64 {
+        0
+    }
+
     /// Read the cycle/time counter used for the boot calibration loop and
     /// run the loop: `iters` iterations of two instructions each. Returns
     /// (counter name, delta).

@@ -50,6 +50,7 @@ mod board;
 mod boot;
 mod defmt_log;
 mod image;
+mod nmi;
 mod plot;
 mod plot_cores;
 mod prereq;

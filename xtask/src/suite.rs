@@ -73,6 +73,15 @@ pub const SMP_BOARDS: &[&str] = &["pc-x86_64", "qemu-virt-aarch64", "raspi3b"];
 /// CPUs of the Arm `virt` boots that the suite of every other board runs
 /// (EL1 and EL2, under icount).
 pub const ARM_SMP: u32 = 2;
+/// The many-core boots: a 96-thread Xeon server on q35 and an 80-core
+/// Ampere Altra on virt (GICv3), under icount with few rounds.
+pub const MANY_CORES_X86: u32 = 96;
+/// See [`MANY_CORES_X86`].
+pub const MANY_CORES_ARM: u32 = 80;
+/// Command line of the many-core boots: every core still runs and checks
+/// every parallel benchmark, with few rounds (under icount the vCPUs take
+/// turns on one host thread).
+pub const MANY_CMDLINE: &str = "rounds=100 runs=2 warmup=1 sweep=0";
 
 /// The Arm board that the suite of every other board also boots (its last
 /// two steps).
@@ -143,6 +152,20 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
             Suite::smp_icount,
         );
     }
+    if board.name == "pc-x86_64" {
+        suite.step(
+            "an NMI to every CPU in mid-run (QMP inject-nmi) is counted and reported, and the run passes",
+            Suite::nmi,
+        );
+        suite.step(
+            "-smp 96 on q35 under icount: every core started and verified",
+            Suite::many_x86,
+        );
+    }
+    suite.step(
+        "qemu-virt-aarch64 -smp 80 (GICv3) under icount: every core started and verified",
+        Suite::many_arm,
+    );
     if board.name != ARM_BOARD {
         suite.step(
             "qemu-virt-aarch64 EL1 -smp 2 boots under icount and passes, every core verified",
@@ -202,6 +225,16 @@ struct Suite<'a> {
 
 impl Suite<'_> {
     fn step(&mut self, name: &'static str, f: fn(&mut Self) -> StepResult) {
+        // `IPCB_TEST_ONLY=text`: only the steps whose name contains it
+        // (for developers; the prerequisites and the first kernel boot,
+        // which builds the kernel, always run). Not for CI.
+        if let Ok(only) = std::env::var("IPCB_TEST_ONLY")
+            && !name.contains(only.as_str())
+            && name != "prerequisites"
+            && name != "kernel boots under icount and passes"
+        {
+            return;
+        }
         let n = self.results.len() + 1;
         eprintln!("\n[ipcb] === step {n}: {name} ===");
         let r = f(self);
@@ -313,6 +346,49 @@ impl Suite<'_> {
         check_pass(&o, b.expected_benches)?;
         check_el(el, o.transcript.hello.as_ref().and_then(|h| h.el))?;
         Ok(o.transcript)
+    }
+
+    fn nmi(&mut self) -> StepResult {
+        let kernel = self.kernel()?.to_path_buf();
+        let b = board::find_base(self.board.name)
+            .and_then(|base| board::apply(base, &board::Variant { smp: Some(2), ..board::Variant::default() }))
+            .map_err(err_string)?;
+        crate::nmi::check(self.ws, b, Accel::Icount, &kernel, ICOUNT_CMDLINE, self.timeout).map_err(err_string)
+    }
+
+    fn many_x86(&mut self) -> StepResult {
+        self.many_cores("pc-x86_64", MANY_CORES_X86)
+    }
+
+    fn many_arm(&mut self) -> StepResult {
+        self.many_cores(ARM_BOARD, MANY_CORES_ARM)
+    }
+
+    /// `board` with `n` CPUs (xtask gives QEMU the memory and, on virt,
+    /// the GICv3 they need) under icount with [`MANY_CMDLINE`]: it must
+    /// pass with a verified record of every parallel benchmark from each of
+    /// the `n` cores.
+    fn many_cores(&mut self, board: &str, n: u32) -> StepResult {
+        let variant = board::Variant { smp: Some(n), ..board::Variant::default() };
+        let b = board::find_base(board)
+            .and_then(|base| board::apply(base, &variant))
+            .map_err(err_string)?;
+        prereq::ensure_qemu(b).map_err(err_string)?;
+        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
+        let spec = BootSpec {
+            board: b,
+            accel: Accel::Icount,
+            medium: Medium::Kernel { elf: &kernel, cmdline: MANY_CMDLINE },
+            cmdline: MANY_CMDLINE,
+            timeout: Some(self.timeout),
+            label: Some(&format!("smp{n}")),
+            progress: Progress::Normal,
+            strict: true,
+            echo_defmt: false,
+        };
+        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
+        check_pass(&o, b.expected_benches)?;
+        check_cores(&o.transcript, n, PARALLEL_BENCHES)
     }
 
     /// The board with `n` CPUs under plain TCG: every core must report

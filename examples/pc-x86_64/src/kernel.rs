@@ -123,6 +123,12 @@ extern "sysv64" fn ipcb_syscall_handler() -> ResumePair {
 /// Rust half of the exception stubs.
 #[unsafe(no_mangle)]
 extern "sysv64" fn ipcb_trap_handler(f: &mut TrapFrame) -> ResumePair {
+    if f.vector == 18 {
+        // Not the running task's fault, and not one to carry on past.
+        let (status, user) = (arch_x86_64::mcg_status(), if f.from_user() { "user" } else { "kernel" });
+        kprintln!(Pc, "IPCB panic reason=\"machine check (#MC, vector 18) in {} mode at rip {:#x}: the CPU reported a hardware error (IA32_MCG_STATUS {:#x}); the run stops\"", user, f.rip, status);
+        Pc::exit(2)
+    }
     if f.from_user() {
         // SAFETY: as in `ipcb_syscall_handler`.
         let st = unsafe { &mut *state_ptr() };
