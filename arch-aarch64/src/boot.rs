@@ -2,12 +2,27 @@
 //! Boot: from the loader's jump (MMU off, EL1 or EL2) to the board's
 //! `ipcb_kernel_main(el, x0)` in the higher half.
 //!
-//! The kernel is linked in the top 2 GiB (the GiB at [`KERNEL_VA_BASE`]
-//! holds the image and the direct map of RAM; the next one, at
-//! [`crate::paging::DEVICE_VA`], a window onto the devices) and loaded at a
-//! physical address congruent to its link address modulo 1 GiB. The ELF
-//! entry point is the *physical* address of `ipcb_start` (the board's
-//! `link.ld` arranges it), as loaders jump there with the MMU off.
+//! The kernel is linked in the top 2 GiB (the image in the GiB at
+//! [`KERNEL_VA_BASE`]; [`crate::paging::DEVICE_VA`] is a window onto the
+//! devices, [`crate::paging::DIRECT_MAP_VA`] the direct map of RAM) and
+//! runs wherever the loader put it, as long as that is congruent to its
+//! link address modulo 2 MiB: the boot code is position-independent
+//! (`adr`/`adrp` until the MMU is on) and maps each 2 MiB block of the
+//! linked image onto the block it was loaded in.
+//!
+//! **The image** starts with the Linux arm64 Image header (64 bytes,
+//! `Documentation/arch/arm64/booting.rst`), so U-Boot's `booti`, the
+//! Raspberry Pi firmware and QEMU's `-kernel` all take the raw binary
+//! (`objcopy -O binary`): `code0` branches to `ipcb_start`; `text_offset`
+//! is the link address modulo 2 MiB (0 on `virt`, 0x80000 on the Pis);
+//! `image_size` the whole footprint, `.bss` included; `flags`
+//! [`IMAGE_FLAGS`] (little-endian, 4 KiB pages, anywhere in RAM); the
+//! magic `ARM\x64` at offset 0x38. The loader enters at the header with
+//! `x0` = the device tree, the MMU off, at EL2 or EL1. The ELF's entry
+//! point is the *physical* address of the header too (the board's
+//! `link.ld` arranges it), as QEMU `-kernel` jumps there with the MMU off. An image
+//! that is not at `text_offset` from a 2 MiB boundary cannot be mapped by
+//! 2 MiB blocks: the boot CPU parks at once (no console is mapped yet).
 //!
 //! `ipcb_start`, running at its physical address:
 //!
@@ -26,32 +41,44 @@
 //! 2. enables FP/SIMD for the kernel and traps it at EL0
 //!    (`CPACR_EL1.FPEN = 0b01`: user programs get none, see `docs/abi.md`);
 //! 3. zeroes `.bss`;
-//! 4. builds the boot page tables: `TTBR1` maps the kernel's GiB of RAM
-//!    (Normal write-back, EL1 only, global) at [`KERNEL_VA_BASE`] and the
-//!    board's device GiB (`__device_window_pa`, Device-nGnRE, never
-//!    executable) at `DEVICE_VA`; `TTBR0` identity-maps the kernel's GiB for
-//!    the moment the MMU comes on. The GiB of RAM goes through a level-2
-//!    table of 2 MiB blocks, mapped only up to `__ram_map_limit`: on boards
-//!    whose peripherals share that GiB with RAM (the Raspberry Pi 3's at
-//!    0x3F00_0000) the peripherals must never be mapped as Normal memory,
-//!    which the CPU may read speculatively and cache. Then it invalidates
-//!    the data cache over `.bss` (the tables included): that was written
-//!    with the MMU and caches off, and a stale line left by the firmware
-//!    would hide those writes once the caches are on;
+//! 4. builds the boot page tables (Normal write-back or device memory, EL1
+//!    only, global). `TTBR1`: the image at its link address (level-1 entry
+//!    510, each 2 MiB block it spans onto its physical block); the direct
+//!    map at `DIRECT_MAP_VA` (entry 508): the GiB-aligned GiB of RAM the
+//!    image was loaded in, in 2 MiB blocks from its start up to
+//!    `__ram_map_limit`, never executable (on boards whose peripherals
+//!    share that GiB with RAM, the Raspberry Pi 3's at 0x3F00_0000, the
+//!    peripherals must never be mapped as Normal memory, which the CPU may
+//!    read speculatively and cache); the board's device GiB
+//!    (`__device_window_pa`, Device-nGnRE, never executable) at
+//!    `DEVICE_VA` (entry 511). `TTBR0` identity-maps the 2 MiB block of the
+//!    boot code for the moment the MMU comes on. Then it invalidates the
+//!    data cache over `.bss` (the tables included): that was written with
+//!    the MMU and caches off, and a stale line left by the firmware would
+//!    hide those writes once the caches are on;
 //! 5. turns on the MMU and the caches, jumps to the higher half, sets the
 //!    stack and the vectors, swaps `TTBR0` for an empty table (ASID 0) and
 //!    calls `ipcb_kernel_main(el, x0_at_entry)`.
 //!
 //! The board's linker script (or its build script, with `--defsym`) must
 //! define `__bss_start`, `__bss_end` (both 16-byte aligned),
+//! `__kernel_start`, `__kernel_end` (the image's footprint),
+//! `__ipcb_text_offset` and `__ipcb_image_size` (the header's fields),
 //! `__device_window_pa` (the 1 GiB-aligned physical base of the device
 //! window), `__ram_map_limit` (how much of the kernel's GiB is RAM, from its
 //! start: a multiple of 2 MiB, at most 1 GiB) and `__ipcb_stay_el2` (1: keep
-//! EL2 when the CPU has VHE; 0: always run at EL1).
+//! EL2 when the CPU has VHE; 0: always run at EL1); the shared
+//! `examples/aarch64-shared/kernel.ld` defines all but the last three, and
+//! puts the sections `.text.ipcb_header` and `.text.ipcb_boot` first.
 
-/// Virtual address of the start of the kernel's GiB of RAM (the image lies
-/// in it; it is also the kernel's direct map of that GiB).
+/// Virtual address of the GiB the kernel image is linked in (kernel
+/// level-1 entry 510).
 pub const KERNEL_VA_BASE: u64 = 0xFFFF_FFFF_8000_0000;
+
+/// The Image header's `flags`: little-endian (bit 0 clear), 4 KiB pages
+/// (bits 1-2 = 1), placed anywhere in RAM at `text_offset` from a 2 MiB
+/// boundary (bit 3).
+pub const IMAGE_FLAGS: u64 = (1 << 1) | (1 << 3);
 
 /// `HCR_EL2` for the kernel at EL2: E2H (34), RW (31), TGE (27).
 pub const HCR_VHE: u64 = (1 << 34) | (1 << 31) | (1 << 27);
@@ -71,6 +98,8 @@ pub const SCTLR: u64 = 0x30D0_181D;
 /// and no EL0 access (AP = 00), inner shareable, accessed, global, never
 /// executable at EL0 (UXN).
 pub const BLOCK_RAM: u64 = 0b01 | (3 << 8) | (1 << 10) | (1 << 54);
+/// Never executable at EL1 (EL2 under VHE): the direct map's blocks.
+pub const BLOCK_PXN: u64 = 1 << 53;
 /// A 1 GiB block of devices: Device-nGnRE (attribute 1), EL1 only,
 /// accessed, never executable (PXN and UXN).
 pub const BLOCK_DEVICE: u64 = 0b01 | (1 << 2) | (1 << 10) | (1 << 53) | (1 << 54);
@@ -78,6 +107,22 @@ pub const BLOCK_DEVICE: u64 = 0b01 | (1 << 2) | (1 << 10) | (1 << 53) | (1 << 54
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 core::arch::global_asm!(
     r#"
+    /* The Linux arm64 Image header (Documentation/arch/arm64/booting.rst),
+       the first 64 bytes of the image: U-Boot's booti, the Raspberry Pi
+       firmware and QEMU's -kernel read it. */
+    .section .text.ipcb_header, "ax"
+    .global ipcb_image_header
+ipcb_image_header:
+    b ipcb_start                            /* code0: on to the entry         */
+    .long 0                                 /* code1                          */
+    .quad __ipcb_text_offset                /* text_offset: from a 2 MiB base */
+    .quad __ipcb_image_size                 /* image_size: .bss included      */
+    .quad {image_flags}                     /* flags: LE, 4 KiB, anywhere     */
+    .quad 0, 0, 0                           /* res2-res4                      */
+    .long 0x644d5241                        /* magic "ARM\x64"                */
+    .long 0                                 /* res5: no PE/COFF header        */
+    .size ipcb_image_header, . - ipcb_image_header
+
     .section .text.ipcb_boot, "ax"
     /* MMU and caches on with TTBR0 = x0 and TTBR1 = x3 (physical tables);
        clobbers x1, x2, x4. The same for every CPU. */
@@ -176,11 +221,13 @@ ipcb_secondary_start:
 6:  adr x12, ipcb_start                     /* x12 = physical address         */
     ldr x13, =ipcb_start                    /* x13 = linked (virtual) address */
     sub x20, x13, x12                       /* x20 = virtual - physical       */
+    tst x20, #0x1fffff                      /* the image 2 MiB-aligned as     */
+    b.ne 9f                                 /* linked (mod 2 MiB)? else stop  */
     lsr x2, x12, #30
-    lsl x4, x2, #30                         /* x4 = physical base of our GiB  */
-    ldr x5, ={block_ram}
-    orr x6, x4, x5                          /* x6 = its first 2 MiB block     */
-    ldr x22, =__ram_map_limit               /* x22 = bytes of RAM from x4 on  */
+    lsl x24, x2, #30                        /* x24 = physical base of our GiB */
+    ldr x5, ={block_dmap}
+    orr x6, x24, x5                         /* x6 = its first 2 MiB block     */
+    ldr x22, =__ram_map_limit               /* x22 = bytes of RAM from x24 on */
     adrp x1, ipcb_kernel_l2
     add x8, x6, x22                         /* x8 = descriptor past the end   */
 10: cmp x6, x8
@@ -188,23 +235,45 @@ ipcb_secondary_start:
     str x6, [x1], #8                        /* kernel_l2[i] = RAM block i     */
     add x6, x6, #(1 << 21)
     b 10b
-11: adrp x6, ipcb_kernel_l2
-    orr x6, x6, #3                          /* x6 = table descriptor of it    */
 
-    adrp x0, ipcb_boot_l0                   /* identity map of our GiB:       */
-    adrp x1, ipcb_boot_l1
-    lsr x3, x12, #39
-    and x3, x3, #0x1ff
-    orr x7, x1, #3
-    str x7, [x0, x3, lsl #3]                /* boot_l0[pa >> 39] = boot_l1    */
-    and x3, x2, #0x1ff
-    str x6, [x1, x3, lsl #3]                /* boot_l1[pa >> 30] = kernel_l2  */
+11: ldr x6, =__kernel_start                 /* the image window: each 2 MiB   */
+    and x6, x6, #0xffffffffffe00000         /* block the image spans, at its  */
+    ldr x7, =__kernel_end                   /* linked address, onto the block */
+    ldr x5, ={block_ram}                    /* the loader put it in           */
+    adrp x1, ipcb_image_l2
+13: cmp x6, x7
+    b.hs 14f
+    ubfx x3, x6, #21, #9                    /* x3 = level-2 index of the VA   */
+    sub x8, x6, x20                         /* its physical block             */
+    orr x8, x8, x5
+    str x8, [x1, x3, lsl #3]                /* image_l2[va] = RAM block at pa */
+    add x6, x6, #(1 << 21)
+    b 13b
+
+14: adrp x0, ipcb_boot_l0                   /* identity map of the 2 MiB that */
+    adrp x1, ipcb_boot_l1                   /* holds this code (the MMU comes */
+    adrp x3, ipcb_boot_l2                   /* on under it)                   */
+    ubfx x7, x12, #39, #9
+    orr x8, x1, #3
+    str x8, [x0, x7, lsl #3]                /* boot_l0[pa >> 39] = boot_l1    */
+    ubfx x7, x12, #30, #9
+    orr x8, x3, #3
+    str x8, [x1, x7, lsl #3]                /* boot_l1[pa >> 30] = boot_l2    */
+    ubfx x7, x12, #21, #9
+    and x8, x12, #0xffffffffffe00000
+    orr x8, x8, x5
+    str x8, [x3, x7, lsl #3]                /* boot_l2[pa >> 21] = its block  */
 
     adrp x0, ipcb_kernel_l0                 /* the kernel's half:             */
     adrp x1, ipcb_kernel_l1
     orr x7, x1, #3
     str x7, [x0, #(511 * 8)]                /* kernel_l0[511] = kernel_l1     */
-    str x6, [x1, #(510 * 8)]                /* kernel_l1[510] = kernel_l2     */
+    adrp x6, ipcb_kernel_l2
+    orr x6, x6, #3
+    str x6, [x1, #(508 * 8)]                /* kernel_l1[508] = direct map    */
+    adrp x6, ipcb_image_l2
+    orr x6, x6, #3
+    str x6, [x1, #(510 * 8)]                /* kernel_l1[510] = the image     */
     ldr x5, =__device_window_pa
     ldr x7, ={block_device}
     orr x5, x5, x7
@@ -239,6 +308,10 @@ ipcb_secondary_start:
     isb
     adrp x0, {pv}
     str x20, [x0, :lo12:{pv}]               /* IPCB_PV_OFFSET = virt - phys   */
+    ldr x1, ={dmap_va}
+    sub x1, x1, x24
+    adrp x0, {doff}
+    str x1, [x0, :lo12:{doff}]              /* IPCB_DIRECT_OFFSET             */
     adrp x0, {limit}
     str x22, [x0, :lo12:{limit}]            /* IPCB_RAM_MAP_LIMIT             */
     adrp x0, {empty}
@@ -291,6 +364,8 @@ ipcb_boot_l1:     .skip 4096
 ipcb_kernel_l0:   .skip 4096
 ipcb_kernel_l1:   .skip 4096
 ipcb_kernel_l2:   .skip 4096
+ipcb_image_l2:    .skip 4096
+ipcb_boot_l2:     .skip 4096
     .global ipcb_empty_l0
 ipcb_empty_l0:    .skip 4096
     .balign 16
@@ -299,8 +374,12 @@ ipcb_boot_stack_top:
 "#,
     hcr_vhe = const HCR_VHE,
     block_ram = const BLOCK_RAM,
+    block_dmap = const BLOCK_RAM | BLOCK_PXN,
+    dmap_va = const crate::paging::DIRECT_MAP_VA,
+    doff = sym crate::paging::IPCB_DIRECT_OFFSET,
     block_device = const BLOCK_DEVICE,
     mair = const MAIR,
+    image_flags = const IMAGE_FLAGS,
     tcr = const TCR,
     sctlr = const SCTLR,
     pv = sym crate::paging::IPCB_PV_OFFSET,
@@ -335,15 +414,16 @@ fn is_dtb(pa: u64) -> bool {
     u32::from_be(magic) == 0xD00D_FEED
 }
 
-/// Read the device tree at the first of `candidates` (physical addresses;
-/// zeros are skipped) that holds one.
+/// Read the device tree at the first of `candidates` (physical addresses)
+/// that holds one: a tree header in the direct map, 0 included (a board
+/// with RAM at 0 may have its tree there).
 ///
 /// With an ELF kernel, QEMU `virt` passes no DTB pointer (`x0` = 0) but
 /// puts the tree at the start of RAM when the image starts at least 1 MiB
 /// above it; a raw image gets its address in `x0` (PLATFORM-NOTES §3b).
 pub fn parse(candidates: &[u64]) -> BootInfo {
     let mut bi = BootInfo { cmdline: "", memory: None, dtb: None };
-    let Some(&pa) = candidates.iter().find(|&&pa| pa != 0 && is_dtb(pa)) else {
+    let Some(&pa) = candidates.iter().find(|&&pa| is_dtb(pa)) else {
         return bi;
     };
     // SAFETY: a valid FDT header lies at `pa` in the direct map; the tree

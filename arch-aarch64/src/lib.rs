@@ -48,6 +48,7 @@ pub mod entry;
 pub mod paging;
 pub mod pl011;
 pub mod pmu;
+pub mod psci;
 pub mod semihosting;
 pub mod smp;
 

@@ -3,11 +3,15 @@
 //! `TTBR0` with ASIDs; the kernel in `TTBR1`.
 //!
 //! * **The kernel half** (`TTBR1`, built by `boot.rs`, shared by every
-//!   space, global): the GiB of RAM that holds the kernel image, mapped at
-//!   [`crate::boot::KERNEL_VA_BASE`] in 2 MiB blocks up to the board's RAM
-//!   limit (also the kernel's direct map of that RAM), and the board's device GiB at [`DEVICE_VA`]. Both are EL1-only
-//!   (`AP = 00`: any EL0 access is a permission fault) and never executable
-//!   at EL0 (`UXN`); the devices are not executable at all.
+//!   space, global): the image at its linked address (in the GiB at
+//!   [`crate::boot::KERNEL_VA_BASE`]), each 2 MiB block it spans mapped
+//!   onto the block the loader put it in; the direct map: the GiB of RAM
+//!   that holds the image, at [`DIRECT_MAP_VA`] in 2 MiB blocks up to the
+//!   board's RAM limit, never executable; and the board's device GiB at
+//!   [`DEVICE_VA`]. All are EL1-only (`AP = 00`: any EL0 access is a
+//!   permission fault) and never executable at EL0 (`UXN`); only the image
+//!   is executable at all. The image is reached at two addresses (its own
+//!   and the direct map's), both Normal write-back memory.
 //! * **A user space** (`TTBR0`): its own level-0 table, 4 KiB pages below
 //!   2^48, tagged with the task's ASID (`nG` set), `PXN` on every page (the
 //!   kernel never executes user memory), `UXN` unless the ELF segment is
@@ -22,21 +26,30 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use runtime::mem::FrameAlloc;
 use runtime::{MemError, Perm};
 
-use crate::boot::KERNEL_VA_BASE;
 
+/// Virtual address of the direct map (kernel level-1 entry 508): the
+/// GiB-aligned GiB of RAM the image was loaded in, from its start, up to
+/// the board's `__ram_map_limit` ([`direct_map_end`]).
+pub const DIRECT_MAP_VA: u64 = 0xFFFF_FFFF_0000_0000;
 /// Virtual address of the board's device window (1 GiB; the boot code maps
 /// `__device_window_pa` there).
 pub const DEVICE_VA: u64 = 0xFFFF_FFFF_C000_0000;
 /// The kernel maps (and can reach) at most one GiB of RAM: the one it is
 /// loaded in, up to the board's `__ram_map_limit` ([`direct_map_end`]).
+/// Also the size of the device window.
 pub const DIRECT_MAP_SIZE: u64 = 1 << 30;
 /// Highest user address + 1 (`TTBR0` covers 48 bits).
 pub const USER_END: u64 = 1 << 48;
 
-/// Virtual minus physical address of the kernel's RAM, written once by the
-/// boot code before any Rust runs.
+/// Virtual minus physical address of the kernel image (its linked address
+/// minus where the loader put it), written once by the boot code before
+/// any Rust runs.
 #[unsafe(no_mangle)]
 pub static IPCB_PV_OFFSET: AtomicU64 = AtomicU64::new(0);
+/// Virtual minus physical address in the direct map ([`DIRECT_MAP_VA`]
+/// minus [`ram_base`]), written once by the boot code.
+#[unsafe(no_mangle)]
+pub static IPCB_DIRECT_OFFSET: AtomicU64 = AtomicU64::new(0);
 /// How much of the kernel's GiB the boot code mapped as RAM (the board's
 /// `__ram_map_limit`). Written once by the boot code.
 #[unsafe(no_mangle)]
@@ -80,15 +93,22 @@ const UXN: u64 = 1 << 54;
 const ADDR: u64 = 0x0000_FFFF_FFFF_F000;
 
 /// The physical base of the kernel's GiB of RAM (the start of the direct
-/// map).
+/// map): the GiB-aligned GiB the image was loaded in.
 pub fn ram_base() -> u64 {
-    KERNEL_VA_BASE.wrapping_sub(IPCB_PV_OFFSET.load(Ordering::Relaxed))
+    DIRECT_MAP_VA.wrapping_sub(IPCB_DIRECT_OFFSET.load(Ordering::Relaxed))
 }
 
-/// Physical address of kernel virtual address `va` (in the kernel's GiB).
+/// Physical address of kernel virtual address `va`: in the direct map, or
+/// in the image (a kernel static).
 pub fn virt_to_phys(va: u64) -> u64 {
-    va.wrapping_sub(IPCB_PV_OFFSET.load(Ordering::Relaxed))
+    let off = va.wrapping_sub(DIRECT_MAP_VA);
+    if off < DIRECT_MAP_SIZE {
+        ram_base() + off
+    } else {
+        va.wrapping_sub(IPCB_PV_OFFSET.load(Ordering::Relaxed))
+    }
 }
+
 
 /// The physical end of the direct map: the kernel's GiB of RAM up to the
 /// board's `__ram_map_limit` (the rest of the GiB, where a board may have
@@ -106,7 +126,7 @@ pub fn in_direct_map(pa: u64) -> bool {
 #[inline(always)]
 pub fn phys_to_virt(pa: u64) -> *mut u8 {
     debug_assert!(in_direct_map(pa));
-    pa.wrapping_add(IPCB_PV_OFFSET.load(Ordering::Relaxed)) as *mut u8
+    pa.wrapping_add(IPCB_DIRECT_OFFSET.load(Ordering::Relaxed)) as *mut u8
 }
 
 /// The page table in frame `pa`.

@@ -1,8 +1,19 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The kernel glue every AArch64 example kernel shares: the kernel state
 //! static, the Rust halves of the `svc` and trap entries (the symbols
-//! `arch_aarch64::entry` calls), the start of the benchmark driver, panics,
-//! defmt and fault injection.
+//! `arch_aarch64::entry` calls), the start of the benchmark driver, the end
+//! of a run ([`exit`]), panics, defmt and fault injection.
+//!
+//! **How a run ends** ([`exit`]). A kernel started by firmware (U-Boot,
+//! the Pi firmware) powers the machine off with PSCI `SYSTEM_OFF`
+//! through the conduit of the device tree's `/psci` node (`hvc` or
+//! `smc`); without PSCI it parks the CPU. Semihosting, which is an
+//! undefined instruction on a real board, is used only when the command
+//! line says `exit=semihosting`: `cargo xtask` adds that word when it
+//! starts QEMU with `-semihosting`, and the kernel then leaves QEMU with
+//! its status as the exit code (33 pass, 35 a check failed, 37 panic).
+//! QEMU's `SYSTEM_OFF` ends QEMU with status 0, so there the verdict is
+//! the `IPCB end` line.
 //!
 //! It is not a crate: the `#[no_mangle]` entry points must be compiled with
 //! the board's type (the kernel state is `State<Aarch64, ThisBoard>`), and
@@ -20,6 +31,7 @@
 
 use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use arch_aarch64::entry::ec;
 use arch_aarch64::paging;
@@ -189,11 +201,86 @@ pub fn percpu_and_frames(cfg: arch_aarch64::smp::Config, ram_end: u64) -> FrameA
     FrameAlloc::new(start, end)
 }
 
+/// How [`exit`] ends the run: park the CPU (no PSCI, and until [`start`]
+/// has chosen).
+const EXIT_PARK: u8 = 0;
+/// Semihosting (`exit=semihosting` on the command line).
+const EXIT_SEMIHOSTING: u8 = 1;
+/// PSCI `SYSTEM_OFF` through `hvc`.
+const EXIT_PSCI_HVC: u8 = 2;
+/// PSCI `SYSTEM_OFF` through `smc`.
+const EXIT_PSCI_SMC: u8 = 3;
+/// The way chosen by [`start`].
+static EXIT_HOW: AtomicU8 = AtomicU8::new(EXIT_PARK);
+
+/// The command-line word by which `cargo xtask` says it started QEMU with
+/// `-semihosting`.
+pub const SEMIHOSTING_WORD: &str = "exit=semihosting";
+
+/// The command line without [`SEMIHOSTING_WORD`], and whether it was there.
+static mut CMDLINE: [u8; 1024] = [0; 1024];
+
+/// `cmdline` without the word [`SEMIHOSTING_WORD`] (copied into
+/// [`CMDLINE`] when the word is not first) and whether it was there.
+fn take_semihosting_word(cmdline: &'static str) -> (&'static str, bool) {
+    if !cmdline.split_ascii_whitespace().any(|w| w == SEMIHOSTING_WORD) {
+        return (cmdline, false);
+    }
+    let trimmed = cmdline.trim_start();
+    if let Some(rest) = trimmed.strip_prefix(SEMIHOSTING_WORD)
+        && !rest.split_ascii_whitespace().any(|w| w == SEMIHOSTING_WORD)
+        && rest.chars().next().is_none_or(|c| c.is_ascii_whitespace())
+    {
+        return (rest.trim_start(), true);
+    }
+    // SAFETY: called once, on the boot CPU, before anything else reads
+    // CMDLINE; the slice handed out is never written again.
+    let buf = unsafe { &mut *addr_of_mut!(CMDLINE) };
+    let mut len = 0;
+    for w in cmdline.split_ascii_whitespace().filter(|&w| w != SEMIHOSTING_WORD) {
+        if len + w.len() + 1 > buf.len() {
+            break;
+        }
+        if len > 0 {
+            buf[len] = b' ';
+            len += 1;
+        }
+        buf[len..len + w.len()].copy_from_slice(w.as_bytes());
+        len += w.len();
+    }
+    // Whole words of a `str`, joined by spaces: valid UTF-8.
+    (core::str::from_utf8(&buf[..len]).unwrap_or(""), true)
+}
+
+/// End the run (the board's [`Board::exit`], after it has drained its
+/// console): semihosting with `status` when the command line asked for it,
+/// else PSCI `SYSTEM_OFF` when the device tree names a conduit, else (or
+/// if the firmware declines) park this CPU for good.
+pub fn exit(status: u8) -> ! {
+    match EXIT_HOW.load(Ordering::Relaxed) {
+        EXIT_SEMIHOSTING => arch_aarch64::semihosting::exit_status(status),
+        EXIT_PSCI_HVC => arch_aarch64::psci::system_off(false),
+        EXIT_PSCI_SMC => arch_aarch64::psci::system_off(true),
+        _ => {}
+    }
+    arch_aarch64::halt()
+}
+
 /// The board-independent rest of the boot, on the boot CPU after
-/// `cpu::init`: parse the kernel command line, set up the kernel state
+/// `cpu::init`: choose how the run ends ([`exit`]: `exit=semihosting` on
+/// the command line, else the PSCI conduit of the device tree at `dtb`),
+/// parse the rest of the kernel command line, set up the kernel state
 /// with `frames`, run the scenarios and benchmarks (never returns).
-/// `el` and `dtb` are for the diagnostics.
+/// `el` and `dtb` are also for the diagnostics.
 pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64>) -> ! {
+    let (cmdline, semihosting) = take_semihosting_word(cmdline);
+    let how = match (semihosting, dtb.and_then(arch_aarch64::psci::conduit_from_dt)) {
+        (true, _) => EXIT_SEMIHOSTING,
+        (false, Some(false)) => EXIT_PSCI_HVC,
+        (false, Some(true)) => EXIT_PSCI_SMC,
+        (false, None) => EXIT_PARK,
+    };
+    EXIT_HOW.store(how, Ordering::Relaxed);
     let config = match bench::parse_cmdline(cmdline) {
         Ok(c) => c,
         Err(w) => {

@@ -384,6 +384,21 @@ fn exit_device_args(board: &Board) -> &'static [&'static str] {
     }
 }
 
+/// The command-line word by which an Arm kernel knows that QEMU runs with
+/// `-semihosting` ([`exit_device_args`]); without it the kernel ends with
+/// PSCI `SYSTEM_OFF` (`examples/aarch64-shared/glue.rs`).
+pub const SEMIHOSTING_WORD: &str = "exit=semihosting";
+
+/// The kernel command line QEMU passes: `cmdline`, after
+/// [`SEMIHOSTING_WORD`] when [`exit_device_args`] turn semihosting on.
+fn kernel_cmdline(board: &Board, cmdline: &str) -> String {
+    match (exit_device_args(board).contains(&"-semihosting"), cmdline.is_empty()) {
+        (false, _) => cmdline.to_string(),
+        (true, true) => SEMIHOSTING_WORD.to_string(),
+        (true, false) => format!("{SEMIHOSTING_WORD} {cmdline}"),
+    }
+}
+
 /// Looks a board up by name, adjusted to the command line's [`Variant`].
 pub fn find(name: &str) -> Result<&'static Board> {
     let base = find_base(name)?;
@@ -508,9 +523,10 @@ pub fn qemu_args(
                 Some(raw) => args.push(out_dir.join(raw.file).into_os_string()),
                 None => args.push(elf.as_os_str().to_owned()),
             }
+            let cmdline = kernel_cmdline(board, cmdline);
             if !cmdline.is_empty() {
                 args.push("-append".into());
-                args.push(OsString::from(*cmdline));
+                args.push(OsString::from(cmdline));
             }
         }
         Medium::Cdrom { iso, .. } => {
@@ -571,7 +587,7 @@ mod tests {
         assert_eq!(
             args,
             "-M raspi3b -display none -monitor none -no-reboot -serial stdio \
-             -serial file:/o/defmt.bin -semihosting -kernel /o/kernel8.img -append rounds=2000 \
+             -serial file:/o/defmt.bin -semihosting -kernel /o/kernel8.img -append exit=semihosting rounds=2000 \
              -accel tcg -cpu cortex-a53 -icount shift=0,sleep=off"
         );
         assert_eq!(medium.elf(), Path::new("/t/raspi3b"), "defmt decodes with the ELF");
@@ -609,7 +625,7 @@ mod tests {
         assert_eq!(
             args(base),
             "-M virt -m 256M -display none -monitor none -no-reboot -serial stdio \
-             -serial file:/o/defmt.bin -semihosting -kernel /t/k -append rounds=2000 \
+             -serial file:/o/defmt.bin -semihosting -kernel /t/k -append exit=semihosting rounds=2000 \
              -accel tcg -cpu max -icount shift=0,sleep=off"
         );
         let el2 = apply(

@@ -9,7 +9,11 @@
 //! Boards whose loader takes a raw image (the Raspberry Pis' `kernel8.img`,
 //! `kernel_2712.img`) get one made from the ELF here, the way
 //! `objcopy -O binary` makes it: the bytes of the loadable segments from
-//! the lowest physical address on, nothing for `.bss`.
+//! the lowest physical address on, nothing for `.bss`. Every AArch64
+//! kernel also gets an `Image` ([`LINUX_IMAGE`]): the same raw binary,
+//! which starts with the Linux arm64 Image header (`arch-aarch64`'s
+//! `boot.rs`), for U-Boot's `booti`; [`check_linux_image`] checks the
+//! header against the ELF.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -216,6 +220,78 @@ pub fn write_raw(board: &Board, kernel: &Path, out: &Path) -> Result<Raw> {
     Ok(image)
 }
 
+/// The Linux arm64 Image every AArch64 kernel gets (U-Boot `booti`).
+pub const LINUX_IMAGE: &str = "Image";
+/// The Image header's magic, at offset 0x38.
+const ARM64_MAGIC: &[u8; 4] = b"ARM\x64";
+/// The header's flags the kernels set: little-endian, 4 KiB pages,
+/// placed anywhere (bit 3).
+const ARM64_FLAGS: u64 = 0xA;
+
+/// The fields of a Linux arm64 Image header that a loader reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arm64Header {
+    /// Where the image goes in a 2 MiB block.
+    pub text_offset: u64,
+    /// Its whole footprint, `.bss` included.
+    pub image_size: u64,
+    /// Endianness, page size, placement.
+    pub flags: u64,
+}
+
+/// Checks that the raw binary `image` starts with a Linux arm64 Image
+/// header (Linux `Documentation/arch/arm64/booting.rst`) that describes it:
+/// `code0` a branch into the image, `text_offset` its load address modulo
+/// 2 MiB, `image_size` its footprint (`.bss` included, to the next 4 KiB,
+/// no less than the file), the kernels' flags and the magic `ARM\x64`.
+pub fn check_linux_image(image: &Raw) -> Result<Arm64Header> {
+    let b = &image.bytes;
+    if b.len() < 64 || &b[0x38..0x3C] != ARM64_MAGIC {
+        bail!("no Linux arm64 Image header (magic \"ARM\\x64\" at offset 0x38): is the image header the first thing in .text?");
+    }
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
+    let h = Arm64Header { text_offset: u64_at(8), image_size: u64_at(16), flags: u64_at(24) };
+    let code0 = u32::from_le_bytes(b[0..4].try_into().expect("4 bytes"));
+    // B imm26: 0b000101 in bits 31..26, a forward offset in words.
+    let target = u64::from(code0 & 0x03FF_FFFF) * 4;
+    if code0 >> 26 != 0b000101 || target == 0 || target >= b.len() as u64 {
+        bail!("the Image header's code0 ({code0:#010x}) is not a branch into the image");
+    }
+    let footprint = image.mem_end - image.load;
+    if h.text_offset != image.load % (2 << 20) {
+        bail!(
+            "the Image header's text_offset is {:#x}, but the image is linked at {:#x} (offset {:#x} in its 2 MiB)",
+            h.text_offset,
+            image.load,
+            image.load % (2 << 20)
+        );
+    }
+    if h.image_size < footprint
+        || h.image_size > footprint.next_multiple_of(4096)
+        || (b.len() as u64) > h.image_size
+    {
+        bail!(
+            "the Image header's image_size is {:#x}, but the kernel occupies {footprint:#x} bytes (.bss included) and the file has {:#x}",
+            h.image_size,
+            b.len()
+        );
+    }
+    if h.flags != ARM64_FLAGS {
+        bail!("the Image header's flags are {:#x}, not {ARM64_FLAGS:#x} (little-endian, 4 KiB pages, anywhere)", h.flags);
+    }
+    Ok(h)
+}
+
+/// Makes the Linux arm64 `Image` of the AArch64 kernel ELF `kernel` at
+/// `out` (the raw binary, checked with [`check_linux_image`]).
+pub fn write_linux_image(kernel: &Path, out: &Path) -> Result<(Raw, Arm64Header)> {
+    let elf = fs::read(kernel).with_context(|| format!("cannot read {}", kernel.display()))?;
+    let image = elf_to_raw(&elf).with_context(|| format!("{}", kernel.display()))?;
+    let h = check_linux_image(&image).with_context(|| format!("{}", kernel.display()))?;
+    fs::write(out, &image.bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok((image, h))
+}
+
 /// `cmdline.txt` when `cargo xtask image` is given no command line: the
 /// kernel's defaults, spelled out so they are easy to edit on the card.
 pub const DEFAULT_IMAGE_CMDLINE: &str = "rounds=20000 runs=5";
@@ -241,11 +317,17 @@ pub fn rpi5_config_txt(dtb_address: u64) -> String {
     )
 }
 
-/// The files a Raspberry Pi boots from, made by [`sd_files`].
+/// The files a board boots from, made by [`sd_files`].
 #[derive(Debug)]
 pub struct SdFiles {
-    /// The raw kernel image.
+    /// The raw kernel image (the board's loader's name for it, or the
+    /// Linux `Image`).
     pub image: PathBuf,
+    /// The Linux arm64 `Image` (AArch64 kernels; the same bytes as
+    /// `image` but for the Pi 5's padding).
+    pub linux_image: Option<PathBuf>,
+    /// Physical address the image is linked to run at.
+    pub load: u64,
     /// Its size in bytes.
     pub image_size: u64,
     /// The kernel's footprint from its load address, `.bss` included.
@@ -257,15 +339,30 @@ pub struct SdFiles {
 }
 
 /// Writes the boot files of `board` into `dir`: the raw image made from
-/// `kernel` (checked against the loader and the footprint limit),
-/// `config.txt` (the Pi 5) and `cmdline.txt` holding `cmdline`.
+/// `kernel` (checked against the loader and the footprint limit), the
+/// Linux `Image` (AArch64), `config.txt` (the Pi 5) and `cmdline.txt`
+/// holding `cmdline`.
 pub fn sd_files(board: &Board, kernel: &Path, dir: &Path, cmdline: &str) -> Result<SdFiles> {
-    let Some(raw) = board.raw_image else {
+    if board.raw_image.is_none() && board.arch != "aarch64" {
         bail!("board {} boots the ELF: there is no image to make", board.name);
-    };
+    }
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let image = dir.join(raw.file);
-    let r = write_raw(board, kernel, &image)?;
+    let linux_image = (board.arch == "aarch64").then(|| dir.join(LINUX_IMAGE));
+    let linux = match &linux_image {
+        Some(p) => Some(write_linux_image(kernel, p)?.0),
+        None => None,
+    };
+    let (image, r) = match board.raw_image {
+        Some(raw) => {
+            let image = dir.join(raw.file);
+            let r = write_raw(board, kernel, &image)?;
+            (image, r)
+        }
+        None => (
+            linux_image.clone().expect("an AArch64 board"),
+            linux.expect("an AArch64 board"),
+        ),
+    };
     let config = if board.name == "rpi5" {
         let path = dir.join("config.txt");
         fs::write(&path, rpi5_config_txt(crate::board::RPI5_DTB_ADDRESS))
@@ -280,6 +377,8 @@ pub fn sd_files(board: &Board, kernel: &Path, dir: &Path, cmdline: &str) -> Resu
     Ok(SdFiles {
         image_size: fs::metadata(&image)?.len(),
         image,
+        linux_image,
+        load: r.load,
         footprint: r.mem_end - r.load,
         config,
         cmdline: cmdline_path,

@@ -188,7 +188,6 @@ pub const AAVMF: Firmware = Firmware {
 };
 
 /// U-Boot for QEMU virt (AArch64).
-#[allow(dead_code)] // used by the firmware boot tests
 pub const UBOOT_ARM64: Firmware = Firmware {
     what: "U-Boot (qemu_arm64)",
     files: &["/usr/lib/u-boot/qemu_arm64/u-boot.bin"],

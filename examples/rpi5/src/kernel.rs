@@ -43,12 +43,12 @@ impl Board for Rpi5 {
         CONSOLE.putc(b);
     }
 
-    /// No semihosting on hardware, and nothing to power off to: the status
-    /// is in the `IPCB end` line already printed. Let the UART drain, then
-    /// park the core for good.
-    fn exit(_status: u8) -> ! {
+    /// No semihosting on hardware: the status is in the `IPCB end` line
+    /// already printed. Let the UART drain, then PSCI `SYSTEM_OFF` through
+    /// TF-A (`glue::exit`; parks the core if the firmware declines).
+    fn exit(status: u8) -> ! {
         CONSOLE.flush();
-        arch_aarch64::halt()
+        glue::exit(status)
     }
 
     fn el() -> Option<u8> {
