@@ -135,24 +135,30 @@ const EFI_ACPI_20_GUID: [u8; 16] =
 const EFI_ACPI_10_GUID: [u8; 16] =
     [0x30, 0x2d, 0x9d, 0xeb, 0x88, 0x2d, 0xd3, 0x11, 0x9a, 0x16, 0x00, 0x90, 0x27, 0x3f, 0xc1, 0x4d];
 
-/// The RSDP named by the configuration table of the 64-bit EFI system
-/// table at `st` (multiboot 2 tag 12): the ACPI 2.0 entry, else the 1.0
-/// one (UEFI 2.10, 4.3 and 4.6). `None` when the table is not readable,
-/// has no such entry, or the entry is no valid RSDP.
-pub fn rsdp_from_efi(mem: &mut impl PhysMem, st: u64) -> Option<u64> {
+/// The RSDP named by the configuration table of the EFI system table at
+/// `st` (multiboot 2 tag 12, 64-bit firmware, or tag 11, 32-bit when
+/// `!is64`): the ACPI 2.0 entry, else the 1.0 one (UEFI 2.10, 4.3 and
+/// 4.6). `None` when the table is not readable, has no such entry, or the
+/// entry is no valid RSDP.
+pub fn rsdp_from_efi(mem: &mut impl PhysMem, st: u64, is64: bool) -> Option<u64> {
     let mut t = [0u8; 120];
-    // Signature "IBI SYST"; NumberOfTableEntries at +104, ConfigurationTable at +112.
+    // Signature "IBI SYST"; NumberOfTableEntries and ConfigurationTable
+    // after the header and ten pointers (UINTN-sized).
     if st == 0 || !mem.read(st, &mut t) || &t[..8] != b"IBI SYST" {
         return None;
     }
-    let (n, table) = (u64_at(&t, 104).min(256), u64_at(&t, 112));
+    let (n, table, entry) = if is64 {
+        (u64_at(&t, 104), u64_at(&t, 112), 24)
+    } else {
+        (u64::from(u32_at(&t, 64)), u64::from(u32_at(&t, 68)), 20)
+    };
     let mut found = None;
-    for i in 0..n {
+    for i in 0..n.min(256) {
         let mut e = [0u8; 24]; // GUID, then the pointer
-        if !mem.read(table + i * 24, &mut e) {
+        if !mem.read(table + i * entry, &mut e[..entry as usize]) {
             return None;
         }
-        let pa = u64_at(&e, 16);
+        let pa = if is64 { u64_at(&e, 16) } else { u64::from(u32_at(&e, 16)) };
         if e[..16] == EFI_ACPI_20_GUID && rsdp_at(mem, pa).is_some() {
             return Some(pa);
         }
@@ -350,8 +356,17 @@ mod tests {
         cfg.extend_from_slice(&EFI_ACPI_20_GUID);
         cfg.extend_from_slice(&0xA000u64.to_le_bytes());
         let mut mem = Mem(std::vec![(0x8000, st), (0x9000, cfg), (0xA000, rsdp(2, 0, 0xB000))]);
-        assert_eq!(rsdp_from_efi(&mut mem, 0x8000), Some(0xA000));
-        assert_eq!(rsdp_from_efi(&mut mem, 0x9000), None);
+        assert_eq!(rsdp_from_efi(&mut mem, 0x8000, true), Some(0xA000));
+        assert_eq!(rsdp_from_efi(&mut mem, 0x9000, true), None);
+        // The same for 32-bit firmware: 4-byte pointers.
+        let mut st = std::vec![0u8; 120];
+        st[..8].copy_from_slice(b"IBI SYST");
+        st[64..68].copy_from_slice(&1u32.to_le_bytes());
+        st[68..72].copy_from_slice(&0x9000u32.to_le_bytes());
+        let mut cfg = EFI_ACPI_20_GUID.to_vec();
+        cfg.extend_from_slice(&0xA000u32.to_le_bytes());
+        let mut mem = Mem(std::vec![(0x8000, st), (0x9000, cfg), (0xA000, rsdp(2, 0, 0xB000))]);
+        assert_eq!(rsdp_from_efi(&mut mem, 0x8000, false), Some(0xA000));
     }
 
     /// A MADT for four CPUs: IDs 0, 1 and 3 enabled, 2 disabled, 7 only

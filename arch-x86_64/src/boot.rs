@@ -221,9 +221,10 @@ pub struct BootInfo {
     /// Physical address of the copy of the ACPI RSDP the loader passed
     /// (multiboot 2 tags 14 and 15), if any.
     pub rsdp: Option<u64>,
-    /// The EFI system table (multiboot 2 tag 12, 64-bit), if any: its
-    /// configuration table names the RSDP too.
-    pub efi_system_table: Option<u64>,
+    /// The EFI system table (multiboot 2 tag 12, 64-bit firmware: `true`;
+    /// tag 11, 32-bit: `false`), if any: its configuration table names the
+    /// RSDP too.
+    pub efi_system_table: Option<(u64, bool)>,
     /// Problems with what the loader passed, one `IPCB warn` line each.
     pub warnings: [&'static str; MAX_WARNINGS],
     /// How many of `warnings` are set.
@@ -310,7 +311,8 @@ pub fn parse_mb2(info: &'static [u8], copy_pa: u64, info_pa: u64, total: u64) ->
             1 => bi.cmdline = c_str_in(&info[off + 8..off + size]),
             4 => basic = Some(tag),
             6 => e820 = Some(tag),
-            12 => bi.efi_system_table = u64_at(tag, 8),
+            11 => bi.efi_system_table = u32_at(tag, 8).map(|p| (u64::from(p), false)),
+            12 => bi.efi_system_table = u64_at(tag, 8).map(|p| (p, true)),
             // A copy of the RSDP (v1 or v2) follows the tag header;
             // prefer the v2 one (its XSDT), whichever comes first.
             14 if bi.rsdp.is_none() => bi.rsdp = Some(copy_pa + off as u64 + 8),

@@ -252,7 +252,7 @@ pub unsafe fn init_bsp(bi: &BootInfo, kernel: Range, putc: fn(u8)) -> Result<Ran
 
         // The CPUs: the boot CPU first, then every other enabled one.
         let mut phys = KernelPhys;
-        let hint = bi.rsdp.or_else(|| bi.efi_system_table.and_then(|st| acpi::rsdp_from_efi(&mut phys, st)));
+        let hint = bi.rsdp.or_else(|| bi.efi_system_table.and_then(|(st, is64)| acpi::rsdp_from_efi(&mut phys, st, is64)));
         let madt = acpi::find_rsdp(&mut phys, hint)
             .ok_or(acpi::AcpiError::NoRsdp)
             .and_then(|r| acpi::read_madt(&mut phys, r));
