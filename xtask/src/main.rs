@@ -59,6 +59,7 @@ mod qemu;
 mod report;
 mod suite;
 mod table;
+mod uboot;
 mod uefi_pc;
 mod util;
 
@@ -493,7 +494,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             kernel,
         } => {
             let b = board::find(&board)?;
-            if b.raw_image.is_none() {
+            if b.raw_image.is_none() && b.arch != "aarch64" {
                 anyhow::bail!(
                     "board {} boots the ELF: no image to make (`cargo xtask build`; for GRUB, `cargo xtask iso`)",
                     b.name
@@ -510,16 +511,20 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                 cmdline.join(" ")
             };
             let f = image::sd_files(b, &kernel, &dir, &cmdline)?;
-            let raw = b.raw_image.expect("sd_files checked it");
+            let limit = b
+                .raw_image
+                .map(|raw| format!(", limit {} ({})", raw.max_footprint, raw.max_footprint_why))
+                .unwrap_or_default();
             eprintln!(
-                "[ipcb] {}: {} bytes; the kernel occupies {} bytes from {:#x} with .bss, limit {} ({})",
+                "[ipcb] {}: {} bytes; the kernel occupies {} bytes from {:#x} with .bss{limit}",
                 f.image.display(),
                 f.image_size,
                 f.footprint,
-                raw.load,
-                raw.max_footprint,
-                raw.max_footprint_why
+                f.load,
             );
+            if let Some(linux) = f.linux_image.as_ref().filter(|p| **p != f.image) {
+                eprintln!("[ipcb] {} (Linux arm64 Image, for U-Boot booti)", linux.display());
+            }
             if let Some(c) = &f.config {
                 eprintln!("[ipcb] {}", c.display());
             }

@@ -73,6 +73,14 @@ pub const SMP_BOARDS: &[&str] = &["pc-x86_64", "qemu-virt-aarch64", "raspi3b"];
 /// CPUs of the Arm `virt` boots that the suite of every other board runs
 /// (EL1 and EL2, under icount).
 pub const ARM_SMP: u32 = 2;
+/// U-Boot's `bootargs` in the U-Boot step: rounds and runs that are not
+/// the kernel's defaults, so that its `IPCB config` line shows they
+/// arrived.
+pub const UBOOT_ROUNDS: u64 = 700;
+/// See [`UBOOT_ROUNDS`].
+pub const UBOOT_RUNS: u32 = 2;
+/// CPUs of the U-Boot step.
+pub const UBOOT_SMP: u32 = 4;
 /// The many-core boots: a 96-thread Xeon server on q35 and an 80-core
 /// Ampere Altra on virt (GICv3), under icount with few rounds.
 pub const MANY_CORES_X86: u32 = 96;
@@ -165,6 +173,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     suite.step(
         "qemu-virt-aarch64 -smp 80 (GICv3) under icount: every core started and verified",
         Suite::many_arm,
+    );
+    suite.step(
+        "qemu-virt-aarch64 Image through U-Boot booti (-smp 4, bootargs from U-Boot, PSCI SYSTEM_OFF): passes, every core verified",
+        Suite::uboot,
     );
     if board.name != ARM_BOARD {
         suite.step(
@@ -389,6 +401,25 @@ impl Suite<'_> {
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, b.expected_benches)?;
         check_cores(&o.transcript, n, PARALLEL_BENCHES)
+    }
+
+    /// The Arm `virt` kernel's Linux `Image` through U-Boot (`uboot`), with
+    /// [`UBOOT_SMP`] CPUs under TCG: it must pass with every core
+    /// verified, having got U-Boot's `bootargs`, and end with PSCI
+    /// `SYSTEM_OFF` (no semihosting).
+    fn uboot(&mut self) -> StepResult {
+        let variant = board::Variant { smp: Some(UBOOT_SMP), ..board::Variant::default() };
+        let b = board::find_base(ARM_BOARD)
+            .and_then(|base| board::apply(base, &variant))
+            .map_err(err_string)?;
+        prereq::ensure_qemu(b).map_err(err_string)?;
+        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
+        let cmdline = format!("rounds={UBOOT_ROUNDS} runs={UBOOT_RUNS} warmup=1 sweep=0");
+        let o = crate::uboot::boot_image(self.ws, b, &kernel, &cmdline, self.timeout)
+            .map_err(err_string)?;
+        check_pass(&o, b.expected_benches)?;
+        crate::uboot::check_bootargs(&o.transcript, UBOOT_ROUNDS, UBOOT_RUNS)?;
+        check_cores(&o.transcript, UBOOT_SMP, PARALLEL_BENCHES)
     }
 
     /// The board with `n` CPUs under plain TCG: every core must report
