@@ -357,7 +357,7 @@ fn cli() -> Command {
         )
         .subcommand(
             Command::new("iso")
-                .about("Make a GRUB2 rescue ISO that boots the kernel with multiboot2")
+                .about("Make a hybrid (BIOS + UEFI) GRUB2 ISO that boots the kernel with multiboot2")
                 .arg(board_arg())
                 .arg(
                     Arg::new("out")
@@ -557,10 +557,9 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                 cmdline.join(" ")
             };
             let iso = image::make_iso(&ws, b, &kernel, &cmdline, &out)?;
-            eprintln!(
-                "[ipcb] boot it with: qemu-system-x86_64 -M q35 -m 256M -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 -cdrom {}",
-                iso.display()
-            );
+            for hint in uefi_pc::boot_hints(&iso) {
+                eprintln!("[ipcb] {hint}");
+            }
             println!("{}", iso.display());
             Ok(ExitCode::SUCCESS)
         }

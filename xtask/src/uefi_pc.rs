@@ -74,6 +74,21 @@ pub fn check_hybrid(ws: &Workspace, iso: &Path) -> Result<()> {
     }
 }
 
+/// How to boot the ISO at `iso` by hand, under SeaBIOS and under OVMF
+/// (`cargo xtask iso` prints these).
+pub fn boot_hints(iso: &Path) -> Vec<String> {
+    let common =
+        "qemu-system-x86_64 -M q35 -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04";
+    vec![
+        format!("boot it from BIOS with: {common} -m 256M -cdrom {}", iso.display()),
+        format!(
+            "or from UEFI with: cp {OVMF_VARS} vars.fd; {common} -m 2G -drive if=pflash,format=raw,readonly=on,file={OVMF_CODE} -drive if=pflash,format=raw,file=vars.fd -cdrom {}",
+            iso.display()
+        ),
+        "on a PC: write it to a USB stick (dd if=ISO of=/dev/sdX bs=4M) and boot it, BIOS or UEFI; results on COM1".to_string(),
+    ]
+}
+
 /// `machine` (the board's `-M ... -m ...`) with `mem` of RAM instead of the
 /// board's, plus OVMF's two flash drives (`vars`: the writable copy).
 pub fn machine_args(machine: &[&str], mem: &str, vars: &Path) -> Vec<String> {
