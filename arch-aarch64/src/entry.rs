@@ -191,6 +191,15 @@ impl TrapFrame {
     }
 }
 
+/// IRQs, FIQs and SErrors taken from EL0 (the vectors count them; see
+/// `IPCB_STRAY`), on every CPU.
+pub static STRAY_EL0: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Stray interrupts and SErrors taken from EL0 so far.
+pub fn stray_el0() -> u64 {
+    STRAY_EL0.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 core::arch::global_asm!(
     r#"
@@ -204,6 +213,32 @@ core::arch::global_asm!(
     stp x0, x1, [sp]                        /* frame.x[0..2]                  */
     mov x0, #\n                             /* x0 = vector number             */
     b ipcb_trap_common
+    .endm
+
+    /* A stray interrupt or SError from EL0: nothing is enabled, but on a
+       real board firmware may leave a timer or a device interrupt on, and
+       the kernel has no GIC driver to silence it. Count it (reported at
+       the end of the run), mask that kind (and the IRQ/FIQ pair) in the
+       interrupted context's SPSR, so that EL0 carries on to its next
+       kernel entry undisturbed, and return. Costs nothing on other paths. */
+    .macro IPCB_STRAY mask
+    .balign 128
+    sub sp, sp, #32
+    stp x0, x1, [sp]
+    str x2, [sp, #16]
+    adrp x0, {stray}
+    add x0, x0, :lo12:{stray}
+1:  ldxr x1, [x0]
+    add x1, x1, #1
+    stxr w2, x1, [x0]
+    cbnz w2, 1b
+    mrs x1, spsr_el1
+    orr x1, x1, #\mask
+    msr spsr_el1, x1
+    ldr x2, [sp, #16]
+    ldp x0, x1, [sp]
+    add sp, sp, #32
+    eret
     .endm
 
     /* Sort an exception from EL0 (x9 = 0 from here on for an svc): null
@@ -284,10 +319,11 @@ ipcb_vectors:
        after six. */
     .balign 128
     IPCB_SVC_DISPATCH
-    /* 0x480-0x580: interrupts and SError from EL0 (none are enabled) */
-    IPCB_KVEC 9
-    IPCB_KVEC 10
-    IPCB_KVEC 11
+    /* 0x480-0x580: interrupts and SError from EL0 (none are enabled):
+       counted, masked for the interrupted context, returned from */
+    IPCB_STRAY 0xc0                         /* IRQ: mask I and F              */
+    IPCB_STRAY 0xc0                         /* FIQ: mask I and F              */
+    IPCB_STRAY 0x1c0                        /* SError: mask A, I and F        */
     /* 0x600-0x780: from EL0 in AArch32 (never: EL0 is AArch64 only) */
     IPCB_KVEC 12
     IPCB_KVEC 13
@@ -458,6 +494,7 @@ ipcb_trap_common:                           /* x0 = vector; frame.x[0..2] saved 
     b ipcb_exit_to_user
 "#,
     ks = sym crate::cpu::IPCB_KSTACK,
+    stray = sym STRAY_EL0,
     ks_top = const KS_TOP,
     cur = const P_CUR,
     ctxs = const P_CTXS,

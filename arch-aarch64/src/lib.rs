@@ -132,6 +132,10 @@ impl Machine for Aarch64 {
         false
     }
 
+    fn stray_interrupts() -> u64 {
+        entry::stray_el0()
+    }
+
     fn calibrate(iters: u64) -> (&'static str, u64) {
         pmu::calibrate(iters)
     }

@@ -801,6 +801,10 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
         kprintln!(B, "");
     }
     kprintln!(B, "(median per operation over {} runs: IPC = one-way IPC, a round being call + reply_recv; syscall = one null syscall)", cfg.runs);
+    let stray = M::stray_interrupts();
+    if stray > 0 {
+        kprintln!(B, "IPCB warn reason=\"{} stray interrupt{} or SError{} from user mode: counted, masked for the thread they hit, returned from\"", stray, if stray == 1 { "" } else { "s" }, if stray == 1 { "" } else { "s" });
+    }
     let nmis = M::nmis();
     if nmis > 0 {
         kprintln!(B, "IPCB warn reason=\"{} NMI{} arrived during the run: counted and returned from; the runs they hit include their cost\"", nmis, if nmis == 1 { "" } else { "s" });

@@ -142,6 +142,14 @@ pub trait Machine: Arch {
         0
     }
 
+    /// Stray interrupts (and Arm SErrors) taken while user code ran, on
+    /// every CPU: the arch enables none, but firmware may leave a source
+    /// on; the arch counts them, masks them for the interrupted thread and
+    /// returns. Reported at the end of a run when not zero.
+    fn stray_interrupts() -> u64 {
+        0
+    }
+
     /// Read the cycle/time counter used for the boot calibration loop and
     /// run the loop: `iters` iterations of two instructions each. Returns
     /// (counter name, delta).
