@@ -238,6 +238,21 @@ pub struct ClockJson {
     pub invariant: bool,
 }
 
+/// The RAM the kernel found and what it used of it (`IPCB mem`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MemJson {
+    /// Which map the firmware gave (`efi`, `e820`, `basic`, `assumed`).
+    pub map: String,
+    /// Usable RAM in that map, all of it, in MiB.
+    pub ram_mib: u64,
+    /// MiB of physical memory the kernel can place allocations in.
+    pub reach_mib: u64,
+    /// Per-CPU regions placed.
+    pub percpu_regions: u32,
+    /// MiB given to the frame allocator.
+    pub frames_mib: u64,
+}
+
 /// Host-side facts about a run.
 #[derive(Debug, Clone)]
 pub struct RunMeta {
@@ -302,6 +317,8 @@ pub struct Report {
     pub clock: Option<ClockJson>,
     /// Problems the kernel carried on past (`IPCB warn`).
     pub kernel_warnings: Vec<String>,
+    /// RAM found and used, where the kernel says (the PC).
+    pub memory: Option<MemJson>,
     /// Counter kinds.
     pub counters: Vec<CounterJson>,
     /// Correctness tests.
@@ -421,6 +438,13 @@ impl Report {
                 invariant: c.invariant,
             }),
             kernel_warnings: t.warnings.clone(),
+            memory: t.mem.as_ref().map(|m| MemJson {
+                map: m.map.clone(),
+                ram_mib: m.ram_mib,
+                reach_mib: m.reach_mib,
+                percpu_regions: m.percpu,
+                frames_mib: m.frames_mib,
+            }),
             counters: t
                 .counters
                 .iter()
