@@ -15,8 +15,10 @@
 //! * [`paging`]: user address spaces in `TTBR0` with ASIDs, the kernel in
 //!   `TTBR1`;
 //! * [`pmu`]: PMUv3 (cycle counter, instructions event), the CPU identity;
-//! * [`pl011`], [`semihosting`]: console and exit for boards that have
-//!   them.
+//! * [`acpi`]: the CPUs, PSCI conduit and console of an ACPI-only (SBBR)
+//!   machine, from its MADT, FADT and SPCR;
+//! * [`pl011`], [`ns16550`], [`semihosting`]: console and exit for boards
+//!   that have them.
 //!
 //! # Design
 //!
@@ -41,10 +43,12 @@
 
 #![no_std]
 
+pub mod acpi;
 pub mod boot;
 pub mod context;
 pub mod cpu;
 pub mod entry;
+pub mod ns16550;
 pub mod paging;
 pub mod pl011;
 pub mod pmu;

@@ -294,6 +294,37 @@ pub static BOARDS: &[Board] = &[
         fixed_cpus: 4,
         smp: 0,
     },
+    Board {
+        name: "uefi-aarch64",
+        arch: "aarch64",
+        // The kernel's target; the UEFI application that carries it is
+        // built for aarch64-unknown-uefi (`uefi_arm`).
+        target: "aarch64-unknown-none",
+        kernel_package: "uefi-aarch64",
+        user_programs: BENCH_USER,
+        qemu: "qemu-system-aarch64",
+        qemu_packages: &["qemu-system-arm"],
+        // AAVMF (`-bios`) boots BOOTAA64.EFI from the run's ESP directory
+        // (`uefi_arm`); GICv3, as on SBBR servers; ACPI on (the default),
+        // so the firmware gives no device tree. The kernel ends with PSCI
+        // SYSTEM_OFF: no exit device.
+        machine_args: &["-M", "virt,gic-version=3", "-m", "1024M"],
+        // AAVMF then runs at EL2, PSCI through QEMU's emulated EL3 (smc).
+        el2_machine_args: Some(&["-M", "virt,gic-version=3,virtualization=on", "-m", "1024M"]),
+        cpus: &["neoverse-n1", "max", "cortex-a57", "cortex-a72", "cortex-a76"],
+        tcg_cpu: "neoverse-n1",
+        kvm_cpu: "host",
+        kvm_host_arch: "aarch64",
+        grub: false,
+        inject_feature: "inject",
+        expected_benches: STANDARD_BENCHES,
+        raw_image: None,
+        emulated: true,
+        expected_el: None,
+        build_features: &[],
+        fixed_cpus: 0,
+        smp: 0,
+    },
 ];
 
 /// Where the Pi 5's `config.txt` has the firmware put the device tree
@@ -379,6 +410,7 @@ pub fn apply(base: &'static Board, v: &Variant) -> Result<&'static Board> {
 /// Arguments for the board's exit device (QEMU exit codes 33/35/37).
 fn exit_device_args(board: &Board) -> &'static [&'static str] {
     match board.arch {
+        _ if crate::uefi_arm::powers_off(board) => &[],
         "x86_64" => &["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
         _ => &["-semihosting"],
     }
@@ -516,6 +548,10 @@ pub fn qemu_args(
     args.push(defmt);
     args.extend(exit_device_args(board).iter().map(OsString::from));
     match medium {
+        // `boot` writes the ESP (the UEFI application and cmdline.txt) there.
+        Medium::Kernel { .. } if crate::uefi_arm::is_uefi(board) => {
+            args.extend(crate::uefi_arm::qemu_medium_args(&out_dir.join(crate::uefi_arm::ESP_DIR)));
+        }
         Medium::Kernel { elf, cmdline } => {
             args.push("-kernel".into());
             match board.raw_image {
@@ -572,7 +608,7 @@ mod tests {
         assert!(!find("rpi5").unwrap().emulated);
         assert_eq!(
             find("vax").unwrap_err().to_string(),
-            "unknown board vax; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5"
+            "unknown board vax; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5, uefi-aarch64"
         );
     }
 

@@ -202,6 +202,11 @@ pub fn boot(ws: &Workspace, spec: &BootSpec<'_>) -> Result<BootOutcome> {
         // The loader takes the raw image; `qemu_args` names it.
         crate::image::write_raw(board, elf, &out_dir.join(raw.file))?;
     }
+    if let (true, Medium::Kernel { elf, cmdline }) = (crate::uefi_arm::is_uefi(board), &spec.medium) {
+        // AAVMF boots the ESP; `qemu_args` names it.
+        let esp = out_dir.join(crate::uefi_arm::ESP_DIR);
+        crate::uefi_arm::write_esp(ws, board, elf, &esp, cmdline)?;
+    }
     let mut cmd = crate::prereq::qemu_command(board);
     cmd.current_dir(&ws.root);
     cmd.args(qemu_args(board, spec.accel, &spec.medium, &out_dir));
@@ -282,13 +287,14 @@ pub fn boot(ws: &Workspace, spec: &BootSpec<'_>) -> Result<BootOutcome> {
             }
         }
     }
-    let exit = (!raw.killed()).then(|| qemu::classify(raw.code));
+    let exit = (!raw.killed())
+        .then(|| crate::uefi_arm::power_off_exit(board, qemu::classify(raw.code), &transcript));
     if spec.progress != Progress::Quiet {
         match exit {
             Some(e) => eprintln!(
                 "[ipcb] QEMU exited after {:.1} s: {}",
                 raw.elapsed.as_secs_f64(),
-                e.describe()
+                crate::uefi_arm::describe_exit(board, e, raw.code)
             ),
             None => eprintln!(
                 "[ipcb] QEMU killed after {:.1} s",

@@ -16,7 +16,7 @@
 //!                   [--smp N] [--kernel ELF]
 //! cargo xtask test  [--board B] [--timeout SECS]
 //! cargo xtask iso   [--board B] [--out PATH] [--kernel ELF] [-- KERNEL_ARGS]
-//! cargo xtask image --board raspi3b|rpi5 [--el 1|2] [--out DIR] [--kernel ELF] [-- KERNEL_ARGS]
+//! cargo xtask image --board raspi3b|rpi5|uefi-aarch64 [--el 1|2] [--out DIR] [--kernel ELF] [-- KERNEL_ARGS]
 //! ```
 //!
 //! Each boot writes `target/ipcb/<board>-<accel>-<time>-<pid>[-label]/`
@@ -59,6 +59,7 @@ mod qemu;
 mod report;
 mod suite;
 mod table;
+mod uefi_arm;
 mod uboot;
 mod uefi_pc;
 mod util;
@@ -154,7 +155,7 @@ fn board_arg() -> Arg {
         .long("board")
         .value_name("BOARD")
         .default_value("pc-x86_64")
-        .help("Board: pc-x86_64, qemu-virt-aarch64, raspi3b (QEMU), rpi5 (image only)")
+        .help("Board: pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64 (QEMU), rpi5 (image only)")
 }
 
 fn el_arg() -> Arg {
@@ -494,6 +495,20 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             kernel,
         } => {
             let b = board::find(&board)?;
+            if uefi_arm::is_uefi(b) {
+                let kernel = bench::kernel_for(&ws, b, absolute(kernel, "--kernel")?.as_deref())?;
+                let dir = match absolute(out, "--out")? {
+                    Some(d) => d,
+                    None => ws.ipcb_dir().join(format!("image-{}", b.name)),
+                };
+                let cmdline = if cmdline.is_empty() {
+                    image::DEFAULT_IMAGE_CMDLINE.to_string()
+                } else {
+                    cmdline.join(" ")
+                };
+                uefi_arm::cmd_image(&ws, b, &kernel, &dir, &cmdline)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             if b.raw_image.is_none() && b.arch != "aarch64" {
                 anyhow::bail!(
                     "board {} boots the ELF: no image to make (`cargo xtask build`; for GRUB, `cargo xtask iso`)",

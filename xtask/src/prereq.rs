@@ -16,7 +16,7 @@ use crate::board::Board;
 use crate::util::{Workspace, capture, first_line, is_root, run_streamed, which};
 
 /// The bare-metal targets every board needs.
-pub const TARGETS: &[&str] = &["x86_64-unknown-none", "aarch64-unknown-none"];
+pub const TARGETS: &[&str] = &["x86_64-unknown-none", "aarch64-unknown-none", "aarch64-unknown-uefi"];
 
 /// GRUB ISO tools and the Debian packages providing them.
 pub const GRUB_TOOLS: &[&str] = &["grub-mkrescue", "grub-file", "xorriso", "mformat"];
@@ -179,8 +179,7 @@ pub const OVMF: Firmware = Firmware {
     packages: &["ovmf"],
 };
 
-/// AAVMF, QEMU's AArch64 UEFI firmware (virt).
-#[allow(dead_code)] // used by the firmware boot tests
+/// AAVMF, QEMU's AArch64 UEFI firmware (virt): boots `uefi-aarch64`.
 pub const AAVMF: Firmware = Firmware {
     what: "AAVMF (AArch64 UEFI)",
     files: &["/usr/share/qemu-efi-aarch64/QEMU_EFI.fd"],
@@ -422,8 +421,11 @@ mod tests {
     #[test]
     fn finds_missing_targets() {
         let out = "x86_64-unknown-linux-gnu\nx86_64-unknown-none\n";
-        assert_eq!(missing_targets(out, TARGETS), vec!["aarch64-unknown-none"]);
-        assert!(missing_targets("aarch64-unknown-none\nx86_64-unknown-none\n", TARGETS).is_empty());
+        assert_eq!(missing_targets(out, TARGETS), vec!["aarch64-unknown-none", "aarch64-unknown-uefi"]);
+        assert!(
+            missing_targets("aarch64-unknown-none\naarch64-unknown-uefi\nx86_64-unknown-none\n", TARGETS)
+                .is_empty()
+        );
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub const SMP_BOARDS: &[&str] = &["pc-x86_64", "qemu-virt-aarch64", "raspi3b"];
 /// CPUs of the Arm `virt` boots that the suite of every other board runs
 /// (EL1 and EL2, under icount).
 pub const ARM_SMP: u32 = 2;
+/// CPUs of the uefi-aarch64 boots (AAVMF on virt with GICv3).
+pub const UEFI_SMP: u32 = 8;
 /// U-Boot's `bootargs` in the U-Boot step: rounds and runs that are not
 /// the kernel's defaults, so that its `IPCB config` line shows they
 /// arrived.
@@ -202,6 +204,12 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         suite.step(
             "rpi5 kernel_2712.img and config.txt are made and fit",
             Suite::rpi5_image,
+        );
+    }
+    if board.name != crate::uefi_arm::BOARD {
+        suite.step(
+            "uefi-aarch64 BOOTAA64.EFI under AAVMF (virt GICv3, neoverse-n1, ACPI only, -smp 8, icount) at EL1 and EL2: passes, all 8 cores verified; without ACPI: one IPCB fail line, powered off",
+            Suite::uefi_aarch64,
         );
     }
 
@@ -501,6 +509,44 @@ impl Suite<'_> {
         let b = board::find_base(RASPI3_BOARD).map_err(err_string)?;
         let t = self.other_board_boots(b, "raspi3b", b.expected_el)?;
         check_cores(&t, b.fixed_cpus, PARALLEL_BENCHES)
+    }
+
+    /// The UEFI application under AAVMF (`uefi_arm`): the CPUs from the
+    /// MADT, started by PSCI through the FADT's conduit (hvc at EL1; smc
+    /// at EL2, where AAVMF runs with `virtualization=on`), the console from
+    /// the SPCR; every core must report verified parallel results.
+    fn uefi_aarch64(&mut self) -> StepResult {
+        prereq::ensure_firmware(&prereq::AAVMF).map_err(err_string)?;
+        for el in [1, 2] {
+            let variant = board::Variant {
+                el: Some(el),
+                smp: Some(UEFI_SMP),
+                ..board::Variant::default()
+            };
+            let b = board::find_base(crate::uefi_arm::BOARD)
+                .and_then(|base| board::apply(base, &variant))
+                .map_err(err_string)?;
+            let t = self.other_board_boots(b, &format!("el{el}-smp{UEFI_SMP}"), Some(el))?;
+            check_cores(&t, UEFI_SMP, PARALLEL_BENCHES).map_err(|e| format!("EL{el}: {e}"))?;
+        }
+        // Bad input: no ACPI tables (AAVMF then gives a device tree only).
+        let mut no_acpi = board::find_base(crate::uefi_arm::BOARD).map_err(err_string)?.clone();
+        no_acpi.machine_args = crate::uefi_arm::NO_ACPI_MACHINE;
+        let b: &'static Board = Box::leak(Box::new(no_acpi));
+        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
+        let spec = BootSpec {
+            board: b,
+            accel: Accel::Icount,
+            medium: Medium::Kernel { elf: &kernel, cmdline: ICOUNT_CMDLINE },
+            cmdline: ICOUNT_CMDLINE,
+            timeout: Some(self.timeout),
+            label: Some("no-acpi"),
+            progress: Progress::Normal,
+            strict: true,
+            echo_defmt: false,
+        };
+        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
+        crate::uefi_arm::check_no_acpi(&o).map_err(|e| format!("acpi=off: {e}"))
     }
 
     /// Make the Pi 5's boot files and check them.
