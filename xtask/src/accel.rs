@@ -8,7 +8,14 @@
 //! once under KVM with a tiny configuration and reads its `IPCB calib` line: a
 //! loop of `iters` iterations of 2 instructions took `delta` ticks. Below
 //! [`MAX_TICKS_PER_INSTRUCTION`] ticks per instruction the guest runs
-//! natively; otherwise, or on any failure, we fall back to TCG and say why.
+//! natively; otherwise, or on any failure, we fall back to TCG with icount
+//! (exact instruction counts, labelled as such: never virtual time passed
+//! off as cycles) and say why. Plain TCG runs only when asked for.
+//!
+//! Some hosts' KVM refuses `IA32_ARCH_CAPABILITIES` (MSR 0x10a), and QEMU
+//! then cannot start a `-cpu host` guest at all; the calibration boot is
+//! retried once with `-cpu host,-arch-capabilities`, which every later KVM
+//! boot of the run then uses.
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -105,11 +112,20 @@ fn kvm_unavailable(board: &Board) -> Option<String> {
     }
 }
 
-/// Prints the TCG warning (auto fallback) with its reason.
+/// Prints why `auto` does not use KVM, and what it uses instead.
 pub fn warn_fallback(reason: &str) {
     eprintln!(
-        "warning: KVM unavailable or not at hardware speed ({reason}); using TCG: {TCG_WARNING}"
+        "warning: KVM unavailable or not at hardware speed ({reason}); using TCG with icount: figures are exact instruction counts, not cycles"
     );
+}
+
+/// The `-cpu` for KVM on hosts that refuse MSR 0x10a.
+pub const KVM_CPU_NO_ARCH_CAPS: &str = "host,-arch-capabilities";
+
+/// Whether a failed KVM boot is QEMU refusing IA32_ARCH_CAPABILITIES
+/// (`failed to set MSR 0x10a`, or the assertion that follows it).
+pub fn is_arch_capabilities_refusal(reason: &str) -> bool {
+    reason.contains("MSR 0x10a") || reason.contains("kvm_buf_set_msrs")
 }
 
 /// Resolves `choice` to an accelerator, booting a calibration run for `auto`.
@@ -129,7 +145,7 @@ pub fn resolve(
         AccelChoice::Auto => {
             if let Some(reason) = kvm_unavailable(board) {
                 warn_fallback(&reason);
-                return Ok(Accel::Tcg);
+                return Ok(Accel::Icount);
             }
             eprintln!(
                 "[ipcb] accel auto: calibration boot under KVM ({CALIBRATION_CMDLINE}, timeout {} s) ...",
@@ -149,7 +165,7 @@ pub fn resolve(
                 strict: true,
                 echo_defmt: false,
             };
-            let verdict = match boot::boot(ws, &spec) {
+            let calibrate = || match boot::boot(ws, &spec) {
                 Ok(o) => {
                     let problems: Vec<String> = o
                         .problems(board.expected_benches)
@@ -160,6 +176,17 @@ pub fn resolve(
                 }
                 Err(e) => Err(format!("{e:#}")),
             };
+            let mut verdict = calibrate();
+            if let Err(reason) = &verdict
+                && board.arch == "x86_64"
+                && is_arch_capabilities_refusal(reason)
+            {
+                eprintln!(
+                    "[ipcb] KVM refused IA32_ARCH_CAPABILITIES (MSR 0x10a): retrying with -cpu {KVM_CPU_NO_ARCH_CAPS}"
+                );
+                crate::board::set_kvm_cpu(KVM_CPU_NO_ARCH_CAPS);
+                verdict = calibrate();
+            }
             match verdict {
                 Ok(tpi) => {
                     eprintln!(
@@ -169,7 +196,7 @@ pub fn resolve(
                 }
                 Err(reason) => {
                     warn_fallback(&reason);
-                    Ok(Accel::Tcg)
+                    Ok(Accel::Icount)
                 }
             }
         }
@@ -230,6 +257,15 @@ mod tests {
             "1600.0 tsc ticks per instruction in the calibration loop, hardware speed is below 20"
         );
         assert!(judge_calibration(&calib(1_000_000, 40_000_000), &[]).is_err());
+    }
+
+    #[test]
+    fn arch_capabilities_refusal_is_recognised() {
+        assert!(is_arch_capabilities_refusal(
+            "calibration boot failed: QEMU ended with exit code 1; QEMU says: qemu-system-x86_64: error: failed to set MSR 0x10a to 0x2000000e0eb"
+        ));
+        assert!(is_arch_capabilities_refusal("qemu-system-x86_64: ../target/i386/kvm/kvm.c:3007: kvm_buf_set_msrs: Assertion failed"));
+        assert!(!is_arch_capabilities_refusal("cannot open /dev/kvm read-write: Permission denied"));
     }
 
     #[test]

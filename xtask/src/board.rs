@@ -481,7 +481,7 @@ impl Accel {
     pub fn qemu_args(self, board: &Board) -> Vec<String> {
         let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         match self {
-            Accel::Kvm => v(&["-accel", "kvm", "-cpu", board.kvm_cpu]),
+            Accel::Kvm => v(&["-accel", "kvm", "-cpu", KVM_CPU.get().copied().unwrap_or(board.kvm_cpu)]),
             Accel::Tcg => v(&["-accel", "tcg", "-cpu", board.tcg_cpu]),
             Accel::Icount => v(&[
                 "-accel",
@@ -493,6 +493,16 @@ impl Accel {
             ]),
         }
     }
+}
+
+/// The `-cpu` under KVM for the rest of the program, when the board's
+/// cannot start (`accel`: `host,-arch-capabilities` on hosts whose KVM
+/// refuses IA32_ARCH_CAPABILITIES).
+static KVM_CPU: OnceLock<&'static str> = OnceLock::new();
+
+/// Makes every later KVM boot use `-cpu cpu` (first call wins).
+pub fn set_kvm_cpu(cpu: &'static str) {
+    let _ = KVM_CPU.set(cpu);
 }
 
 /// What QEMU boots.
