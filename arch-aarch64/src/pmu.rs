@@ -159,6 +159,8 @@ pub fn calibrate(iters: u64) -> (&'static str, u64) {
 /// The implementer's name for `MIDR_EL1.Implementer`.
 pub fn implementer_name(imp: u8) -> Option<&'static str> {
     Some(match imp {
+        // 0x00 is reserved for software use: QEMU's `max` CPU.
+        0x00 => "software",
         0x41 => "ARM",
         0x42 => "Broadcom",
         0x43 => "Cavium",
@@ -192,6 +194,26 @@ pub fn arm_part_name(part: u16) -> Option<&'static str> {
         0xD47 => "Cortex-A710",
         0xD49 => "Neoverse-N2",
         0xD4F => "Neoverse-V2",
+        0xD80 => "Cortex-A520",
+        0xD81 => "Cortex-A720",
+        0xD82 => "Cortex-X4",
+        0xD8E => "Neoverse-N3",
+        _ => return None,
+    })
+}
+
+/// The name of a part of another implementer than Arm Ltd.
+pub fn other_part_name(imp: u8, part: u16) -> Option<&'static str> {
+    Some(match (imp, part) {
+        (0x00, 0x051) => "QEMU max",
+        (0xC0, 0xAC3) => "AmpereOne",
+        (0xC0, 0xAC4) => "AmpereOne AC04",
+        (0x51, 0x800..=0x805) => "Kryo",
+        (0x46, 0x001) => "A64FX",
+        (0x48, 0xD01) => "TaiShan v110",
+        (0x61, 0x022..=0x029) => "Apple M1",
+        (0x4E, 0x004) => "Carmel",
+        (0x43, 0x0AF) => "ThunderX2",
         _ => return None,
     })
 }
@@ -233,9 +255,10 @@ pub fn describe_midr(midr: u64, vendor: &mut [u8; 16], model: &mut [u8; 48]) -> 
         None => put_hex(vendor, &mut v, u64::from(imp), 2),
     }
     let mut m = 0;
-    match (imp, arm_part_name(part)) {
-        (0x41, Some(s)) => put_str(model, &mut m, s),
-        _ => {
+    let name = if imp == 0x41 { arm_part_name(part) } else { other_part_name(imp, part) };
+    match name {
+        Some(s) => put_str(model, &mut m, s),
+        None => {
             put_str(model, &mut m, "part ");
             put_hex(model, &mut m, u64::from(part), 3);
         }
@@ -272,6 +295,9 @@ mod tests {
     fn names_known_and_unknown_parts() {
         assert_eq!(describe(0x414F_D0B0), ("ARM".into(), "Cortex-A76 r4p0".into()));
         assert_eq!(describe(0x410F_D034), ("ARM".into(), "Cortex-A53 r0p4".into()));
-        assert_eq!(describe(0x000F_0510), ("0x00".into(), "part 0x051 r0p0".into()));
+        assert_eq!(describe(0x000F_0510), ("software".into(), "QEMU max r0p0".into()));
+        assert_eq!(describe(0x413F_D0C1), ("ARM".into(), "Neoverse-N1 r3p1".into()));
+        assert_eq!(describe(0xC00F_AC30), ("Ampere".into(), "AmpereOne r0p0".into()));
+        assert_eq!(describe(0x4E0F_0990), ("NVIDIA".into(), "part 0x099 r0p0".into()));
     }
 }
