@@ -14,8 +14,11 @@
 //!    unseen); a MADT with more CPUs than the kernel drives keeps the
 //!    first `MAX_CPUS`.
 //! 3. The kernel: its ELF's `PT_LOAD` segment copied to its physical
-//!    address (`AllocatePages` at that address) with `.bss` zeroed, and
-//!    the [`Handoff`] block in the pages just below.
+//!    link address (`AllocatePages` at that address) when that is free,
+//!    else to the 2 MiB boundary with the most free RAM after it in its GiB
+//!    (the kernel runs at any 2 MiB boundary plus its text offset, and maps
+//!    the GiB it lies in), `.bss` zeroed, and the [`Handoff`] block in the
+//!    pages just below.
 //! 4. `ExitBootServices`; from the final memory map, how far RAM is free
 //!    from the kernel on (conventional, boot-services and loader memory:
 //!    all of it is the kernel's once this application has jumped).
@@ -125,6 +128,51 @@ fn parse_elf(elf: &[u8]) -> Option<Image<'_>> {
         img.end = img.end.max(paddr + memsz);
     }
     (img.n > 0).then_some(img)
+}
+
+/// The kernel's blocks: it runs at any 2 MiB boundary plus its text
+/// offset (`arch_aarch64::boot`).
+const BLOCK: u64 = 2 << 20;
+/// Its direct map is the GiB it lies in.
+const GIB: u64 = 1 << 30;
+/// RAM that must be free past the image, in its GiB, for a place other
+/// than the link address to be taken: the per-CPU regions (2 MiB each)
+/// and the frames.
+const MIN_FREE: u64 = 64 << 20;
+
+/// Allocate the kernel's pages ([`handoff::RESERVED`] below its image for
+/// the block): at its link address when that is free, else at the 2 MiB
+/// boundary (plus the text offset) in conventional memory with the most
+/// free RAM after it in its GiB, which the kernel maps, the block in the
+/// same GiB. Returns where the image starts.
+fn place(img: &Image<'_>) -> Option<u64> {
+    let size = img.end - img.start + handoff::RESERVED;
+    let pages = size.div_ceil(PAGE) as usize;
+    let at = |start: u64| {
+        boot::allocate_pages(AllocateType::Address(start - handoff::RESERVED), MemoryType::LOADER_DATA, pages)
+            .is_ok()
+    };
+    if at(img.start) {
+        return Some(img.start);
+    }
+    let offset = img.start % BLOCK;
+    let map = boot::memory_map(MemoryType::LOADER_DATA).ok()?;
+    let mut best: Option<(u64, u64)> = None; // (start, free bytes after it)
+    for d in map.entries().filter(|d| d.ty == MemoryType::CONVENTIONAL) {
+        let (lo, hi) = (d.phys_start, d.phys_start + d.page_count * PAGE);
+        let mut k = (lo + handoff::RESERVED).saturating_sub(offset).next_multiple_of(BLOCK) + offset;
+        if k % GIB < handoff::RESERVED {
+            k += BLOCK; // the block must lie in the image's GiB
+        }
+        let limit = hi.min((k & !(GIB - 1)) + GIB);
+        let image_end = k + (img.end - img.start);
+        if image_end + MIN_FREE <= limit && best.is_none_or(|(_, free)| limit - k > free) {
+            best = Some((k, limit - k));
+        }
+    }
+    drop(map);
+    let (k, _) = best?;
+    at(k).then_some(k)
 }
 
 /// The words of UCS-2 load options as ASCII into `buf`: `None` when they
@@ -319,10 +367,11 @@ fn main() -> Status {
         ["none", "hvc", "smc"][psci as usize]
     );
 
-    // The kernel at its physical address, the block below it.
-    let base = img.start - handoff::RESERVED;
-    let pages = (img.end - base).div_ceil(PAGE) as usize;
-    if let Err(e) = boot::allocate_pages(AllocateType::Address(base), MemoryType::LOADER_DATA, pages) {
+    // The kernel at its link address if that is free, else where there is
+    // room (it runs at any 2 MiB boundary plus its text offset), and the
+    // block below it.
+    let size = img.end - img.start + handoff::RESERVED;
+    let Some(load) = place(&img) else {
         say!("uefi-aarch64: memory map (type, start, pages):");
         if let Ok(m) = boot::memory_map(MemoryType::LOADER_DATA) {
             for d in m.entries() {
@@ -330,17 +379,22 @@ fn main() -> Status {
             }
         }
         give_up(format_args!(
-            "cannot allocate the kernel's physical range {base:#x}..{:#x}: {:?}",
-            img.end,
-            e.status()
+            "no free RAM for the kernel ({size:#x} bytes at a 2 MiB boundary, {:#x} past it free in the same GiB), neither at its link address {:#x} nor elsewhere",
+            MIN_FREE,
+            img.start
         ))
-    }
-    // SAFETY: the pages `base..img.end` were just allocated to this
-    // application (identity-mapped); the ELF's segments lie in them.
+    };
+    let shift = load.wrapping_sub(img.start);
+    let (start, end, entry) = (load, img.end.wrapping_add(shift), img.entry.wrapping_add(shift));
+    let base = start - handoff::RESERVED;
+    // SAFETY: the pages `base..end` were just allocated to this
+    // application (identity-mapped); the ELF's segments, moved by
+    // `shift`, lie in them.
     unsafe {
-        core::ptr::write_bytes(base as *mut u8, 0, (img.end - base) as usize);
+        core::ptr::write_bytes(base as *mut u8, 0, (end - base) as usize);
         for &(pa, bytes, _memsz) in &img.segs[..img.n] {
-            core::ptr::copy_nonoverlapping(bytes.as_ptr(), pa as *mut u8, bytes.len());
+            let to = pa.wrapping_add(shift);
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), to as *mut u8, bytes.len());
         }
     }
     // SAFETY: the block's pages are part of the allocation, zeroed (valid
@@ -362,12 +416,7 @@ fn main() -> Status {
         "uefi-aarch64: command line from {from}: '{}'",
         core::str::from_utf8(&h.cmdline[..n]).unwrap_or("")
     );
-    say!(
-        "uefi-aarch64: kernel at {:#x}..{:#x}, entry {:#x}; exiting boot services",
-        img.start,
-        img.end,
-        img.entry
-    );
+    say!("uefi-aarch64: kernel at {start:#x}..{end:#x}, entry {entry:#x}; exiting boot services");
 
     EXITED.store(true, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: nothing of boot services is used after this (no console, no
@@ -385,17 +434,17 @@ fn main() -> Status {
                 | MemoryType::LOADER_DATA
         )
     };
-    let mut end = img.start;
+    let mut free_end = start;
     while let Some(d) = map.entries().find(|d| {
-        usable(d.ty) && d.phys_start <= end && end < d.phys_start + d.page_count * PAGE
+        usable(d.ty) && d.phys_start <= free_end && free_end < d.phys_start + d.page_count * PAGE
     }) {
-        end = d.phys_start + d.page_count * PAGE;
+        free_end = d.phys_start + d.page_count * PAGE;
     }
-    h.ram_end = end;
+    h.ram_end = free_end;
     // SAFETY: boot services are gone, the kernel and its block are in
     // place; the jump code cleans them and itself to the point of
     // coherency and enters the kernel with the MMU off.
-    unsafe { ipcb_uefi_enter(base, img.entry, base, img.end) }
+    unsafe { ipcb_uefi_enter(base, entry, base, end) }
 }
 
 unsafe extern "C" {
