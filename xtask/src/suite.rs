@@ -208,7 +208,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     }
     if board.name != crate::uefi_arm::BOARD {
         suite.step(
-            "uefi-aarch64 BOOTAA64.EFI under AAVMF (virt GICv3, neoverse-n1, ACPI only, -smp 8, icount) at EL1 and EL2: passes, all 8 cores verified; without ACPI: one IPCB fail line, powered off",
+            "uefi-aarch64 BOOTAA64.EFI under AAVMF (virt GICv3, neoverse-n1, ACPI only, icount): -smp 8 at EL1 and EL2 and -smp 80, every core verified; without ACPI: one IPCB fail line, powered off",
             Suite::uefi_aarch64,
         );
     }
@@ -514,39 +514,51 @@ impl Suite<'_> {
     /// The UEFI application under AAVMF (`uefi_arm`): the CPUs from the
     /// MADT, started by PSCI through the FADT's conduit (hvc at EL1; smc
     /// at EL2, where AAVMF runs with `virtualization=on`), the console from
-    /// the SPCR; every core must report verified parallel results.
+    /// the SPCR; every core must report verified parallel results. Then an
+    /// Altra's 80 cores (GICv3, MPIDR Aff1 clusters) with few rounds, and
+    /// the bad input of no ACPI tables.
     fn uefi_aarch64(&mut self) -> StepResult {
         prereq::ensure_firmware(&prereq::AAVMF).map_err(err_string)?;
+        let base = board::find_base(crate::uefi_arm::BOARD).map_err(err_string)?;
         for el in [1, 2] {
             let variant = board::Variant {
                 el: Some(el),
                 smp: Some(UEFI_SMP),
                 ..board::Variant::default()
             };
-            let b = board::find_base(crate::uefi_arm::BOARD)
-                .and_then(|base| board::apply(base, &variant))
-                .map_err(err_string)?;
+            let b = board::apply(base, &variant).map_err(err_string)?;
             let t = self.other_board_boots(b, &format!("el{el}-smp{UEFI_SMP}"), Some(el))?;
             check_cores(&t, UEFI_SMP, PARALLEL_BENCHES).map_err(|e| format!("EL{el}: {e}"))?;
         }
+        let variant = board::Variant { smp: Some(MANY_CORES_ARM), ..board::Variant::default() };
+        let b = board::apply(base, &variant).map_err(err_string)?;
+        let o = self.uefi_boot(b, MANY_CMDLINE, &format!("smp{MANY_CORES_ARM}"))?;
+        check_pass(&o, b.expected_benches).map_err(|e| format!("-smp {MANY_CORES_ARM}: {e}"))?;
+        check_cores(&o.transcript, MANY_CORES_ARM, PARALLEL_BENCHES)
+            .map_err(|e| format!("-smp {MANY_CORES_ARM}: {e}"))?;
         // Bad input: no ACPI tables (AAVMF then gives a device tree only).
-        let mut no_acpi = board::find_base(crate::uefi_arm::BOARD).map_err(err_string)?.clone();
+        let mut no_acpi = base.clone();
         no_acpi.machine_args = crate::uefi_arm::NO_ACPI_MACHINE;
         let b: &'static Board = Box::leak(Box::new(no_acpi));
+        let o = self.uefi_boot(b, ICOUNT_CMDLINE, "no-acpi")?;
+        crate::uefi_arm::check_no_acpi(&o).map_err(|e| format!("acpi=off: {e}"))
+    }
+
+    /// One uefi-aarch64 boot of `b` under icount with `cmdline`.
+    fn uefi_boot(&self, b: &'static Board, cmdline: &str, label: &str) -> std::result::Result<BootOutcome, String> {
         let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
         let spec = BootSpec {
             board: b,
             accel: Accel::Icount,
-            medium: Medium::Kernel { elf: &kernel, cmdline: ICOUNT_CMDLINE },
-            cmdline: ICOUNT_CMDLINE,
+            medium: Medium::Kernel { elf: &kernel, cmdline },
+            cmdline,
             timeout: Some(self.timeout),
-            label: Some("no-acpi"),
+            label: Some(label),
             progress: Progress::Normal,
             strict: true,
             echo_defmt: false,
         };
-        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
-        crate::uefi_arm::check_no_acpi(&o).map_err(|e| format!("acpi=off: {e}"))
+        boot::boot(self.ws, &spec).map_err(err_string)
     }
 
     /// Make the Pi 5's boot files and check them.
