@@ -10,8 +10,9 @@
 //! to that CPU's copy at the same virtual address (`smp.rs`), so the entry
 //! needs no per-CPU instruction at all.
 //!
-//! **The fastpath.** `syscall` 0 (`null`) returns at once (`test eax,
-//! eax; jz` to `sysretq`: no register touched). Otherwise the entry points
+//! **The fastpath.** `syscall` 0 (`null`) returns at once (`test rax,
+//! rax; jz` to `sysretq`: no register touched; the whole 64-bit number is
+//! tested, so `1 << 32` is not taken for `null`). Otherwise the entry points
 //! `rsp` into the current thread's context (the per-CPU block keeps its
 //! address plus `CTX_TOP`) and pushes `rcx` (user `rip`), the user `rsp`,
 //! `rbp` and `rbx` straight into it, switches to the kernel stack, pushes
@@ -142,7 +143,7 @@ core::arch::global_asm!(
     .balign 64
     .global ipcb_syscall_entry
 ipcb_syscall_entry:
-    test eax, eax
+    test rax, rax                           /* all 64 bits: 1 << 32 is no null */
     jz 9f                                   /* null: back at once              */
     mov r10, rsp                            /* r10 is clobbered by the ABI     */
     mov rsp, [rip + {pcpu} + {p_top}]       /* the current context's save area */
@@ -228,7 +229,7 @@ ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from
     .balign 16
     .global ipcb_floor_entry
 ipcb_floor_entry:
-    test eax, eax
+    test rax, rax
     jnz ipcb_syscall_entry
     sysretq
 

@@ -19,8 +19,8 @@
 //! | 1 | IPC client: `call` loop, reports each measured run | every reply checks out |
 //! | 2 | IPC server: `recv`, then `reply_recv` loop | every request checks out |
 //! | 3 | `null` loop, reports each measured run | status 0, MR0 unchanged |
-//! | 16 | syscall 12; syscall 1000 | `InvalidSyscall`; `UnsupportedService` |
-//! | 17 | `call` on slots 31 (empty), 1000, `u64::MAX` | `InvalidCap` each |
+//! | 16 | syscall 12; syscall 1000, `1 << 32`, `(1 << 32) + 1`, `u64::MAX` | `InvalidSyscall`; `UnsupportedService` each |
+//! | 17 | `call` on slots 15 (empty, the last), 1000, `u64::MAX` | `InvalidCap` each |
 //! | 18 | `recv` on the send-only capability (word 14) | `NoRights` |
 //! | 19 | `call` on it with length 64; with flag bit 8 | `InvalidMessage` each |
 //! | 20 | `reply` without a caller | `NoCaller` |

@@ -50,10 +50,15 @@ const fn step(nr: u64, slot: Slot, tag: u64, expect: u64) -> Step {
 const EMPTY: u64 = tag(0x7E57, 0);
 
 /// Scenario 16: unknown syscall numbers. 12 is a hole below the service
-/// calls; 1000 is a service call the runtime does not have.
+/// calls; 1000 is a service call the runtime does not have; the numbers
+/// above 32 bits must be read whole (`1 << 32` is not `null`, `1 << 32 | 1`
+/// not `call`): service calls the runtime does not have either.
 pub const BAD_SYSCALL: &[Step] = &[
     step(12, Slot::Fixed(0), EMPTY, status::INVALID_SYSCALL),
     step(1000, Slot::Fixed(0), EMPTY, status::UNSUPPORTED_SERVICE),
+    step(1 << 32, Slot::Fixed(0), EMPTY, status::UNSUPPORTED_SERVICE),
+    step(1 << 32 | 1, Slot::Fixed(0), EMPTY, status::UNSUPPORTED_SERVICE),
+    step(u64::MAX, Slot::Fixed(0), EMPTY, status::UNSUPPORTED_SERVICE),
 ];
 
 /// Scenario 17: `call` on an empty slot (15, the last), and on slots out of

@@ -289,8 +289,10 @@ fn cli() -> Command {
                     Arg::new("runs")
                         .long("runs")
                         .value_name("N")
-                        .value_parser(value_parser!(u32).range(1..))
-                        .help("Measured runs per benchmark (kernel default 5)"),
+                        // The kernel keeps at most pmu::MAX_RUNS runs' totals:
+                        // more is refused here, not silently capped there.
+                        .value_parser(value_parser!(u32).range(1..=pmu::MAX_RUNS as i64))
+                        .help("Measured runs per benchmark (kernel default 5, at most 64)"),
                 )
                 .arg(
                     Arg::new("words")
@@ -607,6 +609,13 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         cli().debug_assert();
+    }
+
+    #[test]
+    fn runs_beyond_what_the_kernel_keeps_are_refused() {
+        assert_eq!(pmu::MAX_RUNS, 64, "the --runs help text says 64");
+        assert!(parse_args(&["bench", "--runs", "64"]).is_ok());
+        assert!(parse_args(&["bench", "--runs", "65"]).is_err());
     }
 
     #[test]

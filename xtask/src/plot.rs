@@ -13,7 +13,7 @@
 use std::fmt::Write;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, Result};
 
@@ -282,12 +282,15 @@ pub fn write_sweep(r: &Report, dir: &Path) -> Result<Option<PlotFiles>> {
 /// Whether `/usr/bin/convert` is ImageMagick (not a stand-in of that name).
 fn have_imagemagick() -> bool {
     Path::new(CONVERT).is_file()
-        && Command::new(CONVERT)
-            .arg("-version")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .is_ok_and(|o| {
+        && crate::util::output_timeout(
+            {
+                let mut c = Command::new(CONVERT);
+                c.arg("-version");
+                c
+            },
+            crate::util::QUICK_TIMEOUT,
+        )
+        .is_ok_and(|o| {
                 o.status.success()
                     && String::from_utf8_lossy(&o.stdout).starts_with("Version: ImageMagick")
             })
@@ -299,14 +302,9 @@ pub(crate) fn to_png(svg: &Path, png: &Path) -> Option<PathBuf> {
     if !have_imagemagick() {
         return None;
     }
-    let ok = Command::new(CONVERT)
-        .arg(svg)
-        .arg(png)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let mut c = Command::new(CONVERT);
+    c.arg(svg).arg(png);
+    let ok = crate::util::output_timeout(c, crate::util::QUICK_TIMEOUT).is_ok_and(|o| o.status.success());
     (ok && png.is_file()).then(|| png.to_path_buf())
 }
 

@@ -4,13 +4,19 @@
 //! Every child process is started from the workspace root, so the pinned
 //! `rust-toolchain.toml` applies to `cargo`, `rustc` and `rustup` alike.
 //! Failures turn into one-line errors naming the command and the fix.
+//!
+//! No child process runs without a deadline: a quick query (`--version`,
+//! `git`, `rustup target list`, apt's simulation) gets [`QUICK_TIMEOUT`],
+//! a build or an install [`LONG_TIMEOUT`]; a child past its deadline is
+//! killed and named in the error. (QEMU has its own, `--timeout`.)
 
 use std::env;
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
@@ -142,25 +148,76 @@ pub fn show(cmd: &Command) -> String {
     s
 }
 
-/// Runs `cmd` with inherited stdio (its output streams to the terminal).
+/// Deadline of a quick query.
+pub const QUICK_TIMEOUT: Duration = Duration::from_secs(120);
+/// Deadline of a build, an install or a download.
+pub const LONG_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+
+/// Waits for `child` until `timeout`; kills it past that. `Ok(None)`: killed.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `cmd.output()` with a deadline (stdin closed; stdout and stderr read
+/// on threads so that a chatty child cannot block on a full pipe).
+pub fn output_timeout(mut cmd: Command, timeout: Duration) -> Result<Output> {
+    let shown = show(&cmd);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start `{shown}`"))?;
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = child.stdout.take().map(|o| drain(Box::new(o)));
+    let err = child.stderr.take().map(|e| drain(Box::new(e)));
+    let status = wait_timeout(&mut child, timeout)?;
+    let join = |h: Option<std::thread::JoinHandle<Vec<u8>>>| h.and_then(|h| h.join().ok()).unwrap_or_default();
+    let (stdout, stderr) = (join(out), join(err));
+    match status {
+        Some(status) => Ok(Output { status, stdout, stderr }),
+        None => bail!("`{shown}` did not finish within {} s and was killed", timeout.as_secs()),
+    }
+}
+
+/// Runs `cmd` with inherited stdio (its output streams to the terminal),
+/// for at most [`LONG_TIMEOUT`].
 pub fn run_streamed(mut cmd: Command, what: &str) -> Result<()> {
     let shown = show(&cmd);
-    let status = cmd
-        .status()
+    let mut child = cmd
+        .spawn()
         .with_context(|| format!("{what}: cannot start `{shown}`"))?;
+    let Some(status) = wait_timeout(&mut child, LONG_TIMEOUT)? else {
+        bail!("{what}: `{shown}` did not finish within {} min and was killed", LONG_TIMEOUT.as_secs() / 60);
+    };
     if !status.success() {
         bail!("{what} failed: `{shown}` ended with {status}; see its output above");
     }
     Ok(())
 }
 
-/// Runs `cmd` and returns its stdout; stderr is returned in the error.
-pub fn capture(mut cmd: Command) -> Result<String> {
+/// Runs `cmd` (for at most [`QUICK_TIMEOUT`]) and returns its stdout;
+/// stderr is returned in the error.
+pub fn capture(cmd: Command) -> Result<String> {
     let shown = show(&cmd);
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot start `{shown}`"))?;
+    let out = output_timeout(cmd, QUICK_TIMEOUT)?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         match err.lines().map(str::trim).find(|l| !l.is_empty()) {
@@ -258,6 +315,20 @@ mod tests {
     #[test]
     fn one_line_joins_lines() {
         assert_eq!(one_line("a\n  b\r\n\nc"), "a; b; c");
+    }
+
+    #[test]
+    fn a_child_past_its_deadline_is_killed() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let t0 = Instant::now();
+        let e = output_timeout(cmd, Duration::from_millis(200)).unwrap_err();
+        assert!(e.to_string().contains("did not finish within 0 s and was killed"), "{e}");
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo hi; echo err >&2"]);
+        let o = output_timeout(cmd, QUICK_TIMEOUT).unwrap();
+        assert_eq!((o.stdout.as_slice(), o.stderr.as_slice()), (&b"hi\n"[..], &b"err\n"[..]));
     }
 
     #[test]
