@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::accel::{self, AccelChoice};
 use crate::board::{self, Accel, Board, Medium};
@@ -104,6 +104,27 @@ pub fn write_json(report: &Report, path: &Path) -> Result<()> {
     fs::write(path, report.to_json()).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Checks, before any boot, that `path` can be written: its directory is
+/// made (as [`write_json`] would) and a probe file is created and removed
+/// there; an existing `path` must be a file. A run whose results could not
+/// be saved is not started.
+pub fn check_json_path(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!("--json {}: is a directory; give a file name", path.display());
+    }
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => {
+            fs::create_dir_all(d).with_context(|| format!("--json {}: cannot create {}", path.display(), d.display()))?;
+            d.to_path_buf()
+        }
+        None => PathBuf::from("."),
+    };
+    let probe = dir.join(format!(".ipcb-json-probe-{}", std::process::id()));
+    fs::write(&probe, b"").with_context(|| format!("--json {}: cannot write into {}", path.display(), dir.display()))?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Prints the run-level problems as `error:` lines; returns how many benches
 /// or tests failed.
 pub fn print_problems(problems: &[Problem]) -> usize {
@@ -120,6 +141,9 @@ pub fn print_problems(problems: &[Problem]) -> usize {
 /// `cargo xtask bench`.
 pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
     let board = board::find(&opts.board)?;
+    if let Some(path) = &opts.json {
+        check_json_path(path)?;
+    }
     prereq::ensure_qemu(board)?;
     let kernel = kernel_for(ws, board, opts.kernel.as_deref())?;
     let accel = accel::resolve(ws, board, opts.accel, &kernel)?;
@@ -292,6 +316,18 @@ mod tests {
             },
         ];
         assert_eq!(print_problems(&p), 1);
+    }
+
+    #[test]
+    fn json_path_is_checked_before_booting() {
+        let dir = std::env::temp_dir().join(format!("ipcb-jsonchk-{}", std::process::id()));
+        assert!(check_json_path(&dir.join("a").join("r.json")).is_ok());
+        assert!(dir.join("a").is_dir());
+        let e = check_json_path(&dir).unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        let _ = fs::remove_dir_all(&dir);
+        let e = check_json_path(Path::new("/proc/ipcb/r.json")).unwrap_err();
+        assert!(e.to_string().starts_with("--json /proc/ipcb/r.json: cannot"), "{e}");
     }
 
     #[test]
