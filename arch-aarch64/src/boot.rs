@@ -20,9 +20,16 @@
 //! magic `ARM\x64` at offset 0x38. The loader enters at the header with
 //! `x0` = the device tree, the MMU off, at EL2 or EL1. The ELF's entry
 //! point is the *physical* address of the header too (the board's
-//! `link.ld` arranges it), as QEMU `-kernel` jumps there with the MMU off. An image
-//! that is not at `text_offset` from a 2 MiB boundary cannot be mapped by
-//! 2 MiB blocks: the boot CPU parks at once (no console is mapped yet).
+//! `link.ld` arranges it), as QEMU `-kernel` jumps there with the MMU off.
+//!
+//! **A misplaced image** (not `text_offset` from a 2 MiB boundary, against
+//! the boot protocol) cannot be mapped by 2 MiB blocks: the boot code then
+//! maps the image window by 4 KiB pages (two level-3 tables: the image may
+//! span two 2 MiB blocks of its link addresses, which `kernel.ld` checks),
+//! and [`misplaced_load`] tells the board's glue, which says so in one
+//! `IPCB warn` line and runs as usual. An image not even 4 KiB-aligned as
+//! linked cannot be mapped at all: the boot CPU parks at once (no console
+//! is mapped yet).
 //!
 //! `ipcb_start`, running at its physical address:
 //!
@@ -221,8 +228,9 @@ ipcb_secondary_start:
 6:  adr x12, ipcb_start                     /* x12 = physical address         */
     ldr x13, =ipcb_start                    /* x13 = linked (virtual) address */
     sub x20, x13, x12                       /* x20 = virtual - physical       */
-    tst x20, #0x1fffff                      /* the image 2 MiB-aligned as     */
-    b.ne 9f                                 /* linked (mod 2 MiB)? else stop  */
+    tst x20, #0xfff                         /* not even 4 KiB-aligned as      */
+    b.ne 9f                                 /* linked: stop                   */
+    and x25, x20, #0x1fffff                 /* x25 = 0: 2 MiB-aligned as linked */
     lsr x2, x12, #30
     lsl x24, x2, #30                        /* x24 = physical base of our GiB */
     ldr x5, ={block_dmap}
@@ -241,6 +249,7 @@ ipcb_secondary_start:
     ldr x7, =__kernel_end                   /* linked address, onto the block */
     ldr x5, ={block_ram}                    /* the loader put it in           */
     adrp x1, ipcb_image_l2
+    cbnz x25, 15f                           /* misplaced: by 4 KiB pages      */
 13: cmp x6, x7
     b.hs 14f
     ubfx x3, x6, #21, #9                    /* x3 = level-2 index of the VA   */
@@ -250,9 +259,28 @@ ipcb_secondary_start:
     add x6, x6, #(1 << 21)
     b 13b
 
-14: adrp x0, ipcb_boot_l0                   /* identity map of the 2 MiB that */
-    adrp x1, ipcb_boot_l1                   /* holds this code (the MMU comes */
-    adrp x3, ipcb_boot_l2                   /* on under it)                   */
+15: adrp x9, ipcb_image_l3                  /* not 2 MiB-aligned as linked:   */
+16: cmp x6, x7                              /* each 2 MiB of the image window */
+    b.hs 14f                                /* through a level-3 table        */
+    ubfx x3, x6, #21, #9
+    orr x8, x9, #3
+    str x8, [x1, x3, lsl #3]                /* image_l2[va] = next l3 table   */
+    mov x10, xzr
+17: add x11, x6, x10, lsl #12               /* x11 = VA of page x10           */
+    sub x8, x11, x20                        /* its physical page              */
+    orr x8, x8, x5
+    orr x8, x8, #2                          /* a page, not a block            */
+    str x8, [x9, x10, lsl #3]               /* l3[page] = RAM page at pa      */
+    add x10, x10, #1
+    cmp x10, #512
+    b.lo 17b
+    add x9, x9, #4096
+    add x6, x6, #(1 << 21)
+    b 16b
+
+14: adrp x0, ipcb_boot_l0                   /* identity map of the 2 MiB      */
+    adrp x1, ipcb_boot_l1                   /* blocks that hold this code     */
+    adrp x3, ipcb_boot_l2                   /* (the MMU comes on under it)    */
     ubfx x7, x12, #39, #9
     orr x8, x1, #3
     str x8, [x0, x7, lsl #3]                /* boot_l0[pa >> 39] = boot_l1    */
@@ -263,6 +291,13 @@ ipcb_secondary_start:
     and x8, x12, #0xffffffffffe00000
     orr x8, x8, x5
     str x8, [x3, x7, lsl #3]                /* boot_l2[pa >> 21] = its block  */
+    adrp x9, __ipcb_boot_end                /* and the block of its end (the  */
+    add x9, x9, :lo12:__ipcb_boot_end       /* next one, when the image is    */
+    sub x9, x9, #1                          /* not 2 MiB-aligned as linked;   */
+    ubfx x7, x9, #21, #9                    /* in the same GiB: kernel.ld     */
+    and x8, x9, #0xffffffffffe00000         /* keeps the boot code small)     */
+    orr x8, x8, x5
+    str x8, [x3, x7, lsl #3]
 
     adrp x0, ipcb_kernel_l0                 /* the kernel's half:             */
     adrp x1, ipcb_kernel_l1
@@ -314,6 +349,8 @@ ipcb_secondary_start:
     str x1, [x0, :lo12:{doff}]              /* IPCB_DIRECT_OFFSET             */
     adrp x0, {limit}
     str x22, [x0, :lo12:{limit}]            /* IPCB_RAM_MAP_LIMIT             */
+    adrp x0, {skew}
+    str x25, [x0, :lo12:{skew}]             /* IPCB_LOAD_SKEW                 */
     adrp x0, {empty}
     sub x1, x0, x20
     str x1, [x0, :lo12:{empty}]             /* IPCB_EMPTY_TTBR0               */
@@ -366,6 +403,8 @@ ipcb_kernel_l1:   .skip 4096
 ipcb_kernel_l2:   .skip 4096
 ipcb_image_l2:    .skip 4096
 ipcb_boot_l2:     .skip 4096
+ipcb_image_l3:    .skip 2 * 4096              /* an image not 2 MiB-aligned as  */
+                                            /* linked: 4 KiB pages, 2 blocks  */
     .global ipcb_empty_l0
 ipcb_empty_l0:    .skip 4096
     .balign 16
@@ -385,11 +424,34 @@ ipcb_boot_stack_top:
     pv = sym crate::paging::IPCB_PV_OFFSET,
     empty = sym crate::paging::IPCB_EMPTY_TTBR0,
     limit = sym crate::paging::IPCB_RAM_MAP_LIMIT,
+    skew = sym IPCB_LOAD_SKEW,
     dwin = sym crate::paging::IPCB_DEVICE_WINDOW_PA,
     params = sym crate::smp::IPCB_SMP_PARAMS,
     sstack = sym crate::smp::IPCB_SMP_STACK,
     sstack_size = const crate::smp::DRIVER_STACK_SIZE,
 );
+
+/// How far (in bytes, modulo 2 MiB) the loader put the image off its
+/// link address: 0 when it followed the Image header (`text_offset` from a
+/// 2 MiB boundary). Written once by the boot code.
+#[unsafe(no_mangle)]
+pub static IPCB_LOAD_SKEW: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Where the loader put the image and what its header asked for, when it
+/// did not follow the header: (physical address of the image,
+/// `text_offset`). The boot code then maps the image by 4 KiB pages
+/// instead of 2 MiB blocks, so the kernel runs all the same; the board's
+/// glue reports it in one `IPCB warn` line.
+pub fn misplaced_load() -> Option<(u64, u64)> {
+    if IPCB_LOAD_SKEW.load(core::sync::atomic::Ordering::Relaxed) == 0 {
+        return None;
+    }
+    unsafe extern "C" {
+        static __kernel_start: u8;
+    }
+    let va = core::ptr::addr_of!(__kernel_start) as u64;
+    Some((crate::paging::virt_to_phys(va), va & 0x1F_FFFF))
+}
 
 /// What the boot loader told us, through the device tree.
 #[derive(Clone, Copy, Debug)]

@@ -69,8 +69,10 @@ pub const DRIVER_STACK_SIZE: usize = 256 * 1024;
 const MIN_FRAMES_BYTES: u64 = 16 << 20;
 /// PSCI `CPU_ON` (SMC64).
 const PSCI_CPU_ON: u64 = 0xC400_0003;
-/// How long a CPU may take to come up, in seconds of the generic timer.
-const START_TIMEOUT_DIV: u64 = 5; // 1/5 s
+/// How long a CPU may take to come up, in seconds of the generic timer
+/// (under plain TCG on a busy host a vCPU thread may wait that long for a
+/// host CPU).
+const START_TIMEOUT_SECS: u64 = 2;
 
 /// How the firmware starts a CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,6 +252,14 @@ static ONLINE: AtomicUsize = AtomicUsize::new(0);
 static EL_MISMATCH: AtomicUsize = AtomicUsize::new(0);
 /// The runtime's entry for secondaries (`fn(usize) -> !`, as usize).
 static ENTRY: AtomicUsize = AtomicUsize::new(0);
+/// No CPU is being started (see [`STARTING`]).
+const NOT_STARTING: usize = usize::MAX;
+/// The index of the CPU the boot CPU is waiting for. The CPU claims it
+/// when it comes up, or the boot CPU takes it back when it gives up
+/// waiting (both by compare-and-swap to [`NOT_STARTING`]): a CPU that
+/// comes up after the boot CPU gave up finds it taken and parks for good,
+/// instead of joining a kernel that no longer counts it.
+static STARTING: AtomicUsize = AtomicUsize::new(NOT_STARTING);
 
 struct Console;
 
@@ -444,15 +454,18 @@ unsafe fn start_one(plan: &Plan, index: usize, desc: CpuDesc) -> Result<(), &'st
     let before = ONLINE.load(Ordering::Acquire);
     clean_to_poc(addr_of!(IPCB_SMP_PARAMS) as u64);
     let entry = image_pa(addr_of!(ipcb_secondary_start));
+    STARTING.store(index, Ordering::Release);
     match plan.cfg.start {
         Start::Psci { smc } => {
             let r = psci_cpu_on(smc, desc.mpidr, entry);
             if r != 0 {
+                STARTING.store(NOT_STARTING, Ordering::Release);
                 return Err(if r == -4 { "PSCI CPU_ON: already on" } else { "PSCI CPU_ON failed" });
             }
         }
         Start::SpinTable => {
             if desc.release == 0 || !paging::in_direct_map(desc.release) {
+                STARTING.store(NOT_STARTING, Ordering::Release);
                 return Err("no spin-table release address");
             }
             let p = paging::phys_to_virt(desc.release) as *mut u64;
@@ -465,12 +478,19 @@ unsafe fn start_one(plan: &Plan, index: usize, desc: CpuDesc) -> Result<(), &'st
     }
     let freq = counter_freq().max(1);
     let t0 = crate::pmu::ticks();
+    let mut claimed = false;
     while ONLINE.load(Ordering::Acquire) == before {
         if EL_MISMATCH.load(Ordering::Acquire) != 0 {
             return Err("a CPU came up at another exception level: later ones not started");
         }
-        if crate::pmu::ticks().wrapping_sub(t0) > freq / START_TIMEOUT_DIV {
-            return Err("a CPU did not come up: later ones not started");
+        if !claimed && crate::pmu::ticks().wrapping_sub(t0) > freq * START_TIMEOUT_SECS {
+            // Give up, unless the CPU has just claimed its start: then it
+            // is on its way online, and we wait for it.
+            let give_up = STARTING.compare_exchange(index, NOT_STARTING, Ordering::AcqRel, Ordering::Acquire);
+            if give_up.is_ok() {
+                return Err("a CPU did not come up: later ones not started");
+            }
+            claimed = true;
         }
         relax();
     }
@@ -549,6 +569,10 @@ extern "C" fn ipcb_secondary_main(el: u64) -> ! {
         crate::cpu::halt();
     }
     let index = cpu_index();
+    if STARTING.compare_exchange(index, NOT_STARTING, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        // Too late: the boot CPU gave up on this CPU and goes on without it.
+        crate::cpu::halt();
+    }
     // SAFETY: this CPU's first Rust code: interrupts masked, its own
     // `.percpu` copy mapped (a clone of the boot CPU's, whose per-CPU
     // block `init` now resets for this CPU).

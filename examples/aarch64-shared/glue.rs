@@ -217,7 +217,8 @@ static EXIT_HOW: AtomicU8 = AtomicU8::new(EXIT_PARK);
 /// `-semihosting`.
 pub const SEMIHOSTING_WORD: &str = "exit=semihosting";
 
-/// The command line without [`SEMIHOSTING_WORD`], and whether it was there.
+/// The command line without [`SEMIHOSTING_WORD`], when that word is not
+/// its first.
 static mut CMDLINE: [u8; 1024] = [0; 1024];
 
 /// `cmdline` without the word [`SEMIHOSTING_WORD`] (copied into
@@ -269,7 +270,9 @@ pub fn exit(status: u8) -> ! {
 /// The board-independent rest of the boot, on the boot CPU after
 /// `cpu::init`: choose how the run ends ([`exit`]: `exit=semihosting` on
 /// the command line, else the PSCI conduit of the device tree at `dtb`),
-/// parse the rest of the kernel command line, set up the kernel state
+/// say in an `IPCB warn` line when the loader misplaced the image
+/// (`arch_aarch64::boot::misplaced_load`), parse the rest of the kernel
+/// command line, set up the kernel state
 /// with `frames`, run the scenarios and benchmarks (never returns).
 /// `el` and `dtb` are also for the diagnostics.
 pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64>) -> ! {
@@ -281,6 +284,13 @@ pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64
         (false, None) => EXIT_PARK,
     };
     EXIT_HOW.store(how, Ordering::Relaxed);
+    if let Some((pa, text_offset)) = arch_aarch64::boot::misplaced_load() {
+        kprintln!(
+            ThisBoard,
+            "IPCB warn reason=\"image loaded at {:#x}, not text_offset {:#x} from a 2 MiB boundary as its Image header asks: mapped by 4 KiB pages instead of 2 MiB blocks\"",
+            pa, text_offset
+        );
+    }
     let config = match bench::parse_cmdline(cmdline) {
         Ok(c) => c,
         Err(w) => {

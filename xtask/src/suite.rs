@@ -177,7 +177,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::many_arm,
     );
     suite.step(
-        "qemu-virt-aarch64 Image through U-Boot booti (-smp 4, bootargs from U-Boot, PSCI SYSTEM_OFF): passes, every core verified",
+        "qemu-virt-aarch64 Image through U-Boot booti at EL1 and EL2 (-smp 4, bootargs from U-Boot, PSCI SYSTEM_OFF): passes, every core verified",
         Suite::uboot,
     );
     if board.name != ARM_BOARD {
@@ -440,22 +440,36 @@ impl Suite<'_> {
     }
 
     /// The Arm `virt` kernel's Linux `Image` through U-Boot (`uboot`), with
-    /// [`UBOOT_SMP`] CPUs under TCG: it must pass with every core
-    /// verified, having got U-Boot's `bootargs`, and end with PSCI
-    /// `SYSTEM_OFF` (no semihosting).
+    /// [`UBOOT_SMP`] CPUs under TCG, at EL1 (PSCI over `hvc`), then at EL2
+    /// (`virtualization=on`: U-Boot and the kernel at EL2, PSCI over
+    /// `smc`): it must pass with every core verified, at that EL, having
+    /// got U-Boot's `bootargs`, and end with PSCI `SYSTEM_OFF` (no
+    /// semihosting).
     fn uboot(&mut self) -> StepResult {
-        let variant = board::Variant { smp: Some(UBOOT_SMP), ..board::Variant::default() };
-        let b = board::find_base(ARM_BOARD)
-            .and_then(|base| board::apply(base, &variant))
-            .map_err(err_string)?;
-        prereq::ensure_qemu(b).map_err(err_string)?;
-        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
-        let cmdline = format!("rounds={UBOOT_ROUNDS} runs={UBOOT_RUNS} warmup=1 sweep=0");
-        let o = crate::uboot::boot_image(self.ws, b, &kernel, &cmdline, self.timeout)
-            .map_err(err_string)?;
-        check_pass(&o, b.expected_benches)?;
-        crate::uboot::check_bootargs(&o.transcript, UBOOT_ROUNDS, UBOOT_RUNS)?;
-        check_cores(&o.transcript, UBOOT_SMP, PARALLEL_BENCHES)
+        for el in [1, 2] {
+            let variant = board::Variant {
+                el: Some(el),
+                smp: Some(UBOOT_SMP),
+                ..board::Variant::default()
+            };
+            let b = board::find_base(ARM_BOARD)
+                .and_then(|base| board::apply(base, &variant))
+                .map_err(err_string)?;
+            prereq::ensure_qemu(b).map_err(err_string)?;
+            let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
+            let cmdline = format!("rounds={UBOOT_ROUNDS} runs={UBOOT_RUNS} warmup=1 sweep=0");
+            let o = crate::uboot::boot_image(self.ws, b, &kernel, &cmdline, self.timeout)
+                .map_err(err_string)?;
+            let at = |e: String| format!("EL{el}: {e}");
+            check_pass(&o, b.expected_benches).map_err(at)?;
+            crate::uboot::check_bootargs(&o.transcript, UBOOT_ROUNDS, UBOOT_RUNS).map_err(at)?;
+            check_cores(&o.transcript, UBOOT_SMP, PARALLEL_BENCHES).map_err(at)?;
+            match o.transcript.hello.as_ref().and_then(|h| h.el) {
+                Some(e) if e == el => {}
+                other => return Err(at(format!("the kernel ran at EL {other:?}"))),
+            }
+        }
+        Ok(())
     }
 
     /// The board with `n` CPUs under plain TCG: every core must report

@@ -19,8 +19,10 @@
 //!   which needs no set-up in QEMU.
 //! * **Exit**: Arm semihosting (`-semihosting`) works on this machine as on
 //!   `virt` (it is a CPU feature, not a board device): 33 pass, 35 a check
-//!   failed, 37 panic. On a real Pi 3 it would be an undefined instruction,
-//!   so this image is for QEMU; the `rpi5` example shows the hardware way.
+//!   failed, 37 panic. The kernel uses it only when the command line says
+//!   `exit=semihosting` (`cargo xtask` adds it): on a real Pi 3 it would be
+//!   an undefined instruction, so without the word the kernel parks the
+//!   core after `IPCB end` (no PSCI on the Pi 3).
 //!
 //! **defmt**: compiled in and written nowhere, as on `virt` (the second
 //! `-serial` is the mini-UART, left unused).

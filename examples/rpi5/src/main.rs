@@ -4,9 +4,10 @@
 //! `kernel_2712.img` and the `config.txt` that boots it, and
 //! `docs/raspberry-pi.md` says how to run it.
 //!
-//! * **Boot**: the firmware in the EEPROM loads the raw image at `0x80000`
-//!   and its TF-A (BL31) enters it at EL2 on core 0 with `x0` = the device
-//!   tree. The A76 has VHE, so the kernel keeps EL2 (`HCR_EL2.E2H`, `TGE`)
+//! * **Boot**: the firmware in the EEPROM loads the raw image (which
+//!   starts with the Linux arm64 Image header, `text_offset` 0x80000) at
+//!   `0x80000` and its TF-A (BL31) enters it at EL2 on core 0 with `x0` =
+//!   the device tree. The A76 has VHE, so the kernel keeps EL2 (`HCR_EL2.E2H`, `TGE`)
 //!   and runs the user tasks under the EL2&0 regime; built with the `el1`
 //!   feature it drops to EL1 instead. `IPCB hello` names the level.
 //! * **Cores 1-3** stay powered off in TF-A until the kernel starts them
@@ -24,8 +25,9 @@
 //!   the 3-pin JST connector), which the firmware sets up at 115200 8N1
 //!   (`enable_uart=1`).
 //! * **End**: no semihosting on hardware: after `IPCB end` the kernel
-//!   waits for the UART to drain and parks the core (`wfi` with interrupts
-//!   masked). Power-cycle to run again.
+//!   waits for the UART to drain and calls PSCI `SYSTEM_OFF` through `smc`
+//!   (the device tree's `/psci` method); if TF-A declines, it parks the
+//!   core. Power-cycle to run again.
 //!
 //! **defmt**: compiled in and written nowhere, as on the other Arm boards.
 
