@@ -522,13 +522,23 @@ pub enum Medium<'a> {
         /// The kernel ELF inside it (for decoding its defmt output).
         elf: &'a Path,
     },
+    /// A directory QEMU presents as a FAT disk (`-drive
+    /// file=fat:rw:DIR`): an EFI system partition the firmware boots.
+    FatDisk {
+        /// The directory.
+        dir: &'a Path,
+        /// The kernel ELF in it (for decoding its defmt output).
+        elf: &'a Path,
+    },
 }
 
 impl Medium<'_> {
     /// The kernel ELF that boots, whose `.defmt` section decodes `defmt.bin`.
     pub fn elf(&self) -> &Path {
         match self {
-            Medium::Kernel { elf, .. } | Medium::Cdrom { elf, .. } => elf,
+            Medium::Kernel { elf, .. }
+            | Medium::Cdrom { elf, .. }
+            | Medium::FatDisk { elf, .. } => elf,
         }
     }
 }
@@ -578,6 +588,13 @@ pub fn qemu_args(
         Medium::Cdrom { iso, .. } => {
             args.push("-cdrom".into());
             args.push(iso.as_os_str().to_owned());
+        }
+        Medium::FatDisk { dir, .. } => {
+            let mut drive = OsString::from("file=fat:rw:");
+            drive.push(dir);
+            drive.push(",format=raw");
+            args.push("-drive".into());
+            args.push(drive);
         }
     }
     args.extend(accel.qemu_args(board).into_iter().map(OsString::from));

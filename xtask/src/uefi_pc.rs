@@ -13,6 +13,10 @@
 //!   boot entries there), made for each boot and moved into the run's
 //!   output directory afterwards.
 //!
+//! * [`boot_esp`]: the same with the kernel ELF on an EFI system
+//!   partition (a directory QEMU presents as a FAT disk) that GRUB EFI
+//!   boots from, as on a PC whose ESP holds GRUB ([`make_esp`]:
+//!   `grub-mkstandalone`); made for the boot and removed after it.
 //! * [`boot_small`]: the bad input of the memory map, on the BIOS path:
 //!   too little RAM for the kernel ([`check_no_room`]), and RAM for fewer
 //!   per-CPU regions than CPUs ([`check_fewer_cores`]).
@@ -155,6 +159,51 @@ pub fn iso_for(
     }
 }
 
+/// Where GRUB EFI goes on the EFI system partition: the removable-media
+/// path, which the firmware boots with no boot entry of its own.
+pub const ESP_BOOT_FILE: &str = "EFI/BOOT/BOOTX64.EFI";
+/// Where the kernel goes on it.
+pub const ESP_KERNEL: &str = "boot/kernel.elf";
+
+/// The configuration built into the standalone GRUB EFI image: find the
+/// partition that holds the kernel, boot it with multiboot2.
+pub fn esp_grub_cfg(cmdline: &str) -> String {
+    format!(
+        "search --no-floppy --file --set=root /{ESP_KERNEL}\n{}",
+        image::grub_cfg(cmdline).replace("/boot/kernel.elf", &format!("/{ESP_KERNEL}"))
+    )
+}
+
+/// Writes an EFI system partition for `kernel` into `dir` (emptied first):
+/// GRUB EFI as [`ESP_BOOT_FILE`], one file made by `grub-mkstandalone`
+/// with its configuration ([`esp_grub_cfg`]) inside, and the kernel ELF as
+/// [`ESP_KERNEL`]: what a UEFI PC's ESP (or a FAT USB stick) holds.
+pub fn make_esp(ws: &Workspace, kernel: &Path, cmdline: &str, dir: &Path) -> Result<()> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    let boot_file = dir.join(ESP_BOOT_FILE);
+    let kernel_file = dir.join(ESP_KERNEL);
+    for d in [boot_file.parent(), kernel_file.parent()]
+        .into_iter()
+        .flatten()
+    {
+        fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    fs::copy(kernel, &kernel_file).with_context(|| format!("cannot copy {}", kernel.display()))?;
+    let cfg = dir.with_extension("grub.cfg");
+    fs::write(&cfg, esp_grub_cfg(cmdline))?;
+    let mut cmd = ws.command("grub-mkstandalone");
+    cmd.args(["-O", "x86_64-efi", "-o"])
+        .arg(&boot_file)
+        .arg("--modules=part_gpt part_msdos fat search search_fs_file multiboot2 normal")
+        .arg(format!("boot/grub/grub.cfg={}", cfg.display()));
+    let r = capture(cmd)
+        .context("grub-mkstandalone failed (it needs grub-common and grub-efi-amd64-bin)");
+    let _ = fs::remove_file(&cfg);
+    r.map(|_| ())
+}
+
 /// Boot `iso` (holding `kernel`, booted with `cmdline`) under OVMF with
 /// `mem` of RAM and `smp` CPUs under plain TCG.
 #[allow(clippy::too_many_arguments)]
@@ -168,8 +217,58 @@ pub fn boot_iso(
     smp: u32,
     timeout: Duration,
 ) -> Result<BootOutcome> {
+    let medium = Medium::Cdrom { iso, elf: kernel };
+    boot_ovmf(
+        ws,
+        base,
+        medium,
+        cmdline,
+        mem,
+        smp,
+        timeout,
+        &format!("ovmf-{mem}-smp{smp}"),
+    )
+}
+
+/// Make an EFI system partition for `kernel` ([`make_esp`]) and boot it
+/// under OVMF, like [`boot_iso`].
+#[allow(clippy::too_many_arguments)]
+pub fn boot_esp(
+    ws: &Workspace,
+    base: &'static Board,
+    kernel: &Path,
+    cmdline: &str,
+    mem: &str,
+    smp: u32,
+    timeout: Duration,
+) -> Result<BootOutcome> {
+    let label = format!("esp-{mem}-smp{smp}");
+    let dir = ws
+        .ipcb_dir()
+        .join(format!("{label}-{}", std::process::id()));
+    make_esp(ws, kernel, cmdline, &dir)?;
+    let medium = Medium::FatDisk {
+        dir: &dir,
+        elf: kernel,
+    };
+    let o = boot_ovmf(ws, base, medium, cmdline, mem, smp, timeout, &label);
+    let _ = fs::remove_dir_all(&dir);
+    o
+}
+
+/// One boot of `medium` under OVMF.
+#[allow(clippy::too_many_arguments)]
+fn boot_ovmf(
+    ws: &Workspace,
+    base: &'static Board,
+    medium: Medium<'_>,
+    cmdline: &str,
+    mem: &str,
+    smp: u32,
+    timeout: Duration,
+    label: &str,
+) -> Result<BootOutcome> {
     prereq::ensure_firmware(&prereq::OVMF)?;
-    let label = format!("ovmf-{mem}-smp{smp}");
     let vars = ws
         .ipcb_dir()
         .join(format!("ovmf-vars-{label}-{}.fd", std::process::id()));
@@ -179,10 +278,10 @@ pub fn boot_iso(
     let spec = BootSpec {
         board: b,
         accel: Accel::Tcg,
-        medium: Medium::Cdrom { iso, elf: kernel },
+        medium,
         cmdline,
         timeout: Some(timeout),
-        label: Some(&label),
+        label: Some(label),
         progress: Progress::Normal,
         strict: true,
         echo_defmt: false,
@@ -311,10 +410,11 @@ pub fn check_efi_map(o: &BootOutcome, min_mib: u64) -> std::result::Result<(), S
 mod tests {
     use super::*;
 
-    /// The suite's OVMF boots on their own, from the kernel `cargo xtask
-    /// build` made: `cargo test -p xtask -- --ignored ovmf`.
+    /// The suite's OVMF boots on their own (the ISO, then the ESP), from
+    /// the kernel `cargo xtask build` made: `cargo test -p xtask --
+    /// --ignored ovmf`.
     #[test]
-    #[ignore = "boots QEMU under OVMF twice (about 20 s); needs a built kernel"]
+    #[ignore = "boots QEMU under OVMF twice (about 30 s); needs a built kernel"]
     fn ovmf_boots_the_hybrid_iso() {
         use crate::suite::{GRUB_CMDLINE, PARALLEL_BENCHES, check_cores, check_pass};
         let ws = Workspace::locate().unwrap();
@@ -322,22 +422,15 @@ mod tests {
         let kernel = ws.release_artifact(base.target, base.kernel_package);
         let iso = ws.ipcb_dir().join("test-ovmf-pc-x86_64.iso");
         let iso = image::make_iso(&ws, base, &kernel, GRUB_CMDLINE, &iso).unwrap();
-        for (mem, smp, min_mib) in [("2G", 4, 1280), ("8G", 8, 7 * 1024)] {
-            let o = boot_iso(
-                &ws,
-                base,
-                &iso,
-                &kernel,
-                GRUB_CMDLINE,
-                mem,
-                smp,
-                Duration::from_secs(300),
-            )
-            .unwrap();
-            check_pass(&o, base.expected_benches).unwrap();
-            check_cores(&o.transcript, smp, PARALLEL_BENCHES).unwrap();
-            check_efi_map(&o, min_mib).unwrap();
-        }
+        let t = Duration::from_secs(300);
+        let o = boot_iso(&ws, base, &iso, &kernel, GRUB_CMDLINE, "2G", 4, t).unwrap();
+        check_pass(&o, base.expected_benches).unwrap();
+        check_cores(&o.transcript, 4, PARALLEL_BENCHES).unwrap();
+        check_efi_map(&o, 1280).unwrap();
+        let o = boot_esp(&ws, base, &kernel, GRUB_CMDLINE, "8G", 8, t).unwrap();
+        check_pass(&o, base.expected_benches).unwrap();
+        check_cores(&o.transcript, 8, PARALLEL_BENCHES).unwrap();
+        check_efi_map(&o, 7 * 1024).unwrap();
     }
 
     /// The suite's small-RAM boots on their own: `cargo test -p xtask --
@@ -354,6 +447,27 @@ mod tests {
         let o = boot_small(&ws, base, &kernel, cmdline, "30M", 8, t).unwrap();
         crate::suite::check_pass(&o, base.expected_benches).unwrap();
         assert_eq!(check_fewer_cores(&o, 8), Ok(4));
+    }
+
+    #[test]
+    fn the_esp_boots_the_kernel_it_holds() {
+        let cfg = esp_grub_cfg("rounds=5");
+        assert!(cfg.starts_with("search --no-floppy --file --set=root /boot/kernel.elf\n"));
+        assert!(cfg.contains("multiboot2 /boot/kernel.elf rounds=5\n"));
+        let base = board::find_base("pc-x86_64").unwrap();
+        let medium = Medium::FatDisk {
+            dir: Path::new("/o/esp"),
+            elf: Path::new("/k"),
+        };
+        let args: Vec<String> = board::qemu_args(base, Accel::Tcg, &medium, Path::new("/o"))
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        assert!(
+            args.join(" ")
+                .contains("-drive file=fat:rw:/o/esp,format=raw")
+        );
+        assert_eq!(medium.elf(), Path::new("/k"));
     }
 
     #[test]
