@@ -358,6 +358,25 @@ mod tests {
     }
 
     #[test]
+    fn a_1_tib_server_with_256_cpus() {
+        // E820 of a big server: low memory, RAM up to 3 GiB, the PCI hole,
+        // then the rest of 1 TiB from 4 GiB.
+        let mut m = MemMap::new(GIB, Source::E820);
+        m.add(0, 0x9_F000);
+        m.add(MIB, 3 * GIB - MIB);
+        m.add(4 * GIB, 1024 * GIB - 3 * GIB);
+        assert_eq!(m.total >> 20, 1024 * 1024 - 1);
+        m.remove(MIB, 4 * MIB); // the image
+        m.remove(0, MIB);
+        let mut chunks = [0u64; 256];
+        let p = plan(&mut m, 2 * MIB, 16 * MIB, &mut chunks);
+        assert_eq!(p.chunks, 256);
+        assert!(chunks.windows(2).all(|w| w[0] + 2 * MIB <= w[1]));
+        assert!(chunks[255] + 2 * MIB <= p.frames.start && p.frames.end == GIB);
+        assert_eq!(p.frames.len(), GIB - 4 * MIB - 512 * MIB);
+    }
+
+    #[test]
     fn plan_stops_before_eating_the_frames() {
         // 128 MiB of RAM, image at 1 MiB.
         let mut m = MemMap::new(GIB, Source::E820);
