@@ -46,6 +46,7 @@
 
 mod accel;
 mod bench;
+mod compare;
 mod board;
 mod boot;
 mod defmt_log;
@@ -78,6 +79,17 @@ use crate::util::{Workspace, one_line};
 /// A parsed command line.
 #[derive(Debug, PartialEq)]
 enum Cmd {
+    /// `compare`
+    Compare {
+        /// The older results.json.
+        old: PathBuf,
+        /// The newer results.json.
+        new: PathBuf,
+        /// Regression threshold in percent (`None`: the default).
+        threshold: Option<f64>,
+        /// Compare unlike runs anyway.
+        force: bool,
+    },
     /// `build`
     Build {
         /// Board.
@@ -359,6 +371,26 @@ fn cli() -> Command {
                 .arg(cmdline_arg("Kernel command line in cmdline.txt (default rounds=20000 runs=5)")),
         )
         .subcommand(
+            Command::new("compare")
+                .about("Compare two results.json figure by figure; exit 1 when a figure regressed past the threshold")
+                .arg(Arg::new("old").value_name("OLD.json").required(true).value_parser(value_parser!(PathBuf)))
+                .arg(Arg::new("new").value_name("NEW.json").required(true).value_parser(value_parser!(PathBuf)))
+                .arg(
+                    Arg::new("threshold")
+                        .long("threshold")
+                        .value_name("PCT")
+                        .allow_negative_numbers(true)
+                        .value_parser(value_parser!(f64))
+                        .help("Growth in percent that counts as a regression (default 0 under icount, where every change is exact; 5 otherwise)"),
+                )
+                .arg(
+                    Arg::new("force")
+                        .long("force")
+                        .action(ArgAction::SetTrue)
+                        .help("Compare files of different boards, accelerators, counters or benches"),
+                ),
+        )
+        .subcommand(
             Command::new("iso")
                 .about("Make a hybrid (BIOS + UEFI) GRUB2 ISO that boots the kernel with multiboot2")
                 .arg(board_arg())
@@ -389,6 +421,12 @@ fn parse(m: &ArgMatches) -> Cmd {
             .unwrap_or_default()
     };
     match name {
+        "compare" => Cmd::Compare {
+            old: sub.get_one::<PathBuf>("old").cloned().unwrap_or_default(),
+            new: sub.get_one::<PathBuf>("new").cloned().unwrap_or_default(),
+            threshold: sub.get_one::<f64>("threshold").copied(),
+            force: sub.get_flag("force"),
+        },
         "build" => Cmd::Build { board },
         "run" => Cmd::Run {
             board,
@@ -437,8 +475,13 @@ fn absolute(p: Option<PathBuf>, what: &str) -> Result<Option<PathBuf>> {
 }
 
 fn run(cmd: Cmd) -> Result<ExitCode> {
+    if let Cmd::Compare { old, new, threshold, force } = &cmd {
+        let ok = compare::cmd_compare(old, new, *threshold, *force)?;
+        return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
     let ws = Workspace::locate()?;
     match cmd {
+        Cmd::Compare { .. } => unreachable!("handled above"),
         Cmd::Build { board } => {
             let board = board::find(&board)?;
             prereq::ensure_targets(&ws)?;
