@@ -102,9 +102,25 @@ pub const RASPI3_BOARD: &str = "raspi3b";
 /// The Raspberry Pi 5 board whose image the suite of every other board
 /// makes and checks.
 pub const RPI5_BOARD: &str = "rpi5";
-/// The first instruction of `ipcb_start`, `msr daifset, #0xf`: what a raw
-/// image must begin with (the loader jumps to its first byte).
+/// The first instruction of `ipcb_start`, `msr daifset, #0xf`: where a
+/// raw image's first instruction (the Linux arm64 Image header's `code0`,
+/// a branch over the header) must lead (the loader jumps to its first
+/// byte).
 pub const BOOT_FIRST_INSN: u32 = 0xd503_4fdf;
+
+/// Where an arm64 image's first instruction leads: itself when it is not a
+/// `b`, else the branch target (the Image header's `code0`). Returns the
+/// instruction there.
+pub fn entry_insn(image: &[u8]) -> Option<u32> {
+    let word = |off: usize| image.get(off..off + 4).map(|w| u32::from_le_bytes(w.try_into().unwrap()));
+    let first = word(0)?;
+    if first & 0xFC00_0000 != 0x1400_0000 {
+        return Some(first);
+    }
+    // b imm26: a signed word offset.
+    let off = (((first & 0x03FF_FFFF) << 6) as i32 >> 6) * 4;
+    word(usize::try_from(off).ok()?)
+}
 
 /// A step's outcome: `Err` holds the one-line reason.
 type StepResult = std::result::Result<(), String>;
@@ -849,11 +865,17 @@ pub fn check_rpi5_files(
     config: &str,
     max_footprint: u64,
 ) -> StepResult {
-    let first = image.get(..4).map(|w| u32::from_le_bytes(w.try_into().unwrap()));
-    if first != Some(BOOT_FIRST_INSN) {
-        return Err(format!(
-            "kernel_2712.img does not begin with ipcb_start (msr daifset, #0xf) but {first:#x?}"
-        ));
+    if image.get(0x38..0x3C) != Some(&b"ARM\x64"[..]) {
+        return Err("kernel_2712.img has no Linux arm64 Image header (magic ARM\\x64 at 0x38)".to_string());
+    }
+    match entry_insn(image) {
+        Some(BOOT_FIRST_INSN) => {}
+        other => {
+            return Err(format!(
+                "kernel_2712.img's first instruction does not lead to ipcb_start (msr daifset, #0xf) but to {}",
+                other.map_or("nothing".to_string(), |i| format!("{i:#010x}"))
+            ));
+        }
     }
     if image.len() as u64 != footprint {
         return Err(format!(
@@ -1039,14 +1061,24 @@ mod tests {
     #[test]
     fn rpi5_files_check() {
         let config = image::rpi5_config_txt(board::RPI5_DTB_ADDRESS);
-        let mut img = BOOT_FIRST_INSN.to_le_bytes().to_vec();
-        img.resize(64, 0);
-        assert_eq!(check_rpi5_files(&img, 64, &config, 128), Ok(()));
-        assert!(check_rpi5_files(&img, 64, &config, 32).unwrap_err().contains("over 32"));
-        assert!(check_rpi5_files(&img, 96, &config, 128).unwrap_err().contains("not padded"));
-        assert!(check_rpi5_files(&img, 64, "arm_64bit=1\n", 128).unwrap_err().contains("config.txt"));
-        img[0] = 0;
-        assert!(check_rpi5_files(&img, 64, &config, 128).unwrap_err().contains("ipcb_start"));
+        // The Image header: code0 = b +0x40 (over the header), magic at 0x38.
+        let mut img = 0x1400_0010u32.to_le_bytes().to_vec();
+        img.resize(0x38, 0);
+        img.extend_from_slice(b"ARM\x64");
+        img.resize(0x40, 0);
+        img.extend_from_slice(&BOOT_FIRST_INSN.to_le_bytes());
+        img.resize(128, 0);
+        assert_eq!(entry_insn(&img), Some(BOOT_FIRST_INSN));
+        assert_eq!(check_rpi5_files(&img, 128, &config, 256), Ok(()));
+        assert!(check_rpi5_files(&img, 128, &config, 64).unwrap_err().contains("over 64"));
+        assert!(check_rpi5_files(&img, 192, &config, 256).unwrap_err().contains("not padded"));
+        assert!(check_rpi5_files(&img, 128, "arm_64bit=1\n", 256).unwrap_err().contains("config.txt"));
+        let mut bad = img.clone();
+        bad[0x40] = 0;
+        assert!(check_rpi5_files(&bad, 128, &config, 256).unwrap_err().contains("does not lead to ipcb_start"));
+        let mut headless = img.clone();
+        headless[0x38] = 0;
+        assert!(check_rpi5_files(&headless, 128, &config, 256).unwrap_err().contains("no Linux arm64 Image header"));
     }
 
     #[test]
