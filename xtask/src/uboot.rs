@@ -223,7 +223,10 @@ pub fn boot_image(
         let _ = fs::write(out_dir.join("qemu-stderr.log"), &stderr);
     }
     let exit = (!killed && code.is_some()).then(|| power_off_exit(qemu::classify(code), &run.transcript));
-    let (hung, stuck_after_end) = (hung || (!killed && code.is_none()), stuck_after_end);
+    // QEMU that did not exit within the grace after its console closed
+    // was killed by `wait`: after the end line, stuck; before, hung.
+    let lost = !killed && code.is_none();
+    let (hung, stuck_after_end) = (hung || (lost && !end_seen), stuck_after_end || (lost && end_seen));
     let secs = start.elapsed().as_secs_f64();
     match (exit, code) {
         (Some(GuestExit::Other(_)) | None, _) | (_, None) => match exit {
