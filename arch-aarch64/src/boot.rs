@@ -58,8 +58,9 @@
 //!    peripherals must never be mapped as Normal memory, which the CPU may
 //!    read speculatively and cache); the board's device GiB
 //!    (`__device_window_pa`, Device-nGnRE, never executable) at
-//!    `DEVICE_VA` (entry 511). `TTBR0` identity-maps the 2 MiB block of the
-//!    boot code for the moment the MMU comes on. Then it invalidates the
+//!    `DEVICE_VA` (entry 511). `TTBR0` identity-maps the 2 MiB block (two,
+//!    for a misplaced image) of the boot code for the moment the MMU comes
+//!    on. Then it invalidates the
 //!    data cache over `.bss` (the tables included): that was written with
 //!    the MMU and caches off, and a stale line left by the firmware would
 //!    hide those writes once the caches are on;
@@ -70,6 +71,7 @@
 //! The board's linker script (or its build script, with `--defsym`) must
 //! define `__bss_start`, `__bss_end` (both 16-byte aligned),
 //! `__kernel_start`, `__kernel_end` (the image's footprint),
+//! `__ipcb_boot_end` (the end of `.text.ipcb_boot`),
 //! `__ipcb_text_offset` and `__ipcb_image_size` (the header's fields),
 //! `__device_window_pa` (the 1 GiB-aligned physical base of the device
 //! window), `__ram_map_limit` (how much of the kernel's GiB is RAM, from its

@@ -5,7 +5,8 @@
 //! * **The kernel half** (`TTBR1`, built by `boot.rs`, shared by every
 //!   space, global): the image at its linked address (in the GiB at
 //!   [`crate::boot::KERNEL_VA_BASE`]), each 2 MiB block it spans mapped
-//!   onto the block the loader put it in; the direct map: the GiB of RAM
+//!   onto the block the loader put it in (by 4 KiB pages when the loader
+//!   misplaced it: `boot::misplaced_load`); the direct map: the GiB of RAM
 //!   that holds the image, at [`DIRECT_MAP_VA`] in 2 MiB blocks up to the
 //!   board's RAM limit, never executable; and the board's device GiB at
 //!   [`DEVICE_VA`]. All are EL1-only (`AP = 00`: any EL0 access is a
