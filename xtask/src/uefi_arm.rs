@@ -158,6 +158,14 @@ pub fn write_esp(ws: &Workspace, board: &Board, kernel: &Path, dir: &Path, cmdli
     Ok(Esp { dir: dir.to_path_buf(), boot_file, cmdline: cmdline_path })
 }
 
+/// Before a QEMU boot of `board`: AAVMF installed (root: with apt; else a
+/// one-line error naming the package), and the run's ESP at `esp` for
+/// `kernel` with `cmdline`.
+pub fn prepare_boot(ws: &Workspace, board: &Board, kernel: &Path, esp: &Path, cmdline: &str) -> Result<Esp> {
+    crate::prereq::ensure_firmware(&crate::prereq::AAVMF)?;
+    write_esp(ws, board, kernel, esp, cmdline)
+}
+
 /// QEMU's boot medium for the ESP at `esp`: AAVMF and the FAT directory;
 /// no network card, so that a boot that misses the ESP stops at the
 /// firmware instead of waiting on PXE.
