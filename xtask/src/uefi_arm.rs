@@ -287,6 +287,23 @@ mod tests {
         assert!(check_no_acpi(&other).unwrap_err().contains("naming"));
     }
 
+    /// The bad-input lines the UEFI application and the kernel print
+    /// (`examples/uefi-aarch64`), as the host decodes them.
+    #[test]
+    fn bad_input_lines_decode() {
+        use crate::protocol::{Line, parse_line};
+        let spcr = "IPCB warn reason=\"no SPCR table: no console after ExitBootServices (only UEFI's until now); the run goes on unseen and powers off\"";
+        let madt = "IPCB warn reason=\"the MADT lists 300 CPUs, more than the 256 the kernel drives: using the first 256\"";
+        for l in [spcr, madt] {
+            assert!(matches!(parse_line(l), Ok(Line::Warn(_))), "{l}");
+        }
+        let none = "IPCB fail bench=boot core=0 reason=\"UEFI gave neither ACPI tables nor a device tree: no CPUs, console or PSCI to find\"";
+        match parse_line(none) {
+            Ok(Line::Fail(f)) => assert_eq!((f.bench.as_str(), f.core), ("boot", Some(0))),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn power_off_takes_the_end_line_as_the_verdict() {
         let b = crate::board::find_base(BOARD).unwrap();
