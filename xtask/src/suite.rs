@@ -225,7 +225,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     }
     if board.name != crate::uefi_arm::BOARD {
         suite.step(
-            "uefi-aarch64 BOOTAA64.EFI under AAVMF (virt GICv3, neoverse-n1, ACPI only, icount): -smp 8 at EL1 and EL2 and -smp 80, every core verified; without ACPI: one IPCB fail line, powered off",
+            "uefi-aarch64 BOOTAA64.EFI under AAVMF (virt GICv3, neoverse-n1, ACPI only, icount): -smp 8 at EL1 and EL2 and -smp 80, every core verified; load options from the UEFI shell; without ACPI: one IPCB fail line, powered off",
             Suite::uefi_aarch64,
         );
     }
@@ -546,8 +546,9 @@ impl Suite<'_> {
     /// MADT, started by PSCI through the FADT's conduit (hvc at EL1; smc
     /// at EL2, where AAVMF runs with `virtualization=on`), the console from
     /// the SPCR; every core must report verified parallel results. Then an
-    /// Altra's 80 cores (GICv3, MPIDR Aff1 clusters) with few rounds, and
-    /// the bad input of no ACPI tables.
+    /// Altra's 80 cores (GICv3, MPIDR Aff1 clusters) with few rounds, the
+    /// command line from the load options (started from the UEFI shell),
+    /// and the bad input of no ACPI tables.
     fn uefi_aarch64(&mut self) -> StepResult {
         prereq::ensure_firmware(&prereq::AAVMF).map_err(err_string)?;
         let base = board::find_base(crate::uefi_arm::BOARD).map_err(err_string)?;
@@ -567,6 +568,9 @@ impl Suite<'_> {
         check_pass(&o, b.expected_benches).map_err(|e| format!("-smp {MANY_CORES_ARM}: {e}"))?;
         check_cores(&o.transcript, MANY_CORES_ARM, PARALLEL_BENCHES)
             .map_err(|e| format!("-smp {MANY_CORES_ARM}: {e}"))?;
+        // The command line from the load options (the UEFI shell's).
+        let kernel = image::build(self.ws, base, &[]).map_err(err_string)?;
+        crate::uefi_arm::check_load_options(self.ws, base, &kernel, self.timeout)?;
         // Bad input: no ACPI tables (AAVMF then gives a device tree only).
         let mut no_acpi = base.clone();
         no_acpi.machine_args = crate::uefi_arm::NO_ACPI_MACHINE;

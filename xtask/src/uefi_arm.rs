@@ -19,6 +19,7 @@
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -210,6 +211,76 @@ pub fn check_no_acpi(o: &crate::boot::BootOutcome) -> std::result::Result<(), St
         other => Err(format!(
             "the machine did not power off cleanly: {}",
             other.map_or("QEMU killed (hang)".to_string(), |e| e.describe())
+        )),
+    }
+}
+
+/// `rounds=` of the UEFI shell boot ([`check_load_options`]).
+pub const SHELL_ROUNDS: u64 = 300;
+/// `runs=` of the UEFI shell boot.
+pub const SHELL_RUNS: u32 = 1;
+
+/// The load options win over `cmdline.txt`: an ESP without the
+/// removable-media file, so that AAVMF falls back to its UEFI shell, whose
+/// `startup.nsh` starts the application (`\ipcb.efi`) with
+/// `rounds=SHELL_ROUNDS runs=SHELL_RUNS`; a `cmdline.txt` beside it says
+/// otherwise. Plain TCG with 2 CPUs (the shell's 5 s countdown is wall
+/// time there): the kernel's `IPCB config` must show the shell's words
+/// and the run pass.
+pub fn check_load_options(
+    ws: &Workspace,
+    board: &Board,
+    kernel: &Path,
+    timeout: Duration,
+) -> std::result::Result<(), String> {
+    let fail = |e: anyhow::Error| format!("{e:#}");
+    crate::prereq::ensure_firmware(&crate::prereq::AAVMF).map_err(fail)?;
+    let out_dir = ws.new_out_dir(board.name, "tcg", Some("shell")).map_err(fail)?;
+    let esp = out_dir.join(ESP_DIR);
+    let efi = build_loader(ws, board, kernel).map_err(fail)?;
+    let words = format!("rounds={SHELL_ROUNDS} runs={SHELL_RUNS} warmup=0 sweep=0");
+    let write = |name: &str, bytes: &[u8]| {
+        fs::create_dir_all(&esp)
+            .and_then(|()| fs::write(esp.join(name), bytes))
+            .map_err(|e| format!("{}: {e}", esp.join(name).display()))
+    };
+    write("ipcb.efi", &fs::read(&efi).map_err(|e| format!("{}: {e}", efi.display()))?)?;
+    write("startup.nsh", format!("fs0:\\ipcb.efi {words}\r\n").as_bytes())?;
+    write("cmdline.txt", b"rounds=7 runs=7\n")?;
+    let mut cmd = crate::prereq::qemu_command(board);
+    cmd.current_dir(&ws.root);
+    cmd.args(board.machine_args);
+    cmd.args(["-display", "none", "-monitor", "none", "-no-reboot", "-serial", "stdio"]);
+    cmd.args(qemu_medium_args(&esp));
+    cmd.args(["-accel", "tcg", "-cpu", board.tcg_cpu, "-smp", "2"]);
+    eprintln!(
+        "[ipcb] booting {} from the UEFI shell (startup.nsh: ipcb.efi {words}) under tcg ...; output in {}",
+        board.name,
+        out_dir.display()
+    );
+    let mut t = Transcript::default();
+    let mut from_options = false;
+    let raw = crate::qemu::run_streaming(cmd, Some(&out_dir.join("console.log")), Some(timeout), |n, text, complete| {
+        from_options |= text.contains("command line from load options");
+        match t.feed(n, text, complete) {
+            Ok(Some(crate::protocol::Line::End(_))) => crate::qemu::Flow::ExpectExit,
+            Ok(_) => crate::qemu::Flow::Continue,
+            Err(_) => crate::qemu::Flow::Stop,
+        }
+    })
+    .map_err(fail)?;
+    let seen = t.config.as_ref().map(|c| (c.rounds, c.runs));
+    if seen != Some((SHELL_ROUNDS, SHELL_RUNS)) || !from_options {
+        return Err(format!(
+            "from the UEFI shell: IPCB config rounds/runs {seen:?}, expected the shell's ({SHELL_ROUNDS}, {SHELL_RUNS}) from the load options (last line: \"{}\")",
+            t.last_line
+        ));
+    }
+    match (t.end, raw.code, raw.killed()) {
+        (Some(EndStatus::Pass), Some(0), false) => Ok(()),
+        (end, code, killed) => Err(format!(
+            "from the UEFI shell: end {end:?}, QEMU status {code:?}{}",
+            if killed { " (killed)" } else { "" }
         )),
     }
 }
