@@ -16,14 +16,24 @@
 //! subtracts `svc`'s class, so that an `svc` leaves `x9` = 0 and the Z flag;
 //! one `ccmp` then compares `x8` with 2 if it was an `svc` and sets "higher"
 //! otherwise, so that two conditional branches and a `cbnz` sort every case:
-//! `reply_recv` leaves after six instructions, `call` after six, the rest
-//! (other numbers, and faults, which `ipcb_svc_other` tells apart by `x9`)
-//! after seven, and **`null`** returns with the seventh, an `eret` after
-//! the `cbnz` not taken. `null` touches nothing else: the status is the
+//! `reply_recv` leaves after six instructions, `call` after six, `invoke`
+//! after nine, the rest (other numbers, and faults, which `ipcb_svc_other`
+//! tells apart by `x9`) after ten, and **`null`** returns with the
+//! seventh, an `eret` after the `cbnz` not taken. `null` touches nothing else: the status is the
 //! `x8` = 0 the caller passed, `x9` comes back 0 (nothing of the kernel's),
 //! every other register, `SP_EL0` and the flags (`SPSR` is still the
 //! caller's) come back as they went in. (Testing `null` first would make it
 //! one instruction shorter and each IPC 1.5 longer on average.)
+//!
+//! **`invoke`** (8) leaves the vector after nine instructions (two more
+//! for the other numbers and the faults, which share its last test). It
+//! never switches threads, so it saves nothing: the Rust call preserves
+//! `x19`-`x29` and leaves `ELR`, `SPSR` and `SP_EL0` alone.
+//! `ipcb_fast_invoke(cap = x0, tag = x1, state = x2)` answers the result
+//! word in `x0` and the status in `x1`; the exit moves the status into
+//! `x8`, clears the tag `x1` and every register the Rust code may have left
+//! a kernel value in (`x2`-`x7`, `x9`-`x18`, `x30`; `x10`, `x11` too: after
+//! an `invoke` they are zero, not the thread's `pc` and `sp`), and returns.
 //!
 //! **The IPC fastpath** (`call`, `reply_recv`). The entry stores the caller's
 //! preserved state straight into its context (`cur` of the per-CPU block):
@@ -93,6 +103,24 @@ impl FastPair {
     }
     /// Take the general path.
     pub const GENERAL: FastPair = FastPair { thread: core::ptr::null_mut(), tag: 0 };
+}
+
+/// What `ipcb_fast_invoke` returns: the result word in `x0` (where the
+/// caller gets it), the status in `x1` (the entry moves it into `x8`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct InvokePair {
+    /// The op's result (`x0`).
+    pub value: u64,
+    /// 0, or an error code (`x1`).
+    pub status: u64,
+}
+
+impl From<ipc_core::Reply> for InvokePair {
+    #[inline(always)]
+    fn from(r: ipc_core::Reply) -> Self {
+        InvokePair { value: r.value, status: r.status }
+    }
 }
 
 /// What the Rust halves of the entries return: the context to resume (null
@@ -252,7 +280,10 @@ core::arch::global_asm!(
     ccmp x8, #2, #2, eq                     /* svc: x8 - 2; else C            */
     b.lo 1f                                 /* svc, x8 = 0 or 1               */
     b.eq ipcb_svc_reply_recv                /* svc, x8 = 2                    */
-    b ipcb_svc_other                        /* svc, x8 > 2; or a fault        */
+    cmp x8, #{nr_invoke}                    /* x8 = invoke and an svc?        */
+    ccmp x9, #0, #0, eq
+    b.eq ipcb_svc_invoke                    /* svc, x8 = invoke               */
+    b ipcb_svc_other                        /* svc, other x8; or a fault      */
 1:  cbnz x8, ipcb_svc_call                  /* svc, x8 = 1                    */
     eret                                    /* null: status = x8 = 0, x9 = 0  */
     .endm
@@ -364,6 +395,27 @@ ipcb_svc_reply_recv:
     ldr x3, [sp, #{ctxs}]
     bl ipcb_fast_reply_recv
     IPCB_HANDOFF
+
+    /* invoke: the kernel answers without a switch, so nothing is saved:
+       the Rust call keeps x19-x29 (the caller's, the message registers
+       among them), ELR, SPSR and SP_EL0. ipcb_fast_invoke(cap = x0,
+       tag = x1, state = x2) answers x0 = the result, x1 = the status; then
+       status into x8, tag x1 = 0, and every register the Rust code may
+       have left a kernel value in cleared (x2-x7, x9-x18, x30). */
+ipcb_svc_invoke:
+    ldr x2, [sp, #{cur} + 8]                /* x2 = the kernel state          */
+    bl ipcb_fast_invoke                     /* x0 = result, x1 = status       */
+    mov x8, x1                              /* status                         */
+    ldp x1, x2, [sp]                        /* tag 0; clear x2-x7, x9-x18, x30 */
+    ldp x3, x4, [sp]
+    ldp x5, x6, [sp]
+    ldp x7, x9, [sp]
+    ldp x10, x11, [sp]
+    ldp x12, x13, [sp]
+    ldp x14, x15, [sp]
+    ldp x16, x17, [sp]
+    ldp x18, x30, [sp]
+    eret                                    /* back to the caller             */
 
     /* Declined by a fast handler, which stored x8/x0/x1: store the message
        registers (the rest is saved) and take the general path. */
@@ -501,6 +553,7 @@ ipcb_trap_common:                           /* x0 = vector; frame.x[0..2] saved 
     driver_sp = const P_DRIVER_SP,
     dummy = const P_DUMMY,
     ec_svc = const ec::SVC64,
+    nr_invoke = const ipc_core::Syscall::Invoke as u64,
     x24 = const OFF_X24,
     x26 = const OFF_X26,
     x28 = const OFF_X28,

@@ -57,7 +57,7 @@ pub mod semihosting;
 pub mod smp;
 
 pub use context::Context;
-pub use entry::{FastPair, ResumePair, TrapFrame};
+pub use entry::{FastPair, InvokePair, ResumePair, TrapFrame};
 
 use ipc_core::Arch;
 use runtime::mem::FrameAlloc;

@@ -43,6 +43,9 @@ pub struct PerCpu {
     pub cur_top: u64,
     /// Stack pointer of the runtime driver while user code runs.
     pub driver_rsp: u64,
+    /// The user stack pointer during an `invoke` (the entry's one save
+    /// slot: the invoke path saves nothing else).
+    pub user_rsp: u64,
     /// Scratch context: the current one before the first thread runs.
     pub dummy: Context,
 }
@@ -53,6 +56,8 @@ pub const P_KSTACK: usize = core::mem::offset_of!(PerCpu, kstack_top);
 pub const P_TOP: usize = core::mem::offset_of!(PerCpu, cur_top);
 /// Offset of [`PerCpu::driver_rsp`].
 pub const P_DRIVER_RSP: usize = core::mem::offset_of!(PerCpu, driver_rsp);
+/// Offset of [`PerCpu::user_rsp`].
+pub const P_USER_RSP: usize = core::mem::offset_of!(PerCpu, user_rsp);
 /// Offset of [`PerCpu::dummy`].
 pub const P_DUMMY: usize = core::mem::offset_of!(PerCpu, dummy);
 
@@ -66,6 +71,7 @@ pub static mut IPCB_PERCPU: PerCpu = PerCpu {
     kstack_top: 0,
     cur_top: 0,
     driver_rsp: 0,
+    user_rsp: 0,
     dummy: Context {
         rax: 0, rdi: 0, rsi: 0, r12: 0, r13: 0, r14: 0, r15: 0, rbx: 0, rbp: 0, rsp: 0,
         rip: 0,

@@ -10,16 +10,22 @@
 //! to that CPU's copy at the same virtual address (`smp.rs`), so the entry
 //! needs no per-CPU instruction at all.
 //!
-//! **The fastpath.** `syscall` 0 (`null`) returns at once (`test rax,
-//! rax; jz` to `sysretq`: no register touched; the whole 64-bit number is
-//! tested, so `1 << 32` is not taken for `null`). Otherwise the entry points
-//! `rsp` into the current thread's context (the per-CPU block keeps its
-//! address plus `CTX_TOP`) and pushes `rcx` (user `rip`), the user `rsp`,
-//! `rbp` and `rbx` straight into it, switches to the kernel stack, pushes
-//! `rsi` (the tag) and calls `ipcb_fast_handler(cap, tag, number)`: the
-//! arguments are already in `rdi` and `rsi`, the number is copied to `rdx`.
-//! The message registers are `r12`-`r15`, callee-saved in the SysV ABI, so
-//! the Rust code leaves them alone. The handler answers in `rax`:
+//! **The dispatch.** One `cmp rax, 1` sorts the number (all 64 bits, so
+//! `1 << 32` is neither `null` nor `call`): below is `null` (0), which
+//! returns at once (`jb` to `sysretq`: no register touched); equal is
+//! `call` (1), on its way after the third instruction; then `invoke` (8)
+//! after the fifth, `reply_recv` (2) after the seventh, everything else to
+//! the general path.
+//!
+//! **The IPC fastpath** (`call`, `reply_recv`). The entry points `rsp`
+//! into the current thread's context (the per-CPU block keeps its address
+//! plus `CTX_TOP`) and pushes `rcx` (user `rip`), the user `rsp`, `rbp`
+//! and `rbx` straight into it, switches to the kernel stack, pushes `rsi`
+//! (the tag) and calls `ipcb_fast_call(cap, tag)` or
+//! `ipcb_fast_reply_recv(cap, tag)`: the arguments are already in `rdi`
+//! and `rsi`. The message registers are `r12`-`r15`, callee-saved in the
+//! SysV ABI, so the Rust code leaves them alone. The handler answers in
+//! `rax`:
 //!
 //! * **a context top** (hand-off): the IPC went straight to that thread,
 //!   which becomes current; its `rip`, `rsp`, `rbx` and `rbp` are loaded
@@ -30,6 +36,16 @@
 //!   arguments into the current context; the assembly stores the message
 //!   registers (the rest is there already) and calls
 //!   `ipcb_syscall_handler`, the general path.
+//!
+//! **`invoke`** never switches threads, so it saves only what the Rust
+//! call would clobber and the reply needs: the user `rsp` (in the per-CPU
+//! block) and `rcx` (the user `rip`, on the kernel stack). Then
+//! `ipcb_fast_invoke(cap, tag)` answers an [`ipc_core::Reply`] in
+//! `rax:rdx` (status, result word), and the exit puts the result into
+//! `rdi`, zeroes the tag `rsi` and every register the Rust code may have
+//! left a kernel value in (`rdx`, `r8`-`r10`; `r11` gets the fixed user
+//! `rflags`). `rbx`, `rbp` and `r12`-`r15` are callee-saved: the caller's
+//! own values come back, as the ABI says.
 //!
 //! **The full exit** (`ipcb_exit_to_user`, after the general path, a user
 //! fault, or from the driver) gets two contexts: `rax` = the thread to run,
@@ -58,13 +74,12 @@ use crate::context::{
     OFF_RSP, USER_RFLAGS,
 };
 #[cfg(target_os = "none")]
-use crate::cpu::{P_DRIVER_RSP, P_DUMMY, P_KSTACK, P_TOP};
+use crate::cpu::{P_DRIVER_RSP, P_DUMMY, P_KSTACK, P_TOP, P_USER_RSP};
 
-/// What the fast handler returns: `top` = the receiver's context address
-/// plus [`CTX_TOP`] on a hand-off (the entry keeps the current thread in
-/// that form), 0 for "take the general path" (`null` never gets here: the
-/// entry answers it itself);
-/// `badge` = the badge the receiver gets.
+/// What the IPC fast handlers return: `top` = the receiver's context
+/// address plus [`CTX_TOP`] on a hand-off (the entry keeps the current
+/// thread in that form), 0 for "take the general path"; `badge` = the
+/// badge the receiver gets.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct FastPair {
@@ -139,12 +154,10 @@ impl TrapFrame {
 #[cfg(target_os = "none")]
 core::arch::global_asm!(
     r#"
-    .section .text.ipcb_entry, "ax"
-    .balign 64
-    .global ipcb_syscall_entry
-ipcb_syscall_entry:
-    test rax, rax                           /* all 64 bits: 1 << 32 is no null */
-    jz 9f                                   /* null: back at once              */
+    /* call and reply_recv: point rsp into the current context and push
+       the caller's rip, rsp, rbp, rbx into it; then onto the (empty)
+       kernel stack with the tag. Touches no flags. */
+    .macro IPCB_SAVE
     mov r10, rsp                            /* r10 is clobbered by the ABI     */
     mov rsp, [rip + {pcpu} + {p_top}]       /* the current context's save area */
     push rcx                                /* ctx.rip                         */
@@ -153,13 +166,14 @@ ipcb_syscall_entry:
     push rbx                                /* ctx.rbx                         */
     mov rsp, [rip + {pcpu} + {p_kstack}]    /* onto the (empty) kernel stack   */
     push rsi                                /* the tag                         */
-    mov rdx, rax                            /* fast(cap = rdi, tag = rsi, nr)  */
-    call ipcb_fast_handler                  /* rax = top | 0, rdx = badge      */
+    .endm
+
+    /* After a fast handler: rax = the receiver's context top or 0, rdx =
+       its badge. Hand off: load the receiver's rip, rsp, rbx, rbp; r12-r15
+       (the message) and rsi (the tag) cross as they are. */
+    .macro IPCB_HANDOFF
     test rax, rax
     jz 6f                                   /* 0: the general path             */
-    /* Hand-off: the caller's rip, rsp, rbx, rbp are in its context; load
-       the receiver's from its own; r12-r15 (the message) and rsi (the tag)
-       cross as they are. */
     pop rsi                                 /* rsi = the sender's tag          */
     mov [rip + {pcpu} + {p_top}], rax       /* current = receiver              */
     mov rbx, [rax + {rbx} - {top}]
@@ -174,20 +188,66 @@ ipcb_syscall_entry:
     xor r9d, r9d
     xor r10d, r10d
     sysretq
+    .endm
+
+    .section .text.ipcb_entry, "ax"
+    .balign 64
+    .global ipcb_syscall_entry
+ipcb_syscall_entry:
+    cmp rax, 1                              /* all 64 bits: 1 << 32 is neither */
+    jb 9f                                   /* 0, null: back at once           */
+    jne 5f                                  /* not call                        */
+    IPCB_SAVE
+    call ipcb_fast_call                     /* (cap = rdi, tag = rsi): rax = top | 0, rdx = badge */
+    IPCB_HANDOFF
 
 9:  sysretq                                 /* null: rcx, r11 from `syscall`   */
+
+5:  cmp rax, {nr_invoke}
+    je 8f                                   /* invoke                          */
+    IPCB_SAVE
+    cmp rax, 2
+    jne 7f                                  /* neither: the general path       */
+    call ipcb_fast_reply_recv               /* (cap = rdi, tag = rsi)          */
+    IPCB_HANDOFF
+
+7:  /* Any other number: store the arguments (rip, rsp, rbx, rbp are in the
+       context already), then the message registers and the general path. */
+    mov rcx, [rip + {pcpu} + {p_top}]
+    mov [rcx + {rax} - {top}], rax
+    mov [rcx + {rdi} - {top}], rdi
+    mov [rcx + {rsi} - {top}], rsi
+    jmp 4f
 
 6:  /* General path: the handler stored rax/rdi/rsi and the entry rip, rsp,
        rbx, rbp; store the message registers. */
     mov rcx, [rip + {pcpu} + {p_top}]
-    mov [rcx + {r12} - {top}], r12
+4:  mov [rcx + {r12} - {top}], r12
     mov [rcx + {r13} - {top}], r13
     mov [rcx + {r14} - {top}], r14
     mov [rcx + {r15} - {top}], r15
     mov rsp, [rip + {pcpu} + {p_kstack}]
     sub rsp, 8                              /* 16-byte alignment for the call  */
     call ipcb_syscall_handler               /* rax = next ctx, rdx = regs_from */
-    /* fall through */
+    jmp ipcb_exit_to_user
+
+8:  /* invoke: answered by the kernel, no switch. Save the user rsp and rip
+       (the Rust call clobbers r10 and rcx), call the handler on the kernel
+       stack, reply. rbx, rbp, r12-r15 are callee-saved: the caller's. */
+    mov [rip + {pcpu} + {p_user_rsp}], rsp  /* the user stack pointer          */
+    mov rsp, [rip + {pcpu} + {p_kstack}]    /* onto the (empty) kernel stack   */
+    push rcx                                /* the user rip                    */
+    call ipcb_fast_invoke                   /* (cap = rdi, tag = rsi): rax = status, rdx = value */
+    pop rcx                                 /* rip for sysretq                 */
+    mov rsp, [rip + {pcpu} + {p_user_rsp}]  /* back on the user stack          */
+    mov rdi, rdx                            /* the result word                 */
+    xor edx, edx                            /* scrub: no kernel value leaves   */
+    xor esi, esi                            /* the reply's tag: 0              */
+    xor r8d, r8d
+    xor r9d, r9d
+    xor r10d, r10d
+    mov r11d, {rflags}
+    sysretq
 
     .global ipcb_exit_to_user
 ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from */
@@ -350,6 +410,8 @@ ipcb_trap_stubs:
     rflags = const USER_RFLAGS,
     p_driver_rsp = const P_DRIVER_RSP,
     p_dummy = const P_DUMMY,
+    p_user_rsp = const P_USER_RSP,
+    nr_invoke = const ipc_core::Syscall::Invoke as u64,
     rax = const OFF_RAX,
     rdi = const OFF_RDI,
     rsi = const OFF_RSI,

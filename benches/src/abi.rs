@@ -24,6 +24,15 @@ pub mod nr {
     pub const YIELD: u64 = 6;
     /// End the calling thread.
     pub const EXIT: u64 = 7;
+    /// Invoke the kernel object in a capability: op = the tag's label;
+    /// reply = status and one result word (in the badge register).
+    pub const INVOKE: u64 = 8;
+}
+
+/// Ops of a thread capability (the label of an `invoke` tag).
+pub mod thread_op {
+    /// Returns early: status 0, the capability's badge as the result.
+    pub const PING: u64 = 1;
 }
 
 /// Service calls: numbers from 16 up, answered by the runtime.
@@ -61,6 +70,8 @@ pub mod status {
     pub const PARTNER_DIED: u64 = 8;
     /// The runtime has no such service call.
     pub const UNSUPPORTED_SERVICE: u64 = 9;
+    /// `invoke`: the object has no op with the tag's label.
+    pub const UNKNOWN_OP: u64 = 10;
 }
 
 /// Indices of the start-up words in the UTCB (docs/abi.md "Start-up
@@ -96,8 +107,11 @@ pub mod role {
     pub const CLIENT: u64 = 1;
     /// IPC server: `reply_recv` loop.
     pub const SERVER: u64 = 2;
-    /// Measured `null` syscall loop.
-    pub const SYSCALL: u64 = 3;
+    /// Measured `null` syscall loop (the `null` and `floor` benches).
+    pub const NULL: u64 = 3;
+    /// Measured `invoke` loop: `ping` on the thread's own capability (the
+    /// `syscall` bench).
+    pub const INVOKE: u64 = 4;
     /// Unknown syscall numbers are refused.
     pub const BAD_SYSCALL: u64 = 16;
     /// Empty and out-of-range capability slots are refused.
@@ -207,6 +221,7 @@ mod tests {
             (nr::REPLY, Syscall::Reply),
             (nr::YIELD, Syscall::Yield),
             (nr::EXIT, Syscall::Exit),
+            (nr::INVOKE, Syscall::Invoke),
         ] {
             assert_eq!(Syscall::from_word(n), Some(s));
         }
@@ -220,12 +235,14 @@ mod tests {
             (status::INVALID_ARGUMENT, Error::InvalidArgument),
             (status::PARTNER_DIED, Error::PartnerDied),
             (status::UNSUPPORTED_SERVICE, Error::UnsupportedService),
+            (status::UNKNOWN_OP, Error::UnknownOp),
         ] {
             assert_eq!(e.code(), c);
         }
+        assert_eq!(tag(super::thread_op::PING, 0), ipc_core::ThreadOp::Ping.tag().0);
         assert_eq!(super::MSG_MAX_WORDS, ipc_core::MSG_MAX_WORDS);
         assert_eq!(super::service::PUTC, ipc_core::SERVICE_BASE);
-        // Syscall numbers 8..16 are unused: the bad-syscall scenario's 12.
+        // Syscall numbers 9..16 are unused: the bad-syscall scenario's 12.
         assert_eq!(Syscall::from_word(12), None);
         const { assert!(12 < ipc_core::SERVICE_BASE) };
         // Slot 15 exists (and the runtime leaves it empty); 1000 does not.

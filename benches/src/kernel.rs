@@ -23,6 +23,11 @@ pub trait Kernel {
     /// the kernel must leave alone).
     fn null(&mut self, mr0: u64) -> (u64, u64);
 
+    /// `invoke` on capability slot `cap` with `tag` (op in the label);
+    /// returns the status and the result word. The message registers are
+    /// the caller's own afterwards.
+    fn invoke(&mut self, cap: u64, tag: u64) -> (u64, u64);
+
     /// UTCB word `k` (message words from 4 up; the `report` deltas).
     fn utcb(&self, k: usize) -> u64;
 

@@ -9,7 +9,9 @@
 //!
 //! * the IPC client (role 1) and server (role 2): the `call` /
 //!   `reply_recv` loop measured as `ipc-intra` and `ipc-inter`;
-//! * the `null` syscall loop (role 3): `syscall`;
+//! * the `null` syscall loop (role 3): `null` and `floor`;
+//! * the `invoke` loop (role 4): `syscall`, L4Re's syscall benchmark: a
+//!   control op (`ping`) on the thread's own capability;
 //! * correctness scenarios (roles 16..=21), which check that bad input gets
 //!   the documented error, and fault scenarios (32..=37), which the kernel
 //!   must survive by killing the task.
@@ -19,6 +21,7 @@
 //! | 1 | IPC client: `call` loop, reports each measured run | every reply checks out |
 //! | 2 | IPC server: `recv`, then `reply_recv` loop | every request checks out |
 //! | 3 | `null` loop, reports each measured run | status 0, MR0 unchanged |
+//! | 4 | `invoke` loop (`ping` on the thread capability in word 14), reports each measured run | status 0, result = the badge in word 15 |
 //! | 16 | syscall 12; syscall 1000, `1 << 32`, `(1 << 32) + 1`, `u64::MAX` | `InvalidSyscall`; `UnsupportedService` each |
 //! | 17 | `call` on slots 15 (empty, the last), 1000, `u64::MAX` | `InvalidCap` each |
 //! | 18 | `recv` on the send-only capability (word 14) | `NoRights` |

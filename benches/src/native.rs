@@ -37,6 +37,11 @@ impl Kernel for Native {
     }
 
     #[inline(always)]
+    fn invoke(&mut self, cap: u64, tag: u64) -> (u64, u64) {
+        sys::invoke(cap, tag)
+    }
+
+    #[inline(always)]
     fn utcb(&self, k: usize) -> u64 {
         self.utcb.get(k)
     }

@@ -6,7 +6,9 @@
 //!   warm-up) reports the deltas for `2 * rounds` one-way IPCs.
 //! * **Server** (role 2): `recv` once, then check each message and answer
 //!   it with `reply_recv`, forever.
-//! * **Syscall loop** (role 3): like the client, with one `null` per round.
+//! * **Null loop** (role 3): like the client, with one `null` per round.
+//! * **Invoke loop** (role 4): like the client, with one `invoke` per
+//!   round: `ping` on the thread's own capability, status and badge checked.
 //! * **Scenarios** (16 and up): see [`crate::scenario`].
 //!
 //! Round numbers run on across runs and are counted separately but
@@ -16,7 +18,8 @@
 //! wakes its blocked client with `PartnerDied`, which the client reports as
 //! a status failure; a dead client leaves the server blocked, harmlessly.
 //!
-//! The measured loops ([`client_rounds`], [`server_loop`], [`null_rounds`])
+//! The measured loops ([`client_rounds`], [`server_loop`], [`null_rounds`],
+//! [`invoke_rounds`])
 //! are `#[inline(never)]` so that they stand alone in the disassembly, and
 //! are specialised by message length (const generics) so that they hold no
 //! length tests. They take their loop-invariant values as scalars rather
@@ -25,7 +28,7 @@
 //! `rbx` and `rbp` survive besides the message registers (docs/abi.md), so
 //! some loop state lives in stack slots all the same.
 
-use crate::abi::{MR_IN_REGS, role, what};
+use crate::abi::{MR_IN_REGS, role, tag, thread_op, what};
 use crate::job::{Job, counter_delta};
 use crate::kernel::Kernel;
 use crate::msg::{
@@ -41,7 +44,8 @@ pub fn run<K: Kernel>(k: &mut K, job: &Job) {
     let result = match job.role {
         role::CLIENT => client(k, job),
         role::SERVER => server(k, job),
-        role::SYSCALL => syscall_loop(k, job),
+        role::NULL => null_loop(k, job),
+        role::INVOKE => invoke_loop(k, job),
         id => scenario(k, job, id),
     };
     if let Err(f) = result {
@@ -224,8 +228,41 @@ pub fn server_loop<K: Kernel, const R: usize, const LONG: bool>(
 }
 
 /// Role 3: the measured `null` loop; a round is one syscall.
-fn syscall_loop<K: Kernel>(k: &mut K, job: &Job) -> Result<(), Failure> {
+fn null_loop<K: Kernel>(k: &mut K, job: &Job) -> Result<(), Failure> {
     measure(k, job, 1, null_rounds::<K>)
+}
+
+/// Role 4: the measured `invoke` loop; a round is one syscall.
+fn invoke_loop<K: Kernel>(k: &mut K, job: &Job) -> Result<(), Failure> {
+    let (cap, badge) = (job.cap, job.badge);
+    measure(k, job, 1, |k, _, n| invoke_rounds(k, cap, badge, n))
+}
+
+/// `rounds` rounds of the invoke loop: `ping` on the thread capability in
+/// `cap`; status 0 and the capability's `badge` as the result, every time.
+#[inline(never)]
+pub fn invoke_rounds<K: Kernel>(k: &mut K, cap: u64, badge: u64, rounds: u64) -> Result<(), Failure> {
+    let ping = tag(thread_op::PING, 0);
+    for _ in 0..rounds {
+        let (st, v) = k.invoke(cap, ping);
+        // One test for both: `any` is the result's difference from the
+        // badge when the status is 0 (so the result is `any ^ badge`; the
+        // cold path recomputes it from `any` alone, so that the loop need
+        // not keep a copy of the result).
+        let any = (v ^ badge) | st;
+        if any != 0 {
+            return Err(if st != 0 {
+                Failure::status(st)
+            } else {
+                Failure {
+                    what: what::BADGE,
+                    got: core::hint::black_box(any) ^ badge,
+                    expected: badge,
+                }
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Rounds `first..first + rounds` of the syscall loop: `null` with the round

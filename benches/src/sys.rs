@@ -100,6 +100,33 @@ pub fn null(mr0: u64) -> (u64, u64) {
     (status, m0)
 }
 
+/// `invoke` on capability slot `cap` with `tag`: returns (status, result
+/// word). `rdi` and `rsi` come back as the result and tag 0, the clobbered
+/// registers as zero; `rbx`, `rbp` and the message registers `r12`-`r15`
+/// are preserved, so the compiler may keep values there.
+#[inline(always)]
+pub fn invoke(cap: u64, tag: u64) -> (u64, u64) {
+    let (status, value): (u64, u64);
+    // SAFETY: as for `syscall7`; `invoke` changes only the registers
+    // declared here.
+    unsafe {
+        asm!(
+            "syscall",                             // kernel: invoke
+            inlateout("rax") nr::INVOKE => status, // number in, status out
+            inlateout("rdi") cap => value,         // capability slot in, result out
+            inlateout("rsi") tag => _,             // tag in, 0 out
+            lateout("rcx") _,                      // rcx = user rip (syscall)
+            lateout("r11") _,                      // r11 = user rflags (syscall)
+            lateout("rdx") _,                      // rdx, r8..r10: zeroed
+            lateout("r8") _,
+            lateout("r9") _,
+            lateout("r10") _,
+            options(nostack),
+        );
+    }
+    (status, value)
+}
+
 /// `exit`: end the calling thread. Never returns.
 #[inline(always)]
 pub fn exit() -> ! {

@@ -102,6 +102,32 @@ pub fn null(mr0: u64) -> (u64, u64) {
     (status, m0)
 }
 
+/// `invoke` on capability slot `cap` with `tag`: returns (status, result
+/// word). `x0` and `x1` come back as the result and tag 0, the clobbered
+/// registers as zero (`x10`, `x11`: our own `pc` and `sp`); `x19`-`x29`
+/// are preserved, the message registers `x20`-`x23` among them.
+#[inline(always)]
+pub fn invoke(cap: u64, tag: u64) -> (u64, u64) {
+    let (status, value): (u64, u64);
+    // SAFETY: as for `syscall7`; `invoke` changes only the registers
+    // declared here.
+    unsafe {
+        asm!(
+            "svc #0",                             // kernel: invoke
+            inlateout("x8") nr::INVOKE => status, // number in, status out
+            inlateout("x0") cap => value,         // capability slot in, result out
+            inlateout("x1") tag => _,             // tag in, 0 out
+            lateout("x2") _, lateout("x3") _, lateout("x4") _, lateout("x5") _,
+            lateout("x6") _, lateout("x7") _, lateout("x9") _, lateout("x10") _,
+            lateout("x11") _, lateout("x12") _, lateout("x13") _, lateout("x14") _,
+            lateout("x15") _, lateout("x16") _, lateout("x17") _, lateout("x18") _,
+            lateout("x30") _,                     // clobbered (returned as zero)
+            options(nostack),
+        );
+    }
+    (status, value)
+}
+
 /// `exit`: end the calling thread. Never returns.
 #[inline(always)]
 pub fn exit() -> ! {

@@ -35,7 +35,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use arch_aarch64::entry::ec;
 use arch_aarch64::paging;
-use arch_aarch64::{Aarch64, Context, FastPair, ResumePair, TrapFrame};
+use arch_aarch64::{Aarch64, Context, FastPair, InvokePair, ResumePair, TrapFrame};
 use ipc_core::{Fast, MessageInfo, Next, Syscall, SyscallArgs, ThreadId};
 use runtime::bench::{self, Env};
 #[cfg(feature = "inject")]
@@ -114,9 +114,17 @@ fn fast(st: &mut St, ctxs: *mut Context, args: SyscallArgs) -> FastPair {
             let ctx = unsafe { &mut *ctxs.add(usize::from(thread.0)) };
             FastPair::hand_off(ctx, badge, args.tag.0)
         }
-        // `Return` answers `null` only, which the entry takes itself.
-        Some(Fast::Return) | None => slow(st, args),
+        // `fastpath_ipc` answers `call` and `reply_recv` only.
+        Some(Fast::Return | Fast::Reply(_)) | None => slow(st, args),
     }
+}
+
+/// The `invoke` half of the `svc` entry: the kernel answers without a
+/// switch. Returns the result word (`x0`) and the status (`x1`), the order
+/// in which the entry wants them.
+#[unsafe(no_mangle)]
+extern "C" fn ipcb_fast_invoke(cap: u64, tag: u64, st: &St) -> InvokePair {
+    st.kernel.invoke(cap, MessageInfo(tag)).into()
 }
 
 /// Not for the fastpath: park the arguments in the current context (the

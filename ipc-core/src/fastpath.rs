@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The IPC fastpath: `call` and `reply_recv` between two threads of one CPU,
-//! with the message in registers, and the null syscall.
+//! with the message in registers; the `invoke` of a thread's control op;
+//! and the null syscall.
 //!
 //! [`Kernel::fastpath`] works on the syscall arguments alone: the arch can
 //! call it with the message registers still live in the CPU (on x86_64 they
@@ -22,8 +23,8 @@
 
 use crate::arch::{Arch, SyscallArgs};
 use crate::kernel::Kernel;
-use crate::object::{Dir, ThreadState, NIL};
-use crate::types::{Rights, ThreadId, Word, CAP_SLOTS};
+use crate::object::{Cap, CapSlot, Dir, ThreadState, NIL};
+use crate::types::{Error, MessageInfo, Rights, ThreadId, ThreadOp, Word, CAP_SLOTS};
 
 /// What the fastpath decided (and committed).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -41,6 +42,29 @@ pub enum Fast {
         /// Badge it receives (0 for a reply).
         badge: Word,
     },
+    /// `invoke`: return to the caller with this reply (nothing else
+    /// changed; the message registers are the caller's own).
+    Reply(Reply),
+}
+
+/// The kernel's answer to an `invoke`: the status the caller gets in its
+/// status register and the op's result word in its badge register (0 with
+/// an error). The tag comes back as 0: label 0, no words.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(C)]
+pub struct Reply {
+    /// 0, or an [`Error`] code.
+    pub status: Word,
+    /// The op's result.
+    pub value: Word,
+}
+
+impl Reply {
+    /// The reply that reports `e`.
+    #[inline(always)]
+    pub const fn error(e: Error) -> Reply {
+        Reply { status: e.code(), value: 0 }
+    }
 }
 
 impl<A: Arch> Kernel<A> {
@@ -49,10 +73,61 @@ impl<A: Arch> Kernel<A> {
     /// whole context and call [`Kernel::syscall`].
     #[inline(always)]
     pub fn fastpath(&mut self, args: SyscallArgs) -> Option<Fast> {
-        if args.op == 0 {
-            return Some(Fast::Return);
+        match args.op {
+            0 => Some(Fast::Return),
+            8 => Some(Fast::Reply(self.invoke(args.cap, args.tag))),
+            _ => self.fastpath_ipc(args),
         }
-        self.fastpath_ipc(args)
+    }
+
+    /// `invoke` of the current thread: look up capability slot `cap` in its
+    /// capability space, check the kind and the right, decode the op in
+    /// `tag`'s label and run it. Never blocks and never switches: the arch
+    /// returns to the caller with the [`Reply`].
+    ///
+    /// The one op today is [`ThreadOp::Ping`] on a thread capability with
+    /// [`Rights::CONTROL`], answered here with one compare of the slot's
+    /// kind-and-rights byte and one of the whole tag; everything else
+    /// (errors included) is sorted out by the `#[cold]` general half, which
+    /// gives the same answer for those two cases as well.
+    #[inline(always)]
+    pub fn invoke(&self, cap: Word, tag: MessageInfo) -> Reply {
+        if cap < CAP_SLOTS as Word {
+            // The slot is below CAP_SLOTS and the base a multiple of it, so
+            // `base | slot` is the slot's index in the table of all of them
+            // (and, a byte, needs no bounds check).
+            let base = self.cap_bases[usize::from(self.current)];
+            let i = usize::from(base) | cap as usize;
+            if self.caps[i].rights == CapSlot::THREAD_CONTROL && tag == ThreadOp::Ping.tag() {
+                return Reply { status: 0, value: self.caps[i].badge.0 };
+            }
+        }
+        self.invoke_general(cap, tag)
+    }
+
+    /// [`Kernel::invoke`] for every case: the documented error of each bad
+    /// argument, in the order of the checks (docs/abi.md "invoke").
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn invoke_general(&self, cap: Word, tag: MessageInfo) -> Reply {
+        let args = SyscallArgs { op: 8, cap, tag };
+        let (rights, badge) = match self.slot_cap(self.current, args) {
+            Err(e) => return Reply::error(e),
+            Ok(Cap::Null) => return Reply::error(Error::InvalidCap),
+            Ok(Cap::Endpoint { .. } | Cap::Remote { .. }) => return Reply::error(Error::WrongCapType),
+            Ok(Cap::Thread { rights, badge, .. }) => (rights, badge),
+        };
+        if !rights.contains(Rights::CONTROL) {
+            return Reply::error(Error::NoRights);
+        }
+        if !tag.is_valid() {
+            return Reply::error(Error::InvalidMessage);
+        }
+        match ThreadOp::from_label(tag.label()) {
+            Some(ThreadOp::Ping) if tag.length() == 0 => Reply { status: 0, value: badge.0 },
+            Some(ThreadOp::Ping) => Reply::error(Error::InvalidMessage),
+            None => Reply::error(Error::UnknownOp),
+        }
     }
 
     /// [`Kernel::fastpath`] for an entry that answers `null` itself (x86_64

@@ -4,7 +4,8 @@
 //! This crate is the part of a microkernel that someone else can depend on to
 //! build their own: kernel objects (tasks, threads, endpoints), capabilities
 //! with rights and badges, synchronous IPC (`call`, `reply_recv`, `send`,
-//! `recv`), the null system call, and the scheduler hand-off that makes IPC
+//! `recv`), the invocation of kernel objects (`invoke`: a thread's control
+//! ops), the null system call, and the scheduler hand-off that makes IPC
 //! cheap. It is `no_std`, contains no `unsafe`, and is generic over an
 //! [`Arch`]: the architecture crate saves the user registers into an
 //! [`Arch::Context`], calls [`Kernel::syscall`], and then resumes whatever
@@ -49,10 +50,10 @@ mod tests;
 pub mod mock;
 
 pub use arch::{Arch, SyscallArgs, UserContext};
-pub use fastpath::Fast;
+pub use fastpath::{Fast, Reply};
 pub use kernel::{Kernel, Next, RemoteKind, RemoteMsg, Services, ThreadInfo, REMOTE_WORDS};
 pub use object::{Cap, ThreadState, Utcb};
 pub use types::{
-    Badge, EndpointId, Error, MessageInfo, Rights, Syscall, TaskId, ThreadId, Word, CAP_SLOTS,
+    Badge, EndpointId, Error, MessageInfo, Rights, Syscall, TaskId, ThreadId, ThreadOp, Word, CAP_SLOTS,
     MAX_ENDPOINTS, MAX_TASKS, MAX_THREADS, MSG_MAX_WORDS, SERVICE_BASE,
 };

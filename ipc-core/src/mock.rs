@@ -235,6 +235,12 @@ impl Machine {
                     self.last = Next::Resume { thread, regs_from: cur };
                     return self.last;
                 }
+                Some(Fast::Reply(r)) => {
+                    self.cpu.set_recv_result(r.value, MessageInfo(0));
+                    self.cpu.set_status(r.status);
+                    self.last = Next::Resume { thread: cur, regs_from: cur };
+                    return self.last;
+                }
                 None => {}
             }
         }

@@ -69,6 +69,17 @@ pub enum Cap {
         /// Stamped on every message sent through this capability.
         badge: Badge,
     },
+    /// A thread: `invoke` runs its control ops ([`crate::ThreadOp`]).
+    Thread {
+        /// The thread.
+        thread: ThreadId,
+        /// What the holder may do with it ([`Rights::CONTROL`]; other
+        /// rights are dropped).
+        rights: Rights,
+        /// Returned by [`crate::ThreadOp::Ping`], so the caller can tell
+        /// which capability answered.
+        badge: Badge,
+    },
 }
 
 /// What a thread is doing.
@@ -192,18 +203,24 @@ impl Endpoint {
 }
 
 /// A capability as the kernel stores it: 16 bytes, the kind folded into
-/// the rights byte (bit 7: an endpoint; an empty slot is all zero), so the
-/// fastpath checks "an endpoint capability with this right" with one test.
+/// the rights byte (bit 7: an endpoint; bit 6: a remote endpoint; bit 5: a
+/// thread; an empty slot is all zero), so the fastpath checks "an endpoint
+/// capability with this right" with one test, and "a thread capability
+/// with the control right" with one compare.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(C, align(16))]
 pub(crate) struct CapSlot {
-    /// [`CapSlot::ENDPOINT`] | the rights; 0 for an empty slot.
+    /// The kind bit | the rights; 0 for an empty slot.
     pub(crate) rights: u8,
-    /// The endpoint (when `rights` has [`CapSlot::ENDPOINT`]).
+    /// The endpoint (when `rights` has [`CapSlot::ENDPOINT`] or
+    /// [`CapSlot::REMOTE`]).
     pub(crate) ep: EndpointId,
     /// The CPU of a [`Cap::Remote`].
     pub(crate) cpu: u8,
-    /// The badge stamped on messages sent through it.
+    /// The thread of a [`Cap::Thread`].
+    pub(crate) thread: u8,
+    /// The badge stamped on messages sent through it (an endpoint), or
+    /// returned by `ping` (a thread).
     pub(crate) badge: Badge,
 }
 
@@ -213,20 +230,36 @@ impl CapSlot {
     /// Kind bit: the slot holds a [`Cap::Remote`] (its rights byte has no
     /// right bit, so the fastpath's one test declines it).
     pub(crate) const REMOTE: u8 = 0x40;
+    /// Kind bit: the slot holds a [`Cap::Thread`]. Its only right is
+    /// [`Rights::CONTROL`] (bit 2), never SEND or RECV, so the IPC
+    /// fastpath's one test declines it too.
+    pub(crate) const THREAD: u8 = 0x20;
+    /// The rights byte of a thread capability that may run control ops:
+    /// what the `invoke` fastpath compares with.
+    pub(crate) const THREAD_CONTROL: u8 = Self::THREAD | Rights::CONTROL.0;
+    /// The right bits an endpoint capability keeps.
+    const ENDPOINT_RIGHTS: u8 = Rights::ALL.0;
     /// An empty slot.
-    pub(crate) const NULL: CapSlot = CapSlot { rights: 0, ep: EndpointId(0), cpu: 0, badge: Badge(0) };
+    pub(crate) const NULL: CapSlot =
+        CapSlot { rights: 0, ep: EndpointId(0), cpu: 0, thread: 0, badge: Badge(0) };
 
     /// The stored form of `cap`.
     pub(crate) const fn new(cap: Cap) -> Self {
         match cap {
             Cap::Null => Self::NULL,
             Cap::Endpoint { ep, rights, badge } => CapSlot {
-                rights: Self::ENDPOINT | (rights.0 & !(Self::ENDPOINT | Self::REMOTE)),
+                rights: Self::ENDPOINT | (rights.0 & Self::ENDPOINT_RIGHTS),
                 ep,
-                cpu: 0,
                 badge,
+                ..Self::NULL
             },
-            Cap::Remote { cpu, ep, badge } => CapSlot { rights: Self::REMOTE, ep, cpu, badge },
+            Cap::Remote { cpu, ep, badge } => CapSlot { rights: Self::REMOTE, ep, cpu, badge, ..Self::NULL },
+            Cap::Thread { thread, rights, badge } => CapSlot {
+                rights: Self::THREAD | (rights.0 & Rights::CONTROL.0),
+                thread: thread.0,
+                badge,
+                ..Self::NULL
+            },
         }
     }
 
@@ -234,19 +267,25 @@ impl CapSlot {
     pub(crate) const fn cap(self) -> Cap {
         if self.rights & Self::REMOTE != 0 {
             Cap::Remote { cpu: self.cpu, ep: self.ep, badge: self.badge }
-        } else if self.rights & Self::ENDPOINT == 0 {
-            Cap::Null
-        } else {
+        } else if self.rights & Self::ENDPOINT != 0 {
             Cap::Endpoint {
                 ep: self.ep,
-                rights: Rights(self.rights & !Self::ENDPOINT),
+                rights: Rights(self.rights & Self::ENDPOINT_RIGHTS),
                 badge: self.badge,
             }
+        } else if self.rights & Self::THREAD != 0 {
+            Cap::Thread {
+                thread: ThreadId(self.thread),
+                rights: Rights(self.rights & Rights::CONTROL.0),
+                badge: self.badge,
+            }
+        } else {
+            Cap::Null
         }
     }
 
     /// Does it hold an endpoint capability with every right in `need`
-    /// (which must not be empty)?
+    /// (which must be SEND, RECV or both)?
     #[inline(always)]
     pub(crate) const fn grants(self, need: Rights) -> bool {
         self.rights & need.0 == need.0

@@ -8,8 +8,8 @@ use std::format;
 
 use crate::mock::{reg, Machine, MockArch};
 use crate::{
-    Badge, Cap, EndpointId, Error, MessageInfo, Next, Rights, Syscall, TaskId, ThreadId,
-    ThreadState, Utcb,
+    Badge, Cap, EndpointId, Error, Fast, MessageInfo, Next, Reply, Rights, Syscall, TaskId,
+    ThreadId, ThreadOp, ThreadState, Utcb,
 };
 
 fn utcb() -> &'static Utcb {
@@ -333,6 +333,11 @@ fn random_world(fast: bool) -> Machine {
             let badge = Badge(0x100 * (ti as u64 + 1) + slot as u64);
             k.set_cap(*t, slot + 1, Cap::Endpoint { ep, rights, badge }).unwrap();
         }
+        // Slot 5: a thread capability with the control right; slot 6: one
+        // without (both name thread 0; `invoke` and IPC alike see them).
+        let thread = ThreadId(0);
+        k.set_cap(*t, 5, Cap::Thread { thread, rights: Rights::CONTROL, badge: Badge(0x5A + ti as u64) }).unwrap();
+        k.set_cap(*t, 6, Cap::Thread { thread, rights: Rights(0), badge: Badge(0x6A) }).unwrap();
     }
     for i in 0..5 {
         k.create_thread(tasks[i % 3], 0x1000 * i as u64, 0x8000, i as u64, Some(utcb())).unwrap();
@@ -354,6 +359,7 @@ fn fastpath_and_general_path_agree_on_random_streams() {
         Syscall::Reply,
         Syscall::Yield,
         Syscall::Null,
+        Syscall::Invoke,
     ];
     for seed in 1..200u64 {
         let mut a = random_world(true);
@@ -364,8 +370,12 @@ fn fastpath_and_general_path_agree_on_random_streams() {
                 break;
             }
             let o = ops[rng.below(ops.len() as u64) as usize];
-            let cap = rng.below(6);
-            let tag = MessageInfo::new(rng.below(1 << 8), rng.below(6) as usize);
+            let cap = rng.below(8);
+            let tag = if rng.below(4) == 0 {
+                ThreadOp::Ping.tag()
+            } else {
+                MessageInfo::new(rng.below(1 << 8), rng.below(6) as usize)
+            };
             let mrs = [rng.next(), rng.next(), rng.next(), rng.next()];
             let (na, nb) = (a.syscall(o as u64, cap, tag, &mrs), b.syscall(o as u64, cap, tag, &mrs));
             let ctx = format!("seed {seed} step {step}: {o:?} cap {cap} {tag:?}");
@@ -578,4 +588,122 @@ fn calls_between_the_kernels_of_two_cpus() {
     assert_eq!(a.status(), Error::PartnerDied.code());
     // A reply for a thread that no longer waits is dropped.
     assert!(!a.kernel.remote_reply(&died));
+}
+
+/// A thread with capabilities for `invoke`: slot 3 its own thread with the
+/// control right (badge 0x7A11), slot 4 the same without it, slot 1 an
+/// endpoint, slot 15 empty. Returns the machine, running that thread.
+fn invoke_world(fast: bool) -> (Machine, ThreadId) {
+    let mut m = Machine::new();
+    m.live_fastpath = fast;
+    m.kernel.set_fastpath(fast);
+    let k = &mut m.kernel;
+    let t = k.create_task(0x1000).unwrap();
+    let ep = k.create_endpoint().unwrap();
+    let me = k.create_thread(t, 0x40_0000, 0x7000, 1, Some(utcb())).unwrap();
+    k.set_cap(t, 1, Cap::Endpoint { ep, rights: Rights::ALL, badge: Badge(0xB1) }).unwrap();
+    k.set_cap(t, 3, Cap::Thread { thread: me, rights: Rights::CONTROL, badge: Badge(0x7A11) }).unwrap();
+    k.set_cap(t, 4, Cap::Thread { thread: me, rights: Rights(0), badge: Badge(0x7A12) }).unwrap();
+    m.start();
+    (m, me)
+}
+
+#[test]
+fn invoke_ping_on_own_thread_replies_status_and_badge() {
+    for fast in [true, false] {
+        let (mut m, me) = invoke_world(fast);
+        m.cpu.regs[reg::KEEP] = 0x5E5E;
+        for i in 0..3u64 {
+            let n = m.syscall(op(Syscall::Invoke), 3, ThreadOp::Ping.tag(), &[i, !i, 7, 8]);
+            assert_eq!(n, Next::Resume { thread: me, regs_from: me }, "fast {fast}");
+            // Status 0, the capability's badge as the result, tag 0; the
+            // message registers and the preserved register untouched.
+            assert_eq!((m.status(), m.badge(), m.tag()), (0, 0x7A11, MessageInfo(0)), "fast {fast}");
+            assert_eq!([m.mr(0), m.mr(1), m.mr(2), m.mr(3)], [i, !i, 7, 8]);
+            assert_eq!(m.cpu.regs[reg::KEEP], 0x5E5E);
+            assert_eq!(m.kernel.thread_info(me).unwrap().state, ThreadState::Ready);
+        }
+    }
+}
+
+#[test]
+fn invoke_fast_check_and_general_half_agree() {
+    let (m, _) = invoke_world(true);
+    let k = &m.kernel;
+    let tags = [
+        ThreadOp::Ping.tag(),
+        MessageInfo::new(1, 1),
+        MessageInfo(ThreadOp::Ping.tag().0 | 1 << 8),
+        MessageInfo::new(0, 0),
+        MessageInfo::new(2, 0),
+        MessageInfo::new(1 << 40 | 1, 0),
+    ];
+    for cap in [0, 1, 3, 4, 15, 16, 1000, 1 << 32 | 3, u64::MAX] {
+        for tag in tags {
+            assert_eq!(k.invoke(cap, tag), k.invoke_general(cap, tag), "cap {cap} {tag:?}");
+        }
+    }
+    assert_eq!(k.invoke(3, ThreadOp::Ping.tag()), Reply { status: 0, value: 0x7A11 });
+}
+
+#[test]
+fn invoke_bad_input_gets_the_documented_errors() {
+    for fast in [true, false] {
+        let (mut m, me) = invoke_world(fast);
+        let ping = ThreadOp::Ping.tag();
+        let cases: &[(u64, MessageInfo, Error)] = &[
+            // Capability lookup: empty, out of range.
+            (15, ping, Error::InvalidCap),
+            (0, ping, Error::InvalidCap),
+            (16, ping, Error::InvalidCap),
+            (1 << 32 | 3, ping, Error::InvalidCap),
+            (u64::MAX, ping, Error::InvalidCap),
+            // Object dispatch: an endpoint is not invoked.
+            (1, ping, Error::WrongCapType),
+            // Rights: a thread capability without CONTROL.
+            (4, ping, Error::NoRights),
+            // Op decode: unknown labels; a malformed or overlong tag.
+            (3, MessageInfo::new(0, 0), Error::UnknownOp),
+            (3, MessageInfo::new(2, 0), Error::UnknownOp),
+            (3, MessageInfo::new(1 << 40 | 1, 0), Error::UnknownOp),
+            (3, MessageInfo::new(1, 1), Error::InvalidMessage),
+            (3, MessageInfo(ping.0 | 1 << 8), Error::InvalidMessage),
+            (3, MessageInfo::new(1, 64), Error::InvalidMessage),
+        ];
+        for &(cap, tag, err) in cases {
+            let n = m.syscall(op(Syscall::Invoke), cap, tag, &[1, 2, 3, 4]);
+            assert_eq!(n, Next::Resume { thread: me, regs_from: me });
+            let ctx = format!("fast {fast} cap {cap} {tag:?}");
+            assert_eq!((m.status(), m.badge(), m.tag()), (err.code(), 0, MessageInfo(0)), "{ctx}");
+            assert_eq!([m.mr(0), m.mr(1), m.mr(2), m.mr(3)], [1, 2, 3, 4], "{ctx}");
+        }
+        // IPC on a thread capability is refused, and `invoke` leaves the
+        // thread runnable.
+        m.syscall(op(Syscall::Call), 3, MessageInfo::new(0, 0), &[]);
+        assert_eq!(m.status(), Error::WrongCapType.code());
+        m.syscall(op(Syscall::Recv), 3, MessageInfo::new(0, 0), &[]);
+        assert_eq!(m.status(), Error::WrongCapType.code());
+        assert_eq!(m.running(), Some(me));
+    }
+}
+
+#[test]
+fn thread_caps_store_and_read_back() {
+    let (m, me) = invoke_world(true);
+    let t = TaskId(0);
+    assert_eq!(m.kernel.cap(t, 3), Some(Cap::Thread { thread: me, rights: Rights::CONTROL, badge: Badge(0x7A11) }));
+    assert_eq!(m.kernel.cap(t, 4), Some(Cap::Thread { thread: me, rights: Rights(0), badge: Badge(0x7A12) }));
+    // Rights a thread capability cannot carry are dropped: never SEND or
+    // RECV, which the IPC fastpath would take for an endpoint's.
+    let mut k = Machine::new().kernel;
+    let t = k.create_task(1).unwrap();
+    let th = k.create_thread(t, 0, 0, 0, None).unwrap();
+    k.set_cap(t, 2, Cap::Thread { thread: th, rights: Rights(0xFF), badge: Badge(1) }).unwrap();
+    assert_eq!(k.cap(t, 2), Some(Cap::Thread { thread: th, rights: Rights::CONTROL, badge: Badge(1) }));
+    let bogus = Cap::Thread { thread: ThreadId(255), rights: Rights::CONTROL, badge: Badge(0) };
+    assert_eq!(k.set_cap(t, 3, bogus), Err(Error::InvalidArgument));
+    // The fastpath's answer for a syscall stream is the reply itself.
+    let (mut m, _) = invoke_world(true);
+    let args = crate::SyscallArgs { op: Syscall::Invoke as u64, cap: 3, tag: ThreadOp::Ping.tag() };
+    assert_eq!(m.kernel.fastpath(args), Some(Fast::Reply(Reply { status: 0, value: 0x7A11 })));
 }

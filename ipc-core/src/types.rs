@@ -54,6 +54,10 @@ impl Rights {
     pub const RECV: Rights = Rights(2);
     /// Both.
     pub const ALL: Rights = Rights(3);
+    /// May invoke the control ops of the thread (a thread capability's
+    /// right, [`crate::ThreadOp`]). Bit 2, so that no thread capability
+    /// ever carries the bits the IPC fastpath tests for an endpoint.
+    pub const CONTROL: Rights = Rights(4);
 
     /// Does `self` include every right in `other`?
     #[inline(always)]
@@ -107,7 +111,7 @@ impl MessageInfo {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u64)]
 pub enum Syscall {
-    /// Returns at once with status 0: the "syscall" benchmark.
+    /// Returns at once with status 0: the `null` benchmark.
     Null = 0,
     /// Send to an endpoint, then wait for the reply.
     Call = 1,
@@ -123,6 +127,9 @@ pub enum Syscall {
     Yield = 6,
     /// End the calling thread.
     Exit = 7,
+    /// Invoke the kernel object in a capability: the op is the tag's label,
+    /// the reply a status and one result word (the `syscall` benchmark).
+    Invoke = 8,
 }
 
 impl Syscall {
@@ -139,6 +146,7 @@ impl Syscall {
             5 => Syscall::Reply,
             6 => Syscall::Yield,
             7 => Syscall::Exit,
+            8 => Syscall::Invoke,
             _ => return None,
         })
     }
@@ -166,6 +174,8 @@ pub enum Error {
     PartnerDied = 8,
     /// The runtime does not implement this service call.
     UnsupportedService = 9,
+    /// `invoke`: the object has no op with the tag's label.
+    UnknownOp = 10,
 }
 
 impl Error {
@@ -173,5 +183,32 @@ impl Error {
     #[inline(always)]
     pub const fn code(self) -> Word {
         self as Word
+    }
+}
+
+/// The ops of a thread capability: the label of an `invoke` tag.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u64)]
+pub enum ThreadOp {
+    /// A control op that returns early (what L4Re's syscall benchmark
+    /// invokes on its own thread): no words in, none changed; the reply is
+    /// status 0 and the capability's badge as the result word.
+    Ping = 1,
+}
+
+impl ThreadOp {
+    /// The `invoke` tag of `op`: its label, no words, no flags.
+    #[inline(always)]
+    pub const fn tag(self) -> MessageInfo {
+        MessageInfo::new(self as Word, 0)
+    }
+
+    /// Decode a label; `None` for labels no thread op has.
+    #[inline(always)]
+    pub const fn from_label(label: Word) -> Option<ThreadOp> {
+        match label {
+            1 => Some(ThreadOp::Ping),
+            _ => None,
+        }
     }
 }

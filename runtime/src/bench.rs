@@ -39,7 +39,9 @@ pub mod role {
     /// IPC server.
     pub const SERVER: u64 = 2;
     /// Null-syscall loop.
-    pub const SYSCALL: u64 = 3;
+    pub const NULL: u64 = 3;
+    /// `invoke` loop: `ping` on the thread's own capability.
+    pub const INVOKE: u64 = 4;
 }
 
 /// Which message field the fault-injection build corrupts.
@@ -149,6 +151,9 @@ struct CapSpec {
     /// `Some(cpu)`: a [`Cap::Remote`] to endpoint 0 of that CPU's kernel
     /// (the first endpoint a scenario creates), instead of this kernel's.
     remote: Option<u8>,
+    /// `Some(i)`: a [`Cap::Thread`] for the scenario's thread `i` (set
+    /// once the threads exist), instead of an endpoint capability.
+    thread: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,8 +215,12 @@ impl Scenario {
     }
 }
 
-const SEND_B1: CapSpec = CapSpec { task: 0, slot: 2, rights: Rights::SEND, badge: 0xB1, remote: None };
-const RECV: CapSpec = CapSpec { task: 0, slot: 1, rights: Rights::RECV, badge: 0, remote: None };
+const SEND_B1: CapSpec = CapSpec { task: 0, slot: 2, rights: Rights::SEND, badge: 0xB1, remote: None, thread: None };
+const RECV: CapSpec = CapSpec { task: 0, slot: 1, rights: Rights::RECV, badge: 0, remote: None, thread: None };
+/// The `syscall` bench's capability: its one thread's own, with the
+/// control right, in slot 3 (badge: what `ping` returns).
+const OWN_THREAD: CapSpec =
+    CapSpec { task: 0, slot: 3, rights: Rights::CONTROL, badge: 0x7A11, remote: None, thread: Some(0) };
 
 /// The single thread of a test scenario; role 0 means "the scenario id".
 const TEST_THREAD: ThreadSpec = ThreadSpec { task: 0, role: 0, cap: 1, badge: 0 };
@@ -222,7 +231,7 @@ const fn test(name: &'static str, id: u64, kind: Kind) -> Scenario {
         id,
         words: 4,
         tasks: 1,
-        caps: &[CapSpec { task: 0, slot: 1, rights: Rights::SEND, badge: 0, remote: None }],
+        caps: &[CapSpec { task: 0, slot: 1, rights: Rights::SEND, badge: 0, remote: None, thread: None }],
         threads: &[TEST_THREAD],
         kind,
     }
@@ -263,27 +272,39 @@ const BENCHES: &[Scenario] = &[
         words: 4,
         id: 2,
         tasks: 2,
-        caps: &[RECV, CapSpec { task: 1, slot: 1, rights: Rights::SEND, badge: 0xC2, remote: None }],
+        caps: &[RECV, CapSpec { task: 1, slot: 1, rights: Rights::SEND, badge: 0xC2, remote: None, thread: None }],
         threads: &[
             ThreadSpec { task: 0, role: role::SERVER, cap: 1, badge: 0xC2 },
             ThreadSpec { task: 1, role: role::CLIENT, cap: 1, badge: 0 },
         ],
         kind: Kind::Bench { unit: "one-way-ipc", ops_per_round: 2 },
     },
+    // L4Re's syscall benchmark: a call the kernel answers itself, through
+    // a capability (lookup, rights, object dispatch, op decode, reply).
     Scenario {
         name: "syscall",
-        words: 4,
+        words: 0,
         id: 3,
         tasks: 1,
+        caps: &[OWN_THREAD],
+        threads: &[ThreadSpec { task: 0, role: role::INVOKE, cap: 3, badge: 0x7A11 }],
+        kind: Kind::Bench { unit: "syscall", ops_per_round: 1 },
+    },
+    // The null syscall, answered in the first instructions of the entry.
+    Scenario {
+        name: "null",
+        words: 4,
+        id: 6,
+        tasks: 1,
         caps: &[],
-        threads: &[ThreadSpec { task: 0, role: role::SYSCALL, cap: 0, badge: 0 }],
+        threads: &[ThreadSpec { task: 0, role: role::NULL, cap: 0, badge: 0 }],
         kind: Kind::Bench { unit: "syscall", ops_per_round: 1 },
     },
 ];
 
 /// The floor: the null-syscall loop with the arch's floor entry in place
-/// (enter, return at once), beside `syscall` in the table.
-const FLOOR: Scenario = Scenario { name: "floor", id: 4, ..BENCHES[2] };
+/// (enter, return at once), beside `null` in the table.
+const FLOOR: Scenario = Scenario { name: "floor", id: 4, ..BENCHES[3] };
 
 /// The benchmarks that run on every core at once, each core with its own
 /// tasks, threads and endpoint in its own kernel; one record per core.
@@ -300,7 +321,7 @@ pub(crate) const CROSS_CLIENT: Scenario = Scenario {
     words: 0,
     id: 5,
     tasks: 1,
-    caps: &[CapSpec { task: 0, slot: 1, rights: Rights::SEND, badge: 0xD3, remote: Some(1) }],
+    caps: &[CapSpec { task: 0, slot: 1, rights: Rights::SEND, badge: 0xD3, remote: Some(1), thread: None }],
     threads: &[ThreadSpec { task: 0, role: role::CLIENT, cap: 1, badge: 0 }],
     kind: Kind::Bench { unit: "one-way-ipc", ops_per_round: 2 },
 };
@@ -440,14 +461,16 @@ fn setup<M: Machine, B: Board>(
         *t = st.kernel.create_task(space)?;
     }
     let ep = st.kernel.create_endpoint()?;
-    for c in sc.caps {
+    for c in sc.caps.iter().filter(|c| c.thread.is_none()) {
         let cap = match c.remote {
             Some(cpu) => Cap::Remote { cpu, ep: ipc_core::EndpointId(0), badge: Badge(c.badge) },
             None => Cap::Endpoint { ep, rights: c.rights, badge: Badge(c.badge) },
         };
         st.kernel.set_cap(tasks[c.task], c.slot, cap)?;
     }
+    let mut threads = [ipc_core::ThreadId(0); 4];
     let mut per_task = [0u64; 2];
+    let mut n = 0;
     for th in sc.threads {
         let k = per_task[th.task];
         per_task[th.task] += 1;
@@ -494,7 +517,18 @@ fn setup<M: Machine, B: Board>(
         for (i, s) in sel.iter().enumerate().take(set.len()) {
             utcb.set(10 + i, *s);
         }
-        st.kernel.create_thread(tasks[th.task], entry, stack_top - 8, uva, Some(utcb))?;
+        let t = st.kernel.create_thread(tasks[th.task], entry, stack_top - 8, uva, Some(utcb))?;
+        if let Some(slot) = threads.get_mut(n) {
+            *slot = t;
+        }
+        n += 1;
+    }
+    for c in sc.caps {
+        if let Some(i) = c.thread {
+            let thread = *threads.get(i).ok_or(ipc_core::Error::InvalidArgument)?;
+            let cap = Cap::Thread { thread, rights: c.rights, badge: Badge(c.badge) };
+            st.kernel.set_cap(tasks[c.task], c.slot, cap)?;
+        }
     }
     Ok(st.kernel.schedule())
 }
@@ -800,7 +834,7 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
         }
         kprintln!(B, "");
     }
-    kprintln!(B, "(median per operation over {} runs: IPC = one-way IPC, a round being call + reply_recv; syscall = one null syscall)", cfg.runs);
+    kprintln!(B, "(median per operation over {} runs: IPC = one-way IPC, a round being call + reply_recv; syscall = one invoke of a control op on the thread's own capability, as L4Re's; null = one null syscall, answered at the entry; floor = null through an entry that returns at once)", cfg.runs);
     let stray = M::stray_interrupts();
     if stray > 0 {
         kprintln!(B, "IPCB warn reason=\"{} stray interrupt{} or SError{} from user mode: counted, masked for the thread they hit, returned from\"", stray, if stray == 1 { "" } else { "s" }, if stray == 1 { "" } else { "s" });

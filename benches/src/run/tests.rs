@@ -70,6 +70,10 @@ struct Mock {
     last: Option<Packet>,
     /// `null` returns a wrong status / MR0 in this round.
     null_bug: Option<(u64, u64, u64)>,
+    /// `invoke`: after this many calls, answer (status, result) instead.
+    invoke_bug: Option<(u64, u64, u64)>,
+    /// `invoke` calls so far.
+    invokes: u64,
     /// The probe sees this register index clobbered.
     probe_bug: Option<usize>,
     /// The model answers this syscall number with this status.
@@ -94,6 +98,8 @@ impl Mock {
             delivered: 0,
             last: None,
             null_bug: None,
+            invoke_bug: None,
+            invokes: 0,
             probe_bug: None,
             model_bug: None,
             reports: Vec::new(),
@@ -234,6 +240,19 @@ impl Kernel for Mock {
         match self.null_bug {
             Some((round, st, m)) if round == mr0 => (st, m),
             _ => (status::OK, mr0),
+        }
+    }
+
+    /// The kernel of docs/abi.md for the job's capability (slot 2): a
+    /// thread capability with the control right and badge [`BADGE`].
+    fn invoke(&mut self, cap: u64, tag: u64) -> (u64, u64) {
+        self.clock = self.clock.wrapping_add(COST);
+        self.invokes += 1;
+        match self.invoke_bug {
+            Some((n, st, v)) if n == self.invokes => (st, v),
+            _ if cap != 2 => (status::INVALID_CAP, 0),
+            _ if tag != crate::abi::tag(crate::abi::thread_op::PING, 0) => (status::UNKNOWN_OP, 0),
+            _ => (status::OK, BADGE),
         }
     }
 
@@ -503,6 +522,9 @@ fn the_client_loop_sends_the_pattern() {
         fn null(&mut self, _: u64) -> (u64, u64) {
             unreachable!()
         }
+        fn invoke(&mut self, _: u64, _: u64) -> (u64, u64) {
+            unreachable!()
+        }
         fn utcb(&self, _: usize) -> u64 {
             0
         }
@@ -545,7 +567,7 @@ fn the_client_loop_sends_the_pattern() {
 #[test]
 fn syscall_loop_reports_and_checks_mr0() {
     let mut k = Mock::new(None, 0);
-    run(&mut k, &job(role::SYSCALL, 4));
+    run(&mut k, &job(role::NULL, 4));
     assert_eq!(k.fails, []);
     let want: Vec<_> = (0..3)
         .map(|r| (7, r, 50, std::vec![50 * COST, 3 * 50 * COST]))
@@ -554,7 +576,7 @@ fn syscall_loop_reports_and_checks_mr0() {
 
     let mut k = Mock::new(None, 0);
     k.null_bug = Some((77, 0, 1234));
-    run(&mut k, &job(role::SYSCALL, 4));
+    run(&mut k, &job(role::NULL, 4));
     assert_eq!(
         k.fails,
         [(
@@ -570,7 +592,7 @@ fn syscall_loop_reports_and_checks_mr0() {
 
     let mut k = Mock::new(None, 0);
     k.null_bug = Some((177, 3, 177));
-    run(&mut k, &job(role::SYSCALL, 4));
+    run(&mut k, &job(role::NULL, 4));
     assert_eq!(k.fails, [(7, Failure::status(3))]);
     assert_eq!(k.reports.len(), 2);
 }
@@ -687,7 +709,7 @@ fn fault_scenarios_that_survive_fail() {
 
 #[test]
 fn unknown_roles_fail() {
-    for id in [0, 4, 15, 22, 31, 38, u64::MAX] {
+    for id in [0, 5, 15, 22, 31, 38, u64::MAX] {
         let k = scenario(id, |_| {});
         assert_eq!(
             k.fails,
@@ -702,4 +724,42 @@ fn unknown_roles_fail() {
         );
         assert_eq!(k.oks, []);
     }
+}
+
+#[test]
+fn invoke_loop_reports_and_checks_status_and_badge() {
+    let mut k = Mock::new(None, 0);
+    run(&mut k, &job(role::INVOKE, 0));
+    assert_eq!(k.fails, []);
+    let want: Vec<_> = (0..3)
+        .map(|r| (7, r, 50, std::vec![50 * COST, 3 * 50 * COST]))
+        .collect();
+    assert_eq!(k.reports, want);
+    assert_eq!(k.invokes, 4 * 50);
+
+    // A wrong result word, then a wrong status, each stop the run.
+    let mut k = Mock::new(None, 0);
+    k.invoke_bug = Some((77, 0, BADGE ^ 1));
+    run(&mut k, &job(role::INVOKE, 0));
+    assert_eq!(
+        k.fails,
+        [(
+            7,
+            Failure {
+                what: what::BADGE,
+                got: BADGE ^ 1,
+                expected: BADGE
+            }
+        )]
+    );
+    assert_eq!(k.reports.len(), 0);
+    let mut k = Mock::new(None, 0);
+    k.invoke_bug = Some((177, status::NO_RIGHTS, 0));
+    run(&mut k, &job(role::INVOKE, 0));
+    assert_eq!(k.fails, [(7, Failure::status(status::NO_RIGHTS))]);
+    assert_eq!(k.reports.len(), 2);
+    // The wrong capability gets the kernel's error, reported as a status.
+    let mut k = Mock::new(None, 0);
+    run(&mut k, &Job { cap: 5, ..job(role::INVOKE, 0) });
+    assert_eq!(k.fails, [(7, Failure::status(status::INVALID_CAP))]);
 }

@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use arch_x86_64::boot::{self, KERNEL_OFFSET};
 use arch_x86_64::smp;
 use arch_x86_64::{serial, Context, FastPair, ResumePair, TrapFrame, X86_64};
-use ipc_core::{Fast, MessageInfo, Next, SyscallArgs};
+use ipc_core::{Fast, MessageInfo, Next, Reply, Syscall, SyscallArgs};
 use runtime::bench::{self, Env};
 #[cfg(feature = "inject")]
 use runtime::inject;
@@ -75,16 +75,29 @@ fn to_pair(st: &mut St, next: Next) -> ResumePair {
     }
 }
 
-/// The fastpath half of the `syscall` entry: the message registers are
-/// still in the CPU (see `arch_x86_64::entry`).
+/// The fastpath half of the `syscall` entry for `call`: the message
+/// registers are still in the CPU (see `arch_x86_64::entry`).
 #[unsafe(no_mangle)]
-extern "sysv64" fn ipcb_fast_handler(cap: u64, tag: u64, op: u64) -> FastPair {
+extern "sysv64" fn ipcb_fast_call(cap: u64, tag: u64) -> FastPair {
+    fast(SyscallArgs { op: Syscall::Call as u64, cap, tag: MessageInfo(tag) })
+}
+
+/// The fastpath half of the `syscall` entry for `reply_recv` (as
+/// [`ipcb_fast_call`]).
+#[unsafe(no_mangle)]
+extern "sysv64" fn ipcb_fast_reply_recv(cap: u64, tag: u64) -> FastPair {
+    fast(SyscallArgs { op: Syscall::ReplyRecv as u64, cap, tag: MessageInfo(tag) })
+}
+
+/// Both IPC fast handlers: the entry has dispatched on the number already,
+/// so `args.op` is a constant here and the core's own dispatch folds away.
+#[inline(always)]
+fn fast(args: SyscallArgs) -> FastPair {
     // SAFETY: the state was initialised before user mode started, and this
     // CPU runs one kernel entry at a time with interrupts off.
     let st = unsafe { &mut *state_ptr() };
-    let args = SyscallArgs { op, cap, tag: MessageInfo(tag) };
     #[cfg(feature = "inject")]
-    if inject::due(op) {
+    if inject::due(args.op) {
         // Send this message through the general path, where it sits in
         // memory and can be corrupted.
         return slow(st, args);
@@ -94,9 +107,18 @@ extern "sysv64" fn ipcb_fast_handler(cap: u64, tag: u64, op: u64) -> FastPair {
             // SAFETY: written only at boot, before any entry.
             FastPair { top: unsafe { (*addr_of!(CTX_TOPS))[usize::from(thread.0)] }, badge }
         }
-        // `Return` answers `null` only, which the entry takes itself.
-        Some(Fast::Return) | None => slow(st, args),
+        // `fastpath_ipc` answers `call` and `reply_recv` only.
+        Some(Fast::Return | Fast::Reply(_)) | None => slow(st, args),
     }
+}
+
+/// The `invoke` half of the `syscall` entry: the kernel answers it without
+/// a switch; the entry puts the reply into the caller's registers.
+#[unsafe(no_mangle)]
+extern "sysv64" fn ipcb_fast_invoke(cap: u64, tag: u64) -> Reply {
+    // SAFETY: as in `fast`; only read.
+    let st = unsafe { &*state_ptr() };
+    st.kernel.invoke(cap, MessageInfo(tag))
 }
 
 /// Not for the fastpath: park the arguments in the current context (the
