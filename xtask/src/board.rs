@@ -154,8 +154,10 @@ pub fn host_smp() -> u32 {
         .clamp(1, DEFAULT_SMP_CAP)
 }
 
-/// The benchmarks every board runs.
-pub const STANDARD_BENCHES: &[&str] = &["ipc-intra", "ipc-inter", "syscall"];
+/// The benchmarks every board runs: `syscall` is a call the kernel answers
+/// through a capability (L4Re's syscall benchmark), `null` the null
+/// syscall answered at the entry.
+pub const STANDARD_BENCHES: &[&str] = &["ipc-intra", "ipc-inter", "syscall", "null"];
 
 /// The user program every board embeds.
 const BENCH_USER: &[UserProgram] = &[UserProgram {

@@ -26,14 +26,15 @@ fn heading(bench: &str) -> String {
         "ipc-intra" => "Intra (IPC)".to_string(),
         "ipc-inter" => "Inter (IPC)".to_string(),
         "syscall" => "Syscall".to_string(),
+        "null" => "Null".to_string(),
         "floor" => "Floor".to_string(),
         other => other.to_string(),
     }
 }
 
-/// Known benchmarks first, in L4Re's column order.
+/// Known benchmarks first, in L4Re's column order, then our own rows.
 fn bench_rank(bench: &str) -> usize {
-    ["ipc-intra", "ipc-inter", "syscall"]
+    ["ipc-intra", "ipc-inter", "syscall", "null", "floor"]
         .iter()
         .position(|b| *b == bench)
         .unwrap_or(usize::MAX)
@@ -44,7 +45,8 @@ fn bench_rank(bench: &str) -> usize {
 /// kernel also reports as `IPCB fail bench=<name>`) are only listed under the
 /// table.
 fn is_bench_name(name: &str) -> bool {
-    (name.starts_with("ipc-") || name.starts_with("syscall")) && name != SWEEP_BENCH
+    (name.starts_with("ipc-") || name.starts_with("syscall") || name == "null" || name == "floor")
+        && name != SWEEP_BENCH
 }
 
 /// How a message of `words` words travels: in registers or through the UTCB.
@@ -167,11 +169,18 @@ fn is_per_core(bench: &str) -> bool {
     bench.ends_with("-parallel") || bench == "ipc-cross-core"
 }
 
+/// What each syscall row measures, one line each.
+pub const SYSCALL_NOTE: &str = "\
+Syscall figures are per system call:
+  Syscall: a call the kernel answers itself through a capability (invoke ping on the thread's own capability: lookup, rights check, object dispatch, op decode, reply with a status): the work of L4Re's syscall figure
+  Null: the null syscall, answered in the entry's first instructions (no lookup): not comparable with L4Re's syscall
+  Floor: the null loop through an entry that returns at once: the kernel's minimal round trip";
+
 /// What a unit means, for the footnotes.
 fn unit_note(unit: &str) -> String {
     match unit {
         "one-way-ipc" => "IPC figures are per one-way IPC: a round = call + reply_recv = 2 IPCs, so a round's cost is divided by 2 (L4Re's convention)".to_string(),
-        "syscall" => "Syscall figures are per system call (Syscall: the null call, decoded by the kernel; Floor: the same loop through an entry that returns at once, the kernel's minimal round trip)".to_string(),
+        "syscall" => SYSCALL_NOTE.to_string(),
         "round-trip" => "round-trip figures are per call + reply (2 one-way IPCs)".to_string(),
         other => format!("`{other}` figures are per {other}"),
     }
@@ -560,13 +569,40 @@ counter                          Intra (IPC)    Inter (IPC)    Syscall
 instructions (QEMU icount, TSC)  85.00          95.00          28.00
 
 IPC figures are per one-way IPC: a round = call + reply_recv = 2 IPCs, so a round's cost is divided by 2 (L4Re's convention)
-Syscall figures are per system call (Syscall: the null call, decoded by the kernel; Floor: the same loop through an entry that returns at once, the kernel's minimal round trip)
+Syscall figures are per system call:
+  Syscall: a call the kernel answers itself through a capability (invoke ping on the thread's own capability: lookup, rights check, object dispatch, op decode, reply with a status): the work of L4Re's syscall figure
+  Null: the null syscall, answered in the entry's first instructions (no lookup): not comparable with L4Re's syscall
+  Floor: the null loop through an entry that returns at once: the kernel's minimal round trip
 instructions (QEMU icount, TSC): the TSC under QEMU TCG with -icount shift=0,sleep=off advances exactly once per instruction: exact, deterministic instruction counts
 absent on this CPU (not measured, never faked): instructions, core-cycles, ref-cycles
 accel tcg-icount: deterministic; figures count instructions, not cycles
 kernel tests passed: bad-syscall, bad-cap, user-fault
 ";
         assert_eq!(t, expected, "\n{t}");
+    }
+
+    #[test]
+    fn null_and_floor_columns_follow_syscall_and_each_row_is_explained() {
+        let mut text = PASS.replace("IPCB end status=pass\r\n", "");
+        for (bench, v) in [("floor", 13.0), ("null", 13.0)] {
+            let _ = writeln!(
+                text,
+                "IPCB result bench={bench} core=0 counter=tsc unit=syscall ops=20000 runs=5 min={v:.2} median={v:.2} mean={v:.2} max={v:.2} verified=1"
+            );
+        }
+        text.push_str("IPCB end status=pass\n");
+        let t = render(&report(&text, 33, Accel::Icount));
+        assert!(
+            t.contains(
+                "counter                          Intra (IPC)    Inter (IPC)    Syscall    Null     Floor\n\
+                 instructions (QEMU icount, TSC)  85.00          95.00          28.00      13.00    13.00\n"
+            ),
+            "\n{t}"
+        );
+        for row in ["Syscall", "Null", "Floor"] {
+            assert_eq!(t.matches(&format!("\n  {row}: ")).count(), 1, "{row}\n{t}");
+        }
+        assert!(t.contains("the work of L4Re's syscall figure"), "\n{t}");
     }
 
     #[test]
