@@ -124,6 +124,10 @@ pub mod role {
     pub const NO_CALLER: u64 = 20;
     /// `null` preserves or clears each register as docs/abi.md says.
     pub const NULL_PRESERVES: u64 = 21;
+    /// `invoke` with bad input gets the documented errors (the task's
+    /// slot 3: its own thread capability with `CONTROL`; slot 4: one
+    /// without; slot 1: the send-only endpoint).
+    pub const BAD_INVOKE: u64 = 22;
     /// Fault: read kernel memory.
     pub const FAULT_KERNEL_READ: u64 = 32;
     /// Fault: write to the program's own code.

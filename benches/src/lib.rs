@@ -28,6 +28,7 @@
 //! | 19 | `call` on it with length 64; with flag bit 8 | `InvalidMessage` each |
 //! | 20 | `reply` without a caller | `NoCaller` |
 //! | 21 | `null` with known values in every register | preserved / unchanged / zero as docs/abi.md says |
+//! | 22 | `invoke` on slots 15, 1000, `1 << 32 \| 3` (empty, out of range), the endpoint (word 14), the thread capability without `CONTROL` (slot 4); on its own (slot 3) with a flag bit, an unknown label, `ping` with a word; `call`, `recv` on slot 3; then a good `ping` | `InvalidCap` ×3, `WrongCapType`, `NoRights`, `InvalidMessage`, `UnknownOp`, `InvalidMessage`, `WrongCapType` ×2, 0 |
 //! | 32 | read `0xFFFF_FFFF_8010_0000` (kernel) | the kernel kills the task |
 //! | 33 | write to its own code (`_start`) | the kernel kills the task |
 //! | 34 | `hlt` (x86_64), `msr daifset` (AArch64) | the kernel kills the task |
@@ -35,7 +36,7 @@
 //! | 36 | read address 0 | the kernel kills the task |
 //! | 37 | call into its (no-execute) stack | the kernel kills the task |
 //!
-//! Scenarios 16..=21 report `test_ok(role)` or `fail`; a fault scenario that
+//! Scenarios 16..=22 report `test_ok(role)` or `fail`; a fault scenario that
 //! survives reports `fail` (what = 0x200). Numbers: [`abi::role`].
 //!
 //! # Design

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The correctness and fault scenarios (roles 16 and up), as data.
 //!
-//! * Bad-input scenarios (16..=20) are lists of [`Step`]s: one system call
+//! * Bad-input scenarios (16..=20, 22) are lists of [`Step`]s: one system call
 //!   each and the status the kernel must answer (docs/abi.md "Status
 //!   codes"). None of them may block: every call is malformed.
 //! * Scenario 21 loads known values into the registers, makes a `null`
@@ -11,7 +11,7 @@
 //!   must kill the task and report the fault itself. If the program survives
 //!   it reports a failure.
 
-use crate::abi::{nr, role, status, tag, what};
+use crate::abi::{nr, role, status, tag, thread_op, what};
 use crate::msg::Failure;
 
 /// The capability slot a [`Step`] uses.
@@ -86,6 +86,26 @@ pub const BAD_MESSAGE: &[Step] = &[
 /// Scenario 20: `reply` with no caller to reply to.
 pub const NO_CALLER: &[Step] = &[step(nr::REPLY, Slot::Fixed(0), EMPTY, status::NO_CALLER)];
 
+/// `ping`'s tag.
+const PING: u64 = tag(thread_op::PING, 0);
+
+/// Scenario 22: `invoke` through each wrong capability and with each wrong
+/// tag, in the order of the kernel's checks (docs/abi.md "Invoking kernel
+/// objects"); IPC on the thread capability; then one good `ping`.
+pub const BAD_INVOKE: &[Step] = &[
+    step(nr::INVOKE, Slot::Fixed(15), PING, status::INVALID_CAP),
+    step(nr::INVOKE, Slot::Fixed(1000), PING, status::INVALID_CAP),
+    step(nr::INVOKE, Slot::Fixed(1 << 32 | 3), PING, status::INVALID_CAP),
+    step(nr::INVOKE, Slot::Job, PING, status::WRONG_CAP_TYPE),
+    step(nr::INVOKE, Slot::Fixed(4), PING, status::NO_RIGHTS),
+    step(nr::INVOKE, Slot::Fixed(3), PING | 1 << 8, status::INVALID_MESSAGE),
+    step(nr::INVOKE, Slot::Fixed(3), EMPTY, status::UNKNOWN_OP),
+    step(nr::INVOKE, Slot::Fixed(3), tag(thread_op::PING, 1), status::INVALID_MESSAGE),
+    step(nr::CALL, Slot::Fixed(3), EMPTY, status::WRONG_CAP_TYPE),
+    step(nr::RECV, Slot::Fixed(3), EMPTY, status::WRONG_CAP_TYPE),
+    step(nr::INVOKE, Slot::Fixed(3), PING, status::OK),
+];
+
 /// The steps of bad-input scenario `id`, if it is one.
 pub const fn steps(id: u64) -> Option<&'static [Step]> {
     Some(match id {
@@ -94,6 +114,7 @@ pub const fn steps(id: u64) -> Option<&'static [Step]> {
         role::NO_RIGHTS => NO_RIGHTS,
         role::BAD_MESSAGE => BAD_MESSAGE,
         role::NO_CALLER => NO_CALLER,
+        role::BAD_INVOKE => BAD_INVOKE,
         _ => return None,
     })
 }

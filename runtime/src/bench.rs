@@ -245,6 +245,14 @@ const TESTS: &[Scenario] = &[
     test("bad-message", 19, Kind::Test),
     test("no-caller", 20, Kind::Test),
     test("null-preserves-registers", 21, Kind::Test),
+    Scenario {
+        caps: &[
+            CapSpec { task: 0, slot: 1, rights: Rights::SEND, badge: 0, remote: None, thread: None },
+            OWN_THREAD,
+            CapSpec { task: 0, slot: 4, rights: Rights(0), badge: 0x7A12, remote: None, thread: Some(0) },
+        ],
+        ..test("bad-invoke", 22, Kind::Test)
+    },
     test("fault-kernel-read", 32, Kind::Fault(FaultClass::Page, Where::At(0xFFFF_FFFF_8010_0000))),
     test("fault-write-code", 33, Kind::Fault(FaultClass::Page, Where::UserImage)),
     test("fault-privileged", 34, Kind::Fault(FaultClass::Protection, Where::Nowhere)),

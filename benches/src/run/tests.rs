@@ -164,7 +164,8 @@ impl Mock {
     }
 
     /// The kernel's answer to everything else: docs/abi.md, for a task
-    /// whose only capability is a send-only endpoint capability in slot 1.
+    /// with a send-only endpoint capability in slot 1 and its own thread's
+    /// capability in slot 3 (with `CONTROL`) and slot 4 (without).
     fn model(&mut self, nr: u64, cap: u64, tag: u64) -> u64 {
         if let Some((n, st)) = self.model_bug
             && n == nr
@@ -172,7 +173,17 @@ impl Mock {
             return st;
         }
         let tag_ok = tag & 0xff80 == 0 && tag & 0x7f <= 63;
+        // Slots 3 and 4: thread capabilities (with and without CONTROL).
+        let thread = cap == 3 || cap == 4;
         match nr {
+            nr::INVOKE if cap == 1 => status::WRONG_CAP_TYPE,
+            nr::INVOKE if !thread => status::INVALID_CAP,
+            nr::INVOKE if cap == 4 => status::NO_RIGHTS,
+            nr::INVOKE if !tag_ok => status::INVALID_MESSAGE,
+            nr::INVOKE if tag >> 16 != crate::abi::thread_op::PING => status::UNKNOWN_OP,
+            nr::INVOKE if tag & 0x7f != 0 => status::INVALID_MESSAGE,
+            nr::INVOKE => status::OK,
+            nr::CALL | nr::SEND | nr::RECV | nr::REPLY_RECV if thread => status::WRONG_CAP_TYPE,
             nr::NULL | nr::YIELD => status::OK,
             nr::CALL | nr::SEND | nr::RECV | nr::REPLY_RECV if cap != 1 => status::INVALID_CAP,
             nr::RECV | nr::REPLY_RECV => status::NO_RIGHTS,
@@ -180,7 +191,7 @@ impl Mock {
             nr::CALL | nr::SEND => panic!("the scenario would block"),
             nr::REPLY => status::NO_CALLER,
             nr::EXIT => panic!("exit is the binary's job"),
-            8..=15 => status::INVALID_SYSCALL,
+            9..=15 => status::INVALID_SYSCALL,
             _ => status::UNSUPPORTED_SERVICE,
         }
     }
@@ -614,7 +625,7 @@ fn scenario(id: u64, setup: impl FnOnce(&mut Mock)) -> Mock {
 
 #[test]
 fn bad_input_scenarios_pass_against_the_documented_kernel() {
-    for id in 16..=20 {
+    for id in [16, 17, 18, 19, 20, 22] {
         let k = scenario(id, |_| {});
         assert_eq!(
             (k.oks.as_slice(), k.fails.as_slice()),
@@ -643,6 +654,7 @@ fn bad_input_scenarios_catch_a_wrong_status() {
             status::INVALID_MESSAGE,
         ),
         (20, nr::REPLY, status::OK, status::NO_CALLER),
+        (22, nr::INVOKE, status::OK, status::INVALID_CAP),
     ] {
         let k = scenario(id, |k| k.model_bug = Some((nr, wrong)));
         assert_eq!(k.oks, []);
@@ -709,7 +721,7 @@ fn fault_scenarios_that_survive_fail() {
 
 #[test]
 fn unknown_roles_fail() {
-    for id in [0, 5, 15, 22, 31, 38, u64::MAX] {
+    for id in [0, 5, 15, 23, 31, 38, u64::MAX] {
         let k = scenario(id, |_| {});
         assert_eq!(
             k.fails,
