@@ -478,8 +478,7 @@ fn setup<M: Machine, B: Board>(
     }
     let mut threads = [ipc_core::ThreadId(0); 4];
     let mut per_task = [0u64; 2];
-    let mut n = 0;
-    for th in sc.threads {
+    for (n, th) in sc.threads.iter().enumerate() {
         let k = per_task[th.task];
         per_task[th.task] += 1;
         let space = st.kernel.space(tasks[th.task]).ok_or(ipc_core::Error::InvalidArgument)?;
@@ -529,7 +528,6 @@ fn setup<M: Machine, B: Board>(
         if let Some(slot) = threads.get_mut(n) {
             *slot = t;
         }
-        n += 1;
     }
     for c in sc.caps {
         if let Some(i) = c.thread {
