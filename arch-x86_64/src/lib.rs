@@ -15,7 +15,8 @@
 //!   kernel's allocations go;
 //! * [`paging`]: user address spaces with PCID;
 //! * [`pmu`]: Intel fixed counters, AMD core counters, TSC;
-//! * [`serial`], the COM1 and COM2 UARTs.
+//! * [`serial`], the 16550 UARTs (COM1..COM4 or any I/O port) and
+//!   `console=` / `defmt=`.
 //!
 //! The assembly exists only for `target_os = "none"`; on the host the crate
 //! builds (so `cargo test`, `doc` and `clippy` run) and the few functions

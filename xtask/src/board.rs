@@ -6,6 +6,7 @@
 //! in [`PLANNED`] so the user gets a clear "not implemented yet" message
 //! instead of "unknown board".
 
+use std::cell::Cell;
 use std::ffi::OsString;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -545,6 +546,22 @@ impl Medium<'_> {
     }
 }
 
+thread_local! {
+    /// Set inside [`with_console_on_com2`]: [`qemu_args`] swaps the two
+    /// serial ports.
+    static CONSOLE_ON_COM2: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with QEMU's serial ports swapped in the boots it makes: COM1
+/// goes to the file (`defmt.bin`), COM2 to stdio, which xtask reads as
+/// the console. For a PC kernel booted with `console=COM2`.
+pub fn with_console_on_com2<R>(f: impl FnOnce() -> R) -> R {
+    CONSOLE_ON_COM2.with(|c| c.set(true));
+    let r = f();
+    CONSOLE_ON_COM2.with(|c| c.set(false));
+    r
+}
+
 /// The complete QEMU argument list (without the program name).
 pub fn qemu_args(
     board: &Board,
@@ -553,21 +570,19 @@ pub fn qemu_args(
     out_dir: &Path,
 ) -> Vec<OsString> {
     let mut args: Vec<OsString> = board.machine_args.iter().map(OsString::from).collect();
-    for a in [
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-        "-no-reboot",
-        "-serial",
-        "stdio",
-        "-serial",
-    ] {
+    for a in ["-display", "none", "-monitor", "none", "-no-reboot"] {
         args.push(a.into());
     }
     let mut defmt = OsString::from("file:");
     defmt.push(out_dir.join("defmt.bin"));
-    args.push(defmt);
+    let mut serial = [OsString::from("stdio"), defmt];
+    if CONSOLE_ON_COM2.with(Cell::get) {
+        serial.reverse();
+    }
+    for s in serial {
+        args.push("-serial".into());
+        args.push(s);
+    }
     args.extend(exit_device_args(board).iter().map(OsString::from));
     match medium {
         // `boot` writes the ESP (the UEFI application and cmdline.txt) there.
@@ -613,6 +628,17 @@ mod tests {
 
     fn strings(v: Vec<OsString>) -> Vec<String> {
         v.into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn console_on_com2_swaps_the_serial_ports() {
+        let b = find_base("pc-x86_64").unwrap();
+        let medium = Medium::Kernel { elf: Path::new("/t/k"), cmdline: "console=COM2 defmt=none" };
+        let args = || strings(qemu_args(b, Accel::Icount, &medium, Path::new("/o"))).join(" ");
+        assert!(args().contains("-serial stdio -serial file:/o/defmt.bin"));
+        let swapped = with_console_on_com2(args);
+        assert!(swapped.contains("-serial file:/o/defmt.bin -serial stdio"), "{swapped}");
+        assert!(args().contains("-serial stdio -serial file:/o/defmt.bin"));
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub const INJECTIONS: &[&str] = &["mr", "badge", "label"];
 /// Four-word messages, so that `inject=mr` has a message register to
 /// corrupt (the default message is empty, as in L4Re's ipcbench).
 pub const INJECT_CMDLINE: &str = "rounds=500 runs=1 words=4";
+/// Command line of the console-on-COM2 boot.
+pub const CONSOLE_COM2_CMDLINE: &str = "console=COM2 defmt=none rounds=500 runs=1";
 /// Command line GRUB passes in step 7 (and the OVMF steps: the same ISO).
 pub const GRUB_CMDLINE: &str = "rounds=500 runs=1";
 /// CPUs of the SeaBIOS boot of the ISO.
@@ -184,6 +186,14 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
             "an NMI to every CPU in mid-run (QMP inject-nmi) is counted and reported, and the run passes",
             Suite::nmi,
         );
+    }
+    if board.name == "pc-x86_64" {
+        suite.step(
+            "console=COM2 defmt=none (serial-over-LAN on COM2): the run passes on COM2, COM1 stays silent",
+            Suite::console_com2,
+        );
+    }
+    if board.name == "pc-x86_64" {
         suite.step(
             "-smp 96 on q35 under icount: every core started and verified",
             Suite::many_x86,
@@ -642,6 +652,24 @@ impl Suite<'_> {
             echo_defmt: false,
         };
         boot::boot(self.ws, &spec).map_err(err_string)
+    }
+
+    /// The console moved to COM2 and defmt off, as on a server whose
+    /// serial-over-LAN is COM2: QEMU's serial ports swapped, so that xtask
+    /// reads COM2 and COM1 goes to a file, which must stay empty.
+    fn console_com2(&mut self) -> StepResult {
+        let kernel = self.kernel()?.to_path_buf();
+        let medium = Medium::Kernel { elf: &kernel, cmdline: CONSOLE_COM2_CMDLINE };
+        let o = board::with_console_on_com2(|| {
+            self.boot(Accel::Icount, medium, CONSOLE_COM2_CMDLINE, "console-com2")
+        })?;
+        check_pass(&o, self.board.expected_benches)?;
+        let com1 = o.out_dir.join("defmt.bin");
+        match std::fs::metadata(&com1).map(|m| m.len()) {
+            Ok(0) => Ok(()),
+            Ok(n) => Err(format!("COM1 ({}) got {n} bytes; with console=COM2 defmt=none it must get none", com1.display())),
+            Err(e) => Err(format!("COM1's file {}: {e}", com1.display())),
+        }
     }
 
     fn icount_boot(&mut self) -> StepResult {

@@ -4,7 +4,7 @@
 
 use core::mem::MaybeUninit;
 use core::ptr::{addr_of, addr_of_mut};
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 
 use arch_x86_64::boot::{self, KERNEL_OFFSET};
 use arch_x86_64::smp;
@@ -27,7 +27,10 @@ impl Board for Pc {
     const NAME: &'static str = "pc-x86_64";
 
     fn putc(b: u8) {
-        serial::putc(serial::COM1, b);
+        let port = CONSOLE_PORT.load(Ordering::Relaxed);
+        if port != 0 {
+            serial::putc(port, b);
+        }
     }
 
     fn exit(status: u8) -> ! {
@@ -39,6 +42,16 @@ impl Board for Pc {
         arch_x86_64::halt()
     }
 }
+
+/// The console's UART (`console=`; 0: none). COM1 until the command line
+/// is read.
+static CONSOLE_PORT: AtomicU16 = AtomicU16::new(serial::COM1);
+/// The defmt stream's UART (`defmt=`; 0: none).
+static DEFMT_PORT: AtomicU16 = AtomicU16::new(serial::COM2);
+/// Room for the command line the runtime reads: the loader's without the
+/// `console=` and `defmt=` words, which are the board's.
+const CMDLINE_MAX: usize = 4096;
+static mut RUNTIME_CMDLINE: [u8; CMDLINE_MAX] = [0; CMDLINE_MAX];
 
 type St = State<X86_64, Pc>;
 
@@ -171,11 +184,34 @@ unsafe extern "C" {
 /// Called by the boot code on the boot stack, in the higher half.
 #[unsafe(no_mangle)]
 extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
-    serial::init(serial::COM1);
-    serial::init(serial::COM2);
+    let bi = boot::parse(magic, info);
+    // The serial ports first (`console=`, `defmt=`): every line goes to
+    // the console the command line names. A bad value: the defaults, and
+    // the failure said there.
+    let ports = serial::Ports::from_cmdline(bi.cmdline);
+    let p = ports.unwrap_or_default();
+    for port in [p.console, p.defmt].into_iter().flatten() {
+        serial::init(port);
+    }
+    CONSOLE_PORT.store(p.console.unwrap_or(0), Ordering::Relaxed);
+    DEFMT_PORT.store(p.defmt.unwrap_or(0), Ordering::Relaxed);
     // A line of its own: the loader may have left the cursor mid-line.
     kprintln!(Pc, "");
-    let bi = boot::parse(magic, info);
+    if let Err(w) = ports {
+        kprintln!(Pc, "IPCB fail bench=boot core=0 reason=\"bad command-line word '{}' (console= and defmt= take COM1..COM4, 0xNNNN or none)\"", w);
+        kprintln!(Pc, "IPCB end status=fail");
+        Pc::exit(1)
+    }
+    if p.defmt_shared {
+        kprintln!(Pc, "IPCB warn reason=\"defmt names the console's port {:#x}: defmt off (move it with defmt=COM1..COM4 or 0xNNNN)\"", p.console.unwrap_or(0));
+    }
+    // SAFETY: written once, here, before anything reads it.
+    let runtime_cmdline = unsafe { serial::without_port_words(bi.cmdline, &mut *addr_of_mut!(RUNTIME_CMDLINE)) };
+    let Some(runtime_cmdline) = runtime_cmdline else {
+        kprintln!(Pc, "IPCB fail bench=boot core=0 reason=\"command line longer than {} bytes\"", CMDLINE_MAX);
+        kprintln!(Pc, "IPCB end status=fail");
+        Pc::exit(1)
+    };
     // Per-CPU regions and frames: in the usable RAM of the loader's map,
     // less the image (physical addresses of its first and last byte + 1).
     let kernel = arch_x86_64::memmap::Range {
@@ -194,7 +230,7 @@ extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
     // SAFETY: once, on the boot CPU, interrupts off, before user mode, with
     // the per-CPU region mapped.
     let feat = unsafe { arch_x86_64::cpu::init() };
-    let config = match bench::parse_cmdline(bi.cmdline) {
+    let config = match bench::parse_cmdline(runtime_cmdline) {
         Ok(c) => c,
         Err(w) => {
             kprintln!(Pc, "IPCB fail bench=boot core=0 reason=\"bad command-line word '{}'\"", w);
@@ -287,7 +323,7 @@ unsafe impl critical_section::Impl for IrqOffLocked {
     }
 }
 
-// ----- defmt over COM2 ------------------------------------------------------
+// ----- defmt over a UART (COM2 unless `defmt=` says otherwise) --------------
 
 #[defmt::global_logger]
 struct Logger;
@@ -296,9 +332,12 @@ static TAKEN: AtomicBool = AtomicBool::new(false);
 static mut CS_RESTORE: critical_section::RestoreState = critical_section::RestoreState::invalid();
 static mut ENCODER: defmt::Encoder = defmt::Encoder::new();
 
-fn com2_write(bytes: &[u8]) {
-    for &b in bytes {
-        serial::putc(serial::COM2, b);
+fn defmt_write(bytes: &[u8]) {
+    let port = DEFMT_PORT.load(Ordering::Relaxed);
+    if port != 0 {
+        for &b in bytes {
+            serial::putc(port, b);
+        }
     }
 }
 
@@ -314,7 +353,7 @@ unsafe impl defmt::Logger for Logger {
         // SAFETY: inside the critical section, logger taken.
         unsafe {
             CS_RESTORE = restore;
-            (*addr_of_mut!(ENCODER)).start_frame(com2_write);
+            (*addr_of_mut!(ENCODER)).start_frame(defmt_write);
         }
     }
 
@@ -323,7 +362,7 @@ unsafe impl defmt::Logger for Logger {
     unsafe fn release() {
         // SAFETY: the logger is taken (defmt calls release after acquire).
         unsafe {
-            (*addr_of_mut!(ENCODER)).end_frame(com2_write);
+            (*addr_of_mut!(ENCODER)).end_frame(defmt_write);
             TAKEN.store(false, Ordering::Relaxed);
             critical_section::release(CS_RESTORE);
         }
@@ -331,7 +370,7 @@ unsafe impl defmt::Logger for Logger {
 
     unsafe fn write(bytes: &[u8]) {
         // SAFETY: as in `release`.
-        unsafe { (*addr_of_mut!(ENCODER)).write(bytes, com2_write) };
+        unsafe { (*addr_of_mut!(ENCODER)).write(bytes, defmt_write) };
     }
 }
 

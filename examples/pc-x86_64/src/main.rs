@@ -3,7 +3,8 @@
 //! booted by QEMU `-kernel` or GRUB2. It links `arch-x86_64`, `runtime`
 //! and `ipc-core`, embeds the user program `bench-user`, runs the
 //! correctness scenarios and the benchmarks, prints the results on COM1
-//! (defmt diagnostics on COM2) and exits through QEMU's `isa-debug-exit`
+//! (defmt diagnostics on COM2; `console=` and `defmt=` on the command line
+//! move either or turn it off) and exits through QEMU's `isa-debug-exit`
 //! (on a real PC it halts).
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
