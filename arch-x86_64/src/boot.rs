@@ -79,6 +79,13 @@ ipcb_mb2_header:
     .long 12
     .long ipcb_start32 - KOFF
     .balign 8
+    .short 5                            /* framebuffer tag: a linear mode, */
+    .short 1                            /* optional (text mode boots too)  */
+    .long 20
+    .long 1024                          /* width, height, depth preferred  */
+    .long 768
+    .long 32
+    .balign 8
     .short 0                            /* end tag */
     .short 0
     .long 8
@@ -225,6 +232,8 @@ pub struct BootInfo {
     /// tag 11, 32-bit: `false`), if any: its configuration table names the
     /// RSDP too.
     pub efi_system_table: Option<(u64, bool)>,
+    /// The framebuffer the loader set up (multiboot 2 tag 8), if any.
+    pub framebuffer: Option<crate::fbcon::Framebuffer>,
     /// Problems with what the loader passed, one `IPCB warn` line each.
     pub warnings: [&'static str; MAX_WARNINGS],
     /// How many of `warnings` are set.
@@ -241,6 +250,7 @@ impl BootInfo {
             info_pa: 0,
             rsdp: None,
             efi_system_table: None,
+            framebuffer: None,
             warnings: [""; MAX_WARNINGS],
             n_warnings: 0,
         }
@@ -317,6 +327,7 @@ pub fn parse_mb2(info: &'static [u8], copy_pa: u64, info_pa: u64, total: u64) ->
             // prefer the v2 one (its XSDT), whichever comes first.
             14 if bi.rsdp.is_none() => bi.rsdp = Some(copy_pa + off as u64 + 8),
             15 => bi.rsdp = Some(copy_pa + off as u64 + 8),
+            8 => bi.framebuffer = crate::fbcon::Framebuffer::from_tag(tag),
             17 => efi = Some(tag),
             18 => boot_services_exited = false,
             _ => {}
@@ -562,6 +573,23 @@ mod tests {
         assert!(bi.rsdp.is_some_and(|pa| pa > 0x1000));
         assert_eq!(bi.reserved[0], Range { start: 0x7F00_0000, end: 0x7F00_0000 + i.len() as u64 });
         assert!(bi.warnings().is_empty());
+    }
+
+    #[test]
+    fn framebuffer_tag() {
+        let mut body = std::vec![0u8; 30];
+        body[..8].copy_from_slice(&0xFD00_0000u64.to_le_bytes());
+        body[8..12].copy_from_slice(&4096u32.to_le_bytes());
+        body[12..16].copy_from_slice(&1024u32.to_le_bytes());
+        body[16..20].copy_from_slice(&768u32.to_le_bytes());
+        body[20] = 32;
+        body[21] = 1;
+        body[24..30].copy_from_slice(&[16, 8, 8, 8, 0, 8]);
+        let i = info(&[(8, body)]);
+        let fb = parse_mb2(i, 0, 0x10000, i.len() as u64).framebuffer.unwrap();
+        assert_eq!((fb.addr, fb.pitch, fb.width, fb.height, fb.bpp, fb.kind), (0xFD00_0000, 4096, 1024, 768, 32, 1));
+        assert!(fb.drawable());
+        assert!(parse_mb2(info(&[]), 0, 0x10000, 16).framebuffer.is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //!   the context switch (swap of the preserved registers);
 //! * [`memmap`]: usable RAM from the firmware's map, and where the
 //!   kernel's allocations go;
+//! * [`fbcon`]: a text console on the boot loader's framebuffer;
 //! * [`paging`]: user address spaces with PCID;
 //! * [`pmu`]: Intel fixed counters, AMD core counters, TSC;
 //! * [`serial`], the 16550 UARTs (COM1..COM4 or any I/O port) and
@@ -30,6 +31,7 @@ pub mod boot;
 pub mod context;
 pub mod cpu;
 pub mod entry;
+pub mod fbcon;
 pub mod memmap;
 pub mod paging;
 pub mod pmu;

@@ -7,6 +7,7 @@ use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 
 use arch_x86_64::boot::{self, KERNEL_OFFSET};
+use arch_x86_64::fbcon::{self, Screen};
 use arch_x86_64::smp;
 use arch_x86_64::{serial, Context, FastPair, ResumePair, TrapFrame, X86_64};
 use ipc_core::{Fast, MessageInfo, Next, Reply, Syscall, SyscallArgs};
@@ -31,6 +32,14 @@ impl Board for Pc {
         if port != 0 {
             serial::putc(port, b);
         }
+        // The screen, when there is one and no other CPU is drawing (only
+        // the boot CPU prints; another's panic line may miss the screen).
+        if SCREEN_ON.load(Ordering::Acquire) && !SCREEN_BUSY.swap(true, Ordering::Acquire) {
+            // SAFETY: initialised before SCREEN_ON was set; SCREEN_BUSY
+            // gives this context the only reference.
+            unsafe { (*addr_of_mut!(SCREEN)).assume_init_mut().putc(b) };
+            SCREEN_BUSY.store(false, Ordering::Release);
+        }
     }
 
     fn exit(status: u8) -> ! {
@@ -48,6 +57,13 @@ impl Board for Pc {
 static CONSOLE_PORT: AtomicU16 = AtomicU16::new(serial::COM1);
 /// The defmt stream's UART (`defmt=`; 0: none).
 static DEFMT_PORT: AtomicU16 = AtomicU16::new(serial::COM2);
+/// The framebuffer console (`arch_x86_64::fbcon`), when GRUB set up a
+/// linear framebuffer: a mirror of the console.
+static mut SCREEN: MaybeUninit<Screen> = MaybeUninit::uninit();
+/// `SCREEN` is initialised.
+static SCREEN_ON: AtomicBool = AtomicBool::new(false);
+/// A context is drawing on `SCREEN`.
+static SCREEN_BUSY: AtomicBool = AtomicBool::new(false);
 /// Room for the command line the runtime reads: the loader's without the
 /// `console=` and `defmt=` words, which are the board's.
 const CMDLINE_MAX: usize = 4096;
@@ -258,6 +274,16 @@ extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
         let tops = &mut *addr_of_mut!(CTX_TOPS);
         for (i, top) in tops.iter_mut().enumerate() {
             *top = FastPair::hand_off(st.kernel.context_mut(ipc_core::ThreadId(i as u8)), 0).top;
+        }
+    }
+    if let Some(fb) = bi.framebuffer {
+        defmt::println!("framebuffer: {=u32}x{=u32}x{=u8} type {=u8} at {=u64:#x}, pitch {=u32}", fb.width, fb.height, fb.bpp, fb.kind, fb.addr, fb.pitch);
+        // SAFETY: once, on the boot CPU, before the others start.
+        if let Some(base) = fb.drawable().then(|| unsafe { fbcon::map(&fb) }).flatten() {
+            // SAFETY: `base` maps the whole framebuffer, used only by
+            // SCREEN; nothing reads SCREEN before SCREEN_ON.
+            unsafe { (*addr_of_mut!(SCREEN)).write(Screen::new(base, fb)) };
+            SCREEN_ON.store(true, Ordering::Release);
         }
     }
     defmt::println!(
