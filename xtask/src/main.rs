@@ -58,6 +58,7 @@ mod prereq;
 mod protocol;
 mod qemu;
 mod report;
+mod screen;
 mod suite;
 mod table;
 mod uefi_arm;

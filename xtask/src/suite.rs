@@ -170,6 +170,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
             "too little RAM: 20 MiB fails naming the memory map; 30 MiB for 8 CPUs runs fewer cores and says why",
             Suite::small_ram,
         );
+        suite.step(
+            "the GRUB ISO with no serial port (-serial none, SeaBIOS): PASS and the table read back from a QMP screendump of the framebuffer console",
+            Suite::screen,
+        );
     }
     if SMP_BOARDS.contains(&board.name) {
         suite.step(
@@ -756,6 +760,19 @@ impl Suite<'_> {
         } else {
             Err(errors.join("; "))
         }
+    }
+
+    /// A PC without a UART: the ISO (step 7's) boots with `-serial none`
+    /// and the run is read from the screen (`screen.rs`).
+    fn screen(&mut self) -> StepResult {
+        let kernel = self.kernel()?.to_path_buf();
+        let iso = self.ws.ipcb_dir().join(format!("test-{}-screen.iso", self.board.name));
+        image::make_iso(self.ws, self.board, &kernel, GRUB_CMDLINE, &iso).map_err(err_string)?;
+        let variant = board::Variant { smp: Some(GRUB_SMP), ..board::Variant::default() };
+        let b = board::find_base(self.board.name)
+            .and_then(|base| board::apply(base, &variant))
+            .map_err(err_string)?;
+        crate::screen::check(self.ws, b, &iso, &kernel, self.timeout).map_err(err_string)
     }
 
     fn grub(&mut self) -> StepResult {
