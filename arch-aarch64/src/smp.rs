@@ -31,13 +31,13 @@
 //! clones its region into the CPU's chunk (so the board's state is "set up
 //! like the boot CPU's", and the entry's per-CPU block points at the
 //! clone's state and contexts: same addresses), writes the CPU's index into
-//! the clone, builds its tables, leaves their root in [`IPCB_SMP_PARAMS`]
+//! the clone, builds its tables, leaves their root in `IPCB_SMP_PARAMS`
 //! (cleaned to the point of coherency: the new CPU reads it with its MMU
 //! off) and starts it at `ipcb_secondary_start` (`boot.rs`): PSCI `CPU_ON`
 //! through the conduit the device tree names (`hvc` or `smc`), or the
 //! spin table (the entry's physical address into the CPU's release word,
 //! `dsb`, `sev`). The CPU runs the boot CPU's EL set-up, turns its MMU on
-//! with its own `TTBR1`, and calls [`ipcb_secondary_main`].
+//! with its own `TTBR1`, and calls `ipcb_secondary_main`.
 //!
 //! **Parking** ([`park`], [`unpark_all`], [`wake`]): `wfe`, ended by the
 //! `sev` of the CPU that publishes work (after a `dsb`). On hardware the

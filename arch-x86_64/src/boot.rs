@@ -24,7 +24,7 @@
 //! The 32-bit code first copies a multiboot 2 information structure into
 //! the image ([`INFO_MAX`] bytes at most): GRUB may put it anywhere below
 //! 4 GiB, and once paging is on the kernel reaches only its direct map.
-//! [`parse`] decodes the copy ([`parse_mb2`], host-tested), the memory map
+//! `parse` decodes the copy ([`parse_mb2`], host-tested), the memory map
 //! included ([`crate::memmap`]).
 //!
 //! The board's linker script must define `__kernel_start`, `__load_end` (end

@@ -6,10 +6,10 @@
 //!
 //! | selector | segment |
 //! |---|---|
-//! | 0x08 | kernel code (`syscall` loads CS = STAR[47:32]) |
+//! | 0x08 | kernel code (`syscall` loads CS = STAR\[47:32\]) |
 //! | 0x10 | kernel data (SS = CS + 8) |
-//! | 0x1b | user data (`sysretq` loads SS = STAR[63:48] + 8, RPL 3) |
-//! | 0x23 | user code (CS = STAR[63:48] + 16, RPL 3) |
+//! | 0x1b | user data (`sysretq` loads SS = STAR\[63:48\] + 8, RPL 3) |
+//! | 0x23 | user code (CS = STAR\[63:48\] + 16, RPL 3) |
 //! | 0x28 | TSS (two slots) |
 
 use core::mem::MaybeUninit;
@@ -189,7 +189,7 @@ pub fn cpuid(leaf: u32, sub: u32) -> (u32, u32, u32, u32) {
 
 /// Set up the boot CPU for the kernel: the shared IDT, then this CPU's
 /// descriptor tables, `syscall` MSRs and control-register features
-/// ([`load_local`]); mask the legacy PIC.
+/// (`load_local`); mask the legacy PIC.
 ///
 /// # Safety
 ///
@@ -258,7 +258,7 @@ pub unsafe fn init() -> Features {
 
 /// Set up a secondary CPU as [`init`] set up the boot CPU: the same CR4
 /// (`cr4`, the boot CPU's value: PCID, SMEP, SMAP, user RDPMC, global
-/// pages), then [`load_local`].
+/// pages), then `load_local`.
 ///
 /// # Safety
 ///

@@ -2,7 +2,7 @@
 //! Usable RAM as the firmware reports it, and where the kernel's own
 //! allocations go.
 //!
-//! **Where the map comes from** ([`crate::boot::parse`]): the multiboot 2
+//! **Where the map comes from** (`crate::boot::parse`): the multiboot 2
 //! EFI memory map (tag 17) when GRUB started from UEFI, else the multiboot
 //! memory map (tag 6, or the multiboot 1 `mmap_*` fields: the BIOS E820
 //! map), else the basic `mem_upper` figure. Under UEFI the first

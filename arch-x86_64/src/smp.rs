@@ -39,7 +39,7 @@
 //! INIT, waits 10 ms, sends STARTUP twice 200 µs apart (Intel SDM vol. 3,
 //! 9.4.4.1). The trampoline goes 16-bit → 32-bit → long mode with the new
 //! CPU's own PML4 (plus a temporary identity map of the first GiB) and
-//! jumps to [`ipcb_ap_main`] on that CPU's driver stack, which is in its
+//! jumps to `ipcb_ap_main` on that CPU's driver stack, which is in its
 //! region too. One CPU at a time: the next starts when the previous one
 //! has left the trampoline.
 //!

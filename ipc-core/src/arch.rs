@@ -65,7 +65,7 @@ pub trait UserContext: Copy {
 /// One instruction-set architecture, as ipc-core needs it.
 ///
 /// Implemented by a zero-sized type per ISA (`X86_64`, `Aarch64`) and by
-/// [`crate::mock::MockArch`] for host tests. All methods are associated
+/// `mock::MockArch` (feature `mock`) for host tests. All methods are associated
 /// functions: there is no `self`, and calls are monomorphised and inlined.
 pub trait Arch: 'static {
     /// Saved user registers of one thread.

@@ -13,7 +13,7 @@
 //! [`crate::Kernel::syscall`] falls through to the general path; then the
 //! **point of no return**, after which nothing can fail and the state is
 //! committed. The message itself is never touched: the returned
-//! [`Next::Resume`] names the sender as `regs_from`, so the arch loads the
+//! [`crate::Next::Resume`] names the sender as `regs_from`, so the arch loads the
 //! receiver's argument registers straight out of the sender's save area.
 //!
 //! The fastpath produces exactly the state the slowpath would, except that

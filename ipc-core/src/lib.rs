@@ -23,7 +23,7 @@
 //!   current thread, maybe change the address space".
 //! * **Message registers are not copied on the fastpath.** The first
 //!   [`Arch::MR_IN_REGS`] message words travel in CPU registers. When a `call`
-//!   or `reply_recv` hands the CPU straight to its partner, [`Next::regs_from`]
+//!   or `reply_recv` hands the CPU straight to its partner, `regs_from` of [`Next::Resume`]
 //!   tells the arch to load the partner's argument registers from the
 //!   *sender's* saved context: the message goes from the sender's registers
 //!   into its save area and out into the receiver's registers, and no word is

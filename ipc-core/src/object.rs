@@ -58,7 +58,7 @@ pub enum Cap {
         badge: Badge,
     },
     /// An endpoint in another CPU's kernel: `call` only. The message (tag
-    /// and register words) goes out through [`crate::Kernel::take_outgoing`]
+    /// and register words) goes out through [`crate::Kernel::peek_outgoing`] / [`crate::Kernel::pop_outgoing`]
     /// and comes in there through [`crate::Kernel::remote_call`]; the reply
     /// comes back the same way.
     Remote {

@@ -63,7 +63,7 @@ impl CounterKind {
 /// Most counters read per sample.
 pub const MAX_COUNTERS: usize = 4;
 
-/// The counters a CPU has, in the order a [`Sample`] holds them.
+/// The counters a CPU has, in the order a sample holds them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct CounterSet {
     kinds: [Option<CounterKind>; MAX_COUNTERS],

@@ -9,7 +9,7 @@
 //! * [`inject`]: the test suite's fault injection;
 //! * [`mem::FrameAlloc`] and [`elf`]: frames for page tables and user
 //!   memory, and the loader of the embedded user program;
-//! * [`bench`]: the benchmark driver, which builds tasks, threads and
+//! * [`bench`](mod@bench): the benchmark driver, which builds tasks, threads and
 //!   endpoints for each benchmark, runs them, checks what they report and
 //!   prints the results table and the `IPCB` protocol lines
 //!   (`docs/protocol.md`);

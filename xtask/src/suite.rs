@@ -146,6 +146,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     suite.step("prerequisites", Suite::prerequisites);
     suite.step("cargo test (host crates)", Suite::cargo_test);
     suite.step("cargo clippy -D warnings (host crates)", Suite::clippy);
+    suite.step("rustdoc -D warnings (the library crates)", Suite::rustdoc);
     suite.step("kernel boots under icount and passes", Suite::icount_boot);
     suite.step(
         "cargo clippy -D warnings (kernel and user program, target)",
@@ -327,6 +328,18 @@ impl Suite<'_> {
         let mut cmd = self.ws.cargo();
         cmd.args(["clippy", "--", "-D", "warnings"]);
         run_streamed(cmd, "cargo clippy").map_err(err_string)
+    }
+
+    /// Rustdoc with warnings as errors (broken intra-doc links) on the
+    /// crates others build on.
+    fn rustdoc(&mut self) -> StepResult {
+        let mut cmd = self.ws.cargo();
+        cmd.args(["doc", "--no-deps"]);
+        for p in ["ipc-core", "pmu", "runtime", "benches", "arch-x86_64", "arch-aarch64"] {
+            cmd.args(["-p", p]);
+        }
+        cmd.env("RUSTDOCFLAGS", "-D warnings");
+        run_streamed(cmd, "cargo doc").map_err(err_string)
     }
 
     /// Clippy on the bare-metal target: the kernel package (with the arch
