@@ -45,6 +45,7 @@
 //! and a non-zero exit status.
 
 mod accel;
+mod baseline;
 mod bench;
 mod compare;
 mod board;

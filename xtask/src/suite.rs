@@ -153,6 +153,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::target_clippy,
     );
     suite.step("icount figures are deterministic", Suite::determinism);
+    suite.step(
+        "icount single-core figures equal the committed baselines (x86, virt EL1; cargo xtask compare at 0 %)",
+        Suite::baselines,
+    );
     suite.step("fault injection is detected", Suite::fault_injection);
     suite.step(
         "hybrid GRUB ISO under SeaBIOS (BIOS, -smp 2) boots and passes, every core verified",
@@ -705,6 +709,46 @@ impl Suite<'_> {
         list_tests(&o.transcript);
         r?;
         self.first = Some(o);
+        Ok(())
+    }
+
+    /// The first icount boot's single-core figures (x86), and a virt EL1
+    /// boot's, against `xtask/baselines/` ([`crate::baseline`]).
+    fn baselines(&mut self) -> StepResult {
+        let Some(first) = &self.first else {
+            return Err("skipped: the first icount boot did not pass (see step 4)".to_string());
+        };
+        let mut notes = Vec::new();
+        if self.board.name == "pc-x86_64" {
+            let problems = first.problems(self.board.expected_benches);
+            let r = crate::bench::make_report(self.ws, self.board, Accel::Icount, ICOUNT_CMDLINE, first, &problems);
+            notes.push(crate::baseline::check(&crate::baseline::path(self.ws, "pc-x86_64-icount"), &r)?);
+        }
+        let variant = board::Variant { el: Some(1), smp: Some(1), ..board::Variant::default() };
+        let b = board::find_base(ARM_BOARD)
+            .and_then(|base| board::apply(base, &variant))
+            .map_err(err_string)?;
+        prereq::ensure_qemu(b).map_err(err_string)?;
+        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
+        let spec = BootSpec {
+            board: b,
+            accel: Accel::Icount,
+            medium: Medium::Kernel { elf: &kernel, cmdline: ICOUNT_CMDLINE },
+            cmdline: ICOUNT_CMDLINE,
+            timeout: Some(self.timeout),
+            label: Some("baseline-el1"),
+            progress: Progress::Quiet,
+            strict: true,
+            echo_defmt: false,
+        };
+        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
+        check_pass(&o, b.expected_benches)?;
+        let problems = o.problems(b.expected_benches);
+        let r = crate::bench::make_report(self.ws, b, Accel::Icount, ICOUNT_CMDLINE, &o, &problems);
+        notes.push(crate::baseline::check(&crate::baseline::path(self.ws, "qemu-virt-aarch64-el1-icount"), &r)?);
+        for n in notes {
+            eprintln!("[ipcb] {n}");
+        }
         Ok(())
     }
 
