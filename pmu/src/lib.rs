@@ -221,6 +221,15 @@ impl RunLog {
         self.runs
     }
 
+    /// Counter `i`'s total of each run, in the order they ran (empty for a
+    /// counter out of range): the raw samples behind [`RunLog::stats`].
+    pub fn totals(&self, i: usize) -> &[u64] {
+        match self.totals.get(i) {
+            Some(t) => &t[..self.runs],
+            None => &[],
+        }
+    }
+
     /// Statistics of counter `i` with `ops` operations per run; `None` with
     /// no runs or no operations.
     pub fn stats(&self, i: usize, ops: u64) -> Option<Stats> {

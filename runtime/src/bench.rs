@@ -695,15 +695,26 @@ fn judge<M: Machine, B: Board>(
             }
             for (i, kind) in env.counters.0.iter().enumerate() {
                 if let Some(s) = r.log.stats(i, r.ops) {
+                    // The raw samples: each run's total, in order (the host
+                    // derives the per-op samples and the deviation).
+                    let totals = || {
+                        kprint!(B, " totals=");
+                        for (j, t) in r.log.totals(i).iter().enumerate() {
+                            kprint!(B, "{}{}", if j == 0 { "" } else { "," }, t);
+                        }
+                        kprintln!(B, " verified=1");
+                    };
                     if sc.is_ipc() {
-                        kprintln!(B, "IPCB result bench={} words={} core={} counter={} unit={} ops={} runs={} min={} median={} mean={} max={} verified=1",
+                        kprint!(B, "IPCB result bench={} words={} core={} counter={} unit={} ops={} runs={} min={} median={} mean={} max={}",
                             sc.name, sc.words, core, kind.name(), unit, r.ops, s.runs, s.min, s.median, s.mean, s.max);
+                        totals();
                         if i == 0 && sc.name == "ipc-sweep" {
                             kprintln!(B, "  sweep: {:>2} words: {} {} per one-way IPC", sc.words, s.median, kind.name());
                         }
                     } else {
-                        kprintln!(B, "IPCB result bench={} core={} counter={} unit={} ops={} runs={} min={} median={} mean={} max={} verified=1",
+                        kprint!(B, "IPCB result bench={} core={} counter={} unit={} ops={} runs={} min={} median={} mean={} max={}",
                             sc.name, core, kind.name(), unit, r.ops, s.runs, s.min, s.median, s.mean, s.max);
+                        totals();
                     }
                     if sc.tabled() {
                         out.set(sc.name, i, s);

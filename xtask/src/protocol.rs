@@ -158,6 +158,9 @@ pub struct BenchResult {
     pub max: f64,
     /// Whether every message was checked and correct.
     pub verified: bool,
+    /// Each run's counter total, in the order they ran (`totals=`; empty
+    /// from kernels that do not print it).
+    pub totals: Vec<u64>,
 }
 
 /// `IPCB fail`: a benchmark or a test failed a check.
@@ -514,7 +517,17 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
                     "0" => false,
                     v => return Err(format!("`verified={v}` is neither 0 nor 1")),
                 },
+                totals: match f.opt("totals") {
+                    None => Vec::new(),
+                    Some(list) => list
+                        .split(',')
+                        .map(|t| t.parse::<u64>().map_err(|_| format!("`totals={list}` is not a list of numbers")))
+                        .collect::<Result<_, _>>()?,
+                },
             };
+            if !r.totals.is_empty() && r.totals.len() != r.runs as usize {
+                return Err(format!("`totals` has {} values for runs={}", r.totals.len(), r.runs));
+            }
             if r.bench == SWEEP_BENCH && r.words.is_none() {
                 return Err(format!(
                     "missing key `words` (required for bench={SWEEP_BENCH})"
@@ -761,6 +774,17 @@ IPCB end status=fail
         assert!(tokenize("a=b\"c").unwrap_err().contains("stray quote"));
         assert!(tokenize("k\u{fffd}=1").unwrap_err().contains("invalid key"));
         assert_eq!(tokenize("").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn parses_the_raw_totals_of_a_result() {
+        let line = "IPCB result bench=syscall core=0 counter=tsc unit=syscall ops=100 runs=3 min=42.00 median=42.00 mean=42.33 max=43.00 totals=4200,4300,4200 verified=1\n";
+        let t = Transcript::parse_str(line).unwrap();
+        assert_eq!(t.results[0].totals, vec![4200, 4300, 4200]);
+        let without = Transcript::parse_str(&line.replace(" totals=4200,4300,4200", "")).unwrap();
+        assert!(without.results[0].totals.is_empty());
+        assert!(Transcript::parse_str(&line.replace("4200,4300,4200", "4200,4300")).is_err());
+        assert!(Transcript::parse_str(&line.replace("4200,4300,4200", "4200,x,4200")).is_err());
     }
 
     #[test]

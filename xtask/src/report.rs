@@ -163,6 +163,11 @@ pub struct Record {
     pub runs: u32,
     /// Operations per run.
     pub ops_per_run: u64,
+    /// The per-operation figure of each run, in the order they ran (each
+    /// run's counter total divided by `ops_per_run`).
+    pub samples: Vec<f64>,
+    /// Standard deviation of `samples` (n - 1); `None` with fewer than two.
+    pub stddev: Option<f64>,
     /// Every message was checked and correct.
     pub verified: bool,
     /// Measured while several cores ran, on a clock they all advance: under
@@ -209,6 +214,16 @@ pub struct FailureJson {
     pub words: Option<u64>,
     /// Why.
     pub reason: String,
+}
+
+/// The sample standard deviation (n - 1) of `v`; `None` below two values.
+pub fn stddev(v: &[f64]) -> Option<f64> {
+    if v.len() < 2 {
+        return None;
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (v.len() - 1) as f64;
+    Some(var.sqrt())
 }
 
 /// The calibration loop as the kernel reported it.
@@ -370,6 +385,9 @@ impl Report {
                     median: r.median,
                     runs: r.runs,
                     ops_per_run: r.ops,
+                    samples: r.totals.iter().map(|t| *t as f64 / r.ops as f64).collect(),
+                    // On the integer totals, then scaled: equal runs give exactly 0.
+                    stddev: stddev(&r.totals.iter().map(|t| *t as f64).collect::<Vec<_>>()).map(|d| d / r.ops as f64),
                     verified: r.verified,
                     note: l.note,
                 }
@@ -503,6 +521,15 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn stddev_is_the_sample_deviation() {
+        assert_eq!(stddev(&[]), None);
+        assert_eq!(stddev(&[42.0]), None);
+        assert_eq!(stddev(&[42.0, 42.0, 42.0]), Some(0.0));
+        let s = stddev(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]).unwrap();
+        assert!((s - 2.138_089_935).abs() < 1e-6, "{s}");
+    }
+
+    #[test]
     fn icount_relabels_tsc_and_pmccntr_as_instructions() {
         let l = relabel("tsc", Accel::Icount);
         assert_eq!(l.counter, "instructions");
@@ -602,7 +629,7 @@ pub(crate) mod tests {
                 "source": "tsc (QEMU icount: 1 tick = 1 instruction)", "kernel_counter": "tsc",
                 "unit": "one-way-ipc", "per_op": 85.0, "min": 85.0, "max": 85.0, "mean": 85.0,
                 "median": 85.0, "runs": 5, "ops_per_run": 40000, "verified": true,
-                "shared_clock": false
+                "samples": [], "stddev": null, "shared_clock": false
             })
         );
         assert_eq!(v["calibration"]["ticks_per_instruction"], 1.000002);
@@ -642,7 +669,7 @@ pub(crate) mod tests {
                 "source": "tsc (QEMU icount: 1 tick = 1 instruction)", "kernel_counter": "tsc",
                 "unit": "one-way-ipc", "per_op": 823.0, "min": 823.0, "max": 823.0, "mean": 823.0,
                 "median": 823.0, "runs": 5, "ops_per_run": 40000, "verified": true,
-                "shared_clock": false
+                "samples": [], "stddev": null, "shared_clock": false
             })
         );
         let words: Vec<u64> = results[3..]
