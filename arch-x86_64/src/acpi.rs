@@ -228,6 +228,144 @@ pub fn read_madt(mem: &mut impl PhysMem, rsdp: u64) -> Result<Madt, AcpiError> {
     parse_madt(mem, pa, len).ok_or(AcpiError::NoMadt)
 }
 
+/// Most SRAT memory ranges kept.
+pub const MAX_NUMA_RANGES: usize = 32;
+
+/// A memory range of the SRAT and its proximity domain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NumaRange {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// Proximity domain (NUMA node).
+    pub domain: u32,
+}
+
+/// What the SRAT says: each enabled CPU's proximity domain (by APIC ID)
+/// and each enabled memory range's.
+#[derive(Clone, Debug)]
+pub struct Srat {
+    cpus: [(u32, u32); MAX_APICS],
+    ncpus: usize,
+    ranges: [NumaRange; MAX_NUMA_RANGES],
+    nranges: usize,
+}
+
+impl Srat {
+    /// The proximity domain of the CPU with APIC ID `apic`, if listed.
+    pub fn cpu_domain(&self, apic: u32) -> Option<u32> {
+        self.cpus[..self.ncpus].iter().find(|c| c.0 == apic).map(|c| c.1)
+    }
+
+    /// The memory ranges, in table order.
+    pub fn ranges(&self) -> &[NumaRange] {
+        &self.ranges[..self.nranges]
+    }
+
+    /// The proximity domain of physical address `pa`, if a range holds it.
+    pub fn mem_domain(&self, pa: u64) -> Option<u32> {
+        self.ranges().iter().find(|r| r.start <= pa && pa < r.end).map(|r| r.domain)
+    }
+
+    /// How many distinct domains the memory ranges name.
+    pub fn nodes(&self) -> usize {
+        let r = self.ranges();
+        (0..r.len()).filter(|&i| !r[..i].iter().any(|q| q.domain == r[i].domain)).count()
+    }
+}
+
+/// The physical address and length of the table with signature `sig`,
+/// through the RSDP at `rsdp` (XSDT preferred, else the RSDT).
+fn find_table(mem: &mut impl PhysMem, rsdp: u64, sig: &[u8; 4]) -> Result<Option<(u64, u32)>, AcpiError> {
+    let (_, rsdt, xsdt) = rsdp_at(mem, rsdp).ok_or(AcpiError::NoRsdp)?;
+    let (root, entry) = match table_at(mem, xsdt) {
+        Some((s, len)) if &s == b"XSDT" => ((xsdt, len), 8u64),
+        _ => match table_at(mem, rsdt) {
+            Some((s, len)) if &s == b"RSDT" => ((rsdt, len), 4u64),
+            _ => return Err(AcpiError::BadRoot),
+        },
+    };
+    let (root_pa, root_len) = root;
+    let mut off = 36u64;
+    while off + entry <= u64::from(root_len) {
+        let mut e = [0u8; 8];
+        if !mem.read(root_pa + off, &mut e[..entry as usize]) {
+            return Err(AcpiError::BadRoot);
+        }
+        let pa = if entry == 8 { u64_at(&e, 0) } else { u64::from(u32_at(&e, 0)) };
+        if let Some((s, len)) = table_at(mem, pa)
+            && &s == sig
+        {
+            return Ok(Some((pa, len)));
+        }
+        off += entry;
+    }
+    Ok(None)
+}
+
+/// Read the SRAT (System Resource Affinity Table) through the RSDP at
+/// `rsdp`: `None` when there is none (one node) or it cannot be read.
+pub fn read_srat(mem: &mut impl PhysMem, rsdp: u64) -> Option<Srat> {
+    let (pa, len) = find_table(mem, rsdp, b"SRAT").ok()??;
+    parse_srat(mem, pa, len)
+}
+
+/// Walk the SRAT's entries (after its 48-byte header): type 0, a local
+/// APIC's domain (bits 7:0 at byte 2, 31:8 at bytes 9-11; flags at 4,
+/// bit 0 enabled); type 1, a memory range (domain at 2, base at 8, length
+/// at 16, flags at 28, bit 0 enabled); type 2, an x2APIC's domain (domain
+/// at 4, ID at 8, flags at 12).
+fn parse_srat(mem: &mut impl PhysMem, pa: u64, len: u32) -> Option<Srat> {
+    if len < 48 {
+        return None;
+    }
+    let mut s = Srat {
+        cpus: [(0, 0); MAX_APICS],
+        ncpus: 0,
+        ranges: [NumaRange::default(); MAX_NUMA_RANGES],
+        nranges: 0,
+    };
+    let mut off = 48u64;
+    while off + 2 <= u64::from(len) {
+        let mut e = [0u8; 40];
+        if !mem.read(pa + off, &mut e[..2]) {
+            return None;
+        }
+        let (ty, elen) = (e[0], u64::from(e[1]));
+        if elen < 2 || off + elen > u64::from(len) {
+            break;
+        }
+        let n = (elen as usize).min(40);
+        if !mem.read(pa + off, &mut e[..n]) {
+            return None;
+        }
+        match (ty, n) {
+            (0, 16..) if u32_at(&e, 4) & 1 != 0 => {
+                let dom = u32::from(e[2]) | (u32::from(e[9]) << 8) | (u32::from(e[10]) << 16) | (u32::from(e[11]) << 24);
+                if s.ncpus < MAX_APICS {
+                    s.cpus[s.ncpus] = (u32::from(e[3]), dom);
+                    s.ncpus += 1;
+                }
+            }
+            (2, 24..) if u32_at(&e, 12) & 1 != 0 && s.ncpus < MAX_APICS => {
+                s.cpus[s.ncpus] = (u32_at(&e, 8), u32_at(&e, 4));
+                s.ncpus += 1;
+            }
+            (1, 40) if u32_at(&e, 28) & 1 != 0 => {
+                let (base, size) = (u64_at(&e, 8), u64_at(&e, 16));
+                if size > 0 && s.nranges < MAX_NUMA_RANGES {
+                    s.ranges[s.nranges] = NumaRange { start: base, end: base.saturating_add(size), domain: u32_at(&e, 2) };
+                    s.nranges += 1;
+                }
+            }
+            _ => {}
+        }
+        off += elen;
+    }
+    Some(s)
+}
+
 /// Walk the MADT's entries (after the 44-byte header: the standard 36,
 /// the local APIC address, the flags).
 fn parse_madt(mem: &mut impl PhysMem, pa: u64, len: u32) -> Option<Madt> {
@@ -413,6 +551,53 @@ mod tests {
             (0x7F0_1000, facp),
             (0x7F0_2000, madt),
         ])
+    }
+
+    #[test]
+    fn srat_names_each_cpus_and_ranges_node() {
+        let mut body = std::vec![0u8; 12]; // reserved (bytes 36..48)
+        // Local APIC 0 and 1 on node 0, x2APIC 300 on node 1, a disabled APIC.
+        for (id, dom, en) in [(0u8, 0u8, 1u32), (1, 0, 1), (9, 1, 0)] {
+            let mut e = std::vec![0u8; 16];
+            e[0] = 0;
+            e[1] = 16;
+            e[2] = dom;
+            e[3] = id;
+            e[4..8].copy_from_slice(&en.to_le_bytes());
+            body.extend_from_slice(&e);
+        }
+        let mut x = std::vec![0u8; 24];
+        x[0] = 2;
+        x[1] = 24;
+        x[4..8].copy_from_slice(&1u32.to_le_bytes());
+        x[8..12].copy_from_slice(&300u32.to_le_bytes());
+        x[12..16].copy_from_slice(&1u32.to_le_bytes());
+        body.extend_from_slice(&x);
+        for (base, len, dom) in [(0u64, 0x800_0000u64, 0u32), (0x800_0000, 0x800_0000, 1)] {
+            let mut m = std::vec![0u8; 40];
+            m[0] = 1;
+            m[1] = 40;
+            m[2..6].copy_from_slice(&dom.to_le_bytes());
+            m[8..16].copy_from_slice(&base.to_le_bytes());
+            m[16..24].copy_from_slice(&len.to_le_bytes());
+            m[28..32].copy_from_slice(&1u32.to_le_bytes());
+            body.extend_from_slice(&m);
+        }
+        let mut mem = machine(true);
+        let srat = table(b"SRAT", &body);
+        // Add the SRAT as a third root entry.
+        let mut root_body = std::vec::Vec::new();
+        for pa in [0x7F0_1000u64, 0x7F0_2000, 0x7F0_3000] {
+            root_body.extend_from_slice(&pa.to_le_bytes());
+        }
+        mem.0[1] = (0x7F0_0000, table(b"XSDT", &root_body));
+        mem.0.push((0x7F0_3000, srat));
+        let s = read_srat(&mut mem, 0xF_5A40).unwrap();
+        assert_eq!((s.cpu_domain(0), s.cpu_domain(1), s.cpu_domain(300), s.cpu_domain(9)), (Some(0), Some(0), Some(1), None));
+        assert_eq!((s.mem_domain(0x100_0000), s.mem_domain(0xC00_0000), s.mem_domain(0x1000_0000)), (Some(0), Some(1), None));
+        assert_eq!(s.nodes(), 2);
+        // No SRAT: one node, nothing to place by.
+        assert!(read_srat(&mut machine(true), 0xF_5A40).is_none());
     }
 
     #[test]

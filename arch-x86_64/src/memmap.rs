@@ -225,6 +225,19 @@ impl MemMap {
         })
     }
 
+    /// Take the highest `size`-byte block aligned to `align` (a power of
+    /// two) inside `[lo, hi)` out of the map (the top, so that what is left
+    /// below stays in one piece).
+    pub fn take_aligned_top_within(&mut self, size: u64, align: u64, lo: u64, hi: u64) -> Option<u64> {
+        let s = self.ranges().iter().rev().find_map(|q| {
+            let (start, end) = (q.start.max(lo), q.end.min(hi));
+            let top = end.checked_sub(size)? & !(align - 1);
+            (top >= start && top.checked_add(size)? <= end).then_some(top)
+        })?;
+        self.remove(s, s + size);
+        Some(s)
+    }
+
     /// Take the lowest `size`-byte block aligned to `align` (a power of
     /// two) out of the map.
     pub fn take_aligned(&mut self, size: u64, align: u64) -> Option<u64> {
@@ -292,6 +305,17 @@ mod tests {
 
     const MIB: u64 = 1 << 20;
     const GIB: u64 = 1 << 30;
+
+    #[test]
+    fn takes_from_the_top_of_a_window() {
+        let mut m = MemMap::new(GIB, Source::E820);
+        m.add(0x10_0000, 255 * MIB);
+        // Node 1 is [128 MiB, 256 MiB): its highest 2 MiB block.
+        assert_eq!(m.take_aligned_top_within(2 * MIB, 2 * MIB, 128 * MIB, 256 * MIB), Some(254 * MIB));
+        assert_eq!(m.take_aligned_top_within(2 * MIB, 2 * MIB, 128 * MIB, 256 * MIB), Some(252 * MIB));
+        assert_eq!(m.take_aligned_top_within(2 * MIB, 2 * MIB, 300 * MIB, 400 * MIB), None);
+        assert!(m.contains(0x10_0000, 252 * MIB));
+    }
 
     #[test]
     fn ranges_merge_and_split() {

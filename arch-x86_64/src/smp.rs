@@ -253,9 +253,10 @@ pub unsafe fn init_bsp(bi: &BootInfo, kernel: Range, putc: fn(u8)) -> Result<Ran
         // The CPUs: the boot CPU first, then every other enabled one.
         let mut phys = KernelPhys;
         let hint = bi.rsdp.or_else(|| bi.efi_system_table.and_then(|(st, is64)| acpi::rsdp_from_efi(&mut phys, st, is64)));
-        let madt = acpi::find_rsdp(&mut phys, hint)
-            .ok_or(acpi::AcpiError::NoRsdp)
-            .and_then(|r| acpi::read_madt(&mut phys, r));
+        let rsdp = acpi::find_rsdp(&mut phys, hint);
+        let madt = rsdp.ok_or(acpi::AcpiError::NoRsdp).and_then(|r| acpi::read_madt(&mut phys, r));
+        // NUMA: which node each CPU and each memory range is on.
+        let srat = rsdp.and_then(|r| acpi::read_srat(&mut phys, r)).filter(|s| s.nodes() >= 2);
         pd[2].set_unused();
         pd[3].set_unused();
         invlpg(WINDOW_VA);
@@ -309,9 +310,66 @@ pub unsafe fn init_bsp(bi: &BootInfo, kernel: Range, putc: fn(u8)) -> Result<Ran
         }
         mem.remove(0, 0x10_0000);
 
-        // One chunk per CPU and the frames; as many CPUs as leave the
-        // frame allocator its minimum.
-        let placed = memmap::plan(&mut mem, PERCPU_CHUNK, MIN_FRAMES_BYTES, &mut plan.chunks[..plan.n]);
+        // NUMA (when the SRAT names two nodes or more): first each CPU's
+        // region from the top of its own node's reachable RAM, as long as
+        // the frame allocator keeps its minimum; then the rest as usual.
+        let mut own = [0u64; MAX_CPUS];
+        if let Some(s) = &srat {
+            for (i, slot) in own.iter_mut().enumerate().take(plan.n) {
+                let Some(d) = s.cpu_domain(plan.ids[i]) else { continue };
+                for r in s.ranges().iter().filter(|r| r.domain == d) {
+                    let mut trial = mem;
+                    if let Some(pa) = trial.take_aligned_top_within(PERCPU_CHUNK, PERCPU_CHUNK, r.start, r.end)
+                        && trial.largest().is_some_and(|l| l.len() >= MIN_FRAMES_BYTES)
+                    {
+                        mem = trial;
+                        *slot = pa;
+                        break;
+                    }
+                }
+            }
+        }
+        let want = own[..plan.n].iter().filter(|&&c| c == 0).count();
+        let mut rest = [0u64; MAX_CPUS];
+        let mut placed = if want > 0 {
+            memmap::plan(&mut mem, PERCPU_CHUNK, MIN_FRAMES_BYTES, &mut rest[..want])
+        } else {
+            // Every region is on its node: the frames get the largest range.
+            let big = mem.largest().filter(|r| r.len() >= MIN_FRAMES_BYTES).unwrap_or_default();
+            mem.remove(big.start, big.end);
+            memmap::Placement { chunks: 0, frames: big }
+        };
+        if !placed.frames.is_empty() {
+            // Merge in CPU order; the CPUs past the first without a region
+            // are not started.
+            let mut next = rest[..placed.chunks].iter();
+            let mut n = 0;
+            while n < plan.n {
+                match (own[n], next.next()) {
+                    (0, Some(&c)) => plan.chunks[n] = c,
+                    (0, None) => break,
+                    (c, _) => plan.chunks[n] = c,
+                }
+                n += 1;
+            }
+            placed.chunks = n;
+        }
+        if let Some(s) = &srat {
+            let on_node = (0..placed.chunks)
+                .filter(|&i| s.cpu_domain(plan.ids[i]).is_some_and(|d| s.mem_domain(plan.chunks[i]) == Some(d)))
+                .count();
+            let _ = write!(
+                Console,
+                "numa: {} nodes; the per-CPU regions of {} of {} CPUs are on their own node\r\n",
+                s.nodes(),
+                on_node,
+                placed.chunks
+            );
+            if on_node < placed.chunks {
+                warn("NUMA: some CPUs' per-CPU regions are not on their own node (its RAM is beyond the kernel's reach or full)");
+            }
+            warn("NUMA: the frame pool (user memory) is one range, not placed by node: each CPU's share may be remote");
+        }
         let mut c = Console;
         let mib = |b: u64| b >> 20;
         let _ = write!(

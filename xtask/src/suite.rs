@@ -204,6 +204,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     }
     if board.name == "pc-x86_64" {
         suite.step(
+            "NUMA: q35 with two nodes (SRAT): every CPU's per-CPU region on its own node, every core verified",
+            Suite::numa,
+        );
+        suite.step(
             "-smp 96 on q35 under icount: every core started and verified",
             Suite::many_x86,
         );
@@ -450,6 +454,47 @@ impl Suite<'_> {
             .and_then(|base| board::apply(base, &board::Variant { smp: Some(2), ..board::Variant::default() }))
             .map_err(err_string)?;
         crate::nmi::check(self.ws, b, Accel::Icount, &kernel, ICOUNT_CMDLINE, self.timeout).map_err(err_string)
+    }
+
+    /// Two NUMA nodes of 128 MiB with two CPUs each: the kernel must read
+    /// the SRAT and put each CPU's region on its node, and say that the
+    /// frame pool is not placed by node.
+    fn numa(&mut self) -> StepResult {
+        const ARGS: &[&str] = &[
+            "-M", "q35", "-m", "256M",
+            "-object", "memory-backend-ram,id=m0,size=128M",
+            "-object", "memory-backend-ram,id=m1,size=128M",
+            "-numa", "node,nodeid=0,cpus=0-1,memdev=m0",
+            "-numa", "node,nodeid=1,cpus=2-3,memdev=m1",
+        ];
+        let mut b = board::find_base("pc-x86_64").map_err(err_string)?.clone();
+        b.machine_args = ARGS;
+        b.smp = 4;
+        let b: &'static Board = Box::leak(Box::new(b));
+        let kernel = self.kernel()?.to_path_buf();
+        let spec = BootSpec {
+            board: b,
+            accel: Accel::Icount,
+            medium: Medium::Kernel { elf: &kernel, cmdline: MANY_CMDLINE },
+            cmdline: MANY_CMDLINE,
+            timeout: Some(self.timeout),
+            label: Some("numa"),
+            progress: Progress::Normal,
+            strict: true,
+            echo_defmt: false,
+        };
+        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
+        check_pass(&o, b.expected_benches)?;
+        check_cores(&o.transcript, 4, PARALLEL_BENCHES)?;
+        let console = std::fs::read_to_string(&o.console).unwrap_or_default();
+        let want = "numa: 2 nodes; the per-CPU regions of 4 of 4 CPUs are on their own node";
+        if !console.contains(want) {
+            return Err(format!("the console does not say \"{want}\"; see {}", o.console.display()));
+        }
+        if !o.transcript.warnings.iter().any(|w| w.contains("frame pool")) {
+            return Err("no IPCB warn line says the frame pool is not placed by node".to_string());
+        }
+        Ok(())
     }
 
     fn many_x86(&mut self) -> StepResult {
