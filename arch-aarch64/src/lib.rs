@@ -17,8 +17,8 @@
 //! * [`pmu`]: PMUv3 (cycle counter, instructions event), the CPU identity;
 //! * [`acpi`]: the CPUs, PSCI conduit and console of an ACPI-only (SBBR)
 //!   machine, from its MADT, FADT and SPCR;
-//! * [`pl011`], [`ns16550`], [`semihosting`]: console and exit for boards
-//!   that have them.
+//! * [`pl011`], [`ns16550`], [`linflex`] (NXP LINFlexD), [`semihosting`]:
+//!   console and exit for boards that have them.
 //!
 //! # Design
 //!
@@ -48,6 +48,7 @@ pub mod boot;
 pub mod context;
 pub mod cpu;
 pub mod entry;
+pub mod linflex;
 pub mod ns16550;
 pub mod paging;
 pub mod pl011;

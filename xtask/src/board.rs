@@ -298,6 +298,33 @@ pub static BOARDS: &[Board] = &[
         smp: 0,
     },
     Board {
+        name: "s32g2",
+        arch: "aarch64",
+        target: "aarch64-unknown-none",
+        kernel_package: "s32g2",
+        user_programs: BENCH_USER,
+        // Not emulated (QEMU 7.2 has no S32G2): image only. U-Boot's
+        // booti loads the Linux arm64 Image (no raw image of its own).
+        qemu: "qemu-system-aarch64",
+        qemu_packages: &["qemu-system-arm"],
+        machine_args: &[],
+        el2_machine_args: None,
+        cpus: &["cortex-a53"],
+        tcg_cpu: "cortex-a53",
+        kvm_cpu: "host",
+        kvm_host_arch: "none",
+        grub: false,
+        inject_feature: "inject",
+        expected_benches: STANDARD_BENCHES,
+        raw_image: None,
+        emulated: false,
+        // booti enters at EL2; the A53 has no VHE, so the kernel drops to EL1.
+        expected_el: Some(1),
+        build_features: &[],
+        fixed_cpus: 4,
+        smp: 0,
+    },
+    Board {
         name: "uefi-aarch64",
         arch: "aarch64",
         // The kernel's target; the UEFI application that carries it is
@@ -334,6 +361,23 @@ pub static BOARDS: &[Board] = &[
 /// (`device_tree_address`): 64 MiB, above the kernel's footprint (checked)
 /// and low in the first GiB, which the kernel maps.
 pub const RPI5_DTB_ADDRESS: u64 = 0x400_0000;
+
+/// Where NXP's U-Boot on the S32G2 loads `Image` (`loadaddr`,
+/// CONFIG_SYS_LOAD_ADDR: the start of DRAM), and where the s32g2 kernel is
+/// linked.
+pub const S32G2_LOAD_ADDR: u64 = 0x8000_0000;
+/// Where NXP's U-Boot puts the device tree (`fdt_addr`; 0x8300_0000 in the
+/// recent BSPs, 0x83E0_0000 in older ones): the kernel's footprint from
+/// [`S32G2_LOAD_ADDR`] must end below the lower.
+pub const S32G2_FDT_ADDR: u64 = 0x8300_0000;
+
+/// The document that says how to run a board QEMU does not emulate.
+pub fn hardware_doc(name: &str) -> &'static str {
+    match name {
+        "s32g2" => "docs/s32g2.md",
+        _ => "docs/raspberry-pi.md",
+    }
+}
 
 /// Boards that are planned but not written yet.
 pub const PLANNED: &[&str] = &[];
@@ -663,7 +707,7 @@ mod tests {
         assert!(!find("rpi5").unwrap().emulated);
         assert_eq!(
             find("vax").unwrap_err().to_string(),
-            "unknown board vax; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5, uefi-aarch64"
+            "unknown board vax; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5, s32g2, uefi-aarch64"
         );
     }
 

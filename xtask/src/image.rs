@@ -317,6 +317,72 @@ pub fn rpi5_config_txt(dtb_address: u64) -> String {
     )
 }
 
+/// The U-Boot script (`boot.cmd`) that boots the s32g2 `Image` with
+/// `cmdline` as `bootargs`, from the first partition of MMC 0 (the SD
+/// card on NXP's boards), with the board's Linux device tree beside it.
+pub fn s32g2_boot_cmd(cmdline: &str) -> String {
+    format!(
+        "# ipcbench-rs on the NXP S32G2, made by `cargo xtask image --board s32g2`.\n\
+         # U-Boot runs it as boot.scr (mkimage -T script) from the FAT partition,\n\
+         # or type the lines at the => prompt (docs/s32g2.md).\n\
+         setenv bootargs \"{cmdline}\"\n\
+         # NXP's U-Boot calls the load address loadaddr (the start of DRAM).\n\
+         if test -z \"${{kernel_addr_r}}\"; then setenv kernel_addr_r ${{loadaddr}}; fi\n\
+         load mmc 0:1 ${{kernel_addr_r}} Image\n\
+         # The board's Linux device tree (fdt_file) from the same partition, else U-Boot's own.\n\
+         if load mmc 0:1 ${{fdt_addr}} ${{fdt_file}}; then echo \"device tree ${{fdt_file}}\"; else setenv fdt_addr ${{fdtcontroladdr}}; fi\n\
+         booti ${{kernel_addr_r}} - ${{fdt_addr}}\n"
+    )
+}
+
+/// The s32g2 kernel's `footprint` (image and `.bss`), loaded at
+/// [`crate::board::S32G2_LOAD_ADDR`], ends below U-Boot's device tree
+/// ([`crate::board::S32G2_FDT_ADDR`]).
+pub fn s32g2_fits(footprint: u64) -> Result<()> {
+    use crate::board::{S32G2_FDT_ADDR, S32G2_LOAD_ADDR};
+    let limit = S32G2_FDT_ADDR - S32G2_LOAD_ADDR;
+    if footprint > limit {
+        bail!(
+            "the kernel occupies {footprint} bytes from {S32G2_LOAD_ADDR:#x} (image and .bss), over the limit of {limit} (s32g2: U-Boot puts the device tree at {S32G2_FDT_ADDR:#x})"
+        );
+    }
+    Ok(())
+}
+
+/// The `mkimage` arguments that wrap `boot.cmd` into `boot.scr`.
+pub const S32G2_MKIMAGE_ARGS: &[&str] =
+    &["-A", "arm64", "-O", "linux", "-T", "script", "-C", "none", "-n", "ipcbench-rs s32g2"];
+
+/// Writes `boot.cmd` for `cmdline` into `dir`, and `boot.scr` when
+/// `mkimage` (Debian `u-boot-tools`) is on `PATH`; says how to make it
+/// otherwise. Returns the path of `boot.cmd`.
+fn s32g2_script(dir: &Path, cmdline: &str) -> Result<PathBuf> {
+    let cmd = dir.join("boot.cmd");
+    fs::write(&cmd, s32g2_boot_cmd(cmdline)).with_context(|| format!("cannot write {}", cmd.display()))?;
+    let scr = dir.join("boot.scr");
+    let _ = fs::remove_file(&scr);
+    let args = S32G2_MKIMAGE_ARGS.join(" ");
+    match crate::util::which("mkimage") {
+        Some(mkimage) => {
+            let out = std::process::Command::new(mkimage)
+                .args(S32G2_MKIMAGE_ARGS)
+                .arg("-d")
+                .arg(&cmd)
+                .arg(&scr)
+                .output()
+                .context("cannot run mkimage")?;
+            if !out.status.success() {
+                bail!("mkimage {args} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+            }
+            eprintln!("[ipcb] {} (mkimage -T script)", scr.display());
+        }
+        None => eprintln!(
+            "[ipcb] no mkimage here (Debian u-boot-tools): make boot.scr with `mkimage {args} -d boot.cmd boot.scr`, or type boot.cmd's lines at U-Boot's prompt"
+        ),
+    }
+    Ok(cmd)
+}
+
 /// The files a board boots from, made by [`sd_files`].
 #[derive(Debug)]
 pub struct SdFiles {
@@ -332,7 +398,8 @@ pub struct SdFiles {
     pub image_size: u64,
     /// The kernel's footprint from its load address, `.bss` included.
     pub footprint: u64,
-    /// `config.txt`, for boards that need one.
+    /// `config.txt` (the Pi 5) or `boot.cmd` (the S32G2's U-Boot script),
+    /// for boards that need one.
     pub config: Option<PathBuf>,
     /// `cmdline.txt`.
     pub cmdline: PathBuf,
@@ -368,9 +435,14 @@ pub fn sd_files(board: &Board, kernel: &Path, dir: &Path, cmdline: &str) -> Resu
         fs::write(&path, rpi5_config_txt(crate::board::RPI5_DTB_ADDRESS))
             .with_context(|| format!("cannot write {}", path.display()))?;
         Some(path)
+    } else if board.name == "s32g2" {
+        Some(s32g2_script(dir, cmdline)?)
     } else {
         None
     };
+    if board.name == "s32g2" {
+        s32g2_fits(r.mem_end - r.load)?;
+    }
     let cmdline_path = dir.join("cmdline.txt");
     fs::write(&cmdline_path, format!("{cmdline}\n"))
         .with_context(|| format!("cannot write {}", cmdline_path.display()))?;
@@ -641,6 +713,27 @@ mod tests {
         let raw = rpi5.raw_image.unwrap();
         assert_eq!(raw.load, 0x8_0000);
         assert_eq!(raw.load + raw.max_footprint, crate::board::RPI5_DTB_ADDRESS);
+    }
+
+    #[test]
+    fn s32g2_script_loads_and_boots_the_image_with_its_bootargs() {
+        let c = s32g2_boot_cmd("rounds=100 runs=2");
+        let cmds: Vec<&str> = c.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            cmds,
+            [
+                "setenv bootargs \"rounds=100 runs=2\"",
+                "if test -z \"${kernel_addr_r}\"; then setenv kernel_addr_r ${loadaddr}; fi",
+                "load mmc 0:1 ${kernel_addr_r} Image",
+                "if load mmc 0:1 ${fdt_addr} ${fdt_file}; then echo \"device tree ${fdt_file}\"; else setenv fdt_addr ${fdtcontroladdr}; fi",
+                "booti ${kernel_addr_r} - ${fdt_addr}",
+            ]
+        );
+        assert!(S32G2_MKIMAGE_ARGS.windows(2).any(|w| w == ["-T", "script"]));
+        let limit = crate::board::S32G2_FDT_ADDR - crate::board::S32G2_LOAD_ADDR;
+        assert!(s32g2_fits(limit).is_ok());
+        let e = s32g2_fits(limit + 1).unwrap_err().to_string();
+        assert!(e.contains("over the limit") && e.contains("0x83000000"), "{e}");
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //!                   [--smp N] [--kernel ELF]
 //! cargo xtask test  [--board B] [--timeout SECS]
 //! cargo xtask iso   [--board B] [--out PATH] [--kernel ELF] [-- KERNEL_ARGS]
-//! cargo xtask image --board raspi3b|rpi5|uefi-aarch64 [--el 1|2] [--out DIR] [--kernel ELF] [-- KERNEL_ARGS]
+//! cargo xtask image --board raspi3b|rpi5|s32g2|uefi-aarch64 [--el 1|2] [--out DIR] [--kernel ELF] [-- KERNEL_ARGS]
 //! ```
 //!
 //! Each boot writes `target/ipcb/<board>-<accel>-<time>-<pid>[-label]/`
@@ -169,7 +169,7 @@ fn board_arg() -> Arg {
         .long("board")
         .value_name("BOARD")
         .default_value("pc-x86_64")
-        .help("Board: pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64 (QEMU), rpi5 (image only)")
+        .help("Board: pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64 (QEMU), rpi5, s32g2 (image only)")
 }
 
 fn el_arg() -> Arg {
@@ -594,7 +594,10 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             if b.emulated {
                 eprintln!("[ipcb] QEMU boots it with `cargo xtask bench --board {}`", b.name);
             } else {
-                eprintln!("[ipcb] copy these files to the SD card's FAT32 boot partition: see docs/raspberry-pi.md");
+                eprintln!(
+                    "[ipcb] copy these files to the SD card's FAT32 boot partition: see {}",
+                    board::hardware_doc(b.name)
+                );
             }
             println!("{}", dir.display());
             Ok(ExitCode::SUCCESS)

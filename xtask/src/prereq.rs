@@ -362,13 +362,14 @@ pub fn ensure_qemu(board: &Board) -> Result<()> {
     Ok(())
 }
 
-/// QEMU can boot the board (the Pi 5: it cannot).
+/// QEMU can boot the board (the Pi 5 and the S32G2: it cannot).
 pub fn ensure_emulated(board: &Board) -> Result<()> {
     if !board.emulated {
         bail!(
-            "board {} is not emulated by QEMU: make its boot files with `cargo xtask image --board {}` and run them on the board (docs/raspberry-pi.md)",
+            "board {} is not emulated by QEMU: make its boot files with `cargo xtask image --board {}` and run them on the board ({})",
             board.name,
-            board.name
+            board.name,
+            crate::board::hardware_doc(board.name)
         );
     }
     Ok(())

@@ -104,6 +104,8 @@ pub const RASPI3_BOARD: &str = "raspi3b";
 /// The Raspberry Pi 5 board whose image the suite of every other board
 /// makes and checks.
 pub const RPI5_BOARD: &str = "rpi5";
+/// The NXP S32G2 board (image only).
+pub const S32G2_BOARD: &str = "s32g2";
 /// The first instruction of `ipcb_start`, `msr daifset, #0xf`: where a
 /// raw image's first instruction (the Linux arm64 Image header's `code0`,
 /// a branch over the header) must lead (the loader jumps to its first
@@ -244,6 +246,12 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         suite.step(
             "rpi5 kernel_2712.img and config.txt are made and fit",
             Suite::rpi5_image,
+        );
+    }
+    if board.name != S32G2_BOARD {
+        suite.step(
+            "s32g2 Image (header, entry, footprint below U-Boot's device tree) and U-Boot boot.cmd are made and check",
+            Suite::s32g2_image,
         );
     }
     if board.name != crate::uefi_arm::BOARD {
@@ -693,6 +701,27 @@ impl Suite<'_> {
         Ok(())
     }
 
+    /// Make the S32G2's `Image` and U-Boot script and check them.
+    fn s32g2_image(&mut self) -> StepResult {
+        let b = board::find_base(S32G2_BOARD).map_err(err_string)?;
+        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
+        let dir = self.ws.ipcb_dir().join("test-image-s32g2");
+        let f = image::sd_files(b, &kernel, &dir, image::DEFAULT_IMAGE_CMDLINE)
+            .map_err(err_string)?;
+        let bytes = std::fs::read(&f.image).map_err(|e| format!("{}: {e}", f.image.display()))?;
+        let script = std::fs::read_to_string(f.config.as_deref().ok_or("no boot.cmd")?)
+            .map_err(|e| e.to_string())?;
+        check_s32g2_files(&bytes, f.load, f.footprint, &script, image::DEFAULT_IMAGE_CMDLINE)?;
+        eprintln!(
+            "[ipcb] {}: {} bytes; the kernel occupies {} bytes from {:#x} with .bss",
+            f.image.display(),
+            f.image_size,
+            f.footprint,
+            f.load
+        );
+        Ok(())
+    }
+
     fn kernel(&self) -> std::result::Result<&Path, String> {
         self.kernel
             .as_deref()
@@ -1043,6 +1072,51 @@ pub fn check_rpi5_files(
     Ok(())
 }
 
+/// The S32G2 files are right: `Image` begins with a Linux arm64 Image
+/// header whose `text_offset` is the link address `load` modulo 2 MiB and
+/// whose `image_size` covers the `footprint`, its first instruction leads
+/// to the boot code, the footprint ends below U-Boot's device tree, and
+/// `boot.cmd` is the documented script for `cmdline`.
+pub fn check_s32g2_files(
+    image: &[u8],
+    load: u64,
+    footprint: u64,
+    script: &str,
+    cmdline: &str,
+) -> StepResult {
+    let u64_at = |o: usize| image.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()));
+    if image.get(0x38..0x3C) != Some(&b"ARM\x64"[..]) {
+        return Err("Image has no Linux arm64 Image header (magic ARM\\x64 at 0x38)".to_string());
+    }
+    let (text_offset, image_size) = (u64_at(8).unwrap_or(0), u64_at(16).unwrap_or(0));
+    if text_offset != load % (2 << 20) {
+        return Err(format!(
+            "Image's text_offset is {text_offset:#x}, not {:#x} (its link address {load:#x} modulo 2 MiB)",
+            load % (2 << 20)
+        ));
+    }
+    if image_size < footprint || image_size < image.len() as u64 {
+        return Err(format!(
+            "Image's image_size {image_size} is below the kernel's footprint of {footprint} (or the file's {} bytes)",
+            image.len()
+        ));
+    }
+    match entry_insn(image) {
+        Some(BOOT_FIRST_INSN) => {}
+        other => {
+            return Err(format!(
+                "Image's first instruction does not lead to ipcb_start (msr daifset, #0xf) but to {}",
+                other.map_or("nothing".to_string(), |i| format!("{i:#010x}"))
+            ));
+        }
+    }
+    image::s32g2_fits(footprint).map_err(err_string)?;
+    if script != image::s32g2_boot_cmd(cmdline) {
+        return Err("boot.cmd differs from the documented script".to_string());
+    }
+    Ok(())
+}
+
 /// A boot passes: no problems, and every expected bench has a verified result.
 pub fn check_pass(o: &BootOutcome, expected: &[&str]) -> StepResult {
     let problems = o.problems(expected);
@@ -1230,6 +1304,32 @@ mod tests {
         let mut headless = img.clone();
         headless[0x38] = 0;
         assert!(check_rpi5_files(&headless, 128, &config, 256).unwrap_err().contains("no Linux arm64 Image header"));
+    }
+
+    #[test]
+    fn s32g2_files_check() {
+        let cmd = image::s32g2_boot_cmd("rounds=1");
+        let load = board::S32G2_LOAD_ADDR;
+        // A header: b +64 (to the boot code), text_offset 0, image_size 256.
+        let mut img = vec![0u8; 128];
+        img[0..4].copy_from_slice(&(0x1400_0000u32 | 16).to_le_bytes());
+        img[16..24].copy_from_slice(&256u64.to_le_bytes());
+        img[0x38..0x3C].copy_from_slice(b"ARM\x64");
+        img[64..68].copy_from_slice(&BOOT_FIRST_INSN.to_le_bytes());
+        assert_eq!(check_s32g2_files(&img, load, 200, &cmd, "rounds=1"), Ok(()));
+        assert!(check_s32g2_files(&img, load, 300, &cmd, "rounds=1").unwrap_err().contains("below the kernel's footprint"));
+        assert!(check_s32g2_files(&img, load + 0x8_0000, 200, &cmd, "rounds=1").unwrap_err().contains("text_offset"));
+        assert!(check_s32g2_files(&img, load, 200, &cmd, "rounds=2").unwrap_err().contains("boot.cmd"));
+        let far = board::S32G2_FDT_ADDR - load + 1;
+        let mut big = img.clone();
+        big[16..24].copy_from_slice(&far.to_le_bytes());
+        assert!(check_s32g2_files(&big, load, far, &cmd, "rounds=1").unwrap_err().contains("over the limit"));
+        let mut bad = img.clone();
+        bad[64..68].copy_from_slice(&0xd503_201fu32.to_le_bytes()); // nop
+        assert!(check_s32g2_files(&bad, load, 200, &cmd, "rounds=1").unwrap_err().contains("does not lead to ipcb_start"));
+        let mut headless = img.clone();
+        headless[0x38] = 0;
+        assert!(check_s32g2_files(&headless, load, 200, &cmd, "rounds=1").unwrap_err().contains("no Linux arm64 Image header"));
     }
 
     #[test]

@@ -37,14 +37,18 @@ fn help_lists_the_subcommands() {
 #[test]
 fn unemulated_and_unknown_boards_are_one_clear_error_line() {
     for sub in ["bench", "run", "test"] {
-        let out = xtask(&[sub, "--board", "rpi5"]);
-        assert_eq!(out.status.code(), Some(1), "{sub}");
-        assert_eq!(
-            String::from_utf8_lossy(&out.stderr),
-            "error: board rpi5 is not emulated by QEMU: make its boot files with \
-             `cargo xtask image --board rpi5` and run them on the board (docs/raspberry-pi.md)\n",
-            "{sub}"
-        );
+        for (board, doc) in [("rpi5", "docs/raspberry-pi.md"), ("s32g2", "docs/s32g2.md")] {
+            let out = xtask(&[sub, "--board", board]);
+            assert_eq!(out.status.code(), Some(1), "{sub}");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stderr),
+                format!(
+                    "error: board {board} is not emulated by QEMU: make its boot files with \
+                     `cargo xtask image --board {board}` and run them on the board ({doc})\n"
+                ),
+                "{sub}"
+            );
+        }
     }
     let out = xtask(&["iso", "--board", "rpi5"]);
     assert_eq!(
@@ -54,7 +58,7 @@ fn unemulated_and_unknown_boards_are_one_clear_error_line() {
     let out = xtask(&["build", "--board", "vax"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: unknown board vax; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5, uefi-aarch64\n"
+        "error: unknown board vax; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5, s32g2, uefi-aarch64\n"
     );
     let out = xtask(&["image", "--board", "pc-x86_64"]);
     assert_eq!(out.status.code(), Some(1));
