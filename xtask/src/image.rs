@@ -498,7 +498,9 @@ pub fn first_a64_fp_simd(elf: &[u8]) -> Option<u64> {
     None
 }
 
-/// GRUB configuration booting `/boot/kernel.elf` with `cmdline`.
+/// GRUB configuration booting `/boot/kernel.elf` with `cmdline`. The
+/// video drivers are loaded so that GRUB (EFI: GOP; BIOS: VBE) can set
+/// the framebuffer the kernel's multiboot2 header asks for.
 pub fn grub_cfg(cmdline: &str) -> String {
     let args = if cmdline.is_empty() {
         String::new()
@@ -507,6 +509,7 @@ pub fn grub_cfg(cmdline: &str) -> String {
     };
     format!(
         "set timeout=0\n\
+         insmod all_video\n\
          menuentry \"ipcbench\" {{\n    multiboot2 /boot/kernel.elf{args}\n    boot\n}}\n"
     )
 }
@@ -740,7 +743,7 @@ mod tests {
     fn grub_cfg_boots_the_kernel_with_its_command_line() {
         assert_eq!(
             grub_cfg("rounds=20000"),
-            "set timeout=0\nmenuentry \"ipcbench\" {\n    multiboot2 /boot/kernel.elf rounds=20000\n    boot\n}\n"
+            "set timeout=0\ninsmod all_video\nmenuentry \"ipcbench\" {\n    multiboot2 /boot/kernel.elf rounds=20000\n    boot\n}\n"
         );
         assert!(grub_cfg("").contains("multiboot2 /boot/kernel.elf\n"));
     }

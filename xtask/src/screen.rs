@@ -215,8 +215,8 @@ fn screen_args(board: &Board, iso: &Path, elf: &Path, out_dir: &Path, sock: &Pat
 /// Boots `iso` (GRUB with the kernel `elf`) with no serial port and reads
 /// the result from the screen, within `timeout`. `Err`: the one-line
 /// reason.
-pub fn check(ws: &Workspace, board: &'static Board, iso: &Path, elf: &Path, timeout: Duration) -> Result<()> {
-    let out_dir = ws.new_out_dir(board.name, "tcg", Some("screen"))?;
+pub fn check(ws: &Workspace, board: &'static Board, iso: &Path, elf: &Path, label: &str, timeout: Duration) -> Result<()> {
+    let out_dir = ws.new_out_dir(board.name, "tcg", Some(label))?;
     let sock = out_dir.join("qmp.sock");
     let shot = out_dir.join("screen.ppm");
     let mut cmd = crate::prereq::qemu_command(board);
@@ -225,7 +225,7 @@ pub fn check(ws: &Workspace, board: &'static Board, iso: &Path, elf: &Path, time
     cmd.stdin(Stdio::null());
     cmd.stdout(std::fs::File::create(out_dir.join("qemu-stdout.log"))?);
     cmd.stderr(std::fs::File::create(out_dir.join("qemu-stderr.log"))?);
-    eprintln!("[ipcb] booting the GRUB ISO with -serial none; screendumps in {}", out_dir.display());
+    eprintln!("[ipcb] booting the GRUB ISO with -serial none ({label}); screendumps in {}", out_dir.display());
     let mut child = cmd.spawn().context("cannot start QEMU")?;
     let start = Instant::now();
     let outcome = (|| -> Result<Vec<String>> {

@@ -181,6 +181,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
             "the GRUB ISO with no serial port (-serial none, SeaBIOS): PASS and the table read back from a QMP screendump of the framebuffer console",
             Suite::screen,
         );
+        suite.step(
+            "the same with no serial port under OVMF (UEFI GOP framebuffer, 2 GiB, -smp 2): PASS and the table read back from the screen",
+            Suite::screen_ovmf,
+        );
     }
     if SMP_BOARDS.contains(&board.name) {
         suite.step(
@@ -903,7 +907,19 @@ impl Suite<'_> {
         let b = board::find_base(self.board.name)
             .and_then(|base| board::apply(base, &variant))
             .map_err(err_string)?;
-        crate::screen::check(self.ws, b, &iso, &kernel, self.timeout).map_err(err_string)
+        crate::screen::check(self.ws, b, &iso, &kernel, "screen", self.timeout).map_err(err_string)
+    }
+
+    /// The same ISO under OVMF, where GRUB EFI passes the GOP framebuffer.
+    fn screen_ovmf(&mut self) -> StepResult {
+        let kernel = self.kernel()?.to_path_buf();
+        let iso = self.ws.ipcb_dir().join(format!("test-{}-screen.iso", self.board.name));
+        image::make_iso(self.ws, self.board, &kernel, GRUB_CMDLINE, &iso).map_err(err_string)?;
+        let base = board::find_base(self.board.name).map_err(err_string)?;
+        let (b, vars) = crate::uefi_pc::ovmf_board_fresh(self.ws, base, "2G", GRUB_SMP, "screen").map_err(err_string)?;
+        let r = crate::screen::check(self.ws, b, &iso, &kernel, "screen-ovmf", self.timeout).map_err(err_string);
+        let _ = std::fs::remove_file(vars);
+        r
     }
 
     fn grub(&mut self) -> StepResult {

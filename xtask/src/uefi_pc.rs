@@ -295,6 +295,16 @@ fn boot_ovmf(
     o
 }
 
+/// `base` with `smp` CPUs and `mem` of RAM under OVMF, with a fresh copy
+/// of the variable store (returned, for the caller to remove), for boots
+/// that do not go through `boot::boot` (the screen test).
+pub fn ovmf_board_fresh(ws: &Workspace, base: &'static Board, mem: &str, smp: u32, label: &str) -> Result<(&'static Board, PathBuf)> {
+    prereq::ensure_firmware(&prereq::OVMF)?;
+    let vars = ws.ipcb_dir().join(format!("ovmf-vars-{label}-{}.fd", std::process::id()));
+    fs::copy(OVMF_VARS, &vars).with_context(|| format!("cannot copy {OVMF_VARS} to {}", vars.display()))?;
+    Ok((ovmf_board(base, mem, smp, &vars)?, vars))
+}
+
 /// Boot `kernel` (QEMU `-kernel`, SeaBIOS) with only `mem` of RAM and
 /// `smp` CPUs under plain TCG: the bad-input checks of the memory map.
 pub fn boot_small(
