@@ -227,10 +227,10 @@ impl<R: Regs> Linflex<R> {
     }
 
     /// Put the controller in UART mode, 8 data bits, no parity, buffer
-    /// mode of one byte each way, transmitter and receiver on; set the
-    /// baud-rate divisors only if `baud` says so (else the firmware's rate
-    /// stays). Waits first for what the firmware left in the transmit
-    /// FIFO.
+    /// mode of one byte each way, transmitter and receiver on, stale
+    /// status flags cleared; set the baud-rate divisors only if `baud`
+    /// says so (else the firmware's rate stays). Waits first for what the
+    /// firmware left in the transmit FIFO.
     pub fn init(&self, baud: Option<Baud>) -> Result<(), InitError> {
         self.flush();
         let cr1 = self.regs.read(LINCR1);
@@ -253,6 +253,9 @@ impl<R: Regs> Linflex<R> {
             self.regs.write(LINIBRR, b.ibrr);
             self.regs.write(LINFBRR, b.fbrr);
         }
+        // Buffer mode's flags are write-1-to-clear: a `DTF` the firmware
+        // left set would let the first byte be overwritten in flight.
+        self.regs.write(UARTSR, UARTSR_DTFTFF | UARTSR_DRFRFE | UARTSR_RMB);
         let cr1 = self.regs.read(LINCR1);
         self.regs.write(LINCR1, cr1 & !(LINCR1_INIT | LINCR1_SLEEP));
         Ok(())
@@ -450,8 +453,10 @@ mod tests {
         // The firmware left ROSE with OSR 8, 2 stop bits, FIFO mode, parity.
         let old = UARTCR_ROSE | (8 << UARTCR_OSR_SHIFT) | (1 << 17) | UARTCR_TFBM | UARTCR_PCE | UARTCR_UART;
         let u = Linflex::new(Fake::new(old));
+        u.regs().regs.borrow_mut()[UARTSR / 4] = UARTSR_DTFTFF | UARTSR_DRFRFE | UARTSR_RMB;
         assert_eq!(u.init(None), Ok(()));
         let f = u.regs();
+        assert_eq!(f.reg(UARTSR), 0, "stale flags cleared");
         let w = f.writes();
         // INIT requested out of sleep, before any UARTCR write.
         assert_eq!(w[0].0, LINCR1);
