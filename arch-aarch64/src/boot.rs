@@ -478,6 +478,15 @@ fn is_dtb(pa: u64) -> bool {
     u32::from_be(magic) == 0xD00D_FEED
 }
 
+/// Set by [`parse`] when the device tree it found has no usable `/memory`
+/// node (the board's default RAM is used; the glue says so).
+static DT_WITHOUT_MEMORY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether the device tree [`parse`] read had no usable `/memory` node.
+pub fn dt_without_memory() -> bool {
+    DT_WITHOUT_MEMORY.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Read the device tree at the first of `candidates` (physical addresses)
 /// that holds one: a tree header in the direct map, 0 included (a board
 /// with RAM at 0 may have its tree there).
@@ -504,6 +513,10 @@ pub fn parse(candidates: &[u64]) -> BootInfo {
     }
     if let Some(r) = fdt.find_node("/memory").and_then(|n| n.reg()).and_then(|mut r| r.next()) {
         bi.memory = Some((r.starting_address as u64, r.size.unwrap_or(0) as u64));
+    }
+    if bi.memory.is_none_or(|(_, size)| size == 0) {
+        bi.memory = None;
+        DT_WITHOUT_MEMORY.store(true, core::sync::atomic::Ordering::Relaxed);
     }
     bi
 }

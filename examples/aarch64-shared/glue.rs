@@ -292,6 +292,13 @@ pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64
         (false, None) => EXIT_PARK,
     };
     EXIT_HOW.store(how, Ordering::Relaxed);
+    if let (Some(pa), true) = (dtb, arch_aarch64::boot::dt_without_memory()) {
+        kprintln!(
+            ThisBoard,
+            "IPCB warn reason=\"the device tree at {:#x} has no /memory node with a size: the board's default RAM is used\"",
+            pa
+        );
+    }
     if let Some((pa, text_offset)) = arch_aarch64::boot::misplaced_load() {
         kprintln!(
             ThisBoard,
