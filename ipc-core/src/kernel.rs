@@ -134,6 +134,25 @@ pub trait Services<A: Arch> {
     ) -> Result<(), Error>;
 }
 
+/// Services for a kernel that offers none: every service call gets
+/// [`Error::UnsupportedService`]. For out-of-tree kernels and tests that
+/// only need IPC.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoServices;
+
+impl<A: Arch> Services<A> for NoServices {
+    fn service(
+        &mut self,
+        _thread: ThreadId,
+        _task: TaskId,
+        _op: Word,
+        _ctx: &mut A::Context,
+        _utcb: Option<&Utcb>,
+    ) -> Result<(), Error> {
+        Err(Error::UnsupportedService)
+    }
+}
+
 /// What the runtime may know about a thread.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct ThreadInfo {

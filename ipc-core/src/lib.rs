@@ -51,7 +51,7 @@ pub mod mock;
 
 pub use arch::{Arch, SyscallArgs, UserContext};
 pub use fastpath::{Fast, Reply};
-pub use kernel::{Kernel, Next, RemoteKind, RemoteMsg, Services, ThreadInfo, REMOTE_WORDS};
+pub use kernel::{Kernel, Next, NoServices, RemoteKind, RemoteMsg, Services, ThreadInfo, REMOTE_WORDS};
 pub use object::{Cap, ThreadState, Utcb};
 pub use types::{
     Badge, EndpointId, Error, MessageInfo, Rights, Syscall, TaskId, ThreadId, ThreadOp, Word, CAP_SLOTS,

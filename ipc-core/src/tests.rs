@@ -707,3 +707,17 @@ fn thread_caps_store_and_read_back() {
     let args = crate::SyscallArgs { op: Syscall::Invoke as u64, cap: 3, tag: ThreadOp::Ping.tag() };
     assert_eq!(m.kernel.fastpath(args), Some(Fast::Reply(Reply { status: 0, value: 0x7A11 })));
 }
+
+#[test]
+fn no_services_refuses_every_service_call() {
+    let mut ctx = crate::mock::MockContext::default();
+    let r = <crate::NoServices as crate::Services<MockArch>>::service(
+        &mut crate::NoServices,
+        ThreadId(0),
+        TaskId(0),
+        crate::SERVICE_BASE,
+        &mut ctx,
+        None,
+    );
+    assert_eq!(r, Err(Error::UnsupportedService));
+}
