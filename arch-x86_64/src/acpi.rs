@@ -197,34 +197,7 @@ fn table_at(mem: &mut impl PhysMem, pa: u64) -> Option<([u8; 4], u32)> {
 
 /// Read the MADT through the RSDP at `rsdp`.
 pub fn read_madt(mem: &mut impl PhysMem, rsdp: u64) -> Result<Madt, AcpiError> {
-    let (_, rsdt, xsdt) = rsdp_at(mem, rsdp).ok_or(AcpiError::NoRsdp)?;
-    // Prefer the XSDT (64-bit entries); fall back to the RSDT when the
-    // XSDT is absent or broken, as Linux does.
-    let (root, entry) = match table_at(mem, xsdt) {
-        Some((sig, len)) if &sig == b"XSDT" => ((xsdt, len), 8u64),
-        _ => match table_at(mem, rsdt) {
-            Some((sig, len)) if &sig == b"RSDT" => ((rsdt, len), 4u64),
-            _ => return Err(AcpiError::BadRoot),
-        },
-    };
-    let (root_pa, root_len) = root;
-    let mut madt = None;
-    let mut off = 36u64;
-    while off + entry <= u64::from(root_len) {
-        let mut e = [0u8; 8];
-        if !mem.read(root_pa + off, &mut e[..entry as usize]) {
-            return Err(AcpiError::BadRoot);
-        }
-        let pa = if entry == 8 { u64_at(&e, 0) } else { u64::from(u32_at(&e, 0)) };
-        if let Some((sig, len)) = table_at(mem, pa)
-            && &sig == b"APIC"
-        {
-            madt = Some((pa, len));
-            break;
-        }
-        off += entry;
-    }
-    let (pa, len) = madt.ok_or(AcpiError::NoMadt)?;
+    let (pa, len) = find_table(mem, rsdp, b"APIC")?.ok_or(AcpiError::NoMadt)?;
     parse_madt(mem, pa, len).ok_or(AcpiError::NoMadt)
 }
 
@@ -276,7 +249,8 @@ impl Srat {
 }
 
 /// The physical address and length of the table with signature `sig`,
-/// through the RSDP at `rsdp` (XSDT preferred, else the RSDT).
+/// through the RSDP at `rsdp`: the XSDT (64-bit entries) preferred, the
+/// RSDT when the XSDT is absent or broken, as Linux does.
 fn find_table(mem: &mut impl PhysMem, rsdp: u64, sig: &[u8; 4]) -> Result<Option<(u64, u32)>, AcpiError> {
     let (_, rsdt, xsdt) = rsdp_at(mem, rsdp).ok_or(AcpiError::NoRsdp)?;
     let (root, entry) = match table_at(mem, xsdt) {
