@@ -96,16 +96,11 @@ fn apt_install_now(packages: &[&str]) -> Result<()> {
     run_streamed(install, "apt-get install")
 }
 
-/// Makes sure `tools` are on PATH, installing `packages` when root.
-fn ensure_tools(tools: &[&str], packages: &[&str]) -> Result<()> {
-    let missing = |tools: &[&str]| -> Vec<String> {
-        tools
-            .iter()
-            .filter(|t| which(t).is_none())
-            .map(|t| t.to_string())
-            .collect()
-    };
-    let first = missing(tools);
+/// Makes sure every one of `items` is `present`, installing `packages`
+/// when root (else a one-line error with the command that fixes it).
+fn ensure_present(items: &[&str], present: fn(&str) -> bool, packages: &[&str]) -> Result<()> {
+    let missing = || -> Vec<&str> { items.iter().copied().filter(|i| !present(i)).collect() };
+    let first = missing();
     if first.is_empty() {
         return Ok(());
     }
@@ -117,7 +112,7 @@ fn ensure_tools(tools: &[&str], packages: &[&str]) -> Result<()> {
         );
     }
     apt_install(packages)?;
-    let still = missing(tools);
+    let still = missing();
     if !still.is_empty() {
         bail!(
             "{} still not found after installing {}; install it with: {}",
@@ -129,36 +124,14 @@ fn ensure_tools(tools: &[&str], packages: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Makes sure `tools` are on PATH, installing `packages` when root.
+fn ensure_tools(tools: &[&str], packages: &[&str]) -> Result<()> {
+    ensure_present(tools, |t| which(t).is_some(), packages)
+}
+
 /// Makes sure the files `paths` exist, installing `packages` when root.
 pub fn ensure_files(paths: &[&str], packages: &[&str]) -> Result<()> {
-    let missing = |paths: &[&str]| -> Vec<String> {
-        paths
-            .iter()
-            .filter(|p| !Path::new(p).exists())
-            .map(|p| p.to_string())
-            .collect()
-    };
-    let first = missing(paths);
-    if first.is_empty() {
-        return Ok(());
-    }
-    if !is_root() {
-        bail!(
-            "{} not found; install it with: {}",
-            first.join(", "),
-            apt_hint(packages)
-        );
-    }
-    apt_install(packages)?;
-    let still = missing(paths);
-    if !still.is_empty() {
-        bail!(
-            "{} still not found after installing {}",
-            still.join(", "),
-            packages.join(" ")
-        );
-    }
-    Ok(())
+    ensure_present(paths, |p| Path::new(p).exists(), packages)
 }
 
 /// Firmware (or boot-loader files) from a Debian package.
