@@ -9,12 +9,10 @@
 //! connects, leaves capabilities negotiation and injects the NMI.
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::board::{Accel, Board, Medium, qemu_args};
 use crate::protocol::{EndStatus, Line, Transcript};
@@ -23,29 +21,7 @@ use crate::util::Workspace;
 
 /// Sends `inject-nmi` over the QMP socket at `sock`.
 fn inject_nmi(sock: &Path) -> Result<()> {
-    let stream = UnixStream::connect(sock).with_context(|| format!("cannot connect to QMP at {}", sock.display()))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut w = stream;
-    let mut line = String::new();
-    reader.read_line(&mut line).context("no QMP greeting")?;
-    for cmd in [r#"{"execute":"qmp_capabilities"}"#, r#"{"execute":"inject-nmi"}"#] {
-        writeln!(w, "{cmd}")?;
-        // Skip events until the command's answer.
-        loop {
-            line.clear();
-            if reader.read_line(&mut line)? == 0 {
-                bail!("QMP closed before answering {cmd}");
-            }
-            if line.contains("\"return\"") {
-                break;
-            }
-            if line.contains("\"error\"") {
-                bail!("QMP refused {cmd}: {}", line.trim());
-            }
-        }
-    }
-    Ok(())
+    qemu::qmp(sock, &[r#"{"execute":"inject-nmi"}"#], Duration::from_secs(10))
 }
 
 /// QEMU's arguments for `board` with a QMP socket at `sock` in place of

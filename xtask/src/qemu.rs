@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::util::show;
 
@@ -265,6 +265,35 @@ pub fn run_streaming(
         stderr,
         elapsed,
     })
+}
+
+/// Sends each of `cmds` (QMP JSON) to the QMP socket at `sock`, after
+/// leaving capabilities negotiation, and waits for each answer (skipping
+/// events) for at most `timeout` per read. A refused command is an error.
+pub fn qmp(sock: &Path, cmds: &[&str], timeout: Duration) -> Result<()> {
+    let stream = std::os::unix::net::UnixStream::connect(sock)
+        .with_context(|| format!("cannot connect to QMP at {}", sock.display()))?;
+    stream.set_read_timeout(Some(timeout))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut w = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line).context("no QMP greeting")?;
+    for cmd in std::iter::once(r#"{"execute":"qmp_capabilities"}"#).chain(cmds.iter().copied()) {
+        writeln!(w, "{cmd}")?;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                bail!("QMP closed before answering {cmd}");
+            }
+            if line.contains("\"return\"") {
+                break;
+            }
+            if line.contains("\"error\"") {
+                bail!("QMP refused {cmd}: {}", line.trim());
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 use noto_sans_mono_bitmap::{FontWeight, RasterHeight, get_raster, get_raster_width};
 
 use crate::board::{Accel, Board, Medium, qemu_args};
+use crate::qemu;
 use crate::util::Workspace;
 
 /// Glyph cell width in pixels (as the kernel's).
@@ -159,33 +160,10 @@ pub fn judge(text: &[String], benches: &[&str]) -> Option<String> {
     None
 }
 
-/// Sends each command to the QMP socket at `sock` (after leaving
-/// capabilities negotiation) and waits for its answer, as `nmi.rs` does.
+/// Sends each command to the QMP socket at `sock` ([`qemu::qmp`]).
 fn qmp(sock: &Path, cmds: &[String]) -> Result<()> {
-    use std::io::{BufRead, BufReader, Write};
-    let stream = std::os::unix::net::UnixStream::connect(sock).with_context(|| format!("cannot connect to QMP at {}", sock.display()))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut w = stream;
-    let mut line = String::new();
-    reader.read_line(&mut line).context("no QMP greeting")?;
-    let caps = r#"{"execute":"qmp_capabilities"}"#.to_string();
-    for cmd in std::iter::once(&caps).chain(cmds) {
-        writeln!(w, "{cmd}")?;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line)? == 0 {
-                bail!("QMP closed before answering {cmd}");
-            }
-            if line.contains("\"return\"") {
-                break;
-            }
-            if line.contains("\"error\"") {
-                bail!("QMP refused {cmd}: {}", line.trim());
-            }
-        }
-    }
-    Ok(())
+    let cmds: Vec<&str> = cmds.iter().map(String::as_str).collect();
+    qemu::qmp(sock, &cmds, Duration::from_secs(30))
 }
 
 /// QEMU's arguments for the screen test: the board's for the ISO, with no
