@@ -438,16 +438,26 @@ impl Suite<'_> {
         label: &str,
         el: Option<u8>,
     ) -> std::result::Result<Transcript, String> {
+        let o = self.board_boots(b, ICOUNT_CMDLINE, label)?;
+        check_el(el, o.transcript.hello.as_ref().and_then(|h| h.el))?;
+        Ok(o.transcript)
+    }
+
+    /// Build `b`'s kernel (a no-op when it is built) and boot it under
+    /// icount with `cmdline`: it must pass. Returns the outcome.
+    fn board_boots(
+        &self,
+        b: &'static Board,
+        cmdline: &str,
+        label: &str,
+    ) -> std::result::Result<BootOutcome, String> {
         prereq::ensure_qemu(b).map_err(err_string)?;
         let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
         let spec = BootSpec {
             board: b,
             accel: Accel::Icount,
-            medium: Medium::Kernel {
-                elf: &kernel,
-                cmdline: ICOUNT_CMDLINE,
-            },
-            cmdline: ICOUNT_CMDLINE,
+            medium: Medium::Kernel { elf: &kernel, cmdline },
+            cmdline,
             timeout: Some(self.timeout),
             label: Some(label),
             progress: Progress::Normal,
@@ -456,8 +466,7 @@ impl Suite<'_> {
         };
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, b.expected_benches)?;
-        check_el(el, o.transcript.hello.as_ref().and_then(|h| h.el))?;
-        Ok(o.transcript)
+        Ok(o)
     }
 
     fn nmi(&mut self) -> StepResult {
@@ -483,20 +492,7 @@ impl Suite<'_> {
         b.machine_args = ARGS;
         b.smp = 4;
         let b: &'static Board = Box::leak(Box::new(b));
-        let kernel = self.kernel()?.to_path_buf();
-        let spec = BootSpec {
-            board: b,
-            accel: Accel::Icount,
-            medium: Medium::Kernel { elf: &kernel, cmdline: MANY_CMDLINE },
-            cmdline: MANY_CMDLINE,
-            timeout: Some(self.timeout),
-            label: Some("numa"),
-            progress: Progress::Normal,
-            strict: true,
-            echo_defmt: false,
-        };
-        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
-        check_pass(&o, b.expected_benches)?;
+        let o = self.board_boots(b, MANY_CMDLINE, "numa")?;
         check_cores(&o.transcript, 4, PARALLEL_BENCHES)?;
         let console = std::fs::read_to_string(&o.console).unwrap_or_default();
         let want = "numa: 2 nodes; the per-CPU regions of 4 of 4 CPUs are on their own node";
@@ -526,21 +522,7 @@ impl Suite<'_> {
         let b = board::find_base(board)
             .and_then(|base| board::apply(base, &variant))
             .map_err(err_string)?;
-        prereq::ensure_qemu(b).map_err(err_string)?;
-        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
-        let spec = BootSpec {
-            board: b,
-            accel: Accel::Icount,
-            medium: Medium::Kernel { elf: &kernel, cmdline: MANY_CMDLINE },
-            cmdline: MANY_CMDLINE,
-            timeout: Some(self.timeout),
-            label: Some(&format!("smp{n}")),
-            progress: Progress::Normal,
-            strict: true,
-            echo_defmt: false,
-        };
-        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
-        check_pass(&o, b.expected_benches)?;
+        let o = self.board_boots(b, MANY_CMDLINE, &format!("smp{n}"))?;
         check_cores(&o.transcript, n, PARALLEL_BENCHES)
     }
 
@@ -806,21 +788,7 @@ impl Suite<'_> {
         let b = board::find_base(ARM_BOARD)
             .and_then(|base| board::apply(base, &variant))
             .map_err(err_string)?;
-        prereq::ensure_qemu(b).map_err(err_string)?;
-        let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
-        let spec = BootSpec {
-            board: b,
-            accel: Accel::Icount,
-            medium: Medium::Kernel { elf: &kernel, cmdline: ICOUNT_CMDLINE },
-            cmdline: ICOUNT_CMDLINE,
-            timeout: Some(self.timeout),
-            label: Some("baseline-el1"),
-            progress: Progress::Quiet,
-            strict: true,
-            echo_defmt: false,
-        };
-        let o = boot::boot(self.ws, &spec).map_err(err_string)?;
-        check_pass(&o, b.expected_benches)?;
+        let o = self.board_boots(b, ICOUNT_CMDLINE, "baseline-el1")?;
         let problems = o.problems(b.expected_benches);
         let r = crate::bench::make_report(self.ws, b, Accel::Icount, ICOUNT_CMDLINE, &o, &problems);
         notes.push(crate::baseline::check(&crate::baseline::path(self.ws, "qemu-virt-aarch64-el1-icount"), &r)?);
