@@ -23,11 +23,11 @@
 //! `link.ld` arranges it), as QEMU `-kernel` jumps there with the MMU off.
 //!
 //! **A misplaced image** (not `text_offset` from a 2 MiB boundary, against
-//! the boot protocol) cannot be mapped by 2 MiB blocks: the boot code then
-//! maps the image window by 4 KiB pages (two level-3 tables: the image may
-//! span two 2 MiB blocks of its link addresses, which `kernel.ld` checks),
-//! and [`misplaced_load`] tells the board's glue, which says so in one
-//! `IPCB warn` line and runs as usual. An image not even 4 KiB-aligned as
+//! the boot protocol) is mapped as any other: the image window is always
+//! mapped by 4 KiB pages (two level-3 tables: the image may span two 2 MiB
+//! blocks of its link addresses, which `kernel.ld` checks), each onto its
+//! physical page; [`misplaced_load`] tells the board's glue, which says so
+//! in one `IPCB warn` line and runs as usual. An image not even 4 KiB-aligned as
 //! linked cannot be mapped at all: the boot CPU parks at once (no console
 //! is mapped yet).
 //!
@@ -50,17 +50,23 @@
 //! 3. zeroes `.bss`;
 //! 4. builds the boot page tables (Normal write-back or device memory, EL1
 //!    only, global). `TTBR1`: the image at its link address (level-1 entry
-//!    510, each 2 MiB block it spans onto its physical block); the direct
+//!    510, by 4 KiB pages onto where it was loaded, **W^X**: `.text`
+//!    read-only and executable at EL1 only, `.rodata` read-only and never
+//!    executable, `.data`, `.bss` (stacks, tables) and the rest read/write
+//!    and never executable; `kernel.ld` page-aligns the bounds
+//!    `__ipcb_text_end` and `__ipcb_rodata_end`); the direct
 //!    map at `DIRECT_MAP_VA` (entry 508): the GiB-aligned GiB of RAM the
 //!    image was loaded in, in 2 MiB blocks from its start up to
-//!    `__ram_map_limit`, never executable (on boards whose peripherals
+//!    `__ram_map_limit`, never executable, the blocks that hold `.text` and
+//!    `.rodata` by 4 KiB pages with those read-only (on boards whose peripherals
 //!    share that GiB with RAM, the Raspberry Pi 3's at 0x3F00_0000, the
 //!    peripherals must never be mapped as Normal memory, which the CPU may
 //!    read speculatively and cache); the board's device GiB
 //!    (`__device_window_pa`, Device-nGnRE, never executable) at
 //!    `DEVICE_VA` (entry 511). `TTBR0` identity-maps the 2 MiB block (two,
 //!    for a misplaced image) of the boot code for the moment the MMU comes
-//!    on. Then it invalidates the
+//!    on, read-only (`SCTLR.WXN` is on: a writable page could not run).
+//!    Then it invalidates the
 //!    data cache over `.bss` (the tables included): that was written with
 //!    the MMU and caches off, and a stale line left by the firmware would
 //!    hide those writes once the caches are on;
@@ -99,10 +105,25 @@ pub const MAIR: u64 = 0x04FF;
 pub const TCR: u64 = 16 | (1 << 8) | (1 << 10) | (3 << 12) | (16 << 16) | (1 << 24) | (1 << 26)
     | (3 << 28) | (2 << 30);
 /// `SCTLR`: MMU, data and instruction caches, stack alignment checks at EL1
-/// and EL0, and the RES1 bits. Left clear: `UMA` (EL0 cannot mask
-/// interrupts), `nTWI`/`nTWE` (EL0 `wfi`/`wfe` trap), `UCT`, `DZE`, `UCI`
-/// (EL0 cache maintenance and `CTR_EL0` trap), `WXN`.
-pub const SCTLR: u64 = 0x30D0_181D;
+/// and EL0, `WXN` (every writable page is never executable, whatever its
+/// descriptor says: the boot identity map is therefore read-only), and
+/// the RES1 bits. Left clear: `UMA` (EL0 cannot mask interrupts),
+/// `nTWI`/`nTWE` (EL0 `wfi`/`wfe` trap), `UCT`, `DZE`, `UCI` (EL0 cache
+/// maintenance and `CTR_EL0` trap).
+pub const SCTLR: u64 = 0x30D0_181D | SCTLR_WXN;
+/// `SCTLR.WXN` (bit 19).
+pub const SCTLR_WXN: u64 = 1 << 19;
+/// Descriptor `AP[2]`: read-only.
+pub const AP_RO: u64 = 1 << 7;
+/// A level-3 page of the kernel's `.text` (W^X): Normal memory, read-only,
+/// executable at EL1 (EL2 under VHE) only.
+pub const PAGE_TEXT: u64 = BLOCK_RAM | 0b10 | AP_RO;
+/// A page of `.rodata` (and the direct map's alias of `.text` and
+/// `.rodata`): read-only, never executable.
+pub const PAGE_RODATA: u64 = PAGE_TEXT | BLOCK_PXN;
+/// Every other kernel page of the image window and of the direct map's
+/// split blocks: read/write, never executable.
+pub const PAGE_RW: u64 = BLOCK_RAM | 0b10 | BLOCK_PXN;
 /// A block of kernel RAM (2 MiB, level 2): Normal memory (attribute 0), EL1 read/write
 /// and no EL0 access (AP = 00), inner shareable, accessed, global, never
 /// executable at EL0 (UXN).
@@ -246,32 +267,67 @@ ipcb_secondary_start:
     add x6, x6, #(1 << 21)
     b 10b
 
+11: ldr x13, =__kernel_start               /* W^X in the direct map: the     */
+    sub x13, x13, x20                       /* blocks that hold the image's   */
+    ldr x14, =__ipcb_rodata_end             /* text and rodata (physical      */
+    sub x14, x14, x20                       /* x13..x14) by 4 KiB pages, those */
+    and x6, x13, #0xffffffffffe00000        /* read-only                      */
+    ldr x16, ={page_rw}
+    ldr x17, ={page_rodata}
+    adrp x1, ipcb_kernel_l2
+    adrp x9, ipcb_dmap_l3
+40: cmp x6, x14
+    b.hs 11f
+    sub x3, x6, x24                         /* offset in the GiB of RAM       */
+    cmp x3, x22
+    b.hs 11f                                /* past the RAM map: not mapped   */
+    lsr x3, x3, #21                         /* x3 = level-2 index             */
+    orr x8, x9, #3
+    str x8, [x1, x3, lsl #3]                /* kernel_l2[i] = next l3 table   */
+    mov x10, xzr
+41: add x11, x6, x10, lsl #12               /* x11 = PA of page x10           */
+    mov x4, x16
+    cmp x11, x13
+    b.lo 42f
+    cmp x11, x14
+    b.hs 42f
+    mov x4, x17                             /* text or rodata: read-only      */
+42: orr x8, x11, x4
+    str x8, [x9, x10, lsl #3]
+    add x10, x10, #1
+    cmp x10, #512
+    b.lo 41b
+    add x9, x9, #4096
+    add x6, x6, #(1 << 21)
+    b 40b
+
 11: ldr x6, =__kernel_start                 /* the image window: each 2 MiB   */
     and x6, x6, #0xffffffffffe00000         /* block the image spans, at its  */
-    ldr x7, =__kernel_end                   /* linked address, onto the block */
-    ldr x5, ={block_ram}                    /* the loader put it in           */
-    adrp x1, ipcb_image_l2
-    cbnz x25, 15f                           /* misplaced: by 4 KiB pages      */
-13: cmp x6, x7
+    ldr x7, =__kernel_end                   /* linked address, by 4 KiB pages */
+    ldr x13, =__kernel_start                /* onto where the loader put it   */
+    ldr x14, =__ipcb_text_end               /* (W^X: text read-only and       */
+    ldr x15, =__ipcb_rodata_end             /* executable, rodata read-only,  */
+    adrp x1, ipcb_image_l2                  /* the rest read/write; only text */
+    adrp x9, ipcb_image_l3                  /* executable)                    */
+16: cmp x6, x7
     b.hs 14f
-    ubfx x3, x6, #21, #9                    /* x3 = level-2 index of the VA   */
-    sub x8, x6, x20                         /* its physical block             */
-    orr x8, x8, x5
-    str x8, [x1, x3, lsl #3]                /* image_l2[va] = RAM block at pa */
-    add x6, x6, #(1 << 21)
-    b 13b
-
-15: adrp x9, ipcb_image_l3                  /* not 2 MiB-aligned as linked:   */
-16: cmp x6, x7                              /* each 2 MiB of the image window */
-    b.hs 14f                                /* through a level-3 table        */
     ubfx x3, x6, #21, #9
     orr x8, x9, #3
     str x8, [x1, x3, lsl #3]                /* image_l2[va] = next l3 table   */
     mov x10, xzr
 17: add x11, x6, x10, lsl #12               /* x11 = VA of page x10           */
-    sub x8, x11, x20                        /* its physical page              */
-    orr x8, x8, x5
-    orr x8, x8, #2                          /* a page, not a block            */
+    mov x4, x16                             /* read/write, never executable   */
+    cmp x11, x13
+    b.lo 18f
+    ldr x4, ={page_text}
+    cmp x11, x14
+    b.lo 18f
+    mov x4, x17                             /* read-only, never executable    */
+    cmp x11, x15
+    b.lo 18f
+    mov x4, x16
+18: sub x8, x11, x20                        /* its physical page              */
+    orr x8, x8, x4
     str x8, [x9, x10, lsl #3]               /* l3[page] = RAM page at pa      */
     add x10, x10, #1
     cmp x10, #512
@@ -280,7 +336,8 @@ ipcb_secondary_start:
     add x6, x6, #(1 << 21)
     b 16b
 
-14: adrp x0, ipcb_boot_l0                   /* identity map of the 2 MiB      */
+14: ldr x5, ={block_boot}                   /* read-only (WXN), executable    */
+    adrp x0, ipcb_boot_l0                   /* identity map of the 2 MiB      */
     adrp x1, ipcb_boot_l1                   /* blocks that hold this code     */
     adrp x3, ipcb_boot_l2                   /* (the MMU comes on under it)    */
     ubfx x7, x12, #39, #9
@@ -405,8 +462,10 @@ ipcb_kernel_l1:   .skip 4096
 ipcb_kernel_l2:   .skip 4096
 ipcb_image_l2:    .skip 4096
 ipcb_boot_l2:     .skip 4096
-ipcb_image_l3:    .skip 2 * 4096              /* an image not 2 MiB-aligned as  */
-                                            /* linked: 4 KiB pages, 2 blocks  */
+ipcb_image_l3:    .skip 2 * 4096              /* the image window by 4 KiB      */
+                                            /* pages: at most 2 blocks        */
+ipcb_dmap_l3:     .skip 2 * 4096              /* the direct map's blocks that   */
+                                            /* hold text and rodata           */
     .global ipcb_empty_l0
 ipcb_empty_l0:    .skip 4096
     .balign 16
@@ -414,7 +473,10 @@ ipcb_empty_l0:    .skip 4096
 ipcb_boot_stack_top:
 "#,
     hcr_vhe = const HCR_VHE,
-    block_ram = const BLOCK_RAM,
+    block_boot = const BLOCK_RAM | AP_RO,
+    page_text = const PAGE_TEXT,
+    page_rodata = const PAGE_RODATA,
+    page_rw = const PAGE_RW,
     block_dmap = const BLOCK_RAM | BLOCK_PXN,
     dmap_va = const crate::paging::DIRECT_MAP_VA,
     doff = sym crate::paging::IPCB_DIRECT_OFFSET,
@@ -441,9 +503,9 @@ pub static IPCB_LOAD_SKEW: core::sync::atomic::AtomicU64 = core::sync::atomic::A
 
 /// Where the loader put the image and what its header asked for, when it
 /// did not follow the header: (physical address of the image,
-/// `text_offset`). The boot code then maps the image by 4 KiB pages
-/// instead of 2 MiB blocks, so the kernel runs all the same; the board's
-/// glue reports it in one `IPCB warn` line.
+/// `text_offset`). The boot code maps the image by 4 KiB pages anyway
+/// (W^X), so the kernel runs all the same; the board's glue reports it in
+/// one `IPCB warn` line.
 pub fn misplaced_load() -> Option<(u64, u64)> {
     if IPCB_LOAD_SKEW.load(core::sync::atomic::Ordering::Relaxed) == 0 {
         return None;

@@ -18,7 +18,9 @@
 //! GiB, for the switch; the same GiB at `KERNEL_OFFSET` with global 2 MiB
 //! pages, which is the kernel's own mapping and its direct map of RAM),
 //! turns on PAE, long mode, NX, `syscall` and paging, and jumps to the
-//! higher half, which drops the identity map and calls the board's
+//! higher half, which drops the identity map, remaps the kernel W^X
+//! (`paging::ipcb_protect_kernel`: text read + execute, rodata read-only, the
+//! rest never executable) and calls the board's
 //! `ipcb_kernel_main(magic, info)`.
 //!
 //! The 32-bit code first copies a multiboot 2 information structure into
@@ -28,7 +30,8 @@
 //! included ([`crate::memmap`]).
 //!
 //! The board's linker script must define `__kernel_start`, `__load_end` (end
-//! of the file-backed part) and `__bss_end`.
+//! of the file-backed part), `__bss_end`, and the page-aligned `__text_end`
+//! (end of the boot code and `.text`) and `__rodata_end`.
 
 use crate::memmap::{self, MemMap, Range, Source};
 
@@ -186,6 +189,11 @@ ipcb_start64:
     mov %rax, %cr3
     mov %edi, %edi                      /* zero-extend magic and info */
     mov %esi, %esi
+    push %rdi
+    push %rsi
+    call ipcb_protect_kernel            /* W^X: paging.rs */
+    pop %rsi
+    pop %rdi
     call ipcb_kernel_main               /* never returns */
 2:  hlt
     jmp 2b

@@ -11,12 +11,114 @@
 //! the task's PCID in bits 0..12, so a switch flushes nothing; without it
 //! (QEMU TCG), a switch flushes the user translations and keeps the
 //! global kernel ones.
+//!
+//! **W^X in the kernel half** (`ipcb_protect_kernel`, at boot before any Rust
+//! code but it): the boot tables map the first GiB with writable,
+//! executable 2 MiB pages. The first 8 MiB (the first MiB and the image)
+//! are then remapped by 4 KiB pages from the linker script's bounds: the
+//! boot code and `.text` read + execute, `.rodata` read-only and never
+//! executable, `.data`, `.bss` (the boot stack and tables in it) and the
+//! rest of those 8 MiB read/write and never executable; every other 2 MiB
+//! page of the direct map gets NX. The per-CPU region, the local APIC and
+//! the framebuffer window (`smp.rs`, `fbcon.rs`) are mapped NX already.
+//! `EFER.NXE` and `CR0.WP` (the kernel too faults on a read-only page) are
+//! on from the 32-bit entry; `ipcb_protect_kernel` checks. What stays
+//! executable besides `.text`: the identity map of the first GiB that a
+//! starting CPU's trampoline runs in (not global, in that CPU's PML4 only
+//! until `ipcb_ap_main` drops it).
 
 use runtime::mem::FrameAlloc;
 use runtime::{MemError, Perm};
 use x86_64::structures::paging::{PageTable, PageTableFlags};
 
 use crate::boot::{DIRECT_MAP_SIZE, KERNEL_OFFSET};
+
+/// Page tables of the first [`SPLIT_TABLES`] × 2 MiB of the kernel's
+/// mapping, by 4 KiB pages (`ipcb_protect_kernel`; the board's `link.ld`
+/// keeps the image below).
+const SPLIT_TABLES: usize = 4;
+#[repr(C, align(4096))]
+struct SplitTables([PageTable; SPLIT_TABLES]);
+static mut SPLIT: SplitTables = SplitTables([const { PageTable::new() }; SPLIT_TABLES]);
+
+/// `IA32_EFER.NXE`: the NX bit of page-table entries is honoured.
+const EFER_NXE: u64 = 1 << 11;
+/// `CR0.WP`: supervisor writes to read-only pages fault.
+const CR0_WP: u64 = 1 << 16;
+
+/// How `ipcb_protect_kernel` maps the kernel page at physical `pa`, given the
+/// image's bounds (physical): `[start, text_end)` read + execute,
+/// `[text_end, rodata_end)` read-only, the rest read/write; only the first
+/// executable.
+pub fn kernel_page_flags(pa: u64, start: u64, text_end: u64, rodata_end: u64) -> PageTableFlags {
+    let mut f = PageTableFlags::PRESENT | PageTableFlags::GLOBAL;
+    if !(start..text_end).contains(&pa) {
+        f |= PageTableFlags::NO_EXECUTE;
+        if !(text_end..rodata_end).contains(&pa) {
+            f |= PageTableFlags::WRITABLE;
+        }
+    }
+    f
+}
+
+/// W^X for the kernel half (see the module docs), on the boot CPU, from
+/// the boot code (`boot.rs`) before `ipcb_kernel_main`. The other CPUs
+/// and every user space share the page directory changed here.
+#[cfg(target_os = "none")]
+#[unsafe(no_mangle)]
+extern "sysv64" fn ipcb_protect_kernel() {
+    use core::ptr::{addr_of, addr_of_mut};
+    use x86_64::registers::control::Cr0;
+    use x86_64::registers::model_specific::Msr;
+    unsafe extern "C" {
+        static __kernel_start: u8;
+        static __text_end: u8;
+        static __rodata_end: u8;
+        static __bss_end: u8;
+        static ipcb_kernel_pdpt: PageTable;
+    }
+    let pa = |p: *const u8| p as u64 - KERNEL_OFFSET;
+    let (start, text_end, rodata_end, end) = (
+        pa(addr_of!(__kernel_start)),
+        pa(addr_of!(__text_end)),
+        pa(addr_of!(__rodata_end)),
+        pa(addr_of!(__bss_end)),
+    );
+    let n = end.div_ceil(2 << 20) as usize;
+    // SAFETY: single-threaded boot, interrupts off. EFER.NXE goes on (if a
+    // loader left it off) before any entry has NX; CR0.WP only makes
+    // kernel writes to read-only pages fault, and nothing writes below
+    // `__rodata_end`. The page directory is the boot code's (entry 510 of
+    // the kernel PDPT); each 2 MiB page it replaces by a table maps the
+    // same frames (the code running here among them: it stays mapped
+    // executable), and `flush_all` then drops the old global entries.
+    unsafe {
+        let mut efer = Msr::new(0xC000_0080);
+        if efer.read() & EFER_NXE == 0 {
+            efer.write(efer.read() | EFER_NXE);
+        }
+        let cr0 = Cr0::read_raw();
+        if cr0 & CR0_WP == 0 {
+            Cr0::write_raw(cr0 | CR0_WP);
+        }
+        let pd = table((&*addr_of!(ipcb_kernel_pdpt))[510].addr().as_u64());
+        let split = &mut *addr_of_mut!(SPLIT);
+        for (t, pt) in split.0.iter_mut().enumerate().take(n.min(SPLIT_TABLES)) {
+            for (i, e) in pt.iter_mut().enumerate() {
+                let page = ((t * 512 + i) as u64) << 12;
+                e.set_addr(x86_64::PhysAddr::new(page), kernel_page_flags(page, start, text_end, rodata_end));
+            }
+            let pt_pa = core::ptr::from_mut(pt) as u64 - KERNEL_OFFSET;
+            pd[t].set_addr(x86_64::PhysAddr::new(pt_pa), PageTableFlags::PRESENT | PageTableFlags::WRITABLE);
+        }
+        for e in pd.iter_mut().skip(n.min(SPLIT_TABLES)) {
+            if !e.is_unused() {
+                e.set_flags(e.flags() | PageTableFlags::NO_EXECUTE);
+            }
+        }
+    }
+    flush_all();
+}
 
 /// Highest user address + 1: the lower canonical half without its last
 /// page, which is never mapped. A `syscall` there would leave the
@@ -134,5 +236,32 @@ pub fn flush_all() {
     unsafe {
         Cr4::write(cr4 - Cr4Flags::PAGE_GLOBAL);
         Cr4::write(cr4);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_pages_are_w_xor_x() {
+        let (start, text_end, rodata_end) = (0x10_0000, 0x12_a000, 0x14_a000);
+        let f = |pa| kernel_page_flags(pa, start, text_end, rodata_end);
+        let (w, nx) = (PageTableFlags::WRITABLE, PageTableFlags::NO_EXECUTE);
+        // Text: read + execute.
+        for pa in [start, text_end - 0x1000] {
+            assert!(!f(pa).contains(w) && !f(pa).contains(nx));
+        }
+        // Rodata: read-only, never executable.
+        for pa in [text_end, rodata_end - 0x1000] {
+            assert!(!f(pa).contains(w) && f(pa).contains(nx));
+        }
+        // The first MiB, data, bss and beyond: read/write, never executable.
+        for pa in [0, 0x8000, start - 0x1000, rodata_end, 0x7F_F000] {
+            assert!(f(pa).contains(w) && f(pa).contains(nx));
+        }
+        for pa in [0, start, text_end, rodata_end] {
+            assert!(f(pa).contains(PageTableFlags::PRESENT | PageTableFlags::GLOBAL));
+        }
     }
 }
