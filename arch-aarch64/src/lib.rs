@@ -13,7 +13,8 @@
 //!   in each CPU's own `TTBR1` tables), starting the other CPUs (PSCI
 //!   `CPU_ON` or a spin table), parking them in `wfi`;
 //! * [`paging`]: user address spaces in `TTBR0` with ASIDs, the kernel in
-//!   `TTBR1`;
+//!   `TTBR1` (W^X, built by [`boot`]);
+//! * [`wx`]: the kernel's W^X self-test (`selftest=wx`);
 //! * [`pmu`]: PMUv3 (cycle counter, instructions event), the CPU identity;
 //! * [`acpi`]: the CPUs, PSCI conduit and console of an ACPI-only (SBBR)
 //!   machine, from its MADT, FADT and SPCR;
@@ -56,6 +57,7 @@ pub mod pmu;
 pub mod psci;
 pub mod semihosting;
 pub mod smp;
+pub mod wx;
 
 pub use context::Context;
 pub use entry::{FastPair, InvokePair, ResumePair, TrapFrame};
@@ -139,6 +141,10 @@ impl Machine for Aarch64 {
 
     fn stray_interrupts() -> u64 {
         entry::stray_el0()
+    }
+
+    fn wx_probe(i: usize) -> Option<runtime::WxProbe> {
+        wx::probe(i)
     }
 
     fn calibrate(iters: u64) -> (&'static str, u64) {

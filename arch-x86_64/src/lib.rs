@@ -14,7 +14,8 @@
 //! * [`memmap`]: usable RAM from the firmware's map, and where the
 //!   kernel's allocations go;
 //! * [`fbcon`]: a text console on the boot loader's framebuffer;
-//! * [`paging`]: user address spaces with PCID;
+//! * [`paging`]: user address spaces with PCID, the kernel half W^X;
+//! * [`wx`]: the kernel's W^X self-test (`selftest=wx`);
 //! * [`pmu`]: Intel fixed counters, AMD core counters, TSC;
 //! * [`serial`], the 16550 UARTs (COM1..COM4 or any I/O port) and
 //!   `console=` / `defmt=`.
@@ -38,6 +39,7 @@ pub mod pmu;
 pub mod serial;
 pub mod smp;
 pub mod tsc;
+pub mod wx;
 
 pub use context::Context;
 pub use cpu::mcg_status;
@@ -120,6 +122,10 @@ impl Machine for X86_64 {
 
     fn nmis() -> u64 {
         cpu::nmis()
+    }
+
+    fn wx_probe(i: usize) -> Option<runtime::WxProbe> {
+        wx::probe(i)
     }
 
     fn clock() -> Option<runtime::ClockInfo> {

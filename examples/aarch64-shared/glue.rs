@@ -179,6 +179,10 @@ extern "C" fn ipcb_trap_handler(f: &mut TrapFrame) -> ResumePair {
         let next = st.user_fault(Fault { vector: class, error: f.esr, addr, pc: f.elr, task: None });
         return to_pair(st, next);
     }
+    // The W^X self-test's deliberate faults resume the test (no return).
+    if !f.from_user() {
+        arch_aarch64::wx::kernel_fault(f.esr, f.elr, f.far);
+    }
     kprintln!(
         ThisBoard,
         "IPCB panic reason=\"kernel exception vector {} class {:#x} ({}) esr {:#x} elr {:#x} far {:#x} sp {:#x}\"",

@@ -87,11 +87,13 @@ pub struct Config {
     /// (`l4_msgtag(0, 0, 0, 0)`): a tag, a badge and no words; the sweep
     /// gives the cost of each word.
     pub words: u64,
+    /// Run the kernel's W^X self-test first (`selftest=wx`).
+    pub selftest_wx: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0 }
+        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0, selftest_wx: false }
     }
 }
 
@@ -126,10 +128,41 @@ pub fn parse_cmdline(s: &str) -> Result<Config, &str> {
                     _ => return Err(w),
                 }
             }
+            "selftest" => match v {
+                "wx" => c.selftest_wx = true,
+                "none" => c.selftest_wx = false,
+                _ => return Err(w),
+            },
             _ => return Err(w),
         }
     }
     Ok(c)
+}
+
+/// The kernel's W^X self-test (`selftest=wx`): every probe of the arch
+/// ([`Machine::wx_probe`]), one human line each, then `IPCB ok
+/// test=kernel-wx` or `IPCB fail test=kernel-wx reason="..."` naming the
+/// first access that was not refused. `true` if all were.
+fn wx_selftest<M: Machine, B: Board>() -> bool {
+    let mut first_bad = None;
+    let mut n = 0;
+    while let Some(p) = M::wx_probe(n) {
+        n += 1;
+        match p.fault {
+            Some(f) => kprintln!(B, "kernel W^X: {} at {:#x}: {} (vector/class {:#x} error {:#x} addr {:#x} pc {:#x})",
+                p.what, p.addr, if p.refused { "refused" } else { "faulted, but not as expected" }, f.vector, f.error, f.addr, f.pc),
+            None => kprintln!(B, "kernel W^X: {} at {:#x}: went through", p.what, p.addr),
+        }
+        if !p.refused && first_bad.is_none() {
+            first_bad = Some(p);
+        }
+    }
+    match (n, first_bad) {
+        (0, _) => kprintln!(B, "IPCB fail test=kernel-wx reason=\"no W^X probes on {}\"", M::NAME),
+        (_, Some(p)) => kprintln!(B, "IPCB fail test=kernel-wx reason=\"{} at {:#x} was not refused by a permission fault\"", p.what, p.addr),
+        (_, None) => kprintln!(B, "IPCB ok test=kernel-wx"),
+    }
+    n > 0 && first_bad.is_none()
 }
 
 /// One thread of a scenario.
@@ -794,7 +827,7 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     kprintln!(B, "");
     kprintln!(B, "ipcbench-rs on {} ({}): rounds={} runs={} warm-up={}", B::NAME, M::NAME, cfg.rounds, cfg.runs, cfg.warmup);
 
-    let mut all_ok = true;
+    let mut all_ok = !cfg.selftest_wx || wx_selftest::<M, B>();
     let mut results = Results { names: [""; 8], stats: [[None; MAX_COUNTERS]; 8], ok: [false; 8], n: 0 };
     for sc in TESTS {
         all_ok &= run_scenario(&env, sc, &mut results).ok;
@@ -864,3 +897,16 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     B::exit(if all_ok { 0 } else { 1 })
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selftest_word() {
+        assert!(!parse_cmdline("rounds=5").unwrap().selftest_wx);
+        assert!(parse_cmdline("/boot/kernel.elf selftest=wx rounds=5").unwrap().selftest_wx);
+        assert!(!parse_cmdline("selftest=wx selftest=none").unwrap().selftest_wx);
+        assert_eq!(parse_cmdline("selftest=all"), Err("selftest=all"));
+    }
+}

@@ -88,6 +88,24 @@ pub struct ClockInfo {
     pub invariant: bool,
 }
 
+/// One probe of the kernel's W^X self-test ([`Machine::wx_probe`],
+/// `selftest=wx`): a kernel-mode access that the kernel's own page tables
+/// must refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WxProbe {
+    /// What was tried (`write .text`, `run .data`, ...).
+    pub what: &'static str,
+    /// The address tried.
+    pub addr: u64,
+    /// The fault it raised, in the arch's terms (vector or exception
+    /// class, error code or syndrome, faulting address, pc); `None`: the
+    /// access went through.
+    pub fault: Option<Fault>,
+    /// The fault is the one the protection must raise (a permission fault
+    /// of that kind, at that address).
+    pub refused: bool,
+}
+
 /// What the runtime needs of an architecture beyond [`ipc_core::Arch`].
 pub trait Machine: Arch {
     /// Instruction set name (`x86_64`, `aarch64`).
@@ -148,6 +166,16 @@ pub trait Machine: Arch {
     /// returns. Reported at the end of a run when not zero.
     fn stray_interrupts() -> u64 {
         0
+    }
+
+    /// Probe `i` of the kernel's W^X self-test (`selftest=wx`): try, in
+    /// kernel mode on the boot CPU, an access the kernel's mappings must
+    /// refuse (a write to `.text`, a jump into `.data`, ...), catch the
+    /// fault and report it. `None` past the last probe (the default: the
+    /// arch has none).
+    fn wx_probe(i: usize) -> Option<WxProbe> {
+        let _ = i;
+        None
     }
 
     /// Read the cycle/time counter used for the boot calibration loop and

@@ -188,6 +188,8 @@ extern "sysv64" fn ipcb_trap_handler(f: &mut TrapFrame) -> ResumePair {
         let next = st.user_fault(Fault { vector: f.vector, error: f.error, addr, pc: f.rip, task: None });
         return to_pair(st, next);
     }
+    // The W^X self-test's deliberate faults resume the test (no return).
+    arch_x86_64::wx::kernel_fault(f.vector, f.error, f.rip, arch_x86_64::cr2());
     kprintln!(Pc, "IPCB panic reason=\"kernel exception vector {} error {:#x} rip {:#x} cr2 {:#x}\"", f.vector, f.error, f.rip, arch_x86_64::cr2());
     Pc::exit(2)
 }
