@@ -36,14 +36,19 @@ use crate::boot::{DIRECT_MAP_SIZE, KERNEL_OFFSET};
 /// Page tables of the first [`SPLIT_TABLES`] × 2 MiB of the kernel's
 /// mapping, by 4 KiB pages (`ipcb_protect_kernel`; the board's `link.ld`
 /// keeps the image below).
+#[cfg(target_os = "none")]
 const SPLIT_TABLES: usize = 4;
+#[cfg(target_os = "none")]
 #[repr(C, align(4096))]
 struct SplitTables([PageTable; SPLIT_TABLES]);
+#[cfg(target_os = "none")]
 static mut SPLIT: SplitTables = SplitTables([const { PageTable::new() }; SPLIT_TABLES]);
 
 /// `IA32_EFER.NXE`: the NX bit of page-table entries is honoured.
+#[cfg(target_os = "none")]
 const EFER_NXE: u64 = 1 << 11;
 /// `CR0.WP`: supervisor writes to read-only pages fault.
+#[cfg(target_os = "none")]
 const CR0_WP: u64 = 1 << 16;
 
 /// How `ipcb_protect_kernel` maps the kernel page at physical `pa`, given the
