@@ -11,6 +11,9 @@
 //! 4. build the kernel and boot it under icount: it must pass, with a verified
 //!    result for every expected benchmark;
 //! 5. boot it again under icount: the per-op figures must be identical;
+//!    then the kernel's W^X self-test (`selftest=wx`: kernel writes to
+//!    `.text` and `.rodata`, jumps into `.data` and the stack, each must
+//!    fault and be reported) on x86_64 and on virt at EL1 and EL2;
 //! 6. fault injection: the kernel is rebuilt with its fault-injection feature
 //!    and booted with `inject=mr`, `badge`, `label`; each boot must fail a
 //!    check on an IPC benchmark, exit with 35 and end with `status=fail`;
@@ -61,6 +64,11 @@ pub const INJECTIONS: &[&str] = &["mr", "badge", "label"];
 /// Four-word messages, so that `inject=mr` has a message register to
 /// corrupt (the default message is empty, as in L4Re's ipcbench).
 pub const INJECT_CMDLINE: &str = "rounds=500 runs=1 words=4";
+/// Command line of the W^X boots: the kernel's self-test first (a write
+/// to its own text must fault, `IPCB ok test=kernel-wx`), then short runs.
+pub const WX_CMDLINE: &str = "selftest=wx rounds=200 runs=1 sweep=0";
+/// The correctness test the W^X boots must report.
+pub const WX_TEST: &str = "kernel-wx";
 /// Command line of the console-on-COM2 boot.
 pub const CONSOLE_COM2_CMDLINE: &str = "console=COM2 defmt=none rounds=500 runs=1";
 /// Command line GRUB passes in step 7 (and the OVMF steps: the same ISO).
@@ -158,6 +166,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     suite.step(
         "icount single-core figures equal the committed baselines (x86, virt EL1; cargo xtask compare at 0 %)",
         Suite::baselines,
+    );
+    suite.step(
+        "kernel W^X (selftest=wx): kernel writes to its .text and .rodata and jumps into .data and the stack fault and are reported, on x86_64 and qemu-virt-aarch64 at EL1 and EL2",
+        Suite::kernel_wx,
     );
     suite.step("fault injection is detected", Suite::fault_injection);
     suite.step(
@@ -427,6 +439,31 @@ impl Suite<'_> {
             .map_err(err_string)?;
         let t = self.other_board_boots(b, &format!("el{el}-smp{ARM_SMP}"), Some(el))?;
         check_cores(&t, ARM_SMP, PARALLEL_BENCHES)
+    }
+
+    /// The kernel's W^X self-test on x86_64 and on virt at EL1 and EL2:
+    /// one short icount boot each with [`WX_CMDLINE`]; each must pass, at
+    /// the exception level asked for, and report [`WX_TEST`] passed.
+    fn kernel_wx(&mut self) -> StepResult {
+        let mut boards = vec![(board::find_base("pc-x86_64").map_err(err_string)?, None)];
+        for el in [1, 2] {
+            let variant = board::Variant { el: Some(el), ..board::Variant::default() };
+            let b = board::find_base(ARM_BOARD)
+                .and_then(|base| board::apply(base, &variant))
+                .map_err(err_string)?;
+            boards.push((b, Some(el)));
+        }
+        for (b, el) in boards {
+            let label = match el {
+                Some(el) => format!("wx-el{el}"),
+                None => "wx".to_string(),
+            };
+            let what = |e: String| format!("{} {}: {e}", b.name, el.map(|el| format!("EL{el}")).unwrap_or_default());
+            let o = self.board_boots(b, WX_CMDLINE, &label).map_err(what)?;
+            check_el(el, o.transcript.hello.as_ref().and_then(|h| h.el)).map_err(what)?;
+            check_wx(&o.transcript).map_err(what)?;
+        }
+        Ok(())
     }
 
     /// Build another board's kernel (a no-op when it is built) and boot
@@ -1151,6 +1188,15 @@ pub fn check_cores(t: &Transcript, n: u32, benches: &[&str]) -> StepResult {
     Ok(())
 }
 
+/// The boot reported the W^X self-test passed ([`WX_TEST`]).
+pub fn check_wx(t: &Transcript) -> StepResult {
+    if t.tests.iter().any(|n| n == WX_TEST) {
+        Ok(())
+    } else {
+        Err(format!("no \"IPCB ok test={WX_TEST}\" line (selftest=wx)"))
+    }
+}
+
 fn list_tests(t: &Transcript) {
     if t.tests.is_empty() {
         eprintln!("[ipcb] warning: the kernel reported no \"IPCB ok\" correctness tests");
@@ -1345,6 +1391,14 @@ mod tests {
         assert_eq!(e, "ipc-inter: mr2 mismatch");
         let e = check_pass(&outcome(PASS, Some(37)), EXPECTED).unwrap_err();
         assert!(e.starts_with("kernel panic"), "{e}");
+    }
+
+    #[test]
+    fn wx_test_must_be_reported() {
+        let t = Transcript::parse_str(PASS).unwrap();
+        assert!(check_wx(&t).is_err());
+        let t = Transcript::parse_str(&format!("IPCB ok test={WX_TEST}\n{PASS}")).unwrap();
+        assert_eq!(check_wx(&t), Ok(()));
     }
 
     #[test]
