@@ -4,15 +4,20 @@
 //!
 //! * **The kernel half** (`TTBR1`, built by `boot.rs`, shared by every
 //!   space, global): the image at its linked address (in the GiB at
-//!   [`crate::boot::KERNEL_VA_BASE`]), each 2 MiB block it spans mapped
-//!   onto the block the loader put it in (by 4 KiB pages when the loader
-//!   misplaced it: `boot::misplaced_load`); the direct map: the GiB of RAM
-//!   that holds the image, at [`DIRECT_MAP_VA`] in 2 MiB blocks up to the
-//!   board's RAM limit, never executable; and the board's device GiB at
-//!   [`DEVICE_VA`]. All are EL1-only (`AP = 00`: any EL0 access is a
-//!   permission fault) and never executable at EL0 (`UXN`); only the image
-//!   is executable at all. The image is reached at two addresses (its own
-//!   and the direct map's), both Normal write-back memory.
+//!   [`crate::boot::KERNEL_VA_BASE`]) by 4 KiB pages onto where the loader
+//!   put it, W^X: `.text` read-only and executable, `.rodata` read-only,
+//!   the rest (`.data`, `.bss`, the boot stack and tables) read/write, both
+//!   never executable; the direct map: the GiB of RAM that holds the image,
+//!   at [`DIRECT_MAP_VA`] in 2 MiB blocks up to the board's RAM limit,
+//!   never executable, read/write but for the image's `.text` and
+//!   `.rodata` (those blocks by 4 KiB pages); the per-CPU region
+//!   (read/write, never executable); and the board's device GiB at
+//!   [`DEVICE_VA`] (never executable). All are EL1-only (`AP[1] = 0`: any
+//!   EL0 access is a permission fault) and never executable at EL0
+//!   (`UXN`); only `.text` is executable at all, and `SCTLR.WXN` makes
+//!   every writable page never executable whatever its descriptor says.
+//!   The image is reached at two addresses (its own and the direct map's),
+//!   both Normal write-back memory.
 //! * **A user space** (`TTBR0`): its own level-0 table, 4 KiB pages below
 //!   2^48, tagged with the task's ASID (`nG` set), `PXN` on every page (the
 //!   kernel never executes user memory), `UXN` unless the ELF segment is
