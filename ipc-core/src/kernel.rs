@@ -667,7 +667,9 @@ impl<A: Arch> Kernel<A> {
         let du = self.utcbs[to as usize];
         let (src, dst) = self.ctx_pair(from, to);
         let n = tag.length();
-        for i in 0..n.min(A::MR_IN_REGS) {
+        // The register words travel whole, as on the fastpath (docs/abi.md):
+        // the receiver never keeps stale words past the tag's length.
+        for i in 0..A::MR_IN_REGS {
             dst.set_mr(i, src.mr(i));
         }
         if n > A::MR_IN_REGS
@@ -693,14 +695,29 @@ impl<A: Arch> Kernel<A> {
         Some(caller)
     }
 
+    /// Wake `caller`, which waits for a reply that will not come: status
+    /// `PartnerDied` and no message (badge, tag and register words 0, as a
+    /// `PartnerDied` from another CPU has them), then the run queue. The
+    /// caller's saved argument registers are not its own on every path (a
+    /// fastpath `call` leaves its badge there, the live-register fastpath
+    /// leaves older words), so they are cleared, never returned.
+    fn wake_partner_died(&mut self, caller: u8) {
+        let c = self.ctx_mut(caller);
+        c.set_recv_result(0, MessageInfo(0));
+        for i in 0..A::MR_IN_REGS {
+            c.set_mr(i, 0);
+        }
+        c.set_status(Error::PartnerDied.code());
+        self.tcb_mut(caller).state = ThreadState::Ready;
+        self.runq_push(caller);
+    }
+
     /// Give `receiver` the reply right for `caller`; a reply right it still
     /// held is lost, and the thread waiting on it is woken with an error.
     fn set_caller(&mut self, receiver: u8, caller: u8) {
         let old = self.tcb(receiver).caller;
         if old != NIL && self.tcb(old).state == ThreadState::BlockedOnReply {
-            self.ctx_mut(old).set_status(Error::PartnerDied.code());
-            self.tcb_mut(old).state = ThreadState::Ready;
-            self.runq_push(old);
+            self.wake_partner_died(old);
         }
         self.tcb_mut(receiver).caller = caller;
     }
@@ -748,9 +765,7 @@ impl<A: Arch> Kernel<A> {
         if old != NIL {
             self.tcb_mut(cur).caller = NIL;
             if self.tcb(old).state == ThreadState::BlockedOnReply {
-                self.ctx_mut(old).set_status(Error::PartnerDied.code());
-                self.tcb_mut(old).state = ThreadState::Ready;
-                self.runq_push(old);
+                self.wake_partner_died(old);
             }
         }
         self.drop_remote_right(cur);
@@ -1007,9 +1022,7 @@ impl<A: Arch> Kernel<A> {
         self.drop_remote_right(t);
         let caller = self.tcb(t).caller;
         if caller != NIL && self.tcb(caller).state == ThreadState::BlockedOnReply {
-            self.ctx_mut(caller).set_status(Error::PartnerDied.code());
-            self.tcb_mut(caller).state = ThreadState::Ready;
-            self.runq_push(caller);
+            self.wake_partner_died(caller);
         }
         let tcb = self.tcb_mut(t);
         tcb.caller = NIL;
