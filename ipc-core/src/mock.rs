@@ -141,7 +141,7 @@ impl Services<MockArch> for MockServices {
         if op == 99 {
             return Err(Error::UnsupportedService);
         }
-        ctx.set_mr(0, ctx.mr(0) + 1);
+        ctx.set_mr(0, ctx.mr(0).wrapping_add(1));
         Ok(())
     }
 }
