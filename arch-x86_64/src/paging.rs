@@ -2,8 +2,9 @@
 //! User address spaces: four-level page tables, CR3 with PCID.
 //!
 //! Every address space shares the kernel's top-level entry 511 (the kernel
-//! image and the direct map of the first GiB, global 2 MiB pages, not
-//! user-accessible; and the per-CPU region, `smp.rs`). That entry differs
+//! image and the direct map of the first GiB, global pages, 4 KiB over the
+//! image and 2 MiB beyond, W^X (below), not user-accessible; and the
+//! per-CPU region, `smp.rs`). That entry differs
 //! between CPUs: each CPU's points to its own PDPT, which maps the region
 //! to that CPU's copy, so a space copies the entry of the CPU that builds
 //! it, and runs on that CPU only. User mappings are 4 KiB pages in the lower half. With
