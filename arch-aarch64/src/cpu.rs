@@ -44,6 +44,10 @@ pub struct PerCpu {
     /// The context of thread 0; thread `t`'s is `t` contexts further on
     /// (passed in `x3`: one `add` gives the receiver's context).
     pub ctxs: *mut Context,
+    /// The address of the kernel's `ipc_core::Kernel::current`, the base
+    /// from which the `svc` entry's assembly `invoke` fastpath reads
+    /// (`ipc_core::InvokeLayout`).
+    pub kernel: *const u8,
     /// Stack pointer of the runtime driver while user code runs.
     pub driver_sp: u64,
     /// Scratch context: `cur_ctx` before the first thread runs.
@@ -56,6 +60,8 @@ pub const P_ZERO: usize = offset_of!(PerCpu, zero);
 pub const P_CUR: usize = offset_of!(PerCpu, cur_ctx);
 /// Offset of [`PerCpu::ctxs`].
 pub const P_CTXS: usize = offset_of!(PerCpu, ctxs);
+/// Offset of [`PerCpu::kernel`].
+pub const P_KERNEL: usize = offset_of!(PerCpu, kernel);
 /// Offset of [`PerCpu::driver_sp`].
 pub const P_DRIVER_SP: usize = offset_of!(PerCpu, driver_sp);
 /// Offset of [`PerCpu::dummy`].
@@ -89,6 +95,7 @@ pub static mut IPCB_KSTACK: KernelStack = KernelStack {
         cur_ctx: core::ptr::null_mut(),
         fast_state: core::ptr::null_mut(),
         ctxs: core::ptr::null_mut(),
+        kernel: core::ptr::null(),
         driver_sp: 0,
         dummy: Context {
             x0: 0, x1: 0, x20: 0, x21: 0, x22: 0, x23: 0, x19: 0, x24: 0, x25: 0, x26: 0,
@@ -165,21 +172,30 @@ pub unsafe fn init(el: u8) {
 }
 
 /// Tell the `svc` entry what to pass its fast handlers: `state` (in `x2`)
-/// and `ctxs`, the context of thread 0 (in `x3`).
+/// and `ctxs`, the context of thread 0 (in `x3`); and where its assembly
+/// `invoke` fastpath finds the `ipc_core::Kernel<Aarch64>` (`kernel`).
 ///
 /// # Safety
 ///
 /// Call on the boot CPU before any user code runs. `state` must be what the
 /// fast handlers (the example kernel's glue) expect as their third
 /// argument, and thread `t`'s context must be at `ctxs.add(t)` for every
-/// thread index, for as long as user code runs.
-pub unsafe fn set_fast_state(state: *mut u8, ctxs: *mut Context) {
+/// thread index, for as long as user code runs; `kernel` must be the
+/// address of the kernel's `ipc_core::Kernel<Aarch64>` for as long.
+pub unsafe fn set_fast_state(
+    state: *mut u8,
+    ctxs: *mut Context,
+    kernel: *const ipc_core::Kernel<crate::Aarch64>,
+) {
     // SAFETY: single-threaded boot; the entry reads these only once user
     // code runs.
     unsafe {
         let pc = &mut (*addr_of_mut!(IPCB_KSTACK)).top;
         pc.fast_state = state;
         pc.ctxs = ctxs;
+        pc.kernel = kernel
+            .cast::<u8>()
+            .wrapping_add(crate::entry::INVOKE.current);
     }
 }
 

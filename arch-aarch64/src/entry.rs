@@ -27,13 +27,19 @@
 //!
 //! **`invoke`** (8) leaves the vector after nine instructions (two more
 //! for the other numbers and the faults, which share its last test). It
-//! never switches threads, so it saves nothing: the Rust call preserves
-//! `x19`-`x29` and leaves `ELR`, `SPSR` and `SP_EL0` alone.
-//! `ipcb_fast_invoke(cap = x0, tag = x1, state = x2)` answers the result
-//! word in `x0` and the status in `x1`; the exit moves the status into
-//! `x8`, clears the tag `x1` and every register the Rust code may have left
-//! a kernel value in (`x2`-`x7`, `x9`-`x18`, `x30`; `x10`, `x11` too: after
-//! an `invoke` they are zero, not the thread's `pc` and `sp`), and returns.
+//! never switches threads, so it saves nothing. Its fastpath, `ping` on a
+//! thread capability with the control right, is answered in assembly by
+//! the algorithm of [`ipc_core::InvokeLayout`], from the address of the
+//! kernel's `current` field in the per-CPU block
+//! ([`crate::cpu::set_fast_state`]): a bounds check, the whole-tag compare,
+//! three byte loads and the badge, touching `x8`-`x10` and the reply
+//! registers only, which two `ldp` of zeros clear. Everything else (every
+//! error) calls `ipcb_fast_invoke(cap = x0, tag = x1, state = x2)`, which
+//! answers the result word in `x0` and the status in `x1`; that exit moves
+//! the status into `x8`, clears the tag `x1` and every register the Rust
+//! code may have left a kernel value in (`x2`-`x7`, `x9`-`x18`, `x30`;
+//! `x10`, `x11` too: after an `invoke` they are zero, not the thread's `pc`
+//! and `sp`), and returns.
 //!
 //! **The IPC fastpath** (`call`, `reply_recv`). The entry stores the caller's
 //! preserved state straight into its context (`cur` of the per-CPU block):
@@ -104,6 +110,11 @@ impl FastPair {
     /// Take the general path.
     pub const GENERAL: FastPair = FastPair { thread: core::ptr::null_mut(), tag: 0 };
 }
+
+/// Where the assembly `invoke` fastpath finds its data in the kernel's
+/// `ipc_core::Kernel<Aarch64>`, relative to its `current` field, whose
+/// address is in the per-CPU block ([`crate::cpu::set_fast_state`]).
+pub(crate) const INVOKE: ipc_core::InvokeLayout = ipc_core::Kernel::<crate::Aarch64>::INVOKE_LAYOUT;
 
 /// What `ipcb_fast_invoke` returns: the result word in `x0` (where the
 /// caller gets it), the status in `x1` (the entry moves it into `x8`).
@@ -396,14 +407,37 @@ ipcb_svc_reply_recv:
     bl ipcb_fast_reply_recv
     IPCB_HANDOFF
 
-    /* invoke: the kernel answers without a switch, so nothing is saved:
-       the Rust call keeps x19-x29 (the caller's, the message registers
-       among them), ELR, SPSR and SP_EL0. ipcb_fast_invoke(cap = x0,
-       tag = x1, state = x2) answers x0 = the result, x1 = the status; then
-       status into x8, tag x1 = 0, and every register the Rust code may
-       have left a kernel value in cleared (x2-x7, x9-x18, x30). */
+    /* invoke, its fastpath: `ping` on a thread capability with the
+       control right (ipc_core::InvokeLayout: the steps of Kernel::invoke's
+       first half), before any Rust runs. x0 = the slot, x1 = the tag,
+       x9 = 0. Only x8-x10 and the reply registers x0, x1 are touched;
+       ELR, SPSR and SP_EL0 are the caller's. */
 ipcb_svc_invoke:
-    ldr x2, [sp, #{cur} + 8]                /* x2 = the kernel state          */
+    cmp x0, #{cap_slots}
+    b.hs 2f                                 /* slot out of range: Rust path   */
+    cmp x1, #{ping_tag}
+    b.ne 2f                                 /* not a plain ping               */
+    ldr x9, [sp, #{p_kernel}]               /* &kernel.current                */
+    ldrb w10, [x9]                          /* the running thread             */
+    add x10, x9, x10
+    ldrb w10, [x10, #{k_cap_bases}]
+    orr x10, x10, x0                        /* its table's base | the slot    */
+    add x10, x9, x10, lsl #{slot_shift}
+    ldrb w9, [x10, #{k_caps} + {slot_rights}]
+    cmp w9, #{thread_control}
+    b.ne 2f                                 /* not a thread cap with control  */
+    ldr x0, [x10, #{k_caps} + {slot_badge}] /* the result: the badge          */
+    ldp x8, x9, [sp]                        /* status 0; x9 = 0               */
+    ldp x1, x10, [sp]                       /* the reply's tag 0; x10 = 0     */
+    eret                                    /* back to the caller             */
+
+    /* invoke, the Rust path (every error): the Rust call keeps x19-x29
+       (the caller's, the message registers among them), ELR, SPSR and
+       SP_EL0. ipcb_fast_invoke(cap = x0, tag = x1, state = x2) answers
+       x0 = the result, x1 = the status; then status into x8, tag x1 = 0,
+       and every register the Rust code may have left a kernel value in
+       cleared (x2-x7, x9-x18, x30). */
+2:  ldr x2, [sp, #{cur} + 8]                /* x2 = the kernel state          */
     bl ipcb_fast_invoke                     /* x0 = result, x1 = status       */
     mov x8, x1                              /* status                         */
     ldp x1, x2, [sp]                        /* tag 0; clear x2-x7, x9-x18, x30 */
@@ -554,6 +588,15 @@ ipcb_trap_common:                           /* x0 = vector; frame.x[0..2] saved 
     dummy = const P_DUMMY,
     ec_svc = const ec::SVC64,
     nr_invoke = const ipc_core::Syscall::Invoke as u64,
+    p_kernel = const crate::cpu::P_KERNEL,
+    cap_slots = const INVOKE.cap_slots,
+    ping_tag = const INVOKE.ping_tag,
+    k_cap_bases = const INVOKE.cap_bases - INVOKE.current,
+    k_caps = const INVOKE.caps - INVOKE.current,
+    slot_shift = const INVOKE.slot_shift,
+    slot_rights = const INVOKE.slot_rights,
+    slot_badge = const INVOKE.slot_badge,
+    thread_control = const INVOKE.thread_control,
     x24 = const OFF_X24,
     x26 = const OFF_X26,
     x28 = const OFF_X28,

@@ -37,15 +37,22 @@
 //!   registers (the rest is there already) and calls
 //!   `ipcb_syscall_handler`, the general path.
 //!
-//! **`invoke`** never switches threads, so it saves only what the Rust
-//! call would clobber and the reply needs: the user `rsp` (in the per-CPU
-//! block) and `rcx` (the user `rip`, on the kernel stack). Then
-//! `ipcb_fast_invoke(cap, tag)` answers an [`ipc_core::Reply`] in
-//! `rax:rdx` (status, result word), and the exit puts the result into
-//! `rdi`, zeroes the tag `rsi` and every register the Rust code may have
-//! left a kernel value in (`rdx`, `r8`-`r10`; `r11` gets the fixed user
-//! `rflags`). `rbx`, `rbp` and `r12`-`r15` are callee-saved: the caller's
-//! own values come back, as the ABI says.
+//! **`invoke`** never switches threads. Its fastpath, `ping` on a thread
+//! capability with the control right, is answered in assembly before any
+//! Rust runs, by the algorithm of [`ipc_core::InvokeLayout`] over the
+//! board's `ipc_core::Kernel` (the symbol `ipcb_fast_kernel`): a bounds
+//! check, the whole-tag compare, three byte loads (the running thread, its
+//! table's base, the slot's kind-and-rights byte) and the badge. It touches
+//! `rax`, `rdx` and the reply registers only, so it needs no stack and
+//! clears only `rdx` and the tag `rsi`; `r11` gets the fixed user `rflags`.
+//! Everything else (every error) takes the Rust path: it saves the user
+//! `rsp` (in the per-CPU block) and `rcx` (the user `rip`, on the kernel
+//! stack), calls `ipcb_fast_invoke(cap, tag)`, which answers an
+//! [`ipc_core::Reply`] in `rax:rdx` (status, result word), and the exit
+//! puts the result into `rdi`, zeroes the tag `rsi` and every register the
+//! Rust code may have left a kernel value in (`rdx`, `r8`-`r10`). `rbx`,
+//! `rbp` and `r12`-`r15` are callee-saved: the caller's own values come
+//! back, as the ABI says.
 //!
 //! **The full exit** (`ipcb_exit_to_user`, after the general path, a user
 //! fault, or from the driver) gets two contexts: `rax` = the thread to run,
@@ -75,6 +82,12 @@ use crate::context::{
 };
 #[cfg(target_os = "none")]
 use crate::cpu::{P_DRIVER_RSP, P_DUMMY, P_KSTACK, P_TOP, P_USER_RSP};
+
+/// Where the assembly `invoke` fastpath finds its data in the board's
+/// `ipc_core::Kernel<X86_64>`, whose address the board gives as the symbol
+/// `ipcb_fast_kernel`.
+#[cfg(target_os = "none")]
+const INVOKE: ipc_core::InvokeLayout = ipc_core::Kernel::<crate::X86_64>::INVOKE_LAYOUT;
 
 /// What the IPC fast handlers return: `top` = the receiver's context
 /// address plus [`CTX_TOP`] on a hand-off (the entry keeps the current
@@ -231,7 +244,30 @@ ipcb_syscall_entry:
     call ipcb_syscall_handler               /* rax = next ctx, rdx = regs_from */
     jmp ipcb_exit_to_user
 
-8:  /* invoke: answered by the kernel, no switch. Save the user rsp and rip
+8:  /* invoke, its fastpath: `ping` on a thread capability with the
+       control right (ipc_core::InvokeLayout: the steps of Kernel::invoke's
+       first half). Only rax, rdx and the reply registers rdi, rsi are
+       touched; rcx is still syscall's, rsp the user's. The board defines
+       ipcb_fast_kernel, the address of its ipc_core::Kernel. */
+    cmp rdi, {cap_slots}
+    jae 10f                                 /* slot out of range: Rust path   */
+    cmp rsi, {ping_tag}
+    jne 10f                                 /* not a plain ping               */
+    lea rax, [rip + ipcb_fast_kernel]       /* the board's Kernel             */
+    movzx edx, byte ptr [rax + {k_current}] /* the running thread             */
+    movzx edx, byte ptr [rax + rdx + {k_cap_bases}]
+    or rdx, rdi                             /* its table's base | the slot    */
+    shl rdx, {slot_shift}
+    cmp byte ptr [rax + rdx + {k_caps} + {slot_rights}], {thread_control}
+    jne 10f                                 /* not a thread cap with control  */
+    mov rdi, [rax + rdx + {k_caps} + {slot_badge}] /* the result: the badge   */
+    xor eax, eax                            /* status 0                       */
+    xor edx, edx                            /* no kernel value leaves         */
+    xor esi, esi                            /* the reply's tag: 0             */
+    mov r11d, {rflags}                      /* the ABI's fixed rflags         */
+    sysretq
+
+10: /* invoke, the Rust path (every error): save the user rsp and rip
        (the Rust call clobbers r10 and rcx), call the handler on the kernel
        stack, reply. rbx, rbp, r12-r15 are callee-saved: the caller's. */
     mov [rip + {pcpu} + {p_user_rsp}], rsp  /* the user stack pointer          */
@@ -412,6 +448,15 @@ ipcb_trap_stubs:
     p_dummy = const P_DUMMY,
     p_user_rsp = const P_USER_RSP,
     nr_invoke = const ipc_core::Syscall::Invoke as u64,
+    cap_slots = const INVOKE.cap_slots,
+    ping_tag = const INVOKE.ping_tag,
+    k_current = const INVOKE.current,
+    k_cap_bases = const INVOKE.cap_bases,
+    k_caps = const INVOKE.caps,
+    slot_shift = const INVOKE.slot_shift,
+    slot_rights = const INVOKE.slot_rights,
+    slot_badge = const INVOKE.slot_badge,
+    thread_control = const INVOKE.thread_control,
     rax = const OFF_RAX,
     rdi = const OFF_RDI,
     rsi = const OFF_RSI,

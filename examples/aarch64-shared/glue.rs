@@ -342,7 +342,10 @@ pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64
         }
         // SAFETY: boot CPU, before user code; the fast handlers take a
         // `&mut St` third and the contexts are contiguous (just checked).
-        unsafe { arch_aarch64::cpu::set_fast_state(state_ptr().cast(), ctxs) };
+        unsafe {
+            let kernel = core::ptr::addr_of!((*state_ptr()).kernel);
+            arch_aarch64::cpu::set_fast_state(state_ptr().cast(), ctxs, kernel)
+        };
     }
     defmt::println!(
         "boot: el {=u64}, dtb {=?}, cmdline '{=str}', frames {=u64}",

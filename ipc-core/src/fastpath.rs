@@ -26,6 +26,48 @@ use crate::kernel::Kernel;
 use crate::object::{Cap, CapSlot, Dir, ThreadState, NIL};
 use crate::types::{Error, MessageInfo, Rights, ThreadId, ThreadOp, Word, CAP_SLOTS};
 
+/// The layout an assembly `invoke` fastpath reads, from
+/// [`Kernel::INVOKE_LAYOUT`]. Its algorithm is exactly [`Kernel::invoke`]'s
+/// first half, and it must decline (take the Rust path) in every other case:
+///
+/// 1. decline unless `cap < cap_slots` and `tag == ping_tag` (the whole
+///    tag word: label `Ping`, no words, no flags);
+/// 2. `t = byte[k + current]` (the running thread), then
+///    `i = byte[k + cap_bases + t] | cap` (its capability table's base is a
+///    multiple of `cap_slots`);
+/// 3. decline unless `byte[k + caps + (i << slot_shift) + slot_rights] ==
+///    thread_control` (a thread capability with the control right, the
+///    kind and the rights in one byte);
+/// 4. reply status 0, result word `u64[k + caps + (i << slot_shift) +
+///    slot_badge]`.
+///
+/// `current` < `cap_bases` < `caps`, and `caps - current` is below 4096
+/// (`Kernel` is `repr(C)`: checked at compile time), so an entry can keep
+/// the address of `current` as its base and reach the rest with short
+/// immediates. The host tests run this algorithm over raw memory against
+/// [`Kernel::invoke`] for every slot of two tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvokeLayout {
+    /// Offset of the running thread's index (a byte).
+    pub current: usize,
+    /// Offset of the per-thread capability-table bases (a byte each).
+    pub cap_bases: usize,
+    /// Offset of the capability slots.
+    pub caps: usize,
+    /// log2 of a slot's size in bytes.
+    pub slot_shift: u32,
+    /// Offset of a slot's kind-and-rights byte.
+    pub slot_rights: usize,
+    /// Offset of a slot's badge (a word).
+    pub slot_badge: usize,
+    /// The kind-and-rights byte of a thread capability with the control right.
+    pub thread_control: u8,
+    /// The tag word of `ping`.
+    pub ping_tag: Word,
+    /// Slots per capability table.
+    pub cap_slots: Word,
+}
+
 /// What the fastpath decided (and committed).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Fast {
@@ -79,6 +121,26 @@ impl<A: Arch> Kernel<A> {
             _ => self.fastpath_ipc(args),
         }
     }
+
+    /// Where the `invoke` fastpath's data lie in this kernel, for an entry
+    /// that answers [`ThreadOp::Ping`] in assembly before any Rust runs
+    /// (both arch crates do: a Rust call would cost saving the return
+    /// address and the stack, and clearing every register it may use).
+    pub const INVOKE_LAYOUT: InvokeLayout = {
+        let l = InvokeLayout {
+            current: core::mem::offset_of!(Self, current),
+            cap_bases: core::mem::offset_of!(Self, cap_bases),
+            caps: core::mem::offset_of!(Self, caps),
+            slot_shift: CapSlot::SIZE_SHIFT,
+            slot_rights: core::mem::offset_of!(CapSlot, rights),
+            slot_badge: core::mem::offset_of!(CapSlot, badge),
+            thread_control: CapSlot::THREAD_CONTROL,
+            ping_tag: ThreadOp::Ping.tag().0,
+            cap_slots: CAP_SLOTS as Word,
+        };
+        assert!(l.current < l.cap_bases && l.cap_bases < l.caps && l.caps - l.current < 4096);
+        l
+    };
 
     /// `invoke` of the current thread: look up capability slot `cap` in its
     /// capability space, check the kind and the right, decode the op in

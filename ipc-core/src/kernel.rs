@@ -162,34 +162,62 @@ pub struct ThreadInfo {
     pub task: TaskId,
 }
 
+/// A field placed at a multiple of 4 KiB in a `repr(C)` struct.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(4096))]
+pub(crate) struct PageAligned<T>(pub(crate) T);
+
+impl<T> core::ops::Deref for PageAligned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> core::ops::DerefMut for PageAligned<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
 /// The kernel objects and scheduler of one CPU.
+///
+/// `repr(C)`, in the order the fastpaths want: the small fields that
+/// `call`, `reply_recv` and `invoke` read (`current`, `cap_bases`,
+/// `endpoints`, `runq`, `cur_space`) and the capability tables come first,
+/// within 4 KiB of the start, so that the kernel's address and a short
+/// immediate reach each of them (an AArch64 byte load's offset has 12
+/// bits); the big per-thread arrays follow. The assembly `invoke` fastpath
+/// finds its fields through [`InvokeLayout`](crate::InvokeLayout).
+#[repr(C)]
 pub struct Kernel<A: Arch> {
-    /// Hot per-thread state.
-    pub(crate) threads: [Tcb<A>; SLOTS],
-    /// Saved user registers, per thread.
-    pub(crate) ctxs: [A::Context; SLOTS],
-    /// UTCBs, per thread.
-    pub(crate) utcbs: [Option<&'static Utcb>; SLOTS],
-    /// Badge of the capability a queued sender sent through, per thread.
-    pub(crate) send_badges: [Badge; SLOTS],
+    /// The thread running on this CPU, or `NIL`.
+    pub(crate) current: u8,
     /// Each thread's [`Tcb::cap_base`] again, a byte per thread: the
     /// `invoke` fastpath finds the caller's capability table with one load
     /// instead of a shift and a load.
     pub(crate) cap_bases: [u8; SLOTS],
-    /// Capability tables: task `t`'s slot `s` is entry `t * CAP_SLOTS + s`.
-    pub(crate) caps: [CapSlot; CAP_TABLE],
-    /// Address spaces, per task (`None`: the task slot is free).
-    pub(crate) spaces: [Option<A::Space>; MAX_TASKS],
     pub(crate) endpoints: [Endpoint; SLOTS],
-    /// The thread running on this CPU, or `NIL`.
-    pub(crate) current: u8,
-    /// The address space loaded in the MMU (`A::NO_SPACE` if none).
-    pub(crate) cur_space: A::Space,
     /// Ready threads other than the current one.
     pub(crate) runq: Queue,
+    /// The address space loaded in the MMU (`A::NO_SPACE` if none).
+    pub(crate) cur_space: A::Space,
     /// Try the fastpath in [`Kernel::syscall`] (tests turn it off to
     /// compare the two paths).
     pub(crate) fastpath_on: bool,
+    /// Capability tables: task `t`'s slot `s` is entry `t * CAP_SLOTS + s`.
+    pub(crate) caps: [CapSlot; CAP_TABLE],
+    /// Hot per-thread state, at a multiple of 4 KiB (an AArch64 `add`
+    /// reaches it from the kernel's address with one 12-bit immediate).
+    pub(crate) threads: PageAligned<[Tcb<A>; SLOTS]>,
+    /// Badge of the capability a queued sender sent through, per thread.
+    pub(crate) send_badges: [Badge; SLOTS],
+    /// Saved user registers, per thread.
+    pub(crate) ctxs: [A::Context; SLOTS],
+    /// UTCBs, per thread.
+    pub(crate) utcbs: [Option<&'static Utcb>; SLOTS],
+    /// Address spaces, per task (`None`: the task slot is free).
+    pub(crate) spaces: [Option<A::Space>; MAX_TASKS],
     /// Messages for other CPUs, oldest first.
     pub(crate) outbox: Outbox,
 }
@@ -204,7 +232,7 @@ impl<A: Arch> Kernel<A> {
     /// An empty kernel: no tasks, threads or endpoints.
     pub fn new() -> Self {
         Kernel {
-            threads: core::array::from_fn(|_| Tcb::empty()),
+            threads: PageAligned(core::array::from_fn(|_| Tcb::empty())),
             ctxs: [A::Context::new_thread(0, 0, 0); SLOTS],
             utcbs: [None; SLOTS],
             send_badges: [Badge(0); SLOTS],

@@ -50,7 +50,7 @@ mod tests;
 pub mod mock;
 
 pub use arch::{Arch, SyscallArgs, UserContext};
-pub use fastpath::{Fast, Reply};
+pub use fastpath::{Fast, InvokeLayout, Reply};
 pub use kernel::{Kernel, Next, NoServices, RemoteKind, RemoteMsg, Services, ThreadInfo, REMOTE_WORDS};
 pub use object::{Cap, ThreadState, Utcb};
 pub use types::{

@@ -224,6 +224,8 @@ pub(crate) struct CapSlot {
     pub(crate) badge: Badge,
 }
 
+const _: () = assert!(core::mem::size_of::<CapSlot>() == 1 << CapSlot::SIZE_SHIFT);
+
 impl CapSlot {
     /// Kind bit: the slot holds an endpoint capability.
     pub(crate) const ENDPOINT: u8 = 0x80;
@@ -237,6 +239,8 @@ impl CapSlot {
     /// The rights byte of a thread capability that may run control ops:
     /// what the `invoke` fastpath compares with.
     pub(crate) const THREAD_CONTROL: u8 = Self::THREAD | Rights::CONTROL.0;
+    /// log2 of the slot's size (the assembly `invoke` fastpath scales by it).
+    pub(crate) const SIZE_SHIFT: u32 = 4;
     /// The right bits an endpoint capability keeps.
     const ENDPOINT_RIGHTS: u8 = Rights::ALL.0;
     /// An empty slot.

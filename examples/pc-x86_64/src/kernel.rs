@@ -77,6 +77,15 @@ type St = State<X86_64, Pc>;
 #[unsafe(link_section = ".percpu")]
 static mut STATE: MaybeUninit<St> = MaybeUninit::uninit();
 
+// `ipcb_fast_kernel`: the address of `STATE.kernel`, where the entry's
+// assembly `invoke` fastpath reads (`arch_x86_64::entry`).
+core::arch::global_asm!(
+    ".globl ipcb_fast_kernel",
+    ".set ipcb_fast_kernel, {state} + {kernel}",
+    state = sym STATE,
+    kernel = const core::mem::offset_of!(St, kernel),
+);
+
 /// The kernel state (initialised in `ipcb_kernel_main` before any entry).
 #[inline(always)]
 fn state_ptr() -> *mut St {
