@@ -46,6 +46,10 @@ pub mod service {
     pub const FAIL: u64 = 18;
     /// A correctness scenario passed (MR0 scenario id).
     pub const TEST_OK: u64 = 19;
+    /// `--latency`: the time stamps are in the sample buffer (MR0 bench,
+    /// MR1 overhead pairs, MR2 rounds per run, MR3 measured runs; layout:
+    /// [`super::latency`]).
+    pub const LATENCY: u64 = 20;
 }
 
 /// Status codes returned in `rax` / `x8`.
@@ -99,6 +103,40 @@ pub mod word {
     pub const LENGTH: usize = 16;
     /// `report` takes counter delta `i` from UTCB word `REPORT_BASE + i`.
     pub const REPORT_BASE: usize = 4;
+    /// Latency roles: how to read the one counter that times each round
+    /// (a selector as in [`COUNTER_SEL`]).
+    pub const LAT_COUNTER: usize = 17;
+    /// Latency roles: user address of the sample buffer (32-bit words).
+    pub const SAMPLES: usize = 18;
+    /// Latency roles: its length in words.
+    pub const SAMPLES_LEN: usize = 19;
+}
+
+/// The sample buffer of the latency roles (`--latency`), 32-bit words:
+/// first [`OVERHEAD_PAIRS`](latency::OVERHEAD_PAIRS) deltas of
+/// back-to-back counter reads, then for each measured run `rounds + 1`
+/// time stamps (the counter read at the start of each round, and once
+/// after the last). Each is the counter's low 32 bits: one read and one
+/// store (a round would have to last 2^32 ticks to wrap).
+pub mod latency {
+    /// Back-to-back read pairs that measure the counter's read overhead.
+    pub const OVERHEAD_PAIRS: usize = 1024;
+    /// The buffer's 32-bit words (512 KiB), mapped by the runtime at
+    /// [`BUFFER_VA`] for latency roles only.
+    pub const BUFFER_WORDS: usize = 128 * 1024;
+    /// Where the runtime maps it.
+    pub const BUFFER_VA: u64 = 0x30_0000_0000;
+    /// Most rounds over all measured runs that fit (`rounds * runs`).
+    pub const MAX_ROUNDS: u64 = 128_000;
+
+    /// Words a job of `runs` runs of `rounds` rounds needs.
+    pub const fn words_needed(rounds: u64, runs: u64) -> u64 {
+        OVERHEAD_PAIRS as u64 + runs * (rounds + 1)
+    }
+
+    // Up to `MAX_ROUNDS` rounds in at most 64 runs fit, with their last
+    // stamps and the overhead pairs.
+    const _: () = assert!(OVERHEAD_PAIRS as u64 + MAX_ROUNDS + 64 <= BUFFER_WORDS as u64);
 }
 
 /// Roles of the program (UTCB word 4). Scenario roles double as scenario ids.
@@ -112,6 +150,12 @@ pub mod role {
     /// Measured `invoke` loop: `ping` on the thread's own capability (the
     /// `syscall` bench).
     pub const INVOKE: u64 = 4;
+    /// `--latency`: the IPC client with every round timed on its own.
+    pub const CLIENT_LAT: u64 = 5;
+    /// `--latency`: the `null` loop with every round timed on its own.
+    pub const NULL_LAT: u64 = 6;
+    /// `--latency`: the `invoke` loop with every round timed on its own.
+    pub const INVOKE_LAT: u64 = 7;
     /// Unknown syscall numbers are refused.
     pub const BAD_SYSCALL: u64 = 16;
     /// Empty and out-of-range capability slots are refused.
@@ -161,6 +205,9 @@ pub mod what {
     pub const SURVIVED: u64 = 0x200;
     /// Extension: the role in the UTCB is unknown (got = role).
     pub const UNKNOWN_ROLE: u64 = 0x201;
+    /// Extension: a latency role's sample buffer is too small (got = its
+    /// words, expected = the words needed).
+    pub const SAMPLE_BUFFER: u64 = 0x202;
     /// The program panicked.
     pub const PANIC: u64 = 0xFFFF;
 }

@@ -67,3 +67,10 @@ pub fn read(selector: u64) -> u64 {
         rdpmc(selector as u32)
     }
 }
+
+/// The arch's first counter ([`crate::kernel::PRIMARY_SELECTOR`]'s), read
+/// with no selector test: the time stamp of the latency loops.
+#[inline(always)]
+pub fn primary() -> u64 {
+    rdtsc()
+}

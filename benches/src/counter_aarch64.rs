@@ -75,3 +75,10 @@ pub fn read(selector: u64) -> u64 {
         pmevcntr(selector - 1)
     }
 }
+
+/// The arch's first counter ([`crate::kernel::PRIMARY_SELECTOR`]'s), read
+/// with no selector test: the time stamp of the latency loops.
+#[inline(always)]
+pub fn primary() -> u64 {
+    pmccntr()
+}

@@ -40,6 +40,12 @@ pub struct Job {
     pub badge: u64,
     /// Message length in words (at most [`LENGTH_LIMIT`]).
     pub len: usize,
+    /// Latency roles: the selector of the counter that times each round.
+    pub lat_counter: u64,
+    /// Latency roles: user address of the sample buffer (0: none).
+    pub samples: u64,
+    /// Latency roles: its length in words.
+    pub samples_len: u64,
 }
 
 impl Job {
@@ -66,6 +72,9 @@ impl Job {
             cap: utcb(word::CAP),
             badge: utcb(word::BADGE),
             len: utcb(word::LENGTH).min(LENGTH_LIMIT as u64) as usize,
+            lat_counter: utcb(word::LAT_COUNTER),
+            samples: utcb(word::SAMPLES),
+            samples_len: utcb(word::SAMPLES_LEN),
         }
     }
 
@@ -142,6 +151,9 @@ mod tests {
             (14, 2),
             (15, 0),
             (16, 4),
+            (17, TSC_SELECTOR),
+            (18, 0x30_0000_0000),
+            (19, 4096),
         ]);
         let j = Job::from_utcb(|i| u[i]);
         assert_eq!(
@@ -157,6 +169,9 @@ mod tests {
                 cap: 2,
                 badge: 0,
                 len: 4,
+                lat_counter: TSC_SELECTOR,
+                samples: 0x30_0000_0000,
+                samples_len: 4096,
             }
         );
         assert_eq!(j.selectors(), &[TSC_SELECTOR, 1 << 30]);

@@ -10,6 +10,15 @@
 //! mode are tested here.
 
 use crate::abi::{MR_IN_REGS, nr, service, word};
+
+/// The selector of the arch's first counter: the TSC on x86_64 (and on the
+/// host), PMCCNTR_EL0 on AArch64.
+#[cfg(not(target_arch = "aarch64"))]
+pub const PRIMARY_SELECTOR: u64 = crate::abi::TSC_SELECTOR;
+/// The selector of the arch's first counter: the TSC on x86_64 (and on the
+/// host), PMCCNTR_EL0 on AArch64.
+#[cfg(target_arch = "aarch64")]
+pub const PRIMARY_SELECTOR: u64 = crate::abi::PMCCNTR_SELECTOR;
 use crate::msg::{Failure, Msg};
 use crate::scenario::{Fault, PROBE_WORDS};
 
@@ -36,6 +45,14 @@ pub trait Kernel {
 
     /// Reads the counter described by `selector` (docs/abi.md, word 10+i).
     fn read_counter(&mut self, selector: u64) -> u64;
+
+    /// Reads the arch's first counter, [`PRIMARY_SELECTOR`]'s (the TSC on
+    /// x86_64, PMCCNTR_EL0 on AArch64), with no test of a selector: the
+    /// latency loops' usual time stamp.
+    #[inline(always)]
+    fn read_primary(&mut self) -> u64 {
+        self.read_counter(PRIMARY_SELECTOR)
+    }
 
     /// Runs `null` with known values in every register the kernel must
     /// preserve; returns the status, then those registers afterwards, in the
@@ -81,6 +98,12 @@ pub trait Kernel {
     /// Service `fail`: a check failed.
     fn fail(&mut self, bench: u64, f: Failure) {
         self.syscall(service::FAIL, 0, 0, [bench, f.what, f.got, f.expected]);
+    }
+
+    /// Service `latency`: the sample buffer holds `pairs` overhead deltas
+    /// and `runs` runs of `rounds + 1` time stamps. Returns the status.
+    fn latency(&mut self, bench: u64, pairs: u64, rounds: u64, runs: u64) -> u64 {
+        self.syscall(service::LATENCY, 0, 0, [bench, pairs, rounds, runs]).status
     }
 
     /// Service `test_ok`: scenario `id` passed.

@@ -12,6 +12,8 @@
 //! * the `null` syscall loop (role 3): `null` and `floor`;
 //! * the `invoke` loop (role 4): `syscall`, L4Re's syscall benchmark: a
 //!   control op (`ping`) on the thread's own capability;
+//! * with `--latency`, the same three loops with every round timed on its
+//!   own (roles 5, 6, 7), into a sample buffer the runtime maps;
 //! * correctness scenarios (roles 16..=21), which check that bad input gets
 //!   the documented error, and fault scenarios (32..=37), which the kernel
 //!   must survive by killing the task.
@@ -22,6 +24,7 @@
 //! | 2 | IPC server: `recv`, then `reply_recv` loop | every request checks out |
 //! | 3 | `null` loop, reports each measured run | status 0, MR0 unchanged |
 //! | 4 | `invoke` loop (`ping` on the thread capability in word 14), reports each measured run | status 0, result = the badge in word 15 |
+//! | 5, 6, 7 | roles 1, 3, 4 with each round timed (counter word 17, buffer words 18, 19), then `latency` | as roles 1, 3, 4 |
 //! | 16 | syscall 12; syscall 1000, `1 << 32`, `(1 << 32) + 1`, `u64::MAX` | `InvalidSyscall`; `UnsupportedService` each |
 //! | 17 | `call` on slots 15 (empty, the last), 1000, `u64::MAX` | `InvalidCap` each |
 //! | 18 | `recv` on the send-only capability (word 14) | `NoRights` |
@@ -104,4 +107,4 @@ pub mod utcb;
 
 pub use job::Job;
 pub use kernel::Kernel;
-pub use run::run;
+pub use run::{run, run_with};

@@ -56,6 +56,11 @@ impl Kernel for Native {
         counter::read(selector)
     }
 
+    #[inline(always)]
+    fn read_primary(&mut self) -> u64 {
+        counter::primary()
+    }
+
     fn null_probe(&mut self) -> [u64; PROBE_WORDS] {
         sys::null_probe()
     }

@@ -9,6 +9,14 @@
 //! * **Null loop** (role 3): like the client, with one `null` per round.
 //! * **Invoke loop** (role 4): like the client, with one `invoke` per
 //!   round: `ping` on the thread's own capability, status and badge checked.
+//! * **Latency loops** (roles 5, 6, 7: `--latency`): the client, the
+//!   `null` loop and the `invoke` loop again, each round timed on its own
+//!   ([`client_lap`], [`null_lap`], [`invoke_lap`]): the counter is read
+//!   once at the start of every round (and once after the last), each
+//!   reading stored in the sample buffer; before the measured runs,
+//!   [`overhead_pairs`] measures what a read costs. The kernel turns the
+//!   buffer into percentiles (`pmu::latency`). Separate functions, so the
+//!   throughput loops above are untouched.
 //! * **Scenarios** (16 and up): see [`crate::scenario`].
 //!
 //! Round numbers run on across runs and are counted separately but
@@ -28,9 +36,9 @@
 //! `rbx` and `rbp` survive besides the message registers (docs/abi.md), so
 //! some loop state lives in stack slots all the same.
 
-use crate::abi::{MR_IN_REGS, role, tag, thread_op, what};
+use crate::abi::{MR_IN_REGS, latency, role, tag, thread_op, what};
 use crate::job::{Job, counter_delta};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, PRIMARY_SELECTOR};
 use crate::msg::{
     Expected, Failure, SEED_MUL, Side, diagnose, mismatch, mismatch_utcb, opaque, outgoing_at,
     seed, tag_at, word_at,
@@ -41,11 +49,24 @@ use crate::scenario::{Fault, Slot, check_probe, steps};
 /// Returns when the role is done (the server only on a failure); the
 /// caller then exits.
 pub fn run<K: Kernel>(k: &mut K, job: &Job) {
+    run_with(k, job, &mut []);
+}
+
+/// [`run`], with the sample buffer of the latency roles (`samples`, empty
+/// for every other role).
+pub fn run_with<K: Kernel>(k: &mut K, job: &Job, samples: &mut [u32]) {
     let result = match job.role {
         role::CLIENT => client(k, job),
         role::SERVER => server(k, job),
         role::NULL => null_loop(k, job),
         role::INVOKE => invoke_loop(k, job),
+        role::CLIENT_LAT | role::NULL_LAT | role::INVOKE_LAT => {
+            if job.lat_counter == PRIMARY_SELECTOR {
+                latency_role::<K, Primary>(k, job, samples)
+            } else {
+                latency_role::<K, Selected>(k, job, samples)
+            }
+        }
         id => scenario(k, job, id),
     };
     if let Err(f) = result {
@@ -283,6 +304,185 @@ pub fn null_rounds<K: Kernel>(k: &mut K, first: u64, rounds: u64) -> Result<(), 
             });
         }
     }
+    Ok(())
+}
+
+/// How a latency loop takes a time stamp.
+pub trait Stamp {
+    /// Reads the counter (`sel`: its selector).
+    fn read<K: Kernel>(k: &mut K, sel: u64) -> u64;
+}
+
+/// The arch's first counter (TSC, PMCCNTR_EL0), read without a test.
+pub struct Primary;
+
+impl Stamp for Primary {
+    #[inline(always)]
+    fn read<K: Kernel>(k: &mut K, _: u64) -> u64 {
+        k.read_primary()
+    }
+}
+
+/// Any counter, by its selector.
+pub struct Selected;
+
+impl Stamp for Selected {
+    #[inline(always)]
+    fn read<K: Kernel>(k: &mut K, sel: u64) -> u64 {
+        k.read_counter(sel)
+    }
+}
+
+/// Roles 5, 6, 7: the latency loops.
+fn latency_role<K: Kernel, T: Stamp>(k: &mut K, job: &Job, samples: &mut [u32]) -> Result<(), Failure> {
+    let (sel, cap, badge, len) = (job.lat_counter, job.cap, job.badge, job.len);
+    match job.role {
+        role::CLIENT_LAT => match len {
+            0 => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 0, false>(k, sel, cap, len, i, st)),
+            1 => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 1, false>(k, sel, cap, len, i, st)),
+            2 => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 2, false>(k, sel, cap, len, i, st)),
+            3 => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 3, false>(k, sel, cap, len, i, st)),
+            4 => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 4, false>(k, sel, cap, len, i, st)),
+            _ => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 4, true>(k, sel, cap, len, i, st)),
+        },
+        role::NULL_LAT => laps::<K, T>(k, job, samples, |k, i, st| null_lap::<K, T>(k, sel, i, st)),
+        _ => laps::<K, T>(k, job, samples, |k, _, st| invoke_lap::<K, T>(k, sel, cap, badge, st)),
+    }
+}
+
+/// The runs of a latency role: the warm-up runs, then the read overhead
+/// ([`overhead_pairs`], twice: the first pass warms it up), then the
+/// measured runs, each into its own `rounds + 1` words of `samples` (the
+/// warm-up runs into the first run's); then the `latency` service call.
+fn laps<K: Kernel, T: Stamp>(
+    k: &mut K,
+    job: &Job,
+    samples: &mut [u32],
+    mut body: impl FnMut(&mut K, u64, &mut [u32]) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let need = latency::words_needed(job.rounds, job.runs);
+    if (samples.len() as u64) < need || job.runs == 0 {
+        return Err(Failure { what: what::SAMPLE_BUFFER, got: samples.len() as u64, expected: need });
+    }
+    let per_run = job.rounds as usize + 1;
+    let (pairs, stamps) = samples.split_at_mut(latency::OVERHEAD_PAIRS);
+    let mut first = 0u64;
+    for run in 0..job.warmup + job.runs {
+        if run == job.warmup {
+            overhead_pairs::<K, T>(k, job.lat_counter, pairs);
+            overhead_pairs::<K, T>(k, job.lat_counter, pairs);
+        }
+        let r = run.saturating_sub(job.warmup) as usize;
+        body(k, first, &mut stamps[r * per_run..(r + 1) * per_run])?;
+        first = first.wrapping_add(job.rounds);
+    }
+    match k.latency(job.bench, latency::OVERHEAD_PAIRS as u64, job.rounds, job.runs) {
+        0 => Ok(()),
+        st => Err(Failure::status(st)),
+    }
+}
+
+/// The read overhead: each word of `out` is the delta of two back-to-back
+/// reads of the counter (their low 32 bits, as the time stamps).
+#[inline(never)]
+pub fn overhead_pairs<K: Kernel, T: Stamp>(k: &mut K, sel: u64, out: &mut [u32]) {
+    for o in out.iter_mut() {
+        let a = T::read(k, sel) as u32;
+        let b = T::read(k, sel) as u32;
+        *o = b.wrapping_sub(a);
+    }
+}
+
+/// [`client_rounds`], each round timed: `stamps` (`rounds + 1` words)
+/// gets the counter's low 32 bits at the start of each round and after
+/// the last.
+#[inline(never)]
+pub fn client_lap<K: Kernel, T: Stamp, const R: usize, const LONG: bool>(
+    k: &mut K,
+    sel: u64,
+    cap: u64,
+    len: usize,
+    first: u64,
+    stamps: &mut [u32],
+) -> Result<(), Failure> {
+    let Some((last, laps)) = stamps.split_last_mut() else {
+        return Ok(());
+    };
+    let mut s = seed(first);
+    let mut held = [0; MR_IN_REGS];
+    for slot in laps.iter_mut() {
+        *slot = T::read(k, sel) as u32;
+        s = opaque(s);
+        if LONG {
+            for w in MR_IN_REGS..len {
+                k.set_utcb(w, word_at(Side::Client, s, w));
+            }
+        }
+        let reply = k.call(cap, tag_at(Side::Client, s, len), outgoing_at::<R>(Side::Client, s, &held));
+        held = reply.mr;
+        let e = Expected { side: Side::Server, seed: s, len, badge: 0 };
+        let mut bad = mismatch::<R>(&reply, &e);
+        if LONG {
+            bad |= mismatch_utcb(&e, |w| k.utcb(w));
+        }
+        if bad != 0 {
+            return Err(diagnose(reply, e, |w| k.utcb(w)).unwrap_or(Failure::status(reply.status)));
+        }
+        s = s.wrapping_add(SEED_MUL);
+    }
+    *last = T::read(k, sel) as u32;
+    Ok(())
+}
+
+/// [`null_rounds`], each round timed (see [`client_lap`]).
+#[inline(never)]
+pub fn null_lap<K: Kernel, T: Stamp>(k: &mut K, sel: u64, first: u64, stamps: &mut [u32]) -> Result<(), Failure> {
+    let Some((last, laps)) = stamps.split_last_mut() else {
+        return Ok(());
+    };
+    let mut i = first;
+    for slot in laps.iter_mut() {
+        *slot = T::read(k, sel) as u32;
+        let (st, mr0) = k.null(i);
+        if st | (mr0 ^ i) != 0 {
+            return Err(if st != 0 {
+                Failure::status(st)
+            } else {
+                Failure { what: what::WORD_BASE, got: mr0, expected: i }
+            });
+        }
+        i = i.wrapping_add(1);
+    }
+    *last = T::read(k, sel) as u32;
+    Ok(())
+}
+
+/// [`invoke_rounds`], each round timed (see [`client_lap`]).
+#[inline(never)]
+pub fn invoke_lap<K: Kernel, T: Stamp>(
+    k: &mut K,
+    sel: u64,
+    cap: u64,
+    badge: u64,
+    stamps: &mut [u32],
+) -> Result<(), Failure> {
+    let Some((last, laps)) = stamps.split_last_mut() else {
+        return Ok(());
+    };
+    let ping = tag(thread_op::PING, 0);
+    for slot in laps.iter_mut() {
+        *slot = T::read(k, sel) as u32;
+        let (st, v) = k.invoke(cap, ping);
+        let any = (v ^ badge) | st;
+        if any != 0 {
+            return Err(if st != 0 {
+                Failure::status(st)
+            } else {
+                Failure { what: what::BADGE, got: core::hint::black_box(any) ^ badge, expected: badge }
+            });
+        }
+    }
+    *last = T::read(k, sel) as u32;
     Ok(())
 }
 

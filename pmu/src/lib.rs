@@ -20,6 +20,8 @@
 
 use core::fmt;
 
+pub mod latency;
+
 /// A hardware counter a benchmark can be timed with.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum CounterKind {

@@ -42,6 +42,30 @@ pub mod role {
     pub const NULL: u64 = 3;
     /// `invoke` loop: `ping` on the thread's own capability.
     pub const INVOKE: u64 = 4;
+    /// `latency=`: the IPC client, each round timed.
+    pub const CLIENT_LAT: u64 = 5;
+    /// `latency=`: the null loop, each round timed.
+    pub const NULL_LAT: u64 = 6;
+    /// `latency=`: the `invoke` loop, each round timed.
+    pub const INVOKE_LAT: u64 = 7;
+
+    /// A role that times every round and needs a sample buffer?
+    pub const fn is_latency(role: u64) -> bool {
+        matches!(role, CLIENT_LAT | NULL_LAT | INVOKE_LAT)
+    }
+}
+
+/// The sample buffer of the latency roles (docs/abi.md; the program's copy
+/// is `benches::abi::latency`).
+pub mod lat {
+    /// Deltas of back-to-back counter reads at the buffer's start.
+    pub const OVERHEAD_PAIRS: usize = 1024;
+    /// 32-bit words in the buffer (512 KiB; each a counter's low 32 bits).
+    pub const BUFFER_WORDS: usize = 128 * 1024;
+    /// Its user address.
+    pub const BUFFER_VA: u64 = 0x30_0000_0000;
+    /// Most rounds over all measured runs (`rounds * runs`) it holds.
+    pub const MAX_ROUNDS: u64 = 128_000;
 }
 
 /// Which message field the fault-injection build corrupts.
@@ -89,11 +113,15 @@ pub struct Config {
     pub words: u64,
     /// Run the kernel's W^X self-test first (`selftest=wx`).
     pub selftest_wx: bool,
+    /// `latency=<counter>`: after the benchmarks, time every round of
+    /// `ipc-intra`, `ipc-inter`, `syscall`, `null` and `floor` on its own
+    /// with this counter (`None`: not asked for, the default).
+    pub latency: Option<CounterKind>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0, selftest_wx: false }
+        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0, selftest_wx: false, latency: None }
     }
 }
 
@@ -102,6 +130,7 @@ impl Default for Config {
 /// put in front, and is skipped.
 pub fn parse_cmdline(s: &str) -> Result<Config, &str> {
     let mut c = Config::default();
+    let mut latency_word = "latency";
     for (i, w) in s.split_ascii_whitespace().enumerate() {
         if i == 0 && !w.contains('=') {
             continue;
@@ -133,8 +162,19 @@ pub fn parse_cmdline(s: &str) -> Result<Config, &str> {
                 "none" => c.selftest_wx = false,
                 _ => return Err(w),
             },
+            "latency" => {
+                c.latency = match v {
+                    "none" => None,
+                    _ => Some(CounterKind::ALL.into_iter().find(|k| k.name() == v).ok_or(w)?),
+                };
+                latency_word = w;
+            }
             _ => return Err(w),
         }
+    }
+    // Every round's time stamp must fit the sample buffer.
+    if c.latency.is_some() && c.rounds.saturating_mul(c.runs) > lat::MAX_ROUNDS {
+        return Err(latency_word);
     }
     Ok(c)
 }
@@ -193,6 +233,9 @@ struct CapSpec {
 enum Kind {
     /// A benchmark: unit name and operations per round.
     Bench { unit: &'static str, ops_per_round: u64 },
+    /// A benchmark with every round timed (`latency=`): unit name and
+    /// operations per round.
+    Latency { unit: &'static str, ops_per_round: u64 },
     /// A correctness scenario that reports `test_ok(role)`.
     Test,
     /// A scenario whose task must be killed by a fault of this class, at
@@ -240,6 +283,11 @@ impl Scenario {
     /// An IPC benchmark (its lines name the message length)?
     fn is_ipc(&self) -> bool {
         matches!(self.kind, Kind::Bench { ops_per_round: 2, .. })
+    }
+
+    /// A latency IPC benchmark (its line names the message length)?
+    fn is_latency_ipc(&self) -> bool {
+        matches!(self.kind, Kind::Latency { ops_per_round: 2, .. })
     }
 
     /// A column of the closing table (one figure, on one core)?
@@ -342,6 +390,41 @@ const BENCHES: &[Scenario] = &[
         kind: Kind::Bench { unit: "syscall", ops_per_round: 1 },
     },
 ];
+
+/// The benchmarks again with every round timed (`latency=`), in the
+/// order of [`BENCHES`], then the floor.
+const LAT_BENCHES: [Scenario; 5] = [
+    Scenario {
+        threads: &[
+            ThreadSpec { task: 0, role: role::SERVER, cap: 1, badge: 0xB1 },
+            ThreadSpec { task: 0, role: role::CLIENT_LAT, cap: 2, badge: 0 },
+        ],
+        kind: Kind::Latency { unit: "round-trip", ops_per_round: 2 },
+        ..BENCHES[0]
+    },
+    Scenario {
+        threads: &[
+            ThreadSpec { task: 0, role: role::SERVER, cap: 1, badge: 0xC2 },
+            ThreadSpec { task: 1, role: role::CLIENT_LAT, cap: 1, badge: 0 },
+        ],
+        kind: Kind::Latency { unit: "round-trip", ops_per_round: 2 },
+        ..BENCHES[1]
+    },
+    Scenario {
+        threads: &[ThreadSpec { task: 0, role: role::INVOKE_LAT, cap: 3, badge: 0x7A11 }],
+        kind: Kind::Latency { unit: "syscall", ops_per_round: 1 },
+        ..BENCHES[2]
+    },
+    LAT_NULL,
+    Scenario { name: "floor", id: 4, ..LAT_NULL },
+];
+
+/// The latency `null` scenario (the floor's base).
+const LAT_NULL: Scenario = Scenario {
+    threads: &[ThreadSpec { task: 0, role: role::NULL_LAT, cap: 0, badge: 0 }],
+    kind: Kind::Latency { unit: "syscall", ops_per_round: 1 },
+    ..BENCHES[3]
+};
 
 /// The floor: the null-syscall loop with the arch's floor entry in place
 /// (enter, return at once), beside `null` in the table.
@@ -480,6 +563,35 @@ fn load_elf<M: Machine, B: Board>(
     Ok(elf.entry)
 }
 
+/// The sample buffer of a latency role: [`lat::BUFFER_WORDS`] words in
+/// frames allocated in a row (so one range of physical memory, which the
+/// driver reads through the direct map afterwards), zeroed, mapped
+/// writable at [`lat::BUFFER_VA`] in `space`. Returns its physical address
+/// and the selector of the `latency=` counter.
+fn map_samples<M: Machine, B: Board>(
+    st: &mut State<M, B>,
+    env: &Env<'_, M, B>,
+    space: M::Space,
+) -> Result<(u64, CounterSelector), SetupError> {
+    let (set, sel) = &env.counters;
+    let kind = env.config.latency.ok_or(ipc_core::Error::InvalidArgument)?;
+    let i = set.iter().position(|k| k == kind).ok_or(ipc_core::Error::InvalidArgument)?;
+    let frames = (lat::BUFFER_WORDS as u64 * 4).div_ceil(FRAME);
+    let base = st.frames.alloc().ok_or(MemError::OutOfFrames)?;
+    for n in 1..frames {
+        if st.frames.alloc() != Some(base + n * FRAME) {
+            return Err(MemError::OutOfFrames.into());
+        }
+    }
+    // SAFETY: the frames were just allocated, in a row, and lie in the
+    // direct map; nothing else uses them.
+    unsafe { core::ptr::write_bytes(M::phys_to_virt(base), 0, (frames * FRAME) as usize) };
+    for n in 0..frames {
+        M::map_page(&mut st.frames, space, lat::BUFFER_VA + n * FRAME, base + n * FRAME, Perm { write: true, exec: false })?;
+    }
+    Ok((base, sel[i]))
+}
+
 /// Build `sc` in an empty kernel; returns the first thread to run.
 fn setup<M: Machine, B: Board>(
     st: &mut State<M, B>,
@@ -539,7 +651,14 @@ fn setup<M: Machine, B: Board>(
         }
         let cfg = &env.config;
         let (set, sel) = &env.counters;
-        let words: [(usize, Word); 10] = [
+        if role::is_latency(th.role) {
+            let (pa, counter) = map_samples(st, env, space)?;
+            st.services.reports.samples = Some(pa);
+            utcb.set(17, counter);
+            utcb.set(18, lat::BUFFER_VA);
+            utcb.set(19, lat::BUFFER_WORDS as u64);
+        }
+        let words: [(usize, Word); 9] = [
             (4, if th.role == 0 { sc.id } else { th.role }),
             (5, cfg.rounds),
             (6, cfg.runs),
@@ -549,7 +668,6 @@ fn setup<M: Machine, B: Board>(
             (14, th.cap),
             (15, th.badge),
             (16, sc.words),
-            (17, 0),
         ];
         for (i, v) in words {
             utcb.set(i, v);
@@ -698,6 +816,7 @@ fn judge<M: Machine, B: Board>(
             }
             Outcome { ok }
         }
+        Kind::Latency { unit, ops_per_round } => judge_latency(env, sc, core, &r, fault, unit, ops_per_round),
         Kind::Bench { unit, ops_per_round } => {
             let cfg = &env.config;
             let expect_ops = cfg.rounds * ops_per_round;
@@ -762,6 +881,77 @@ fn judge<M: Machine, B: Board>(
     }
 }
 
+/// The verdict and figures of a latency scenario: the round deltas from
+/// the sample buffer (its stamps, masked to the counter's width), the
+/// statistics of `pmu::latency`, one `IPCB latency` line and one line for
+/// a person.
+fn judge_latency<M: Machine, B: Board>(
+    env: &Env<'_, M, B>,
+    sc: &Scenario,
+    core: usize,
+    r: &Reports,
+    fault: Option<crate::Fault>,
+    unit: &str,
+    ops_per_round: u64,
+) -> Outcome {
+    let cfg = &env.config;
+    let words = if sc.is_latency_ipc() { Some(sc.words) } else { None };
+    let fail = |w: &str, i: u64, got: u64, exp: u64| {
+        kprint!(B, "IPCB fail bench={}", sc.name);
+        if let Some(n) = words {
+            kprint!(B, " words={}", n);
+        }
+        kprintln!(B, " core={} latency=1 reason=\"latency: {} {} got {:#x} expected {:#x}\"", core, w, i, got, exp);
+        Outcome { ok: false }
+    };
+    if let Some(f) = r.fail {
+        let (w, i) = what_name(f.what);
+        return fail(w, i, f.got, f.expected);
+    }
+    if let Some(f) = fault {
+        return fail("user fault, vector", f.vector, f.pc, 0);
+    }
+    let (Some(pa), Some([pairs, rounds, runs]), Some(kind)) = (r.samples, r.latency, cfg.latency) else {
+        return fail("no latency report", 0, 0, 1);
+    };
+    if pairs != lat::OVERHEAD_PAIRS as u64 || rounds != cfg.rounds || runs != cfg.runs || r.bad_report {
+        return fail("latency report (rounds)", 0, rounds, cfg.rounds);
+    }
+    // SAFETY: `pa` is the start of the scenario's sample buffer, frames in
+    // a row in the direct map (`map_samples`); user mode is over, so only
+    // the driver uses them, and the next `setup` reclaims them.
+    let buf = unsafe { core::slice::from_raw_parts_mut(M::phys_to_virt(pa) as *mut u32, lat::BUFFER_WORDS) };
+    // The stamps are the counter's low 32 bits (every counter here has at
+    // least 32): a round's delta modulo 2^32.
+    let per_run = rounds as usize + 1;
+    let mut n = 0;
+    for run in 0..runs as usize {
+        let base = lat::OVERHEAD_PAIRS + run * per_run;
+        for i in 0..rounds as usize {
+            // Writes trail the reads: n <= run * per_run + i.
+            buf[lat::OVERHEAD_PAIRS + n] = buf[base + i + 1].wrapping_sub(buf[base + i]);
+            n += 1;
+        }
+    }
+    let (ovh, rest) = buf.split_at_mut(lat::OVERHEAD_PAIRS);
+    let Some(l) = pmu::latency::summarize(ovh, &mut rest[..n]) else {
+        return fail("no rounds", 0, 0, 1);
+    };
+    kprint!(B, "IPCB latency bench={}", sc.name);
+    if let Some(w) = words {
+        kprint!(B, " words={}", w);
+    }
+    kprint!(B, " core={} counter={} unit={} ops_per_round={} rounds={} runs={} samples={} overhead_pairs={} overhead_min={} overhead_median={} subtracted={} min={} p50={} p90={} p99={} max={} hist_lo={} hist_width={} hist=",
+        core, kind.name(), unit, ops_per_round, rounds, runs, l.samples, l.overhead_reads, l.overhead_min, l.overhead_median, l.overhead_median, l.min, l.p50, l.p90, l.p99, l.max, l.hist_lo, l.hist_width);
+    for (b, c) in l.hist[..l.hist_bins].iter().enumerate() {
+        kprint!(B, "{}{}", if b == 0 { "" } else { "," }, c);
+    }
+    kprintln!(B, " hist_over={} verified=1", l.hist_over);
+    kprintln!(B, "  latency {:<10} {} per {}, each round timed: min {} p50 {} p90 {} p99 {} max {} (counter read {} subtracted)",
+        sc.name, kind.name(), unit, l.min, l.p50, l.p90, l.p99, l.max, l.overhead_median);
+    Outcome { ok: true }
+}
+
 /// Figures for the closing table.
 struct Results {
     names: [&'static str; 8],
@@ -823,7 +1013,11 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     if let Some(c) = M::clock() {
         kprintln!(B, "IPCB clock counter={} hz={} source={} invariant={}", c.counter, c.hz, c.source, u8::from(c.invariant));
     }
-    kprintln!(B, "IPCB config rounds={} runs={} warmup={} inject={} sweep={} words={}", cfg.rounds, cfg.runs, cfg.warmup, cfg.inject.name(), u8::from(cfg.sweep), cfg.words);
+    kprint!(B, "IPCB config rounds={} runs={} warmup={} inject={} sweep={} words={}", cfg.rounds, cfg.runs, cfg.warmup, cfg.inject.name(), u8::from(cfg.sweep), cfg.words);
+    if let Some(k) = cfg.latency {
+        kprint!(B, " latency={}", k.name());
+    }
+    kprintln!(B, "");
     kprintln!(B, "");
     kprintln!(B, "ipcbench-rs on {} ({}): rounds={} runs={} warm-up={}", B::NAME, M::NAME, cfg.rounds, cfg.runs, cfg.warmup);
 
@@ -839,6 +1033,21 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     if M::floor_entry(true) {
         all_ok &= run_scenario(&env, &FLOOR, &mut results).ok;
         M::floor_entry(false);
+    }
+    if let Some(kind) = cfg.latency {
+        if env.counters.0.contains(kind) {
+            for sc in &LAT_BENCHES[..4] {
+                let sc = if sc.is_latency_ipc() { Scenario { words: cfg.words, ..*sc } } else { *sc };
+                all_ok &= run_scenario(&env, &sc, &mut results).ok;
+            }
+            if M::floor_entry(true) {
+                all_ok &= run_scenario(&env, &LAT_BENCHES[4], &mut results).ok;
+                M::floor_entry(false);
+            }
+        } else {
+            kprintln!(B, "IPCB fail bench=latency reason=\"latency={} asks for a counter this CPU does not have (see the IPCB counter lines)\"", kind.name());
+            all_ok = false;
+        }
     }
     if cfg.sweep {
         for w in SWEEP_WORDS {
@@ -901,6 +1110,18 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latency_word() {
+        assert_eq!(parse_cmdline("rounds=5").unwrap().latency, None);
+        assert_eq!(parse_cmdline("latency=tsc").unwrap().latency, Some(CounterKind::Tsc));
+        assert_eq!(parse_cmdline("latency=pmccntr latency=none").unwrap().latency, None);
+        assert_eq!(parse_cmdline("latency=cycles"), Err("latency=cycles"));
+        assert!(parse_cmdline("latency=tsc rounds=64000 runs=2").is_ok());
+        assert_eq!(parse_cmdline("latency=tsc rounds=64001 runs=2"), Err("latency=tsc"));
+        // Without latency= the buffer's bound does not apply.
+        assert!(parse_cmdline("rounds=1000000 runs=5").is_ok());
+    }
 
     #[test]
     fn selftest_word() {

@@ -20,6 +20,8 @@ pub mod svc {
     pub const FAIL: u64 = 18;
     /// A correctness scenario passed.
     pub const TEST_OK: u64 = 19;
+    /// A latency role's time stamps are in its sample buffer.
+    pub const LATENCY: u64 = 20;
 }
 
 /// A user fault, as the arch trap handler saw it.
@@ -66,12 +68,17 @@ pub struct Reports {
     pub tests_ok: u64,
     /// Counters per report expected.
     pub counters: usize,
+    /// Physical address of the latency role's sample buffer, when the
+    /// scenario has one.
+    pub samples: Option<u64>,
+    /// The `latency` service call: overhead pairs, rounds per run, runs.
+    pub latency: Option<[u64; 3]>,
 }
 
 impl Reports {
     /// Nothing reported yet; reports must carry `counters` counters.
     pub const fn new(counters: usize) -> Self {
-        Reports { log: RunLog::new(), ops: 0, bad_report: false, fail: None, tests_ok: 0, counters }
+        Reports { log: RunLog::new(), ops: 0, bad_report: false, fail: None, tests_ok: 0, counters, samples: None, latency: None }
     }
 }
 
@@ -129,6 +136,15 @@ impl<M: Machine, B: Board> Services<M> for RuntimeServices<B> {
                     self.reports.fail =
                         Some(FailRecord { bench: mr(0), what: mr(1), got: mr(2), expected: mr(3) });
                 }
+                Ok(())
+            }
+            svc::LATENCY => {
+                let r = &mut self.reports;
+                if r.samples.is_none() || r.latency.is_some() {
+                    r.bad_report = true;
+                    return Err(Error::InvalidArgument);
+                }
+                r.latency = Some([mr(1), mr(2), mr(3)]);
                 Ok(())
             }
             svc::TEST_OK => {

@@ -21,7 +21,7 @@ use crate::board::{self, Accel, Board, Medium};
 use crate::boot::{self, BootOutcome, BootSpec, Problem, Progress, Subject};
 use crate::report::{Report, RunMeta};
 use crate::util::{Workspace, git_commit, one_line, rustc_version};
-use crate::{image, plot_cores, prereq};
+use crate::{image, latency, plot_cores, prereq};
 use crate::{plot, table};
 
 /// Options of `cargo xtask bench`.
@@ -46,6 +46,10 @@ pub struct BenchOpts {
     pub verbose: bool,
     /// Boot this prebuilt kernel ELF instead of building one.
     pub kernel: Option<PathBuf>,
+    /// `--latency`: also time every round on its own.
+    pub latency: bool,
+    /// `--counter`: the counter that times them.
+    pub counter: Option<String>,
 }
 
 /// The kernel to boot: `prebuilt` if given (it must exist), else a fresh build.
@@ -141,13 +145,21 @@ pub fn print_problems(problems: &[Problem]) -> usize {
 /// `cargo xtask bench`.
 pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
     let board = board::find(&opts.board)?;
+    let lat_counter = latency::check(board, opts.accel, opts.latency, opts.counter.as_deref(), opts.rounds, opts.runs)?;
     if let Some(path) = &opts.json {
         check_json_path(path)?;
     }
     prereq::ensure_qemu(board)?;
     let kernel = kernel_for(ws, board, opts.kernel.as_deref())?;
     let accel = accel::resolve(ws, board, opts.accel, &kernel)?;
-    let cmdline = bench_cmdline(opts.rounds, opts.runs, opts.words);
+    let mut cmdline = bench_cmdline(opts.rounds, opts.runs, opts.words);
+    if let Some(c) = &lat_counter {
+        latency::check_resolved(board, accel, c)?;
+        if !cmdline.is_empty() {
+            cmdline.push(' ');
+        }
+        cmdline.push_str(&format!("latency={c}"));
+    }
     let spec = BootSpec {
         board,
         accel,
@@ -213,8 +225,18 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
             String::new()
         }
     };
+    let lat_plots = match plot::write_latency(&report, &outcome.out_dir) {
+        Ok(files) => files
+            .iter()
+            .map(|f| format!("  latency plot: {}", f.display()))
+            .collect::<String>(),
+        Err(e) => {
+            eprintln!("warning: latency plots not written: {}", one_line(&format!("{e:#}")));
+            String::new()
+        }
+    };
     eprintln!(
-        "[ipcb] console: {}  results: {}  defmt: {}{}{cores}",
+        "[ipcb] console: {}  results: {}  defmt: {}{}{cores}{lat_plots}",
         outcome.console.display(),
         run_json.display(),
         outcome.out_dir.join("defmt.log").display(),

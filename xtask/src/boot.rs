@@ -160,6 +160,19 @@ fn progress_line(line: &Line, accel: Accel) -> Option<String> {
                 .unwrap_or_default()
         ),
         Line::Ok(t) => format!("ok     {t}"),
+        Line::Latency(l) => format!(
+            "latency {}{} core {}: p50 {} p90 {} p99 {} max {} {} per {} (counter read {} subtracted)",
+            l.bench,
+            l.words.map(|w| format!(" words {w}")).unwrap_or_default(),
+            l.core,
+            l.p50,
+            l.p90,
+            l.p99,
+            l.max,
+            relabel(&l.counter, accel).counter,
+            l.unit,
+            l.subtracted
+        ),
         Line::Result(r) => {
             let l = relabel(&r.counter, accel);
             format!(
@@ -506,9 +519,50 @@ impl BootOutcome {
                     });
                 }
             }
+            out.extend(latency_missing(&self.asked, t, expected));
         }
         out
     }
+}
+
+/// The benchmarks that `latency=` times round by round.
+pub const LATENCY_BENCHES: &[&str] = &["ipc-intra", "ipc-inter", "syscall", "null", "floor"];
+
+/// When `asked` has `latency=<counter>`: the kernel must say so in its
+/// config line, and every expected benchmark of [`LATENCY_BENCHES`] must
+/// have an `IPCB latency` line (or a failure of its latency run).
+pub fn latency_missing(asked: &str, t: &Transcript, expected: &[&str]) -> Vec<Problem> {
+    let Some(counter) = asked
+        .split_whitespace()
+        .filter_map(|kv| kv.strip_prefix("latency="))
+        .next_back()
+        .filter(|c| *c != "none")
+    else {
+        return Vec::new();
+    };
+    let said = t.config.as_ref().and_then(|c| c.latency.as_deref());
+    if said != Some(counter) {
+        return vec![Problem::run(format!(
+            "latency={counter} was asked for, but the kernel's config line says {}: a kernel without --latency support, or its command line did not reach it",
+            said.map_or("nothing of latency".to_string(), |s| format!("latency={s}"))
+        ))];
+    }
+    let failed_all = t.failures.iter().any(|f| f.bench == "latency");
+    LATENCY_BENCHES
+        .iter()
+        .filter(|b| expected.contains(b))
+        .filter(|b| {
+            !failed_all
+                && !t.latencies.iter().any(|l| l.bench == **b)
+                && !t.failures.iter().any(|f| f.bench == format!("latency {b}"))
+        })
+        .map(|b| Problem {
+            subject: Subject::Bench(format!("latency {b}")),
+            core: None,
+            words: None,
+            reason: "no latency line reported".to_string(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -541,6 +595,30 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn latency_lines_must_come_when_asked_for() {
+        let asked = "rounds=500 runs=2 latency=tsc";
+        let lines = crate::protocol::tests::latency_lines();
+        let with = PASS.replace("inject=none", "inject=none latency=tsc").replace("IPCB end", &format!("{lines}IPCB end"));
+        let t = Transcript::parse_str(&with).unwrap();
+        assert_eq!(latency_missing(asked, &t, &["ipc-intra", "ipc-inter", "syscall"]), []);
+        // syscall's latency line missing; its latency run failing instead is fine.
+        let without = with.replace("IPCB latency bench=syscall", "latency bench=syscall");
+        let t = Transcript::parse_str(&without).unwrap();
+        let p = latency_missing(asked, &t, &["ipc-intra", "ipc-inter", "syscall"]);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].subject, Subject::Bench("latency syscall".into()));
+        let failed = without.replace("IPCB end", "IPCB fail bench=syscall core=0 latency=1 reason=\"x\"\nIPCB end");
+        let t = Transcript::parse_str(&failed).unwrap();
+        assert_eq!(latency_missing(asked, &t, &["syscall"]), []);
+        assert_eq!(t.failures[0].bench, "latency syscall");
+        // A kernel that did not take latency=.
+        let t = Transcript::parse_str(PASS).unwrap();
+        let p = latency_missing(asked, &t, &["syscall"]);
+        assert!(p[0].reason.contains("config line says nothing of latency"), "{}", p[0].reason);
+        assert_eq!(latency_missing("rounds=5", &t, &["syscall"]), []);
+    }
+
+    #[test]
     fn config_must_be_what_was_asked() {
         let cfg = |rounds, runs, words| crate::protocol::Config {
             rounds,
@@ -549,6 +627,7 @@ pub(crate) mod tests {
             inject: "none".into(),
             sweep: Some(true),
             words,
+            latency: None,
         };
         assert_eq!(config_mismatch("rounds=200 runs=2", Some(&cfg(200, 2, Some(0))), true), None);
         assert_eq!(config_mismatch("", Some(&cfg(20000, 5, None)), true), None);

@@ -13,7 +13,7 @@
 //!                   [--el 1|2] [--cpu MODEL] [--smp N] [--kernel ELF] [-- KERNEL_ARGS]
 //! cargo xtask bench [--board B] [--accel auto|kvm|tcg|icount] [--rounds N] [--runs N]
 //!                   [--words N] [--json [PATH]] [--timeout SECS] [--verbose] [--el 1|2] [--cpu MODEL]
-//!                   [--smp N] [--kernel ELF]
+//!                   [--smp N] [--kernel ELF] [--latency [--counter NAME]]
 //! cargo xtask test  [--board B] [--timeout SECS]
 //! cargo xtask iso   [--board B] [--out PATH] [--kernel ELF] [-- KERNEL_ARGS]
 //! cargo xtask image --board raspi3b|rpi5|s32g2|uefi-aarch64 [--el 1|2] [--out DIR] [--kernel ELF] [-- KERNEL_ARGS]
@@ -52,6 +52,7 @@ mod board;
 mod boot;
 mod defmt_log;
 mod image;
+mod latency;
 mod nmi;
 mod plot;
 mod plot_cores;
@@ -132,6 +133,10 @@ enum Cmd {
         verbose: bool,
         /// Prebuilt kernel.
         kernel: Option<PathBuf>,
+        /// Time single rounds too.
+        latency: bool,
+        /// The counter that times them.
+        counter: Option<String>,
     },
     /// `test`
     Test {
@@ -339,6 +344,18 @@ fn cli() -> Command {
                         .action(ArgAction::SetTrue)
                         .help("Echo every console line and the decoded defmt diagnostics to stderr"),
                 )
+                .arg(
+                    Arg::new("latency")
+                        .long("latency")
+                        .action(ArgAction::SetTrue)
+                        .help("Also time every round of ipc-intra, ipc-inter, syscall, null and floor on its own: counter read overhead, p50/p90/p99/max, histogram plots"),
+                )
+                .arg(
+                    Arg::new("counter")
+                        .long("counter")
+                        .value_name("NAME")
+                        .help("The counter --latency times rounds with: x86_64 tsc (default), instructions, core-cycles, ref-cycles; Arm pmccntr (default), instructions"),
+                )
                 .arg(el_arg())
                 .arg(smp_arg())
                 .arg(cpu_arg())
@@ -448,6 +465,8 @@ fn parse(m: &ArgMatches) -> Cmd {
             timeout: sub.get_one::<u64>("timeout").copied().unwrap_or(600),
             verbose: sub.get_flag("verbose"),
             kernel: sub.get_one::<PathBuf>("kernel").cloned(),
+            latency: sub.get_flag("latency"),
+            counter: sub.get_one::<String>("counter").cloned(),
         },
         "test" => Cmd::Test {
             board,
@@ -520,8 +539,12 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             timeout,
             verbose,
             kernel,
+            latency,
+            counter,
         } => {
             let opts = BenchOpts {
+                latency,
+                counter,
                 board,
                 accel,
                 rounds,
@@ -693,8 +716,14 @@ mod tests {
                 timeout: 5,
                 verbose: false,
                 kernel: None,
+                latency: false,
+                counter: None,
             }
         );
+        assert!(matches!(
+            parse_args(&["bench", "--latency", "--counter", "instructions"]).unwrap(),
+            Cmd::Bench { latency: true, counter: Some(ref c), .. } if c == "instructions"
+        ));
         let cmd = parse_args(&["bench", "--json", "out/r.json", "-v"]).unwrap();
         assert!(
             matches!(cmd, Cmd::Bench { json: Some(ref p), accel: AccelChoice::Auto, timeout: 600, verbose: true, .. } if p == &PathBuf::from("out/r.json"))

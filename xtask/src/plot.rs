@@ -308,6 +308,111 @@ pub(crate) fn to_png(svg: &Path, png: &Path) -> Option<PathBuf> {
     (ok && png.is_file()).then(|| png.to_path_buf())
 }
 
+/// File name of the `--latency` histogram of `bench`.
+pub fn latency_svg_name(bench: &str) -> String {
+    format!("latency-{bench}.svg")
+}
+
+/// The latency histogram of one record as an SVG document: a bar per bin
+/// (rounds per bin, from the cheapest round to p99's bin), dashed lines at
+/// p50, p90 and p99, and the figures (and the rounds above the last bin)
+/// under the title. `None` without latency figures.
+pub fn latency_svg(r: &Report, rec: &crate::report::Record) -> Option<String> {
+    let l = rec.latency.as_ref()?;
+    let label = relabel(&rec.kernel_counter, r.accel_kind);
+    let bins = &l.histogram;
+    let (first, last) = (bins.first()?, bins.last()?);
+    // A bin's width of room on either side, so that one bar (icount:
+    // every round the same) does not fill the plot.
+    let w = (first.hi - first.lo) as f64;
+    let (x_lo, x_hi) = (first.lo as f64 - w, last.hi as f64 + w);
+    let (pw, ph) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+    let (step, y_max) = y_axis(bins.iter().map(|b| b.count).max().unwrap_or(0) as f64);
+    let x = |v: f64| LEFT + (v - x_lo) / (x_hi - x_lo).max(1.0) * pw;
+    let y = |v: f64| TOP + ph - v / y_max * ph;
+    let title = format!("{} latency: {} per {}, each round timed", rec.bench, label.counter, l.unit);
+    let mut s = svg_start(WIDTH, HEIGHT, &title, r, &label.row);
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"68\" text-anchor=\"middle\" font-size=\"12\">{} rounds: min {} p50 {} p90 {} p99 {} max {}; counter read {} subtracted{}</text>",
+        WIDTH / 2.0,
+        l.samples,
+        l.min,
+        l.p50,
+        l.p90,
+        l.p99,
+        l.max,
+        l.counter_overhead,
+        if l.above_histogram > 0 { format!("; {} above the last bin", l.above_histogram) } else { String::new() }
+    );
+    y_grid(&mut s, LEFT, pw, y_max, step, y);
+    for b in bins {
+        let (x0, x1) = (x(b.lo as f64), x(b.hi as f64));
+        let _ = writeln!(
+            s,
+            "<rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#1f77b4\" stroke=\"white\"><title>{}..{}: {} rounds</title></rect>",
+            y(b.count as f64),
+            (x1 - x0).max(1.0),
+            TOP + ph - y(b.count as f64),
+            b.lo,
+            b.hi,
+            b.count
+        );
+    }
+    for (name, v) in [("p50", l.p50), ("p90", l.p90), ("p99", l.p99)] {
+        // A percentile falls in its bin: mark the bin's middle of its value.
+        let xx = x(v as f64 + 0.5);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{xx:.1}\" y1=\"{TOP}\" x2=\"{xx:.1}\" y2=\"{:.1}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"><title>{name} {v}</title></line>",
+            TOP + ph
+        );
+    }
+    axes(&mut s, LEFT, TOP, pw, ph);
+    // x ticks: the bins' bounds, at most about ten labels.
+    let every = bins.len().div_ceil(10).max(1);
+    for b in bins.iter().step_by(every) {
+        let xx = x(b.lo as f64);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{xx:.1}\" y1=\"{0:.1}\" x2=\"{xx:.1}\" y2=\"{1:.1}\" stroke=\"black\"/>\n<text x=\"{xx:.1}\" y=\"{2:.1}\" text-anchor=\"middle\" font-size=\"11\">{3}</text>",
+            TOP + ph,
+            TOP + ph + 5.0,
+            TOP + ph + 18.0,
+            b.lo
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"13\">{} per {} (read overhead subtracted)</text>",
+        LEFT + pw / 2.0,
+        HEIGHT - 22.0,
+        xml(&label.counter),
+        xml(&l.unit)
+    );
+    let (ly_x, ly_y) = (24.0, TOP + ph / 2.0);
+    let _ = writeln!(
+        s,
+        "<text x=\"{ly_x}\" y=\"{ly_y:.1}\" text-anchor=\"middle\" font-size=\"13\" transform=\"rotate(-90 {ly_x} {ly_y:.1})\">rounds</text>"
+    );
+    s.push_str("</svg>\n");
+    Some(s)
+}
+
+/// Writes `latency-<bench>.svg` into `dir` for every record with latency
+/// figures; returns the files written.
+pub fn write_latency(r: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for rec in r.results.iter().filter(|x| x.latency.is_some()) {
+        if let Some(svg) = latency_svg(r, rec) {
+            let path = dir.join(latency_svg_name(&rec.bench));
+            fs::write(&path, svg).with_context(|| format!("cannot write {}", path.display()))?;
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

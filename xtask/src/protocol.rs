@@ -129,6 +129,59 @@ pub struct Config {
     /// Message words of `ipc-intra` and `ipc-inter` (`None` when the kernel
     /// does not print the key).
     pub words: Option<u64>,
+    /// `latency=<counter>`: the counter that times single rounds (`None`
+    /// unless the command line asked for `latency=`).
+    pub latency: Option<String>,
+}
+
+/// `IPCB latency`: one benchmark with every round timed on its own
+/// (`latency=` on the kernel command line; docs/protocol.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Latency {
+    /// Benchmark name (`ipc-intra`, `ipc-inter`, `syscall`, `null`, `floor`).
+    pub bench: String,
+    /// Core it ran on.
+    pub core: u32,
+    /// Message length in words (IPC benchmarks).
+    pub words: Option<u64>,
+    /// Kernel counter name.
+    pub counter: String,
+    /// What a round is (`round-trip`: call + reply_recv; `syscall`).
+    pub unit: String,
+    /// Operations per round (2 one-way IPCs, 1 syscall).
+    pub ops_per_round: u64,
+    /// Rounds per run.
+    pub rounds: u64,
+    /// Measured runs.
+    pub runs: u32,
+    /// Rounds timed.
+    pub samples: u64,
+    /// Back-to-back read pairs of the overhead measurement.
+    pub overhead_pairs: u64,
+    /// Cheapest pair.
+    pub overhead_min: u64,
+    /// Median pair.
+    pub overhead_median: u64,
+    /// What was subtracted from every round.
+    pub subtracted: u64,
+    /// Cheapest round.
+    pub min: u64,
+    /// Percentiles (nearest rank).
+    pub p50: u64,
+    /// 90th.
+    pub p90: u64,
+    /// 99th.
+    pub p99: u64,
+    /// Dearest round.
+    pub max: u64,
+    /// Lower bound of the first bin.
+    pub hist_lo: u64,
+    /// Bin width.
+    pub hist_width: u64,
+    /// Rounds per bin.
+    pub hist: Vec<u64>,
+    /// Rounds beyond the last bin.
+    pub hist_over: u64,
 }
 
 /// `IPCB result`: statistics of one benchmark on one core with one counter.
@@ -234,6 +287,8 @@ pub enum Line {
     Ok(String),
     /// `IPCB result ...`
     Result(BenchResult),
+    /// `IPCB latency ...`
+    Latency(Latency),
     /// `IPCB fail ...`
     Fail(Failure),
     /// `IPCB end status=...`
@@ -410,7 +465,7 @@ impl Fields {
 /// The line kinds of protocol version 1 (plus `panic`).
 const KINDS: &[&str] = &[
     "hello", "cpu", "counter", "calib", "clock", "config", "ok", "result", "fail", "end", "panic", "mem",
-    "warn",
+    "warn", "latency",
 ];
 
 /// Decodes one protocol line (the caller checked [`is_protocol_line`]).
@@ -497,7 +552,51 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
             inject: f.req_name("inject")?,
             sweep: f.flag("sweep")?,
             words: f.opt_num("words")?,
+            latency: f.opt("latency").map(str::to_string),
         }),
+        "latency" => {
+            let l = Latency {
+                bench: f.req_name("bench")?,
+                core: f.num("core")?,
+                words: f.opt_num("words")?,
+                counter: f.req_name("counter")?,
+                unit: f.req_name("unit")?,
+                ops_per_round: f.num("ops_per_round")?,
+                rounds: f.num("rounds")?,
+                runs: f.num("runs")?,
+                samples: f.num("samples")?,
+                overhead_pairs: f.num("overhead_pairs")?,
+                overhead_min: f.num("overhead_min")?,
+                overhead_median: f.num("overhead_median")?,
+                subtracted: f.num("subtracted")?,
+                min: f.num("min")?,
+                p50: f.num("p50")?,
+                p90: f.num("p90")?,
+                p99: f.num("p99")?,
+                max: f.num("max")?,
+                hist_lo: f.num("hist_lo")?,
+                hist_width: f.num("hist_width")?,
+                hist: f
+                    .req("hist")?
+                    .split(',')
+                    .map(|c| c.parse::<u64>().map_err(|_| "`hist` is not a list of numbers".to_string()))
+                    .collect::<Result<_, _>>()?,
+                hist_over: f.num("hist_over")?,
+            };
+            if !(l.min <= l.p50 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max) {
+                return Err("inconsistent percentiles (need min <= p50 <= p90 <= p99 <= max)".to_string());
+            }
+            if l.overhead_min > l.overhead_median || l.overhead_pairs == 0 {
+                return Err("inconsistent overhead (need overhead_min <= overhead_median, overhead_pairs >= 1)".to_string());
+            }
+            if l.samples == 0 || l.samples != l.rounds * u64::from(l.runs) {
+                return Err(format!("`samples={}` is not rounds x runs", l.samples));
+            }
+            if l.hist_width == 0 || l.hist.iter().sum::<u64>() + l.hist_over != l.samples {
+                return Err("the histogram does not add up to `samples`".to_string());
+            }
+            Line::Latency(l)
+        }
         "ok" => Line::Ok(f.req_name("test")?),
         "result" => {
             let r = BenchResult {
@@ -550,8 +649,14 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
             if bench.is_empty() {
                 return Err("empty `bench`".to_string());
             }
+            // A failure of a benchmark's latency run (`latency=1`) is not
+            // one of its throughput figure: it gets a name of its own.
+            let bench = match f.flag("latency")? {
+                Some(true) => format!("latency {bench}"),
+                _ => bench.to_string(),
+            };
             Line::Fail(Failure {
-                bench: bench.to_string(),
+                bench,
                 core: f.opt_num("core")?,
                 words: f.opt_num("words")?,
                 reason: f.opt("reason").unwrap_or("(no reason given)").to_string(),
@@ -597,6 +702,8 @@ pub struct Transcript {
     pub tests: Vec<String>,
     /// Benchmark figures, in the order printed.
     pub results: Vec<BenchResult>,
+    /// Latency figures (`latency=`), in the order printed.
+    pub latencies: Vec<Latency>,
     /// Failed checks, in the order printed.
     pub failures: Vec<Failure>,
     /// The end line.
@@ -679,6 +786,12 @@ impl Transcript {
                 }
                 self.results.push(r.clone());
             }
+            Line::Latency(l) => {
+                if self.latencies.iter().any(|o| o.bench == l.bench && o.core == l.core && o.words == l.words) {
+                    return Err(err(format!("a second latency line for bench {} core {}", l.bench, l.core)));
+                }
+                self.latencies.push(l.clone());
+            }
             Line::Fail(f) => self.failures.push(f.clone()),
             Line::Panic(r) => {
                 self.panic.get_or_insert_with(|| r.clone());
@@ -753,6 +866,42 @@ IPCB fail bench=ipc-inter core=0 reason=\"mr2 mismatch\"
 IPCB result bench=syscall core=0 counter=tsc unit=syscall ops=500 runs=1 min=28.00 median=28.00 mean=28.00 max=28.00 verified=1
 IPCB end status=fail
 ";
+
+    /// The latency lines of a `latency=tsc` run (rounds=500 runs=2).
+    pub(crate) fn latency_lines() -> String {
+        [
+            "IPCB latency bench=ipc-intra words=0 core=0 counter=tsc unit=round-trip ops_per_round=2 rounds=500 runs=2 samples=1000 overhead_pairs=1024 overhead_min=2 overhead_median=2 subtracted=2 min=172 p50=172 p90=174 p99=180 max=400 hist_lo=172 hist_width=1 hist=900,0,90,0,0,0,0,0,5 hist_over=5 verified=1",
+            "IPCB latency bench=ipc-inter words=0 core=0 counter=tsc unit=round-trip ops_per_round=2 rounds=500 runs=2 samples=1000 overhead_pairs=1024 overhead_min=2 overhead_median=2 subtracted=2 min=190 p50=190 p90=190 p99=190 max=190 hist_lo=190 hist_width=1 hist=1000 hist_over=0 verified=1",
+            "IPCB latency bench=syscall core=0 counter=tsc unit=syscall ops_per_round=1 rounds=500 runs=2 samples=1000 overhead_pairs=1024 overhead_min=2 overhead_median=2 subtracted=2 min=29 p50=29 p90=29 p99=29 max=29 hist_lo=29 hist_width=1 hist=1000 hist_over=0 verified=1",
+        ]
+        .map(|l| format!("{l}\r\n"))
+        .concat()
+    }
+
+    #[test]
+    fn parses_latency_lines_and_refuses_inconsistent_ones() {
+        let t = Transcript::parse_str(&latency_lines()).unwrap();
+        assert_eq!(t.latencies.len(), 3);
+        let l = &t.latencies[0];
+        assert_eq!((l.bench.as_str(), l.words, l.p50, l.p99, l.max, l.subtracted), ("ipc-intra", Some(0), 172, 180, 400, 2));
+        assert_eq!(l.hist.len(), 9);
+        let one = latency_lines().lines().nth(1).unwrap().to_string() + "\n";
+        for (from, to, says) in [
+            ("p90=190", "p90=189", "percentiles"),
+            ("hist=1000", "hist=999", "add up"),
+            ("samples=1000", "samples=999", "rounds x runs"),
+            ("overhead_min=2", "overhead_min=3", "overhead"),
+            ("hist=1000", "hist=1x", "list of numbers"),
+            (" p50=190", "", "missing key `p50`"),
+        ] {
+            let e = Transcript::parse_str(&one.replace(from, to)).unwrap_err();
+            assert!(e.msg.contains(says), "{from}: {}", e.msg);
+        }
+        let twice = format!("{one}{one}");
+        assert!(Transcript::parse_str(&twice).unwrap_err().msg.contains("second latency line"));
+        let c = Transcript::parse_str("IPCB config rounds=5 runs=1 warmup=1 inject=none latency=pmccntr\n").unwrap();
+        assert_eq!(c.config.unwrap().latency.as_deref(), Some("pmccntr"));
+    }
 
     #[test]
     fn tokenizer_handles_quotes_and_spaces() {

@@ -178,6 +178,95 @@ pub struct Record {
     /// Caveat (plain TCG).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'static str>,
+    /// `--latency`: the same benchmark with every round timed on its own
+    /// (only in latency runs; attached to the record of the counter that
+    /// timed the rounds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyJson>,
+}
+
+/// One bin of a latency histogram: rounds whose figure is in `lo..hi`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BinJson {
+    /// Lower bound (inclusive), counter ticks.
+    pub lo: u64,
+    /// Upper bound (exclusive).
+    pub hi: u64,
+    /// Rounds in the bin.
+    pub count: u64,
+}
+
+/// What reading the counter costs: back-to-back read pairs.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OverheadJson {
+    /// Pairs measured.
+    pub pairs: u64,
+    /// Cheapest pair.
+    pub min: u64,
+    /// Median pair.
+    pub median: u64,
+}
+
+/// The latency figures of a benchmark (`IPCB latency`): per round, in
+/// counter ticks (instructions under icount), the counter's read overhead
+/// subtracted.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LatencyJson {
+    /// What a round is: `round-trip` (call + reply_recv, 2 one-way IPCs) or
+    /// `syscall`.
+    pub unit: String,
+    /// Operations per round (the record's `unit`s).
+    pub ops_per_round: u64,
+    /// Rounds timed (rounds x runs).
+    pub samples: u64,
+    /// What was subtracted from every round: the median read pair.
+    pub counter_overhead: u64,
+    /// The read pairs it came from.
+    pub overhead: OverheadJson,
+    /// Cheapest round.
+    pub min: u64,
+    /// Median round (nearest rank).
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Dearest round.
+    pub max: u64,
+    /// `p50 / ops_per_round`: beside `per_op`.
+    pub p50_per_op: f64,
+    /// From `min` to p99's bin.
+    pub histogram: Vec<BinJson>,
+    /// Rounds above the last bin.
+    pub above_histogram: u64,
+}
+
+impl LatencyJson {
+    fn from_line(l: &crate::protocol::Latency) -> LatencyJson {
+        LatencyJson {
+            unit: l.unit.clone(),
+            ops_per_round: l.ops_per_round,
+            samples: l.samples,
+            counter_overhead: l.subtracted,
+            overhead: OverheadJson { pairs: l.overhead_pairs, min: l.overhead_min, median: l.overhead_median },
+            min: l.min,
+            p50: l.p50,
+            p90: l.p90,
+            p99: l.p99,
+            max: l.max,
+            p50_per_op: l.p50 as f64 / l.ops_per_round.max(1) as f64,
+            histogram: l
+                .hist
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let lo = l.hist_lo + i as u64 * l.hist_width;
+                    BinJson { lo, hi: lo + l.hist_width, count: *c }
+                })
+                .collect(),
+            above_histogram: l.hist_over,
+        }
+    }
 }
 
 /// A counter kind and whether the CPU has it.
@@ -316,6 +405,9 @@ pub struct Report {
     pub warmup: Option<u32>,
     /// Fault injection in force.
     pub inject: Option<String>,
+    /// `--latency`: the kernel counter that timed single rounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_counter: Option<String>,
     /// Git commit of the checkout.
     pub git_commit: Option<String>,
     /// Compiler.
@@ -390,6 +482,11 @@ impl Report {
                     stddev: stddev(&r.totals.iter().map(|t| *t as f64).collect::<Vec<_>>()).map(|d| d / r.ops as f64),
                     verified: r.verified,
                     note: l.note,
+                    latency: t
+                        .latencies
+                        .iter()
+                        .find(|x| x.bench == r.bench && x.core == r.core && x.words == r.words && x.counter == r.counter)
+                        .map(LatencyJson::from_line),
                 }
             })
             .collect();
@@ -438,6 +535,7 @@ impl Report {
             runs_per_bench: config.map(|c| c.runs),
             warmup: config.map(|c| c.warmup),
             inject: config.map(|c| c.inject.clone()),
+            latency_counter: config.and_then(|c| c.latency.clone()),
             git_commit: meta.git_commit.clone(),
             rustc: meta.rustc.clone(),
             qemu: meta.qemu.clone(),
@@ -681,6 +779,39 @@ pub(crate) mod tests {
             v["failures"],
             serde_json::json!([{"bench": "ipc-sweep", "core": 0, "words": 63, "reason": "mr 40 got 0x0 expected 0x1"}])
         );
+    }
+
+    #[test]
+    fn latency_figures_join_their_records() {
+        let text = PASS
+            .replace("inject=none", "inject=none latency=tsc")
+            .replace("bench=ipc-intra core=0", "bench=ipc-intra words=0 core=0")
+            .replace("bench=ipc-inter core=0", "bench=ipc-inter words=0 core=0")
+            .replace("IPCB end", &format!("{}IPCB end", crate::protocol::tests::latency_lines()));
+        let r = report(&text, 33, Accel::Icount);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["latency_counter"], "tsc");
+        let l = &v["results"][0]["latency"];
+        assert_eq!(l["p50"], 172);
+        assert_eq!(l["p50_per_op"], 86.0);
+        assert_eq!(l["counter_overhead"], 2);
+        assert_eq!(l["overhead"], serde_json::json!({"pairs": 1024, "min": 2, "median": 2}));
+        assert_eq!(l["histogram"][2], serde_json::json!({"lo": 174, "hi": 175, "count": 90}));
+        assert_eq!(l["above_histogram"], 5);
+        assert_eq!(v["results"][2]["latency"]["p99"], 29);
+        // Without latency= no record has the key.
+        let v: serde_json::Value = serde_json::from_str(&report(PASS, 33, Accel::Icount).to_json()).unwrap();
+        assert!(v["results"][0].get("latency").is_none() && v.get("latency_counter").is_none());
+        // The table's block and a plot per bench.
+        let table = crate::table::render(&r);
+        assert!(table.contains("Latency: each round timed on its own with instructions (QEMU icount, TSC)"), "{table}");
+        assert!(table.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+            == ["Intra", "(IPC)", "round-trip", "1000", "2", "172", "172", "174", "180", "400", "170.00"]), "{table}");
+        let svg = crate::plot::latency_svg(&r, &r.results[0]).unwrap();
+        assert!(svg.contains("p50 172") && svg.ends_with("</svg>\n"));
+        assert_eq!(svg.matches("<rect").count(), 1 + 9);
+        assert!(crate::plot::latency_svg(&r, &r.results[1]).is_some());
+        assert!(crate::table::latency_block(&report(PASS, 33, Accel::Icount)).is_empty());
     }
 
     #[test]

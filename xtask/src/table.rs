@@ -164,6 +164,55 @@ fn sweep_block(r: &Report) -> String {
     out
 }
 
+/// The `--latency` block: one row per benchmark whose rounds were timed
+/// one by one: rounds, the counter's read overhead (subtracted), min, p50,
+/// p90, p99, max per round, and the throughput figure per round beside
+/// them. Empty without latency figures.
+pub fn latency_block(r: &Report) -> String {
+    let mut recs: Vec<&Record> = r.results.iter().filter(|x| x.latency.is_some()).collect();
+    if recs.is_empty() {
+        return String::new();
+    }
+    recs.sort_by_key(|x| bench_rank(&x.bench));
+    let label = relabel(&recs[0].kernel_counter, r.accel_kind);
+    let headers: Vec<String> = ["per", "rounds", "overhead", "min", "p50", "p90", "p99", "max", "throughput"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    let rows: Rows = recs
+        .iter()
+        .filter_map(|x| {
+            let l = x.latency.as_ref()?;
+            let cells = vec![
+                l.unit.clone(),
+                l.samples.to_string(),
+                l.counter_overhead.to_string(),
+                l.min.to_string(),
+                l.p50.to_string(),
+                l.p90.to_string(),
+                l.p99.to_string(),
+                l.max.to_string(),
+                format!("{:.2}", x.median * l.ops_per_round as f64),
+            ];
+            Some((heading(&x.bench), cells))
+        })
+        .collect();
+    let mut out = format!(
+        "Latency: each round timed on its own with {} (per round, the counter's read overhead subtracted)\n",
+        label.row
+    );
+    out.push_str(&grid(["bench", "bench"], &headers, &rows, &Vec::new()));
+    let o = &recs[0].latency.as_ref().map(|l| l.overhead.clone());
+    if let Some(o) = o {
+        let _ = writeln!(
+            out,
+            "overhead: a counter read, the median of {} back-to-back read pairs (min {}, median {}); throughput: the median per operation above x operations per round",
+            o.pairs, o.min, o.median
+        );
+    }
+    out
+}
+
 /// Is `bench` one of the benchmarks of all cores at once (a row per core)?
 fn is_per_core(bench: &str) -> bool {
     bench.ends_with("-parallel") || bench == "ipc-cross-core"
@@ -388,6 +437,15 @@ pub fn render(r: &Report) -> String {
             add_row(&mut rows, row_of(rec));
         }
         rows.sort_by_key(|(rank, _, _)| *rank);
+    }
+
+    // --latency: the single-round figures.
+    let latency = latency_block(r);
+    if !latency.is_empty() {
+        if !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        out.push_str(&latency);
     }
 
     // Benchmarks that ran on several cores: one block each, a row per core.

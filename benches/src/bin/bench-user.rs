@@ -33,7 +33,7 @@ mod user {
     use benches::abi::what;
     use benches::native::Native;
     use benches::sys::{self, Utcb};
-    use benches::{Job, run};
+    use benches::{Job, run_with};
 
     /// The bench id, for the panic handler (the threads of one task share
     /// it, and have the same id).
@@ -54,7 +54,16 @@ mod user {
         let job = Job::from_utcb(|i| utcb.get(i));
         BENCH.store(job.bench, Ordering::Relaxed);
         let mut kernel = Native::new(utcb, _start as *const () as usize);
-        run(&mut kernel, &job);
+        let samples: &mut [u32] = if job.samples != 0 && job.samples.is_multiple_of(4) {
+            // SAFETY: the runtime maps `samples_len` 32-bit words at
+            // `samples` (4-byte aligned, checked above), writable, for this thread
+            // alone, for the thread's lifetime (docs/abi.md "User memory";
+            // only the latency roles get one).
+            unsafe { core::slice::from_raw_parts_mut(job.samples as *mut u32, job.samples_len as usize) }
+        } else {
+            &mut []
+        };
+        run_with(&mut kernel, &job, samples);
         sys::exit()
     }
 

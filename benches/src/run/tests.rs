@@ -16,7 +16,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread;
 use std::vec::Vec;
 
-use super::{client_rounds, run};
+use super::{client_rounds, run, run_with};
 use crate::abi::{MR_IN_REGS, TSC_SELECTOR, UTCB_WORDS, nr, role, service, status, what};
 use crate::job::{Job, PMC_MASK};
 use crate::kernel::Kernel;
@@ -79,6 +79,8 @@ struct Mock {
     /// The model answers this syscall number with this status.
     model_bug: Option<(u64, u64)>,
     reports: Vec<(u64, u64, u64, Vec<u64>)>,
+    /// `latency` service calls: bench, pairs, rounds, runs.
+    latencies: Vec<[u64; 4]>,
     fails: Vec<(u64, Failure)>,
     oks: Vec<u64>,
     faults: Vec<Fault>,
@@ -103,6 +105,7 @@ impl Mock {
             probe_bug: None,
             model_bug: None,
             reports: Vec::new(),
+            latencies: Vec::new(),
             fails: Vec::new(),
             oks: Vec::new(),
             faults: Vec::new(),
@@ -227,6 +230,10 @@ impl Kernel for Mock {
                 self.oks.push(mr[0]);
                 Msg::default()
             }
+            service::LATENCY => {
+                self.latencies.push(mr);
+                Msg::default()
+            }
             nr::CALL if self.peer.is_some() => {
                 if self.send(self.badge, tag, mr) {
                     self.receive(own)
@@ -312,6 +319,9 @@ fn job(role: u64, len: usize) -> Job {
         cap: 2,
         badge: BADGE,
         len,
+        lat_counter: TSC_SELECTOR,
+        samples: 0,
+        samples_len: 0,
     }
 }
 
@@ -721,7 +731,7 @@ fn fault_scenarios_that_survive_fail() {
 
 #[test]
 fn unknown_roles_fail() {
-    for id in [0, 5, 15, 23, 31, 38, u64::MAX] {
+    for id in [0, 8, 15, 23, 31, 38, u64::MAX] {
         let k = scenario(id, |_| {});
         assert_eq!(
             k.fails,
@@ -774,4 +784,53 @@ fn invoke_loop_reports_and_checks_status_and_badge() {
     let mut k = Mock::new(None, 0);
     run(&mut k, &Job { cap: 5, ..job(role::INVOKE, 0) });
     assert_eq!(k.fails, [(7, Failure::status(status::INVALID_CAP))]);
+}
+
+/// The latency roles fill the buffer: the overhead pairs (the mock's
+/// clock does not move between two reads: 0), then per measured run
+/// `rounds + 1` time stamps one round apart, and call `latency`.
+#[test]
+fn latency_roles_stamp_every_round() {
+    use crate::abi::latency::{OVERHEAD_PAIRS, words_needed};
+    let lat = |role, k: &mut Mock, buf: &mut [u32]| {
+        let j = Job { samples_len: buf.len() as u64, ..job(role, 0) };
+        run_with(k, &j, buf);
+    };
+    for (role, per_round) in [(role::NULL_LAT, COST), (role::INVOKE_LAT, COST)] {
+        let mut k = Mock::new(None, 0);
+        let mut buf = std::vec![u32::MAX; words_needed(50, 3) as usize];
+        lat(role, &mut k, &mut buf);
+        assert_eq!(k.fails, [], "role {role}");
+        assert_eq!(k.latencies, [[7, OVERHEAD_PAIRS as u64, 50, 3]]);
+        assert!(buf[..OVERHEAD_PAIRS].iter().all(|d| *d == 0));
+        for run in buf[OVERHEAD_PAIRS..].chunks(51) {
+            assert!(run.windows(2).all(|w| u64::from(w[1].wrapping_sub(w[0])) == per_round), "role {role}");
+        }
+        assert_eq!(k.reports, []);
+    }
+    // Too small a buffer: a failure naming the words needed.
+    let mut k = Mock::new(None, 0);
+    let mut buf = std::vec![0u32; 100];
+    lat(role::NULL_LAT, &mut k, &mut buf);
+    let need = words_needed(50, 3);
+    assert_eq!(k.fails, [(7, Failure { what: what::SAMPLE_BUFFER, got: 100, expected: need })]);
+    // The IPC client against the real server: two syscalls per round.
+    let (c, s) = pair();
+    let server = thread::spawn(move || {
+        let mut s = s;
+        run(&mut s, &Job { cap: 1, ..job(role::SERVER, 2) });
+        s.peer = None;
+        s
+    });
+    let mut c = c;
+    let mut buf = std::vec![0u32; need as usize];
+    run_with(&mut c, &Job { samples_len: need, ..job(role::CLIENT_LAT, 2) }, &mut buf);
+    c.peer = None;
+    let s = server.join().expect("server thread");
+    assert_eq!(c.fails, []);
+    assert_eq!(s.fails, [CLIENT_GONE]);
+    assert_eq!(c.latencies, [[7, OVERHEAD_PAIRS as u64, 50, 3]]);
+    for run in buf[OVERHEAD_PAIRS..].chunks(51) {
+        assert!(run.windows(2).all(|w| u64::from(w[1].wrapping_sub(w[0])) == COST));
+    }
 }
