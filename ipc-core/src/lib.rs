@@ -37,7 +37,7 @@
 //!
 //! # Examples
 //!
-//! These run on the host against [`mock::MockArch`] (feature `mock`), the
+//! These run on the host against `mock::MockArch` (feature `mock`), the
 //! way a port's own tests run against its `Arch`.
 //!
 //! **Tasks, an endpoint and capabilities.** Two tasks, a server thread and
