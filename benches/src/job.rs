@@ -40,12 +40,6 @@ pub struct Job {
     pub badge: u64,
     /// Message length in words (at most [`LENGTH_LIMIT`]).
     pub len: usize,
-    /// Latency roles: the selector of the counter that times each round.
-    pub lat_counter: u64,
-    /// Latency roles: user address of the sample buffer (0: none).
-    pub samples: u64,
-    /// Latency roles: its length in words.
-    pub samples_len: u64,
 }
 
 impl Job {
@@ -72,15 +66,36 @@ impl Job {
             cap: utcb(word::CAP),
             badge: utcb(word::BADGE),
             len: utcb(word::LENGTH).min(LENGTH_LIMIT as u64) as usize,
-            lat_counter: utcb(word::LAT_COUNTER),
-            samples: utcb(word::SAMPLES),
-            samples_len: utcb(word::SAMPLES_LEN),
         }
     }
 
     /// The selectors of the counters in use.
     pub fn selectors(&self) -> &[u64] {
         &self.counters[..self.n]
+    }
+}
+
+/// The extra start-up words of a latency role (`--latency`; docs/abi.md
+/// words 17..19). Apart from [`Job`], which the throughput roles use as
+/// it always was.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct LatencyJob {
+    /// The selector of the counter that times each round.
+    pub counter: u64,
+    /// User address of the sample buffer (0: none).
+    pub samples: u64,
+    /// Its length in 32-bit words.
+    pub samples_len: u64,
+}
+
+impl LatencyJob {
+    /// Decodes words 17..19, reading UTCB word `i` with `utcb(i)`.
+    pub fn from_utcb(utcb: impl Fn(usize) -> u64) -> LatencyJob {
+        LatencyJob {
+            counter: utcb(word::LAT_COUNTER),
+            samples: utcb(word::SAMPLES),
+            samples_len: utcb(word::SAMPLES_LEN),
+        }
     }
 }
 
@@ -151,9 +166,6 @@ mod tests {
             (14, 2),
             (15, 0),
             (16, 4),
-            (17, TSC_SELECTOR),
-            (18, 0x30_0000_0000),
-            (19, 4096),
         ]);
         let j = Job::from_utcb(|i| u[i]);
         assert_eq!(
@@ -169,12 +181,18 @@ mod tests {
                 cap: 2,
                 badge: 0,
                 len: 4,
-                lat_counter: TSC_SELECTOR,
-                samples: 0x30_0000_0000,
-                samples_len: 4096,
             }
         );
         assert_eq!(j.selectors(), &[TSC_SELECTOR, 1 << 30]);
+    }
+
+    #[test]
+    fn decodes_the_latency_words() {
+        let u = utcb(&[(17, TSC_SELECTOR), (18, 0x30_0000_0000), (19, 4096)]);
+        assert_eq!(
+            super::LatencyJob::from_utcb(|i| u[i]),
+            super::LatencyJob { counter: TSC_SELECTOR, samples: 0x30_0000_0000, samples_len: 4096 }
+        );
     }
 
     #[test]

@@ -105,6 +105,6 @@ pub mod calls;
 #[allow(unsafe_code)]
 pub mod utcb;
 
-pub use job::Job;
+pub use job::{Job, LatencyJob};
 pub use kernel::Kernel;
-pub use run::{run, run_with};
+pub use run::{is_latency, run, run_latency};

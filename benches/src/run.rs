@@ -37,7 +37,7 @@
 //! some loop state lives in stack slots all the same.
 
 use crate::abi::{MR_IN_REGS, latency, role, tag, thread_op, what};
-use crate::job::{Job, counter_delta};
+use crate::job::{Job, LatencyJob, counter_delta};
 use crate::kernel::{Kernel, PRIMARY_SELECTOR};
 use crate::msg::{
     Expected, Failure, SEED_MUL, Side, diagnose, mismatch, mismatch_utcb, opaque, outgoing_at,
@@ -47,27 +47,40 @@ use crate::scenario::{Fault, Slot, check_probe, steps};
 
 /// Runs the role of `job`; reports a failure (`fail`) if a check fails.
 /// Returns when the role is done (the server only on a failure); the
-/// caller then exits.
+/// caller then exits. The latency roles are [`run_latency`]'s: this
+/// function, and with it every throughput loop, is as it was before they
+/// existed (out of line, as it always compiled: `#[inline(never)]` keeps
+/// it so now that `_start` calls [`run_latency`] too).
+#[inline(never)]
 pub fn run<K: Kernel>(k: &mut K, job: &Job) {
-    run_with(k, job, &mut []);
-}
-
-/// [`run`], with the sample buffer of the latency roles (`samples`, empty
-/// for every other role).
-pub fn run_with<K: Kernel>(k: &mut K, job: &Job, samples: &mut [u32]) {
     let result = match job.role {
         role::CLIENT => client(k, job),
         role::SERVER => server(k, job),
         role::NULL => null_loop(k, job),
         role::INVOKE => invoke_loop(k, job),
-        role::CLIENT_LAT | role::NULL_LAT | role::INVOKE_LAT => {
-            if job.lat_counter == PRIMARY_SELECTOR {
-                latency_role::<K, Primary>(k, job, samples)
-            } else {
-                latency_role::<K, Selected>(k, job, samples)
-            }
-        }
         id => scenario(k, job, id),
+    };
+    if let Err(f) = result {
+        k.fail(job.bench, f);
+    }
+}
+
+/// Is `role` one of [`run_latency`]'s (5, 6, 7)?
+pub const fn is_latency(role: u64) -> bool {
+    matches!(role, role::CLIENT_LAT | role::NULL_LAT | role::INVOKE_LAT)
+}
+
+/// Runs a latency role (`--latency`: [`is_latency`]) with its sample
+/// buffer `samples`; reports a failure (`fail`) if a check fails. Any
+/// other role is reported as unknown.
+#[inline(never)]
+pub fn run_latency<K: Kernel>(k: &mut K, job: &Job, lat: &LatencyJob, samples: &mut [u32]) {
+    let result = if !is_latency(job.role) {
+        Err(Failure { what: what::UNKNOWN_ROLE, got: job.role, expected: 0 })
+    } else if lat.counter == PRIMARY_SELECTOR {
+        latency_role::<K, Primary>(k, job, lat.counter, samples)
+    } else {
+        latency_role::<K, Selected>(k, job, lat.counter, samples)
     };
     if let Err(f) = result {
         k.fail(job.bench, f);
@@ -334,19 +347,19 @@ impl Stamp for Selected {
 }
 
 /// Roles 5, 6, 7: the latency loops.
-fn latency_role<K: Kernel, T: Stamp>(k: &mut K, job: &Job, samples: &mut [u32]) -> Result<(), Failure> {
-    let (sel, cap, badge, len) = (job.lat_counter, job.cap, job.badge, job.len);
+fn latency_role<K: Kernel, T: Stamp>(k: &mut K, job: &Job, sel: u64, samples: &mut [u32]) -> Result<(), Failure> {
+    let (cap, badge, len) = (job.cap, job.badge, job.len);
     match job.role {
         role::CLIENT_LAT => match len {
-            0 => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 0, false>(k, sel, cap, len, i, st)),
-            1 => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 1, false>(k, sel, cap, len, i, st)),
-            2 => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 2, false>(k, sel, cap, len, i, st)),
-            3 => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 3, false>(k, sel, cap, len, i, st)),
-            4 => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 4, false>(k, sel, cap, len, i, st)),
-            _ => laps::<K, T>(k, job, samples, |k, i, st| client_lap::<K, T, 4, true>(k, sel, cap, len, i, st)),
+            0 => laps::<K, T>(k, job, sel, samples, |k, i, st| client_lap::<K, T, 0, false>(k, sel, cap, len, i, st)),
+            1 => laps::<K, T>(k, job, sel, samples, |k, i, st| client_lap::<K, T, 1, false>(k, sel, cap, len, i, st)),
+            2 => laps::<K, T>(k, job, sel, samples, |k, i, st| client_lap::<K, T, 2, false>(k, sel, cap, len, i, st)),
+            3 => laps::<K, T>(k, job, sel, samples, |k, i, st| client_lap::<K, T, 3, false>(k, sel, cap, len, i, st)),
+            4 => laps::<K, T>(k, job, sel, samples, |k, i, st| client_lap::<K, T, 4, false>(k, sel, cap, len, i, st)),
+            _ => laps::<K, T>(k, job, sel, samples, |k, i, st| client_lap::<K, T, 4, true>(k, sel, cap, len, i, st)),
         },
-        role::NULL_LAT => laps::<K, T>(k, job, samples, |k, i, st| null_lap::<K, T>(k, sel, i, st)),
-        _ => laps::<K, T>(k, job, samples, |k, _, st| invoke_lap::<K, T>(k, sel, cap, badge, st)),
+        role::NULL_LAT => laps::<K, T>(k, job, sel, samples, |k, i, st| null_lap::<K, T>(k, sel, i, st)),
+        _ => laps::<K, T>(k, job, sel, samples, |k, _, st| invoke_lap::<K, T>(k, sel, cap, badge, st)),
     }
 }
 
@@ -357,6 +370,7 @@ fn latency_role<K: Kernel, T: Stamp>(k: &mut K, job: &Job, samples: &mut [u32]) 
 fn laps<K: Kernel, T: Stamp>(
     k: &mut K,
     job: &Job,
+    sel: u64,
     samples: &mut [u32],
     mut body: impl FnMut(&mut K, u64, &mut [u32]) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
@@ -364,16 +378,20 @@ fn laps<K: Kernel, T: Stamp>(
     if (samples.len() as u64) < need || job.runs == 0 {
         return Err(Failure { what: what::SAMPLE_BUFFER, got: samples.len() as u64, expected: need });
     }
+    // No indexing that could panic: the throughput loops' one call of
+    // the slice-index panic keeps its constant arguments (and so their
+    // code stays as it was).
+    let short = Failure { what: what::SAMPLE_BUFFER, got: samples.len() as u64, expected: need };
     let per_run = job.rounds as usize + 1;
-    let (pairs, stamps) = samples.split_at_mut(latency::OVERHEAD_PAIRS);
+    let (pairs, stamps) = samples.split_at_mut_checked(latency::OVERHEAD_PAIRS).ok_or(short)?;
     let mut first = 0u64;
     for run in 0..job.warmup + job.runs {
         if run == job.warmup {
-            overhead_pairs::<K, T>(k, job.lat_counter, pairs);
-            overhead_pairs::<K, T>(k, job.lat_counter, pairs);
+            overhead_pairs::<K, T>(k, sel, pairs);
+            overhead_pairs::<K, T>(k, sel, pairs);
         }
         let r = run.saturating_sub(job.warmup) as usize;
-        body(k, first, &mut stamps[r * per_run..(r + 1) * per_run])?;
+        body(k, first, stamps.get_mut(r * per_run..(r + 1) * per_run).ok_or(short)?)?;
         first = first.wrapping_add(job.rounds);
     }
     match k.latency(job.bench, latency::OVERHEAD_PAIRS as u64, job.rounds, job.runs) {
@@ -389,7 +407,10 @@ pub fn overhead_pairs<K: Kernel, T: Stamp>(k: &mut K, sel: u64, out: &mut [u32])
     for o in out.iter_mut() {
         let a = T::read(k, sel) as u32;
         let b = T::read(k, sel) as u32;
-        *o = b.wrapping_sub(a);
+        // Through `black_box` (after the pair, so not timed): a selector
+        // that reads as 0 must not turn the loop into a `memset` or vector
+        // stores (FP/SIMD on AArch64, which EL0 may not use).
+        *o = core::hint::black_box(b.wrapping_sub(a));
     }
 }
 

@@ -69,6 +69,23 @@ pub const INJECT_CMDLINE: &str = "rounds=500 runs=1 words=4";
 pub const WX_CMDLINE: &str = "selftest=wx rounds=200 runs=1 sweep=0";
 /// The correctness test the W^X boots must report.
 pub const WX_TEST: &str = "kernel-wx";
+/// Command line of the `--latency` step: every round of the single-core
+/// benchmarks timed with the TSC, short runs, no sweep.
+pub const LATENCY_CMDLINE: &str = "rounds=400 runs=2 warmup=1 sweep=0 latency=tsc";
+/// How far (in instructions) the p50 of a round may lie above the
+/// throughput figure of a round under icount: the time stamp's read and
+/// store and the buffer pointer are in the round, one read is subtracted
+/// (x86: IPC +5, syscall and null +1; docs/methodology.md "Latency").
+pub const LATENCY_SLACK: f64 = 6.0;
+/// Bad `--latency` input: each must end in one `error:` line, before any
+/// boot.
+pub const LATENCY_BAD: &[&[&str]] = &[
+    &["bench", "--latency", "--accel", "tcg"],
+    &["bench", "--latency", "--accel", "icount", "--counter", "instructions"],
+    &["bench", "--latency", "--counter", "pmccntr"],
+    &["bench", "--latency", "--accel", "icount", "--rounds", "100000", "--runs", "2"],
+    &["bench", "--counter", "tsc"],
+];
 /// Command line of the console-on-COM2 boot.
 pub const CONSOLE_COM2_CMDLINE: &str = "console=COM2 defmt=none rounds=500 runs=1";
 /// Command line GRUB passes in step 7 (and the OVMF steps: the same ISO).
@@ -171,6 +188,12 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         "kernel W^X (selftest=wx): kernel writes to its .text and .rodata and jumps into .data and the stack fault and are reported, on x86_64 and qemu-virt-aarch64 at EL1 and EL2",
         Suite::kernel_wx,
     );
+    if board.name == "pc-x86_64" {
+        suite.step(
+            "--latency: one icount boot with latency=tsc: every single-core bench has p50 <= p90 <= p99 <= max, the read overhead, p50 within a few instructions of the throughput round; bad --latency input is one error line before any boot",
+            Suite::latency,
+        );
+    }
     suite.step("fault injection is detected", Suite::fault_injection);
     suite.step(
         "hybrid GRUB ISO under SeaBIOS (BIOS, -smp 2) boots and passes, every core verified",
@@ -835,6 +858,38 @@ impl Suite<'_> {
         Ok(())
     }
 
+    /// `--latency`: a boot with [`LATENCY_CMDLINE`] must pass with a
+    /// consistent latency line for every single-core benchmark
+    /// ([`check_latency`]), the table's block and a plot each; and each of
+    /// [`LATENCY_BAD`] must fail with one `error:` line, without booting.
+    fn latency(&mut self) -> StepResult {
+        let kernel = self.kernel()?.to_path_buf();
+        let medium = Medium::Kernel { elf: &kernel, cmdline: LATENCY_CMDLINE };
+        let o = self.boot(Accel::Icount, medium, LATENCY_CMDLINE, "latency")?;
+        check_pass(&o, self.board.expected_benches)?;
+        let n = check_latency(&o.transcript, self.board.expected_benches)?;
+        let problems = o.problems(self.board.expected_benches);
+        let r = crate::bench::make_report(self.ws, self.board, Accel::Icount, LATENCY_CMDLINE, &o, &problems);
+        if crate::table::latency_block(&r).is_empty() {
+            return Err("the table has no latency block".to_string());
+        }
+        let plots = crate::plot::write_latency(&r, &o.out_dir).map_err(err_string)?;
+        if plots.len() != n {
+            return Err(format!("{} latency plots for {n} benches", plots.len()));
+        }
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask binary: {e}"))?;
+        for args in LATENCY_BAD {
+            let out = std::process::Command::new(&exe)
+                .args(*args)
+                .current_dir(&self.ws.root)
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+            check_bad_input(args, out.status.success(), &String::from_utf8_lossy(&out.stderr))?;
+        }
+        eprintln!("[ipcb] {n} latency figures consistent; {} bad inputs refused", LATENCY_BAD.len());
+        Ok(())
+    }
+
     fn determinism(&mut self) -> StepResult {
         let kernel = self.kernel()?.to_path_buf();
         let Some(first) = &self.first else {
@@ -1188,6 +1243,60 @@ pub fn check_cores(t: &Transcript, n: u32, benches: &[&str]) -> StepResult {
     Ok(())
 }
 
+/// The `IPCB latency` lines of a `latency=` boot under icount: one for
+/// each expected benchmark among [`boot::LATENCY_BENCHES`], with the read
+/// overhead measured and subtracted, min <= p50 <= p90 <= p99 <= max (and
+/// the same of any other latency line, e.g. `floor`'s), and
+/// p50 at least the throughput figure of a round (its median per op times
+/// the ops per round, less one for rounding) and at most
+/// [`LATENCY_SLACK`] above it. Returns how many.
+pub fn check_latency(t: &Transcript, expected: &[&str]) -> std::result::Result<usize, String> {
+    let mut n = 0;
+    // The expected ones must be there; any other (floor, where the board
+    // has it) must be consistent too.
+    let present = |b: &&&str| t.latencies.iter().any(|l| l.bench == **b);
+    for b in boot::LATENCY_BENCHES.iter().filter(|b| expected.contains(b) || present(b)) {
+        let l = t
+            .latencies
+            .iter()
+            .find(|l| l.bench == *b)
+            .ok_or_else(|| format!("no latency line for {b}"))?;
+        if !(l.min <= l.p50 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max) {
+            return Err(format!("{b}: percentiles out of order: min {} p50 {} p90 {} p99 {} max {}", l.min, l.p50, l.p90, l.p99, l.max));
+        }
+        if l.overhead_pairs == 0 || l.overhead_min == 0 || l.subtracted != l.overhead_median {
+            return Err(format!("{b}: counter overhead not measured and subtracted (pairs {}, min {}, median {}, subtracted {})", l.overhead_pairs, l.overhead_min, l.overhead_median, l.subtracted));
+        }
+        let tp = t
+            .results
+            .iter()
+            .find(|r| r.bench == *b && r.core == l.core && r.counter == l.counter)
+            .ok_or_else(|| format!("{b}: no throughput figure to set the latency beside"))?
+            .median
+            * l.ops_per_round as f64;
+        let d = l.p50 as f64 - tp;
+        if !(-1.0..=LATENCY_SLACK).contains(&d) {
+            return Err(format!("{b}: p50 {} per {} is {d:+.2} from the throughput round {tp:.2} (allowed -1..+{LATENCY_SLACK})", l.p50, l.unit));
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Bad input to `cargo xtask` (`args`): it must fail, with exactly one
+/// stderr line, `error: ...`, and nothing booted.
+pub fn check_bad_input(args: &[&str], success: bool, stderr: &str) -> StepResult {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let shown = args.join(" ");
+    if success {
+        return Err(format!("`cargo xtask {shown}` succeeded; it must be refused"));
+    }
+    match lines.as_slice() {
+        [one] if one.starts_with("error: ") => Ok(()),
+        _ => Err(format!("`cargo xtask {shown}` must print one `error:` line, printed: {}", crate::util::one_line(stderr))),
+    }
+}
+
 /// The boot reported the W^X self-test passed ([`WX_TEST`]).
 pub fn check_wx(t: &Transcript) -> StepResult {
     if t.tests.iter().any(|n| n == WX_TEST) {
@@ -1376,6 +1485,25 @@ mod tests {
         text.push_str("IPCB result bench=ipc-intra-parallel words=0 core=1 counter=tsc unit=one-way-ipc ops=2000 runs=2 min=1 median=1 mean=1 max=1 verified=1\n");
         let t = Transcript::parse_str(&(text + "IPCB end status=pass\n")).unwrap();
         assert_eq!(check_cores(&t, 2, &["ipc-intra-parallel"]), Ok(()));
+    }
+
+    #[test]
+    fn latency_check_and_bad_input_check() {
+        let lines = crate::protocol::tests::latency_lines();
+        let text = crate::protocol::tests::PASS.replace("IPCB end", &format!("{lines}IPCB end"));
+        let t = Transcript::parse_str(&text).unwrap();
+        // ipc-intra's p50 172 is +2 from 85 x 2, ipc-inter's 190 (95 x 2) 0; syscall 29 is 28 + 1.
+        assert_eq!(check_latency(&t, &["ipc-intra", "ipc-inter", "syscall"]), Ok(3));
+        let far = Transcript::parse_str(&text.replace("min=29 p50=29 p90=29 p99=29 max=29 hist_lo=29", "min=40 p50=40 p90=40 p99=40 max=40 hist_lo=40")).unwrap();
+        assert!(check_latency(&far, &["syscall"]).unwrap_err().contains("+12.00"));
+        assert_eq!(check_latency(&t, &[]), Ok(3));
+        assert_eq!(check_latency(&t, &["null"]), Err("no latency line for null".to_string()));
+        let none = Transcript::parse_str(crate::protocol::tests::PASS).unwrap();
+        assert_eq!(check_latency(&none, &["syscall"]), Err("no latency line for syscall".to_string()));
+        assert!(check_bad_input(&["bench"], false, "error: --counter x\n").is_ok());
+        assert!(check_bad_input(&["bench"], true, "").is_err());
+        assert!(check_bad_input(&["bench"], false, "error: a\nerror: b\n").is_err());
+        assert!(check_bad_input(&["bench"], false, "[ipcb] booting\nerror: a\n").is_err());
     }
 
     #[test]

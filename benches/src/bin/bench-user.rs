@@ -33,7 +33,7 @@ mod user {
     use benches::abi::what;
     use benches::native::Native;
     use benches::sys::{self, Utcb};
-    use benches::{Job, run_with};
+    use benches::{Job, LatencyJob, is_latency, run, run_latency};
 
     /// The bench id, for the panic handler (the threads of one task share
     /// it, and have the same id).
@@ -54,16 +54,21 @@ mod user {
         let job = Job::from_utcb(|i| utcb.get(i));
         BENCH.store(job.bench, Ordering::Relaxed);
         let mut kernel = Native::new(utcb, _start as *const () as usize);
-        let samples: &mut [u32] = if job.samples != 0 && job.samples.is_multiple_of(4) {
-            // SAFETY: the runtime maps `samples_len` 32-bit words at
-            // `samples` (4-byte aligned, checked above), writable, for this thread
-            // alone, for the thread's lifetime (docs/abi.md "User memory";
-            // only the latency roles get one).
-            unsafe { core::slice::from_raw_parts_mut(job.samples as *mut u32, job.samples_len as usize) }
+        if is_latency(job.role) {
+            let lat = LatencyJob::from_utcb(|i| utcb.get(i));
+            let samples: &mut [u32] = if lat.samples != 0 && lat.samples.is_multiple_of(4) {
+                // SAFETY: the runtime maps `samples_len` 32-bit words at
+                // `samples` (4-byte aligned, checked above), writable, for
+                // this thread alone, for the thread's lifetime (docs/abi.md
+                // "User memory"; only the latency roles get one).
+                unsafe { core::slice::from_raw_parts_mut(lat.samples as *mut u32, lat.samples_len as usize) }
+            } else {
+                &mut []
+            };
+            run_latency(&mut kernel, &job, &lat, samples);
         } else {
-            &mut []
-        };
-        run_with(&mut kernel, &job, samples);
+            run(&mut kernel, &job);
+        }
         sys::exit()
     }
 

@@ -16,7 +16,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread;
 use std::vec::Vec;
 
-use super::{client_rounds, run, run_with};
+use super::{client_rounds, run, run_latency};
 use crate::abi::{MR_IN_REGS, TSC_SELECTOR, UTCB_WORDS, nr, role, service, status, what};
 use crate::job::{Job, PMC_MASK};
 use crate::kernel::Kernel;
@@ -319,10 +319,12 @@ fn job(role: u64, len: usize) -> Job {
         cap: 2,
         badge: BADGE,
         len,
-        lat_counter: TSC_SELECTOR,
-        samples: 0,
-        samples_len: 0,
     }
+}
+
+/// The latency words of a job with a sample buffer of `len` words.
+fn lat(len: u64) -> crate::job::LatencyJob {
+    crate::job::LatencyJob { counter: TSC_SELECTOR, samples: 0x30_0000_0000, samples_len: len }
 }
 
 /// Runs a client and a server of `len`-word messages on two threads;
@@ -792,14 +794,11 @@ fn invoke_loop_reports_and_checks_status_and_badge() {
 #[test]
 fn latency_roles_stamp_every_round() {
     use crate::abi::latency::{OVERHEAD_PAIRS, words_needed};
-    let lat = |role, k: &mut Mock, buf: &mut [u32]| {
-        let j = Job { samples_len: buf.len() as u64, ..job(role, 0) };
-        run_with(k, &j, buf);
-    };
+    let run_lat = |role, k: &mut Mock, buf: &mut [u32]| run_latency(k, &job(role, 0), &lat(buf.len() as u64), buf);
     for (role, per_round) in [(role::NULL_LAT, COST), (role::INVOKE_LAT, COST)] {
         let mut k = Mock::new(None, 0);
         let mut buf = std::vec![u32::MAX; words_needed(50, 3) as usize];
-        lat(role, &mut k, &mut buf);
+        run_lat(role, &mut k, &mut buf);
         assert_eq!(k.fails, [], "role {role}");
         assert_eq!(k.latencies, [[7, OVERHEAD_PAIRS as u64, 50, 3]]);
         assert!(buf[..OVERHEAD_PAIRS].iter().all(|d| *d == 0));
@@ -811,7 +810,7 @@ fn latency_roles_stamp_every_round() {
     // Too small a buffer: a failure naming the words needed.
     let mut k = Mock::new(None, 0);
     let mut buf = std::vec![0u32; 100];
-    lat(role::NULL_LAT, &mut k, &mut buf);
+    run_lat(role::NULL_LAT, &mut k, &mut buf);
     let need = words_needed(50, 3);
     assert_eq!(k.fails, [(7, Failure { what: what::SAMPLE_BUFFER, got: 100, expected: need })]);
     // The IPC client against the real server: two syscalls per round.
@@ -824,7 +823,7 @@ fn latency_roles_stamp_every_round() {
     });
     let mut c = c;
     let mut buf = std::vec![0u32; need as usize];
-    run_with(&mut c, &Job { samples_len: need, ..job(role::CLIENT_LAT, 2) }, &mut buf);
+    run_latency(&mut c, &job(role::CLIENT_LAT, 2), &lat(need), &mut buf);
     c.peer = None;
     let s = server.join().expect("server thread");
     assert_eq!(c.fails, []);
