@@ -14,6 +14,11 @@
 //!    then the kernel's W^X self-test (`selftest=wx`: kernel writes to
 //!    `.text` and `.rodata`, jumps into `.data` and the stack, each must
 //!    fault and be reported) on x86_64 and on virt at EL1 and EL2;
+//!    then (pc-x86_64) `--latency`: one icount boot with `latency=tsc`
+//!    must give consistent percentiles for every single-core bench, with
+//!    the read overhead subtracted and p50 within a few instructions of
+//!    the throughput round, and five bad `--latency` inputs must each end
+//!    in one `error:` line before any boot;
 //! 6. fault injection: the kernel is rebuilt with its fault-injection feature
 //!    and booted with `inject=mr`, `badge`, `label`; each boot must fail a
 //!    check on an IPC benchmark, exit with 35 and end with `status=fail`;
