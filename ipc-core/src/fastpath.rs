@@ -254,6 +254,43 @@ impl<A: Arch> Kernel<A> {
         Some(Fast::HandOff { thread: ThreadId(dest), badge: slot.badge.0 })
     }
 
+    /// The fastpath for messages longer than the registers, tried by
+    /// [`Kernel::syscall`] (the whole context saved) after
+    /// [`Self::fastpath`] declined: `call` and `reply_recv` with a valid
+    /// tag whose words go beyond the registers. Under the same checks, the
+    /// words past the registers are copied from the sender's UTCB to the
+    /// receiver's; then the register-only fastpath commits, given the tag
+    /// without its length (the tag itself crosses in the saved registers).
+    /// Out of line, so the register-only fastpath is unchanged.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn fastpath_long(&mut self, args: SyscallArgs) -> Option<Fast> {
+        let cur = self.current;
+        let n = args.tag.length();
+        if !Self::fast_cap(args) || !args.tag.is_valid() || n <= A::MR_IN_REGS {
+            return None;
+        }
+        let slot = self.caps[usize::from(self.tcb(cur).cap_base.wrapping_add(args.cap as u8))];
+        let to = match args.op {
+            1 if slot.grants(Rights::SEND) => self.ep_mut(slot.ep).recv.head,
+            2 if slot.grants(Rights::RECV) && self.ep_mut(slot.ep).send.head == NIL => self.tcb(cur).caller,
+            _ => return None,
+        };
+        if to == NIL {
+            return None;
+        }
+        let (Some(src), Some(dst)) = (self.utcbs[usize::from(cur)], self.utcbs[usize::from(to)]) else {
+            return None;
+        };
+        for i in A::MR_IN_REGS..n {
+            dst.set(i, src.get(i));
+        }
+        let short = SyscallArgs { tag: MessageInfo(args.tag.0 & !MessageInfo::LEN_MASK), ..args };
+        let fast = if args.op == 1 { self.fastpath_call(cur, short) } else { self.fastpath_reply_recv(cur, short) };
+        debug_assert!(fast.is_some(), "the long fastpath checked what the short one checks");
+        fast
+    }
+
     /// `reply_recv`: reply to the waiting caller and wait on the endpoint,
     /// when no sender is queued there.
     #[inline(always)]

@@ -77,7 +77,7 @@ impl Rights {
 pub struct MessageInfo(pub Word);
 
 impl MessageInfo {
-    const LEN_MASK: Word = 0x7f;
+    pub(crate) const LEN_MASK: Word = 0x7f;
     const FLAGS_MASK: Word = 0xff80;
 
     /// A tag with `label` (48 bits) and `length` words.
