@@ -178,31 +178,47 @@ pub fn client_rounds<K: Kernel, const R: usize, const LONG: bool>(
     let mut held = [0; MR_IN_REGS];
     while s != end {
         s = opaque(s);
-        if LONG {
-            for w in MR_IN_REGS..len {
-                k.set_utcb(w, word_at(Side::Client, s, w));
-            }
-        }
-        let reply = k.call(
-            cap,
-            tag_at(Side::Client, s, len),
-            outgoing_at::<R>(Side::Client, s, &held),
-        );
-        held = reply.mr;
-        let e = Expected {
-            side: Side::Server,
-            seed: s,
-            len,
-            badge: 0,
-        };
-        let mut bad = mismatch::<R>(&reply, &e);
-        if LONG {
-            bad |= mismatch_utcb(&e, |w| k.utcb(w));
-        }
-        if bad != 0 {
-            return Err(diagnose(reply, e, |w| k.utcb(w)).unwrap_or(Failure::status(reply.status)));
-        }
+        client_round::<K, R, LONG>(k, cap, len, s, &mut held)?;
         s = s.wrapping_add(SEED_MUL);
+    }
+    Ok(())
+}
+
+/// One client round, seed `s`: its UTCB words when `LONG`, the `call`,
+/// the check of the reply (`held`: the reply's register words, which the
+/// next round's outgoing words are made from). Shared by
+/// [`client_rounds`] and [`client_lap`], inlined into each.
+#[inline(always)]
+fn client_round<K: Kernel, const R: usize, const LONG: bool>(
+    k: &mut K,
+    cap: u64,
+    len: usize,
+    s: u64,
+    held: &mut [u64; MR_IN_REGS],
+) -> Result<(), Failure> {
+    if LONG {
+        for w in MR_IN_REGS..len {
+            k.set_utcb(w, word_at(Side::Client, s, w));
+        }
+    }
+    let reply = k.call(
+        cap,
+        tag_at(Side::Client, s, len),
+        outgoing_at::<R>(Side::Client, s, held),
+    );
+    *held = reply.mr;
+    let e = Expected {
+        side: Side::Server,
+        seed: s,
+        len,
+        badge: 0,
+    };
+    let mut bad = mismatch::<R>(&reply, &e);
+    if LONG {
+        bad |= mismatch_utcb(&e, |w| k.utcb(w));
+    }
+    if bad != 0 {
+        return Err(diagnose(reply, e, |w| k.utcb(w)).unwrap_or(Failure::status(reply.status)));
     }
     Ok(())
 }
@@ -304,18 +320,26 @@ pub fn invoke_rounds<K: Kernel>(k: &mut K, cap: u64, badge: u64, rounds: u64) ->
 #[inline(never)]
 pub fn null_rounds<K: Kernel>(k: &mut K, first: u64, rounds: u64) -> Result<(), Failure> {
     for i in first..first.wrapping_add(rounds) {
-        let (st, mr0) = k.null(i);
-        if st | (mr0 ^ i) != 0 {
-            return Err(if st != 0 {
-                Failure::status(st)
-            } else {
-                Failure {
-                    what: what::WORD_BASE,
-                    got: mr0,
-                    expected: i,
-                }
-            });
-        }
+        null_round(k, i)?;
+    }
+    Ok(())
+}
+
+/// One `null` round: `i` in MR0 comes back with status 0. Shared by
+/// [`null_rounds`] and [`null_lap`], inlined into each.
+#[inline(always)]
+fn null_round<K: Kernel>(k: &mut K, i: u64) -> Result<(), Failure> {
+    let (st, mr0) = k.null(i);
+    if st | (mr0 ^ i) != 0 {
+        return Err(if st != 0 {
+            Failure::status(st)
+        } else {
+            Failure {
+                what: what::WORD_BASE,
+                got: mr0,
+                expected: i,
+            }
+        });
     }
     Ok(())
 }
@@ -434,21 +458,7 @@ pub fn client_lap<K: Kernel, T: Stamp, const R: usize, const LONG: bool>(
     for slot in laps.iter_mut() {
         *slot = T::read(k, sel) as u32;
         s = opaque(s);
-        if LONG {
-            for w in MR_IN_REGS..len {
-                k.set_utcb(w, word_at(Side::Client, s, w));
-            }
-        }
-        let reply = k.call(cap, tag_at(Side::Client, s, len), outgoing_at::<R>(Side::Client, s, &held));
-        held = reply.mr;
-        let e = Expected { side: Side::Server, seed: s, len, badge: 0 };
-        let mut bad = mismatch::<R>(&reply, &e);
-        if LONG {
-            bad |= mismatch_utcb(&e, |w| k.utcb(w));
-        }
-        if bad != 0 {
-            return Err(diagnose(reply, e, |w| k.utcb(w)).unwrap_or(Failure::status(reply.status)));
-        }
+        client_round::<K, R, LONG>(k, cap, len, s, &mut held)?;
         s = s.wrapping_add(SEED_MUL);
     }
     *last = T::read(k, sel) as u32;
@@ -464,14 +474,7 @@ pub fn null_lap<K: Kernel, T: Stamp>(k: &mut K, sel: u64, first: u64, stamps: &m
     let mut i = first;
     for slot in laps.iter_mut() {
         *slot = T::read(k, sel) as u32;
-        let (st, mr0) = k.null(i);
-        if st | (mr0 ^ i) != 0 {
-            return Err(if st != 0 {
-                Failure::status(st)
-            } else {
-                Failure { what: what::WORD_BASE, got: mr0, expected: i }
-            });
-        }
+        null_round(k, i)?;
         i = i.wrapping_add(1);
     }
     *last = T::read(k, sel) as u32;
