@@ -64,6 +64,29 @@ impl Arch for X86_64 {
     fn switch_space(space: u64) {
         paging::switch_to(space);
     }
+
+    /// `rep movsq`: one instruction per word (under QEMU's icount too, which
+    /// counts each iteration). The direction flag is clear in the kernel:
+    /// `SFMASK` clears it at `syscall` (`cpu.rs`), every trap stub runs
+    /// with the CPU's own, and the SysV ABI keeps it clear.
+    #[inline(always)]
+    fn copy_words(dst: &ipc_core::Utcb, src: &ipc_core::Utcb, words: ipc_core::WordRange) {
+        let (from, to) = (words.from(), words.to());
+        // SAFETY: `from < to <= mr.len()` (a `WordRange`'s invariant): the
+        // words lie within both UTCBs; `dst` and `src` are distinct objects
+        // or the same words copied onto themselves, and the words are
+        // atomics: written through a shared reference by design. `rep
+        // movsq` touches only rcx, rsi, rdi (declared) and the destination.
+        unsafe {
+            core::arch::asm!(
+                "rep movsq",
+                inout("rcx") to - from => _,
+                inout("rsi") src.mr.as_ptr().add(from) => _,
+                inout("rdi") dst.mr.as_ptr().add(from) => _,
+                options(nostack, preserves_flags),
+            );
+        }
+    }
 }
 
 impl Machine for X86_64 {

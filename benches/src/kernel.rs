@@ -42,7 +42,29 @@ pub trait Kernel {
 
     /// Writes UTCB word `k`.
     fn set_utcb(&mut self, k: usize, v: u64);
-
+    /// Adds `d` (wrapping) to UTCB words `from..to`: a long message's turn
+    /// of its UTCB words (`crate::msg`).
+    #[inline(always)]
+    fn utcb_add(&mut self, from: usize, to: usize, d: u64) {
+        for k in from..to {
+            let v = self.utcb(k);
+            self.set_utcb(k, v.wrapping_add(d));
+        }
+    }
+    /// Checks UTCB words `from..to` against the pattern `first + (k -
+    /// from) * WORD_STEP`, then adds `d` (wrapping) to each: a long reply's
+    /// check and turn (`crate::msg`). Returns the differences from the
+    /// pattern folded into one word: zero exactly when all matched.
+    #[inline(always)]
+    fn utcb_check_turn(&mut self, from: usize, to: usize, first: u64, d: u64) -> u64 {
+        let mut bad = 0;
+        for k in from..to {
+            let v = self.utcb(k);
+            bad |= v ^ first.wrapping_add((k - from) as u64 * crate::msg::WORD_STEP);
+            self.set_utcb(k, v.wrapping_add(d));
+        }
+        bad
+    }
     /// Reads the counter described by `selector` (docs/abi.md, word 10+i).
     fn read_counter(&mut self, selector: u64) -> u64;
 

@@ -10,8 +10,8 @@
 //!
 //! | | client → server (`call`) | server → client (`reply_recv`) |
 //! |---|---|---|
-//! | tag | `(s & !0xffff) \| L`: label `s >> 16` | `((s + 0x2000_0000) & !0xffff) \| L` |
-//! | word `k < L` | `f(s, k) = s + 0x0C1E_0000 + k * 0x0100_0001` | `g(s, k) = s - 0x5E4E_0000 + k * 0x0100_0001` |
+//! | tag | `(s & !0xffff) \| L`: label `s >> 16` | `((s + 0x80_0000) & !0xffff) \| L` |
+//! | word `k < L` | `f(s, k) = s + 0x40_0000 + k * 0x1000` | `g(s, k) = s + 0xC0_0000 + k * 0x1000` |
 //! | register MRs `k >= L` | 0 | 0 |
 //! | badge seen | the server's badge (UTCB word 15) | 0 |
 //!
@@ -29,6 +29,32 @@
 //!   measured loops carry the seed alone (one `add` per round), and
 //!   producing or checking a word is one `lea`/`xor`/`or` chain on x86_64.
 //!
+//! # Long messages: the UTCB words
+//!
+//! Words `4..L` travel in the UTCB, and each side turns them in place
+//! rather than making them anew: the server adds [`SERVER_TURN`] to every
+//! word it received (so `f(s, k)` becomes its reply's `g(s, k)`), and the
+//! client, once it has checked every word of the reply against `g(s, k)`,
+//! adds [`CLIENT_TURN`] (so `g(s, k)` becomes the next round's `f(s +
+//! SEED_MUL, k)`; before a run's first round it writes them). The server
+//! checks the registers, the tag and the badge of every request, but not
+//! its UTCB words: the client's check of the reply checks them, after both
+//! crossings. Every way a kernel can get them wrong is still caught, and
+//! said by the word:
+//!
+//! * a request word not copied leaves the server's reply word of the last
+//!   round in its UTCB; turned, it differs from `g(s, k)` by `SEED_MUL -
+//!   SERVER_TURN`, never zero;
+//! * a reply word not copied leaves the client's own request word, which
+//!   differs from `g(s, k)` by `SERVER_TURN`, never zero;
+//! * a word copied from the wrong place or the wrong round differs too
+//!   (the same pattern argument as for the registers).
+//!
+//! So a word costs each side one add (x86_64: one `add` to memory), and
+//! the client one compare, the least that still checks each of them every
+//! round (`utcb::Utcb::add_words` and `mismatch_words`, in
+//! assembly).
+//!
 //! # The check
 //!
 //! [`mismatch`] folds every difference into one word (`bad |= got ^
@@ -44,16 +70,27 @@ use crate::abi::{MR_IN_REGS, tag_label, tag_length_flags, what};
 /// 2^16 (the label changes every round) and a positive 32-bit immediate
 /// (one `add` on x86_64). The low half of the 64-bit golden ratio.
 pub const SEED_MUL: u64 = 0x7F4A_7C15;
-/// Distance between consecutive words of one message.
-pub const WORD_STEP: u64 = 0x0100_0001;
+/// Distance between consecutive words of one message. With the offsets
+/// below, every word's constant (up to 63 words) is a multiple of 0x1000 up
+/// to 0xFFF000: one `add xN, seed, #imm, lsl #12` on AArch64, one `lea` on
+/// x86_64.
+pub const WORD_STEP: u64 = 0x1000;
 /// Offset of the client's words from the seed.
-pub const CLIENT_OFFSET: u64 = 0x0C1E_0000;
-/// Offset of the server's words from the seed (`-0x5E4E_0000`).
-pub const SERVER_OFFSET: u64 = 0u64.wrapping_sub(0x5E4E_0000);
+pub const CLIENT_OFFSET: u64 = 0x40_0000;
+/// Offset of the server's words from the seed.
+pub const SERVER_OFFSET: u64 = 0xC0_0000;
+/// The server's turn of a long message's UTCB words: added to each word
+/// received, it makes the reply's word, `f(s, k) + SERVER_TURN = g(s, k)`.
+pub const SERVER_TURN: u64 = SERVER_OFFSET.wrapping_sub(CLIENT_OFFSET);
+/// The client's turn: added to each UTCB word of a checked reply, it makes
+/// the next round's request word, `g(s, k) + CLIENT_TURN = f(s + SEED_MUL,
+/// k)`.
+pub const CLIENT_TURN: u64 = CLIENT_OFFSET.wrapping_sub(SERVER_OFFSET).wrapping_add(SEED_MUL);
 /// Offset of the client's tag from the seed.
 pub const CLIENT_TAG_OFFSET: u64 = 0;
-/// Offset of the server's tag from the seed.
-pub const SERVER_TAG_OFFSET: u64 = 0x2000_0000;
+/// Offset of the server's tag from the seed (one `add ..., lsl #12` on
+/// AArch64 as well).
+pub const SERVER_TAG_OFFSET: u64 = 0x80_0000;
 
 /// Who sends a message; the receiver checks against the sender's pattern.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

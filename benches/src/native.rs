@@ -52,6 +52,16 @@ impl Kernel for Native {
     }
 
     #[inline(always)]
+    fn utcb_add(&mut self, from: usize, to: usize, d: u64) {
+        self.utcb.add_words(from, to, d)
+    }
+
+    #[inline(always)]
+    fn utcb_check_turn(&mut self, from: usize, to: usize, first: u64, d: u64) -> u64 {
+        self.utcb.check_turn_words(from, to, first, d)
+    }
+
+    #[inline(always)]
     fn read_counter(&mut self, selector: u64) -> u64 {
         counter::read(selector)
     }

@@ -40,8 +40,8 @@ use crate::abi::{MR_IN_REGS, latency, role, tag, thread_op, what};
 use crate::job::{Job, LatencyJob, counter_delta};
 use crate::kernel::{Kernel, PRIMARY_SELECTOR};
 use crate::msg::{
-    Expected, Failure, SEED_MUL, Side, diagnose, mismatch, mismatch_utcb, opaque, outgoing_at,
-    seed, tag_at, word_at,
+    CLIENT_TURN, Expected, Failure, SEED_MUL, SERVER_TURN, Side, diagnose, mismatch, opaque,
+    outgoing_at, seed, tag_at, word_at,
 };
 use crate::scenario::{Fault, Slot, check_probe, steps};
 
@@ -104,10 +104,12 @@ fn measure<K: Kernel>(
     k: &mut K,
     job: &Job,
     ops_per_round: u64,
+    mut prepare: impl FnMut(&mut K, u64),
     mut body: impl FnMut(&mut K, u64, u64) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let mut first = 0u64;
     for run in 0..job.warmup + job.runs {
+        prepare(k, first);
         let before = read_counters(k, job);
         body(k, first, job.rounds)?;
         let after = read_counters(k, job);
@@ -137,22 +139,22 @@ fn client<K: Kernel>(k: &mut K, job: &Job) -> Result<(), Failure> {
     // One specialised loop per register-message length, so the loop has
     // no length tests; longer messages add the UTCB words.
     match len {
-        0 => measure(k, job, 2, |k, i, n| {
+        0 => measure(k, job, 2, |_, _| {}, |k, i, n| {
             client_rounds::<K, 0, false>(k, cap, len, i, n)
         }),
-        1 => measure(k, job, 2, |k, i, n| {
+        1 => measure(k, job, 2, |_, _| {}, |k, i, n| {
             client_rounds::<K, 1, false>(k, cap, len, i, n)
         }),
-        2 => measure(k, job, 2, |k, i, n| {
+        2 => measure(k, job, 2, |_, _| {}, |k, i, n| {
             client_rounds::<K, 2, false>(k, cap, len, i, n)
         }),
-        3 => measure(k, job, 2, |k, i, n| {
+        3 => measure(k, job, 2, |_, _| {}, |k, i, n| {
             client_rounds::<K, 3, false>(k, cap, len, i, n)
         }),
-        4 => measure(k, job, 2, |k, i, n| {
+        4 => measure(k, job, 2, |_, _| {}, |k, i, n| {
             client_rounds::<K, 4, false>(k, cap, len, i, n)
         }),
-        _ => measure(k, job, 2, |k, i, n| {
+        _ => measure(k, job, 2, |k, i| request_words(k, len, seed(i)), |k, i, n| {
             client_rounds::<K, 4, true>(k, cap, len, i, n)
         }),
     }
@@ -196,11 +198,8 @@ fn client_round<K: Kernel, const R: usize, const LONG: bool>(
     s: u64,
     held: &mut [u64; MR_IN_REGS],
 ) -> Result<(), Failure> {
-    if LONG {
-        for w in MR_IN_REGS..len {
-            k.set_utcb(w, word_at(Side::Client, s, w));
-        }
-    }
+    // With `LONG`, the UTCB holds this round's words already: the
+    // previous round's turn made them (or `request_words`, before a run).
     let reply = k.call(
         cap,
         tag_at(Side::Client, s, len),
@@ -215,12 +214,24 @@ fn client_round<K: Kernel, const R: usize, const LONG: bool>(
     };
     let mut bad = mismatch::<R>(&reply, &e);
     if LONG {
-        bad |= mismatch_utcb(&e, |w| k.utcb(w));
+        // Checked, and turned into the next round's request.
+        bad |= k.utcb_check_turn(MR_IN_REGS, len, word_at(Side::Server, s, MR_IN_REGS), CLIENT_TURN);
     }
     if bad != 0 {
-        return Err(diagnose(reply, e, |w| k.utcb(w)).unwrap_or(Failure::status(reply.status)));
+        // The UTCB words as they came (less the turn).
+        let got = |w| if LONG { k.utcb(w).wrapping_sub(CLIENT_TURN) } else { k.utcb(w) };
+        return Err(diagnose(reply, e, got).unwrap_or(Failure::status(reply.status)));
     }
     Ok(())
+}
+
+/// The client's UTCB words of a `len`-word request in the round of seed
+/// `s` (before the first round of a run: later rounds make theirs from
+/// the reply, [`crate::msg`] "Long messages").
+fn request_words<K: Kernel>(k: &mut K, len: usize, s: u64) {
+    for w in MR_IN_REGS..len {
+        k.set_utcb(w, word_at(Side::Client, s, w));
+    }
 }
 
 /// Role 2: serve until a check fails.
@@ -256,17 +267,13 @@ pub fn server_loop<K: Kernel, const R: usize, const LONG: bool>(
             len,
             badge,
         };
-        let mut bad = mismatch::<R>(&m, &e);
-        if LONG {
-            bad |= mismatch_utcb(&e, |w| k.utcb(w));
-        }
-        if bad != 0 {
+        if mismatch::<R>(&m, &e) != 0 {
             return diagnose(m, e, |w| k.utcb(w)).unwrap_or(Failure::status(m.status));
         }
         if LONG {
-            for w in MR_IN_REGS..len {
-                k.set_utcb(w, word_at(Side::Server, s, w));
-            }
+            // The reply's UTCB words are the request's, turned: the client
+            // checks them, and so every word of both directions.
+            k.utcb_add(MR_IN_REGS, len, SERVER_TURN);
         }
         m = k.reply_recv(
             cap,
@@ -279,13 +286,13 @@ pub fn server_loop<K: Kernel, const R: usize, const LONG: bool>(
 
 /// Role 3: the measured `null` loop; a round is one syscall.
 fn null_loop<K: Kernel>(k: &mut K, job: &Job) -> Result<(), Failure> {
-    measure(k, job, 1, null_rounds::<K>)
+    measure(k, job, 1, |_, _| {}, null_rounds::<K>)
 }
 
 /// Role 4: the measured `invoke` loop; a round is one syscall.
 fn invoke_loop<K: Kernel>(k: &mut K, job: &Job) -> Result<(), Failure> {
     let (cap, badge) = (job.cap, job.badge);
-    measure(k, job, 1, |k, _, n| invoke_rounds(k, cap, badge, n))
+    measure(k, job, 1, |_, _| {}, |k, _, n| invoke_rounds(k, cap, badge, n))
 }
 
 /// `rounds` rounds of the invoke loop: `ping` on the thread capability in
@@ -455,6 +462,9 @@ pub fn client_lap<K: Kernel, T: Stamp, const R: usize, const LONG: bool>(
     };
     let mut s = seed(first);
     let mut held = [0; MR_IN_REGS];
+    if LONG {
+        request_words(k, len, s);
+    }
     for slot in laps.iter_mut() {
         *slot = T::read(k, sel) as u32;
         s = opaque(s);

@@ -106,6 +106,14 @@ fn fast(st: &mut St, ctxs: *mut Context, args: SyscallArgs) -> FastPair {
         // memory and can be corrupted.
         return slow(st, args);
     }
+    // A message longer than the registers: straight to its own fastpath
+    // (the register-only one would test the same bits, later).
+    if (args.tag.0 as u16) > <Aarch64 as ipc_core::Arch>::MR_IN_REGS as u16 {
+        return match args.op {
+            1 => long::<1>(args.cap, args.tag.0, st, ctxs),
+            _ => long::<2>(args.cap, args.tag.0, st, ctxs),
+        };
+    }
     match st.kernel.fastpath_ipc(args) {
         Some(Fast::HandOff { thread, badge }) => {
             // SAFETY: thread `t`'s context is `ctxs.add(t)` (checked for
@@ -116,6 +124,26 @@ fn fast(st: &mut St, ctxs: *mut Context, args: SyscallArgs) -> FastPair {
         }
         // `fastpath_ipc` answers `call` and `reply_recv` only.
         Some(Fast::Return | Fast::Reply(_)) | None => slow(st, args),
+    }
+}
+
+/// A message longer than the registers: the long-message fastpath, with
+/// the message registers still in the CPU (`Kernel::fastpath_long` touches
+/// none), or else the general path. (The arguments come as words, in the
+/// registers the fast handlers got them in: a `SyscallArgs` by reference,
+/// or another order, would make the fast handler spill or move them.)
+/// One copy per syscall number `OP` (1 `call`, 2 `reply_recv`), so that
+/// each knows its own.
+#[cold]
+fn long<const OP: u64>(cap: u64, tag: u64, st: &mut St, ctxs: *mut Context) -> FastPair {
+    let args = SyscallArgs { op: OP, cap, tag: MessageInfo(tag) };
+    match st.kernel.fastpath_long(args) {
+        Some(Fast::HandOff { thread, badge }) => {
+            // SAFETY: as in `fast`.
+            let ctx = unsafe { &mut *ctxs.add(usize::from(thread.0)) };
+            FastPair::hand_off(ctx, badge, args.tag.0)
+        }
+        _ => slow(st, args),
     }
 }
 

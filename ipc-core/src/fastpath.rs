@@ -23,8 +23,8 @@
 
 use crate::arch::{Arch, SyscallArgs};
 use crate::kernel::Kernel;
-use crate::object::{Cap, CapSlot, Dir, ThreadState, NIL};
-use crate::types::{Error, MessageInfo, Rights, ThreadId, ThreadOp, Word, CAP_SLOTS};
+use crate::object::{Cap, CapSlot, Dir, ThreadState, WordRange, NIL};
+use crate::types::{Error, MessageInfo, Rights, ThreadId, ThreadOp, Word, CAP_SLOTS, MSG_MAX_WORDS};
 
 /// The layout an assembly `invoke` fastpath reads, from
 /// [`Kernel::INVOKE_LAYOUT`]. Its algorithm is exactly [`Kernel::invoke`]'s
@@ -198,8 +198,8 @@ impl<A: Arch> Kernel<A> {
     pub fn fastpath_ipc(&mut self, args: SyscallArgs) -> Option<Fast> {
         let cur = self.current;
         match args.op {
-            1 => self.fastpath_call(cur, args),
-            2 => self.fastpath_reply_recv(cur, args),
+            1 => self.fastpath_call::<false>(cur, args),
+            2 => self.fastpath_reply_recv::<false>(cur, args),
             _ => None,
         }
     }
@@ -211,18 +211,47 @@ impl<A: Arch> Kernel<A> {
     }
 
     /// A register-only message (no flags: length in bits 0..7, flags in
-    /// 7..16, so the low 16 bits are at most `MR_IN_REGS`)? Checked apart
-    /// from [`Self::fast_cap`], after the capability lookup: next to each
-    /// other, LLVM builds both flags and combines them, two instructions
-    /// more than two compare-and-branch pairs.
+    /// 7..16, so the low 16 bits are at most `MR_IN_REGS`)? With `LONG`, a
+    /// valid tag longer than the registers (the low 16 bits above
+    /// `MR_IN_REGS` and at most [`MSG_MAX_WORDS`]: one subtraction and one
+    /// compare, after which the compiler knows the copy's length is in
+    /// range). Checked apart from [`Self::fast_cap`], after the capability
+    /// lookup: next to each other, LLVM builds both flags and combines
+    /// them, two instructions more than two compare-and-branch pairs.
     #[inline(always)]
-    fn fast_tag(args: SyscallArgs) -> bool {
-        (args.tag.0 as u16) <= A::MR_IN_REGS as u16
+    fn fast_tag<const LONG: bool>(args: SyscallArgs) -> bool {
+        let low = args.tag.0 as u16;
+        if LONG {
+            let first = A::MR_IN_REGS as u16 + 1;
+            low.wrapping_sub(first) <= MSG_MAX_WORDS as u16 - first
+        } else {
+            low <= A::MR_IN_REGS as u16
+        }
     }
 
-    /// `call` to an endpoint on which a receiver waits.
+    /// With `LONG`: copy the words of the message `tag` past the registers
+    /// from thread `from`'s UTCB to thread `to`'s. `false` (and nothing
+    /// copied) when either has no UTCB. Without `LONG`: nothing to do.
+    /// `tag` passed [`Self::fast_tag`]: its low 16 bits are its length.
     #[inline(always)]
-    pub(crate) fn fastpath_call(&mut self, cur: u8, args: SyscallArgs) -> Option<Fast> {
+    fn fast_copy<const LONG: bool>(&self, from: u8, to: u8, tag: MessageInfo) -> bool {
+        if !LONG {
+            return true;
+        }
+        let (Some(src), Some(dst)) = (self.utcbs[usize::from(from)], self.utcbs[usize::from(to)]) else {
+            return false;
+        };
+        // `fast_tag::<true>` passed: the low 16 bits, so the length, are
+        // above `MR_IN_REGS` and at most `MSG_MAX_WORDS`.
+        A::copy_words(dst, src, WordRange::checked(A::MR_IN_REGS, usize::from(tag.0 as u16)));
+        true
+    }
+
+    /// `call` to an endpoint on which a receiver waits; with `LONG`, of a
+    /// message of any length (its words past the registers copied last,
+    /// after every check: [`Self::fastpath_long`]).
+    #[inline(always)]
+    pub(crate) fn fastpath_call<const LONG: bool>(&mut self, cur: u8, args: SyscallArgs) -> Option<Fast> {
         // ----- checks: any failure takes the slowpath -----
         if !Self::fast_cap(args) {
             return None;
@@ -231,12 +260,12 @@ impl<A: Arch> Kernel<A> {
         // slot's index in the table of all of them.
         let slot = self.caps[usize::from(self.tcb(cur).cap_base.wrapping_add(args.cap as u8))];
         // An empty slot has no rights: one test checks kind and right.
-        if !slot.grants(Rights::SEND) || !Self::fast_tag(args) {
+        if !slot.grants(Rights::SEND) || !Self::fast_tag::<LONG>(args) {
             return None;
         }
         let ep = slot.ep;
         let dest = self.ep_mut(ep).recv.head;
-        if dest == NIL {
+        if dest == NIL || !self.fast_copy::<LONG>(cur, dest, args.tag) {
             return None;
         }
         // A thread waiting in `recv` holds no reply right (the general path
@@ -254,47 +283,41 @@ impl<A: Arch> Kernel<A> {
         Some(Fast::HandOff { thread: ThreadId(dest), badge: slot.badge.0 })
     }
 
-    /// The fastpath for messages longer than the registers, tried by
-    /// [`Kernel::syscall`] (the whole context saved) after
-    /// [`Self::fastpath`] declined: `call` and `reply_recv` with a valid
-    /// tag whose words go beyond the registers. Under the same checks, the
+    /// The fastpath for messages of any length: `call` and `reply_recv`
+    /// with a valid tag, under the same checks as [`Self::fastpath`]. The
     /// words past the registers are copied from the sender's UTCB to the
-    /// receiver's; then the register-only fastpath commits, given the tag
-    /// without its length (the tag itself crosses in the saved registers).
-    /// Out of line, so the register-only fastpath is unchanged.
+    /// receiver's ([`Arch::copy_words`]) after the last check, so that
+    /// `None` still means nothing was changed.
+    ///
+    /// Like [`Self::fastpath`], it reads and writes no message register:
+    /// an entry calls it with the message still in the CPU's registers
+    /// after [`Self::fastpath`] declined (both arch crates' boards do,
+    /// from a `#[cold]` function of their own), and [`Kernel::syscall`]
+    /// tries it with the whole context saved. The register-only fastpath
+    /// is the same code without the copy and with the tag's length at most
+    /// [`Arch::MR_IN_REGS`].
+    #[inline(always)]
+    pub fn fastpath_long(&mut self, args: SyscallArgs) -> Option<Fast> {
+        let cur = self.current;
+        match args.op {
+            1 => self.fastpath_call::<true>(cur, args),
+            2 => self.fastpath_reply_recv::<true>(cur, args),
+            _ => None,
+        }
+    }
+
+    /// [`Self::fastpath_long`] out of line, for [`Kernel::syscall`].
     #[cold]
     #[inline(never)]
-    pub(crate) fn fastpath_long(&mut self, args: SyscallArgs) -> Option<Fast> {
-        let cur = self.current;
-        let n = args.tag.length();
-        if !Self::fast_cap(args) || !args.tag.is_valid() || n <= A::MR_IN_REGS {
-            return None;
-        }
-        let slot = self.caps[usize::from(self.tcb(cur).cap_base.wrapping_add(args.cap as u8))];
-        let to = match args.op {
-            1 if slot.grants(Rights::SEND) => self.ep_mut(slot.ep).recv.head,
-            2 if slot.grants(Rights::RECV) && self.ep_mut(slot.ep).send.head == NIL => self.tcb(cur).caller,
-            _ => return None,
-        };
-        if to == NIL {
-            return None;
-        }
-        let (Some(src), Some(dst)) = (self.utcbs[usize::from(cur)], self.utcbs[usize::from(to)]) else {
-            return None;
-        };
-        for i in A::MR_IN_REGS..n {
-            dst.set(i, src.get(i));
-        }
-        let short = SyscallArgs { tag: MessageInfo(args.tag.0 & !MessageInfo::LEN_MASK), ..args };
-        let fast = if args.op == 1 { self.fastpath_call(cur, short) } else { self.fastpath_reply_recv(cur, short) };
-        debug_assert!(fast.is_some(), "the long fastpath checked what the short one checks");
-        fast
+    pub(crate) fn fastpath_long_cold(&mut self, args: SyscallArgs) -> Option<Fast> {
+        self.fastpath_long(args)
     }
 
     /// `reply_recv`: reply to the waiting caller and wait on the endpoint,
-    /// when no sender is queued there.
+    /// when no sender is queued there; with `LONG`, a reply of any length
+    /// (as [`Self::fastpath_call`]).
     #[inline(always)]
-    pub(crate) fn fastpath_reply_recv(&mut self, cur: u8, args: SyscallArgs) -> Option<Fast> {
+    pub(crate) fn fastpath_reply_recv<const LONG: bool>(&mut self, cur: u8, args: SyscallArgs) -> Option<Fast> {
         // ----- checks -----
         if !Self::fast_cap(args) {
             return None;
@@ -307,11 +330,11 @@ impl<A: Arch> Kernel<A> {
         }
         debug_assert_eq!(self.tcb(caller).state, ThreadState::BlockedOnReply);
         let slot = self.caps[usize::from(self.tcb(cur).cap_base.wrapping_add(args.cap as u8))];
-        if !slot.grants(Rights::RECV) || !Self::fast_tag(args) {
+        if !slot.grants(Rights::RECV) || !Self::fast_tag::<LONG>(args) {
             return None;
         }
         let ep = slot.ep;
-        if self.ep_mut(ep).send.head != NIL {
+        if self.ep_mut(ep).send.head != NIL || !self.fast_copy::<LONG>(cur, caller, args.tag) {
             return None;
         }
 

@@ -552,7 +552,7 @@ impl<A: Arch> Kernel<A> {
                 Next::Resume { thread, regs_from: ThreadId(cur) }
             }
             Some(Fast::Reply(r)) => self.reply_invoke(cur, r),
-            None => match self.fastpath_long(args) {
+            None => match self.fastpath_long_cold(args) {
                 Some(Fast::HandOff { thread, badge }) => {
                     self.ctx_mut(cur).set_recv_badge(badge);
                     Next::Resume { thread, regs_from: ThreadId(cur) }

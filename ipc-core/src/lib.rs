@@ -145,7 +145,7 @@ pub mod mock;
 pub use arch::{Arch, SyscallArgs, UserContext};
 pub use fastpath::{Fast, InvokeLayout, Reply};
 pub use kernel::{Kernel, Next, NoServices, RemoteKind, RemoteMsg, Services, ThreadInfo, REMOTE_WORDS};
-pub use object::{Cap, ThreadState, Utcb};
+pub use object::{Cap, ThreadState, Utcb, WordRange};
 pub use types::{
     Badge, EndpointId, Error, MessageInfo, Rights, Syscall, TaskId, ThreadId, ThreadOp, Word, CAP_SLOTS,
     MAX_ENDPOINTS, MAX_TASKS, MAX_THREADS, MSG_MAX_WORDS, SERVICE_BASE,

@@ -36,6 +36,56 @@ impl Utcb {
     }
 }
 
+/// UTCB words `from..to`, not empty and inside every [`Utcb`]
+/// (`from < to <= MSG_MAX_WORDS + 1`): what [`Arch::copy_words`] copies.
+/// The kernel makes one after checking a message's length; anyone else
+/// with [`WordRange::new`], which checks.
+///
+/// [`Arch::copy_words`]: crate::Arch::copy_words
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WordRange {
+    from: usize,
+    to: usize,
+}
+
+impl WordRange {
+    /// `from..to`, if it is not empty and lies inside a UTCB.
+    pub const fn new(from: usize, to: usize) -> Option<WordRange> {
+        if from < to && to <= MSG_MAX_WORDS + 1 { Some(WordRange { from, to }) } else { None }
+    }
+
+    /// `from..to`, which the caller has checked: `from < to <=
+    /// MSG_MAX_WORDS + 1`.
+    #[inline(always)]
+    pub(crate) const fn checked(from: usize, to: usize) -> WordRange {
+        debug_assert!(from < to && to <= MSG_MAX_WORDS + 1);
+        WordRange { from, to }
+    }
+
+    /// The first word.
+    #[inline(always)]
+    pub const fn from(self) -> usize {
+        self.from
+    }
+
+    /// One past the last word.
+    #[inline(always)]
+    pub const fn to(self) -> usize {
+        self.to
+    }
+
+    /// How many words (at least 1).
+    #[inline(always)]
+    pub const fn len(self) -> usize {
+        self.to - self.from
+    }
+
+    /// Never: a range has at least one word.
+    pub const fn is_empty(self) -> bool {
+        false
+    }
+}
+
 impl Default for Utcb {
     fn default() -> Self {
         Self::new()

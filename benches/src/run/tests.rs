@@ -20,7 +20,7 @@ use super::{client_rounds, run, run_latency};
 use crate::abi::{MR_IN_REGS, TSC_SELECTOR, UTCB_WORDS, nr, role, service, status, what};
 use crate::job::{Job, PMC_MASK};
 use crate::kernel::Kernel;
-use crate::msg::{Failure, Msg, Side, label, round_tag, word};
+use crate::msg::{Failure, Msg, SERVER_TURN, Side, label, round_tag, word};
 use crate::scenario::{Fault, PROBE_WORDS, probe_expected};
 
 /// What the mock's clock advances by per syscall (the fake TSC; the fake
@@ -513,23 +513,35 @@ fn stale_and_undelivered_messages_are_caught() {
 
 #[test]
 fn utcb_words_of_long_messages_are_checked() {
+    // A request word corrupted on its way to the server comes back in the
+    // reply, turned (the server checks the registers, not the UTCB): the
+    // client names it, with the value it received less its own turn.
     let (c, s) = pair();
-    let (_, s) = ipc(8, c.inject(Inject::Utcb(6), 3), s);
-    let expected = word(Side::Client, 3, 6);
+    let (c, _) = ipc(8, c.inject(Inject::Utcb(6), 3), s);
+    let expected = word(Side::Server, 3, 6);
     assert_eq!(
-        s.fails,
-        [(
+        c.fails[0],
+        (
             7,
             Failure {
                 what: what::WORD_BASE + 6,
-                got: expected ^ 8,
+                got: (word(Side::Client, 3, 6) ^ 8).wrapping_add(SERVER_TURN),
                 expected
             }
-        )]
+        )
     );
+    // A reply word corrupted on its way back: named by the client too.
     let (c, s) = pair();
     let (c, _) = ipc(8, c, s.inject(Inject::Utcb(4), 3));
     assert_eq!(c.fails[0].1.what, what::WORD_BASE + 4);
+    assert_eq!(c.fails[0].1.got, word(Side::Server, 3, 4) ^ 8);
+    // Every UTCB word of every round, from 5 to 63 words: a clean run.
+    for len in [5, 8, 9, 16, 33, 63] {
+        let (c, s) = pair();
+        let (c, s) = ipc(len, c, s);
+        assert_eq!(c.fails, [], "len={len}");
+        assert_eq!(s.fails, [CLIENT_GONE], "len={len}");
+    }
 }
 
 #[test]

@@ -140,6 +140,14 @@ fn fast(args: SyscallArgs) -> FastPair {
         // memory and can be corrupted.
         return slow(st, args);
     }
+    // A message longer than the registers: straight to its own fastpath
+    // (the register-only one would test the same bits, later).
+    if (args.tag.0 as u16) > <X86_64 as ipc_core::Arch>::MR_IN_REGS as u16 {
+        return match args.op {
+            1 => long::<1>(args.cap, args.tag.0),
+            _ => long::<2>(args.cap, args.tag.0),
+        };
+    }
     match st.kernel.fastpath_ipc(args) {
         Some(Fast::HandOff { thread, badge }) => {
             // SAFETY: written only at boot, before any entry.
@@ -147,6 +155,28 @@ fn fast(args: SyscallArgs) -> FastPair {
         }
         // `fastpath_ipc` answers `call` and `reply_recv` only.
         Some(Fast::Return | Fast::Reply(_)) | None => slow(st, args),
+    }
+}
+
+/// A message longer than the registers: the long-message fastpath, with
+/// the message registers still in the CPU (`Kernel::fastpath_long` touches
+/// none), or else the general path. (The arguments come as words, in the
+/// registers they arrived in: a `SyscallArgs` by reference, or the state
+/// first, would make the fast handler spill or move them before its
+/// checks.)
+/// One copy per syscall number `OP` (1 `call`, 2 `reply_recv`), so that
+/// each knows its own.
+#[cold]
+fn long<const OP: u64>(cap: u64, tag: u64) -> FastPair {
+    // SAFETY: as in `fast` (which no longer uses its reference).
+    let st = unsafe { &mut *state_ptr() };
+    let args = SyscallArgs { op: OP, cap, tag: MessageInfo(tag) };
+    match st.kernel.fastpath_long(args) {
+        Some(Fast::HandOff { thread, badge }) => {
+            // SAFETY: written only at boot, before any entry.
+            FastPair { top: unsafe { (*addr_of!(CTX_TOPS))[usize::from(thread.0)] }, badge }
+        }
+        _ => slow(st, args),
     }
 }
 
