@@ -137,12 +137,19 @@ mod object;
 mod types;
 
 pub mod fastpath;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 #[cfg(test)]
 mod tests;
 #[cfg(any(test, feature = "mock"))]
 pub mod mock;
 
-pub use arch::{Arch, SyscallArgs, UserContext};
+// The crate README's examples, tested.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
+pub use arch::{resume_context, Arch, SyscallArgs, UserContext};
 pub use fastpath::{Fast, InvokeLayout, Reply};
 pub use kernel::{Kernel, Next, NoServices, RemoteKind, RemoteMsg, Services, ThreadInfo, REMOTE_WORDS};
 pub use object::{Cap, ThreadState, Utcb};
