@@ -18,6 +18,13 @@ const STATUS_IN_TAG: u8 = 1;
 const BADGE_CLOBBERS_MR: u8 = 2;
 const PANICS_IN_SET_MR: u8 = 3;
 const SIX_MRS: u8 = 4;
+const OP_CAP_SWAPPED: u8 = 5;
+const ARGS_NOT_STORED: u8 = 6;
+const MRS_READ_ZERO: u8 = 7;
+const MRS_NOT_STORED: u8 = 8;
+const RESULT_DROPS_BADGE: u8 = 9;
+const PC_IS_SP: u8 = 10;
+const ENTRY_IGNORED: u8 = 11;
 
 /// A register file like `MockContext`'s (op, cap, tag, mr0..5, pc, sp),
 /// with mistake `K` in its accessors.
@@ -36,25 +43,31 @@ const SP: usize = 10;
 impl<const K: u8> UserContext for Ctx<K> {
     fn new_thread(entry: Word, stack: Word, arg: Word) -> Self {
         let mut r = [0; 11];
-        (r[PC], r[SP], r[CAP]) = (entry, stack, arg);
+        (r[PC], r[SP], r[CAP]) = (if K == ENTRY_IGNORED { 0x1000 } else { entry }, stack, arg);
         Ctx { r }
     }
     fn syscall_args(&self) -> SyscallArgs {
-        SyscallArgs { op: self.r[OP], cap: self.r[CAP], tag: MessageInfo(self.r[TAG]) }
+        let (op, cap) = if K == OP_CAP_SWAPPED { (CAP, OP) } else { (OP, CAP) };
+        SyscallArgs { op: self.r[op], cap: self.r[cap], tag: MessageInfo(self.r[TAG]) }
     }
     fn set_syscall_args(&mut self, a: SyscallArgs) {
-        (self.r[OP], self.r[CAP], self.r[TAG]) = (a.op, a.cap, a.tag.0);
+        if K != ARGS_NOT_STORED {
+            (self.r[OP], self.r[CAP], self.r[TAG]) = (a.op, a.cap, a.tag.0);
+        }
     }
     fn mr(&self, i: usize) -> Word {
         // The mistake: MR0 and MR1 read from each other's register.
         let i = if K == SWAPPED_MRS && i < 2 { 1 - i } else { i };
-        self.r[MR0 + i]
+        if K == MRS_READ_ZERO { 0 } else { self.r[MR0 + i] }
     }
     fn set_mr(&mut self, i: usize, v: Word) {
         assert!(!(K == PANICS_IN_SET_MR && i >= 2), "this port's set_mr only knows two registers (i = {i})");
-        self.r[MR0 + i] = v;
+        if K != MRS_NOT_STORED {
+            self.r[MR0 + i] = v;
+        }
     }
     fn set_recv_result(&mut self, badge: Word, tag: MessageInfo) {
+        let badge = if K == RESULT_DROPS_BADGE { 0 } else { badge };
         (self.r[OP], self.r[CAP], self.r[TAG]) = (0, badge, tag.0);
     }
     fn set_recv_badge(&mut self, badge: Word) {
@@ -72,7 +85,7 @@ impl<const K: u8> UserContext for Ctx<K> {
         self.r[SP]
     }
     fn program_counter(&self) -> Word {
-        self.r[PC]
+        self.r[if K == PC_IS_SP { SP } else { PC }]
     }
 }
 
@@ -176,4 +189,25 @@ fn the_report_lists_every_check() {
     for n in conformance::names::<MockArch>() {
         assert!(text.contains(&format!("  ok      {n}\n")), "{n} missing:\n{text}");
     }
+}
+
+/// Mistakes of every accessor: each fails checks with messages, and none
+/// drives ipc-core or the harness into a panic.
+#[test]
+fn no_mistake_panics_inside_ipc_core() {
+    fn one<const K: u8>(first: &str) {
+        let r = report::<K>();
+        assert!(r.failure(first).is_some(), "mistake {K}: {first} not failed:\n{r}");
+        no_panics(&r);
+    }
+    one::<SWAPPED_MRS>("context.message_registers");
+    one::<STATUS_IN_TAG>("context.set_status");
+    one::<BADGE_CLOBBERS_MR>("context.set_recv_badge");
+    one::<OP_CAP_SWAPPED>("context.syscall_args");
+    one::<ARGS_NOT_STORED>("context.syscall_args");
+    one::<MRS_READ_ZERO>("context.message_registers");
+    one::<MRS_NOT_STORED>("context.message_registers");
+    one::<RESULT_DROPS_BADGE>("context.set_recv_result");
+    one::<PC_IS_SP>("context.new_thread");
+    one::<ENTRY_IGNORED>("context.new_thread");
 }

@@ -318,7 +318,7 @@ fn syscall_args<A: Arch>(cfg: &Config<A>) -> Outcome {
         let mut c = filled(cfg, 1);
         let before = view::<A>(&c);
         c.set_syscall_args(args);
-        ensure_eq!(c.syscall_args(), args, "syscall_args() after set_syscall_args({args:#x?})");
+        ensure_eq!(c.syscall_args(), args, "syscall_args() after set_syscall_args({})", hex(&args));
         unchanged("set_syscall_args", &before, &view::<A>(&c), false)?;
     }
     Ok(())
@@ -365,7 +365,7 @@ fn set_recv_result<A: Arch>(cfg: &Config<A>) -> Outcome {
     let before = view::<A>(&c);
     let (badge, tag) = (pat(5, 1), MessageInfo(pat(5, 2)));
     c.set_recv_result(badge, tag);
-    ensure_eq!(c.syscall_args(), SyscallArgs { op: 0, cap: badge, tag }, "syscall_args() (status, badge, tag) after set_recv_result({badge:#x}, {tag:#x?})");
+    ensure_eq!(c.syscall_args(), SyscallArgs { op: 0, cap: badge, tag }, "syscall_args() (status, badge, tag) after set_recv_result({badge:#x}, {})", hex(&tag));
     unchanged("set_recv_result", &before, &view::<A>(&c), false)
 }
 
