@@ -27,6 +27,13 @@ pub struct SyscallArgs {
 /// ones a syscall consumes and overwrites with results: the syscall number /
 /// status, the capability / badge, the tag and the register message
 /// registers. All other registers are preserved across a syscall.
+///
+/// The contract, which `ipc_core::conformance` (feature `conformance`)
+/// checks for a port's type: the status shares the syscall number's
+/// register (after `set_status(s)`, `syscall_args().op` is `s`) and the
+/// badge the capability slot's (`syscall_args().cap`); each setter writes
+/// only the registers it names; `set_mr(i, v)` then `mr(i)` gives `v` and
+/// leaves every other message register alone.
 pub trait UserContext: Copy {
     /// The context of a thread that starts at `entry` with stack pointer
     /// `stack` and `arg` in its first argument register.
@@ -100,4 +107,24 @@ pub trait Arch: 'static {
             dst.set(i, src.get(i));
         }
     }
+}
+
+/// The registers `own`'s thread resumes with when a [`crate::Next::Resume`]
+/// names it, with `regs_from` the context its `regs_from` names: its own
+/// saved registers, except the argument registers (status, badge, tag and
+/// the [`Arch::MR_IN_REGS`] register message registers), which come from
+/// `regs_from`.
+///
+/// This is what an arch's exit path does, in terms of [`UserContext`] (the
+/// real ones do it in assembly, loading the argument registers from one
+/// context and the rest from the other). A port whose exit path is Rust can
+/// use it as it is; the host harness (`conformance::Machine`, feature
+/// `conformance`) uses it for every kernel exit.
+pub fn resume_context<A: Arch>(own: &A::Context, regs_from: &A::Context) -> A::Context {
+    let mut c = *own;
+    c.set_syscall_args(regs_from.syscall_args());
+    for i in 0..A::MR_IN_REGS {
+        c.set_mr(i, regs_from.mr(i));
+    }
+    c
 }

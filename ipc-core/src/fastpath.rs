@@ -115,6 +115,7 @@ impl<A: Arch> Kernel<A> {
     /// whole context and call [`Kernel::syscall`].
     #[inline(always)]
     pub fn fastpath(&mut self, args: SyscallArgs) -> Option<Fast> {
+        debug_assert!(self.current != NIL, "{}", crate::kernel::NO_CURRENT);
         match args.op {
             0 => Some(Fast::Return),
             8 => Some(Fast::Reply(self.invoke(args.cap, args.tag))),
@@ -197,6 +198,7 @@ impl<A: Arch> Kernel<A> {
     #[inline(always)]
     pub fn fastpath_ipc(&mut self, args: SyscallArgs) -> Option<Fast> {
         let cur = self.current;
+        debug_assert!(cur != NIL, "{}", crate::kernel::NO_CURRENT);
         match args.op {
             1 => self.fastpath_call::<false>(cur, args),
             2 => self.fastpath_reply_recv::<false>(cur, args),

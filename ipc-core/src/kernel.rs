@@ -99,6 +99,10 @@ impl Outbox {
 
 const _: () = assert!(REMOTE_WORDS >= 4);
 
+/// The panic message of a syscall with no current thread.
+pub(crate) const NO_CURRENT: &str =
+    "Kernel::syscall with no current thread: call Kernel::schedule first, and enter user mode only in the thread it names";
+
 /// What the arch does when the kernel entry is over.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Next {
@@ -371,7 +375,14 @@ impl<A: Arch> Kernel<A> {
     // ----- object creation (runtime only, not reachable from user mode) -----
 
     /// A new task with address space `space` and an empty capability table.
+    ///
+    /// `InvalidArgument` if the task table is full, or if `space` is
+    /// [`Arch::NO_SPACE`] (the kernel starts with that "loaded", so a task
+    /// in it would run in whatever space was loaded before).
     pub fn create_task(&mut self, space: A::Space) -> Result<TaskId, Error> {
+        if space == A::NO_SPACE {
+            return Err(Error::InvalidArgument);
+        }
         let i = self.spaces.iter().position(|s| s.is_none()).ok_or(Error::InvalidArgument)?;
         self.spaces[i] = Some(space);
         self.caps[i * CAP_SLOTS..(i + 1) * CAP_SLOTS].fill(CapSlot::NULL);
@@ -531,11 +542,14 @@ impl<A: Arch> Kernel<A> {
     ///
     /// # Panics
     ///
-    /// If there is no current thread (the arch called this outside a
-    /// syscall).
+    /// If there is no current thread: the arch called this outside a
+    /// syscall, or before the first [`Kernel::schedule`] made a thread
+    /// current (in debug builds always; in release builds where the
+    /// general path runs, so that the fastpath keeps its instructions).
     #[inline(always)]
     pub fn syscall<S: Services<A>>(&mut self, svc: &mut S) -> Next {
         let cur = self.current;
+        debug_assert!(cur != NIL, "{}", NO_CURRENT);
         let args = self.ctx(cur).syscall_args();
         if !self.fastpath_on {
             return self.slowpath(cur, svc);
@@ -566,7 +580,7 @@ impl<A: Arch> Kernel<A> {
     #[cold]
     #[inline(never)]
     fn slowpath<S: Services<A>>(&mut self, cur: u8, svc: &mut S) -> Next {
-        assert!(cur != NIL, "syscall without a current thread");
+        assert!(cur != NIL, "{}", NO_CURRENT);
         let args = self.ctx(cur).syscall_args();
         let Some(op) = Syscall::from_word(args.op) else {
             if args.op >= SERVICE_BASE {

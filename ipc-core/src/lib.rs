@@ -35,6 +35,16 @@
 //!   number, an empty or wrong capability, a missing right, an overlong
 //!   message: the caller gets an [`Error`] in its status register.
 //!
+//! # Porting
+//!
+//! A port implements [`Arch`] (and [`UserContext`] for its context type)
+//! and checks it on the host with the conformance suite (feature
+//! `conformance`, module `conformance`): one `#[test]` calling
+//! `ipc_core::conformance::run::<MyArch>()` reports every mistake the
+//! suite can see as a named failed check. [`NoServices`] serves a kernel
+//! without service calls; [`resume_context`] is the register rule of a
+//! [`Next::Resume`] exit.
+//!
 //! # Examples
 //!
 //! These run on the host against `mock::MockArch` (feature `mock`), the
@@ -137,12 +147,19 @@ mod object;
 mod types;
 
 pub mod fastpath;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 #[cfg(test)]
 mod tests;
 #[cfg(any(test, feature = "mock"))]
 pub mod mock;
 
-pub use arch::{Arch, SyscallArgs, UserContext};
+// The crate README's examples, tested.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
+pub use arch::{resume_context, Arch, SyscallArgs, UserContext};
 pub use fastpath::{Fast, InvokeLayout, Reply};
 pub use kernel::{Kernel, Next, NoServices, RemoteKind, RemoteMsg, Services, ThreadInfo, REMOTE_WORDS};
 pub use object::{Cap, ThreadState, Utcb, WordRange};

@@ -2,13 +2,9 @@
 //! `MockArch`: a host-side architecture for tests.
 //!
 //! Its context is a plain array of registers, its address-space switch
-//! appends to a per-test-thread log, and [`Machine`] plays the part of the
-//! arch entry and exit code: it saves the "CPU registers" into the current
-//! thread's context, calls [`Kernel::syscall`], and loads the registers of
-//! whatever [`Next`] names, taking the argument registers from `regs_from`
-//! exactly as the real exit paths do. With [`Machine::live_fastpath`] (the
-//! default) it first tries [`Kernel::fastpath`] with the message registers
-//! still "in the CPU", as the x86_64 entry does.
+//! appends to a per-test-thread log. [`Machine`] is the conformance
+//! suite's harness ([`crate::conformance::Machine`]) on it: it plays the
+//! part of the arch entry and exit code for any `Arch`.
 
 extern crate std;
 
@@ -16,8 +12,7 @@ use std::cell::RefCell;
 use std::vec::Vec;
 
 use crate::arch::{Arch, SyscallArgs, UserContext};
-use crate::fastpath::Fast;
-use crate::kernel::{Kernel, Next, Services};
+use crate::kernel::Services;
 use crate::object::Utcb;
 use crate::types::{Error, MessageInfo, TaskId, ThreadId, Word};
 
@@ -146,137 +141,7 @@ impl Services<MockArch> for MockServices {
     }
 }
 
-/// A mock CPU running a [`Kernel<MockArch>`]: it holds the live register
-/// file of the current thread.
-pub struct Machine {
-    /// The kernel.
-    pub kernel: Kernel<MockArch>,
-    /// The CPU registers (valid while a thread runs).
-    pub cpu: MockContext,
-    /// The runtime's services.
-    pub services: MockServices,
-    /// What the last kernel exit resumed.
-    pub last: Next,
-    /// Try the fastpath with live registers before saving the context.
-    pub live_fastpath: bool,
-}
-
-impl Default for Machine {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Machine {
-    /// An empty machine.
-    pub fn new() -> Self {
-        Machine {
-            kernel: Kernel::new(),
-            cpu: MockContext::default(),
-            services: MockServices::default(),
-            last: Next::Idle,
-            live_fastpath: true,
-        }
-    }
-
-    /// Load the registers `next` names into the CPU (the arch exit path).
-    pub fn exit_to(&mut self, next: Next) {
-        self.last = next;
-        if let Next::Resume { thread, regs_from } = next {
-            let own = *self.kernel.context(thread);
-            let src = *self.kernel.context(regs_from);
-            self.cpu = own;
-            for r in [reg::OP, reg::CAP, reg::TAG] {
-                self.cpu.regs[r] = src.regs[r];
-            }
-            for i in 0..MOCK_MRS {
-                self.cpu.regs[reg::MR0 + i] = src.regs[reg::MR0 + i];
-            }
-        }
-    }
-
-    /// Start the first ready thread.
-    pub fn start(&mut self) -> Next {
-        let n = self.kernel.schedule();
-        self.exit_to(n);
-        n
-    }
-
-    /// The running thread executes a syscall with these arguments (the other
-    /// argument registers keep their values); returns what runs next.
-    pub fn syscall(&mut self, op: Word, cap: Word, tag: MessageInfo, mrs: &[Word]) -> Next {
-        self.cpu.regs[reg::OP] = op;
-        self.cpu.regs[reg::CAP] = cap;
-        self.cpu.regs[reg::TAG] = tag.0;
-        for (i, v) in mrs.iter().enumerate() {
-            self.cpu.regs[reg::MR0 + i] = *v;
-        }
-        self.enter()
-    }
-
-    /// Kernel entry with the current CPU registers.
-    pub fn enter(&mut self) -> Next {
-        let cur = self.kernel.current().expect("no thread is running");
-        if self.live_fastpath {
-            match self.kernel.fastpath(self.cpu.syscall_args()) {
-                Some(Fast::Return) => {
-                    self.cpu.set_recv_badge(0);
-                    self.last = Next::Resume { thread: cur, regs_from: cur };
-                    return self.last;
-                }
-                Some(Fast::HandOff { thread, badge }) => {
-                    // Save what the caller keeps, load what the receiver
-                    // keeps; the tag and message registers stay in the CPU.
-                    for r in [reg::PC, reg::SP, reg::KEEP] {
-                        self.kernel.context_mut(cur).regs[r] = self.cpu.regs[r];
-                        self.cpu.regs[r] = self.kernel.context(thread).regs[r];
-                    }
-                    self.cpu.set_recv_badge(badge);
-                    self.last = Next::Resume { thread, regs_from: cur };
-                    return self.last;
-                }
-                Some(Fast::Reply(r)) => {
-                    self.cpu.set_recv_result(r.value, MessageInfo(0));
-                    self.cpu.set_status(r.status);
-                    self.last = Next::Resume { thread: cur, regs_from: cur };
-                    return self.last;
-                }
-                None => {}
-            }
-        }
-        *self.kernel.context_mut(cur) = self.cpu;
-        let n = self.kernel.syscall(&mut self.services);
-        self.exit_to(n);
-        n
-    }
-
-    /// The running thread faults.
-    pub fn fault(&mut self) -> (Option<TaskId>, Next) {
-        let cur = self.kernel.current().expect("no thread is running");
-        *self.kernel.context_mut(cur) = self.cpu;
-        let (t, n) = self.kernel.fault_current();
-        self.exit_to(n);
-        (t, n)
-    }
-
-    /// Status register of the CPU.
-    pub fn status(&self) -> Word {
-        self.cpu.regs[reg::OP]
-    }
-    /// Badge register of the CPU.
-    pub fn badge(&self) -> Word {
-        self.cpu.regs[reg::CAP]
-    }
-    /// Tag register of the CPU.
-    pub fn tag(&self) -> MessageInfo {
-        MessageInfo(self.cpu.regs[reg::TAG])
-    }
-    /// Message register `i` of the CPU.
-    pub fn mr(&self, i: usize) -> Word {
-        self.cpu.regs[reg::MR0 + i]
-    }
-    /// The running thread.
-    pub fn running(&self) -> Option<ThreadId> {
-        self.kernel.current()
-    }
-}
+/// A host CPU running a [`Kernel<MockArch>`](crate::Kernel) with
+/// [`MockServices`]: the conformance suite's harness on the mock
+/// architecture, as ipc-core's own tests use it.
+pub type Machine = crate::conformance::Machine<MockArch, MockServices>;

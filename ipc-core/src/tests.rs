@@ -731,3 +731,47 @@ fn no_services_refuses_every_service_call() {
     );
     assert_eq!(r, Err(Error::UnsupportedService));
 }
+
+#[test]
+fn a_task_in_no_space_is_refused() {
+    let mut m = Machine::new();
+    assert_eq!(m.kernel.create_task(<MockArch as crate::Arch>::NO_SPACE), Err(Error::InvalidArgument));
+    // The table is untouched: the next task gets slot 0.
+    assert_eq!(m.kernel.create_task(0x1000), Ok(TaskId(0)));
+}
+
+/// A syscall before the first `schedule` has no current thread: a clear
+/// panic (debug builds; release builds on the general path), not a
+/// syscall on the table's unused last context.
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "Kernel::syscall with no current thread: call Kernel::schedule first")]
+fn a_syscall_before_the_first_schedule_panics_clearly() {
+    use crate::UserContext;
+    let (mut m, client, _, _) = client_server(false);
+    m.kernel.context_mut(client).set_syscall_args(crate::SyscallArgs {
+        op: op(Syscall::Call),
+        cap: 1,
+        tag: MessageInfo::new(1, 0),
+    });
+    m.kernel.syscall(&mut crate::NoServices);
+}
+
+/// The same through the fastpath alone (the x86_64 entry calls it with
+/// live registers).
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "Kernel::syscall with no current thread")]
+fn a_fastpath_before_the_first_schedule_panics_clearly() {
+    let (mut m, _, _, _) = client_server(false);
+    m.kernel.fastpath_ipc(crate::SyscallArgs { op: op(Syscall::Call), cap: 1, tag: MessageInfo::new(1, 0) });
+}
+
+/// The general path checks in release builds too.
+#[test]
+#[should_panic(expected = "Kernel::syscall with no current thread")]
+fn the_general_path_before_the_first_schedule_panics_clearly() {
+    let (mut m, _, _, _) = client_server(false);
+    m.kernel.set_fastpath(false);
+    m.kernel.syscall(&mut crate::NoServices);
+}

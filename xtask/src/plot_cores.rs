@@ -20,7 +20,8 @@ use anyhow::{Context, Result};
 use crate::plot::{axes, svg_start, to_png, xml, y_axis, y_grid};
 use crate::report::{Record, Report, counter_rank, relabel};
 
-/// Width of the chart up to [`WIDE_FROM`] cores; wider beyond.
+/// Width of the chart while its plot area gives every core at least
+/// [`MIN_SLOT`]; wider beyond.
 const WIDTH: f64 = 720.0;
 /// The narrowest slot a core gets; more cores make the chart wider.
 const MIN_SLOT: f64 = 9.0;

@@ -8,6 +8,8 @@
 //! 2. `cargo test` on the host crates (the workspace's default members);
 //! 3. `cargo clippy -- -D warnings` on the host crates (and, after the
 //!    kernel is built, on the kernel and user programs for the target);
+//!    rustdoc with `-D warnings` on every host crate; `cargo publish
+//!    --dry-run` of `ipc-core` and `pmu` (nothing is uploaded);
 //! 4. build the kernel and boot it under icount: it must pass, with a verified
 //!    result for every expected benchmark;
 //! 5. boot it again under icount: the per-op figures must be identical;
@@ -178,7 +180,14 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     suite.step("prerequisites", Suite::prerequisites);
     suite.step("cargo test (host crates)", Suite::cargo_test);
     suite.step("cargo clippy -D warnings (host crates)", Suite::clippy);
-    suite.step("rustdoc -D warnings (the library crates)", Suite::rustdoc);
+    suite.step(
+        "rustdoc -D warnings (every host crate: ipc-core with its conformance suite and mock, pmu, runtime, arch crates, benches, xtask)",
+        Suite::rustdoc,
+    );
+    suite.step(
+        "cargo publish --dry-run of ipc-core and pmu (crates.io metadata, the package builds alone; nothing uploaded)",
+        Suite::publish_dry_run,
+    );
     suite.step("kernel boots under icount and passes", Suite::icount_boot);
     suite.step(
         "cargo clippy -D warnings (kernel and user program, target)",
@@ -323,6 +332,54 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     })
 }
 
+/// The crates published to crates.io, so that a kernel can depend on them
+/// by version.
+const PUBLISHED: [&str; 2] = ["ipc-core", "pmu"];
+
+/// A published package's metadata (one entry of `cargo metadata`'s
+/// `packages`): what crates.io shows, and no placeholder repository.
+pub fn check_publish_fields(pkg: &serde_json::Value) -> StepResult {
+    for f in ["description", "license", "readme"] {
+        if pkg[f].as_str().is_none_or(str::is_empty) {
+            return Err(format!("Cargo.toml has no {f}"));
+        }
+    }
+    for f in ["keywords", "categories"] {
+        if pkg[f].as_array().is_none_or(Vec::is_empty) {
+            return Err(format!("Cargo.toml has no {f}"));
+        }
+    }
+    if let Some(r) = pkg["repository"].as_str() {
+        let l = r.to_lowercase();
+        if ["example", "placeholder", "todo", "your-", "<", "xxx"].iter().any(|w| l.contains(w)) {
+            return Err(format!("repository `{r}` is a placeholder: name the real one or remove it"));
+        }
+    }
+    Ok(())
+}
+
+/// Does cargo's error output say the registry could not be reached (as
+/// opposed to a problem with the package)?
+pub fn registry_unreachable(stderr: &str) -> bool {
+    let l = stderr.to_lowercase();
+    [
+        "could not resolve host",
+        "could not connect",
+        "download of config.json failed",
+        "couldn't resolve host",
+        "failed to connect",
+        "couldn't connect",
+        "connection refused",
+        "network unreachable",
+        "timed out",
+        "spurious network error",
+        "failed to query replaced source",
+        "ssl connect error",
+    ]
+    .iter()
+    .any(|p| l.contains(p))
+}
+
 /// The suite's very last line.
 pub fn summary_line(passed: usize, failed: usize) -> String {
     format!("{passed} passed, {failed} failed")
@@ -386,20 +443,61 @@ impl Suite<'_> {
 
     fn clippy(&mut self) -> StepResult {
         let mut cmd = self.ws.cargo();
-        cmd.args(["clippy", "--", "-D", "warnings"]);
+        // ipc-core's conformance suite and mock are host code too.
+        cmd.args(["clippy", "--features", "ipc-core/mock", "--", "-D", "warnings"]);
         run_streamed(cmd, "cargo clippy").map_err(err_string)
     }
 
-    /// Rustdoc with warnings as errors (broken intra-doc links) on the
-    /// crates others build on.
+    /// Rustdoc with warnings as errors (broken intra-doc links) on every
+    /// host crate (the workspace's default members), ipc-core with the
+    /// features that add modules.
     fn rustdoc(&mut self) -> StepResult {
         let mut cmd = self.ws.cargo();
-        cmd.args(["doc", "--no-deps"]);
-        for p in ["ipc-core", "pmu", "runtime", "benches", "arch-x86_64", "arch-aarch64"] {
-            cmd.args(["-p", p]);
-        }
+        cmd.args(["doc", "--no-deps", "--features", "ipc-core/mock"]);
         cmd.env("RUSTDOCFLAGS", "-D warnings");
         run_streamed(cmd, "cargo doc").map_err(err_string)
+    }
+
+    /// `cargo publish --dry-run` of the crates others depend on by
+    /// version: the manifest's metadata, the files packaged, and a build of
+    /// the package alone, as crates.io would get it. Nothing is uploaded.
+    /// Where crates.io cannot be reached, `cargo package --offline` checks
+    /// the package without the registry, and the step says so.
+    fn publish_dry_run(&mut self) -> StepResult {
+        let mut meta = self.ws.cargo();
+        meta.args(["metadata", "--no-deps", "--format-version", "1"]);
+        let out = meta.output().map_err(|e| format!("cargo metadata: {e}"))?;
+        let meta: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+        for p in PUBLISHED {
+            let pkg = meta["packages"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["name"] == *p))
+                .ok_or_else(|| format!("cargo metadata lists no package {p}"))?;
+            check_publish_fields(pkg).map_err(|e| format!("{p}: {e}"))?;
+            let mut cmd = self.ws.cargo();
+            // Every feature: the verifying build compiles ipc-core's
+            // conformance suite and mock too.
+            cmd.args(["publish", "--dry-run", "--allow-dirty", "--all-features", "-p", p]);
+            cmd.env("CARGO_NET_RETRY", "1").env("CARGO_HTTP_TIMEOUT", "30");
+            eprintln!("[ipcb] cargo publish --dry-run --allow-dirty --all-features -p {p}");
+            let out = cmd.output().map_err(|e| format!("cargo publish: {e}"))?;
+            let err = String::from_utf8_lossy(&out.stderr);
+            eprint!("{err}");
+            if out.status.success() {
+                continue;
+            }
+            if !registry_unreachable(&err) {
+                return Err(format!("cargo publish --dry-run -p {p} failed; see its output above"));
+            }
+            eprintln!(
+                "[ipcb] crates.io is unreachable from here: checking {p} with `cargo package --offline` instead (the registry's own view of the dependencies is not checked)"
+            );
+            let mut cmd = self.ws.cargo();
+            cmd.args(["package", "--offline", "--allow-dirty", "--all-features", "-p", p]);
+            run_streamed(cmd, "cargo package --offline").map_err(err_string)?;
+        }
+        Ok(())
     }
 
     /// Clippy on the bare-metal target: the kernel package (with the arch
@@ -1509,6 +1607,24 @@ mod tests {
         assert!(check_bad_input(&["bench"], true, "").is_err());
         assert!(check_bad_input(&["bench"], false, "error: a\nerror: b\n").is_err());
         assert!(check_bad_input(&["bench"], false, "[ipcb] booting\nerror: a\n").is_err());
+    }
+
+    #[test]
+    fn publish_checks() {
+        let good = serde_json::json!({
+            "description": "d", "license": "MIT", "readme": "README.md",
+            "keywords": ["a"], "categories": ["os"], "repository": null
+        });
+        assert_eq!(check_publish_fields(&good), Ok(()));
+        let mut no_kw = good.clone();
+        no_kw["keywords"] = serde_json::json!([]);
+        assert_eq!(check_publish_fields(&no_kw), Err("Cargo.toml has no keywords".to_string()));
+        let mut fake = good.clone();
+        fake["repository"] = "https://github.com/example/ipcbench-rs".into();
+        assert!(check_publish_fields(&fake).unwrap_err().contains("placeholder"));
+        assert!(registry_unreachable("error: failed to query replaced source registry `crates-io`\n  [6] Could not resolve host: index.crates.io"));
+        assert!(registry_unreachable("error: download of config.json failed\n  [7] Could not connect to server"));
+        assert!(!registry_unreachable("error: failed to verify package tarball\n  error[E0425]: cannot find value"));
     }
 
     #[test]
