@@ -1147,10 +1147,17 @@ pub fn check_rpi5_files(
     if footprint > max_footprint {
         return Err(format!("the kernel occupies {footprint} bytes, over {max_footprint}"));
     }
-    if config != image::rpi5_config_txt(board::RPI5_DTB_ADDRESS) {
+    if config != image::rpi5_config_txt(rpi5_dtb_address()?) {
         return Err("config.txt differs from the generated one".to_string());
     }
     Ok(())
+}
+
+/// Where the Pi 5's `config.txt` puts the device tree (its crate's
+/// `config-txt.device-tree-address`).
+fn rpi5_dtb_address() -> std::result::Result<u64, String> {
+    let b = board::find_base(RPI5_BOARD).map_err(err_string)?;
+    Ok(b.config_txt.ok_or("rpi5 has no [config-txt] metadata")?.device_tree_address)
 }
 
 /// The S32G2 files are right: `Image` begins with a Linux arm64 Image
@@ -1191,7 +1198,8 @@ pub fn check_s32g2_files(
             ));
         }
     }
-    image::s32g2_fits(footprint).map_err(err_string)?;
+    let u = board::find_base(S32G2_BOARD).map_err(err_string)?.u_boot.ok_or("s32g2 has no [u-boot] metadata")?;
+    image::s32g2_fits(&u, footprint).map_err(err_string)?;
     if script != image::s32g2_boot_cmd(cmdline) {
         return Err("boot.cmd differs from the documented script".to_string());
     }
@@ -1429,7 +1437,7 @@ mod tests {
 
     #[test]
     fn rpi5_files_check() {
-        let config = image::rpi5_config_txt(board::RPI5_DTB_ADDRESS);
+        let config = image::rpi5_config_txt(rpi5_dtb_address().unwrap());
         // The Image header: code0 = b +0x40 (over the header), magic at 0x38.
         let mut img = 0x1400_0010u32.to_le_bytes().to_vec();
         img.resize(0x38, 0);
@@ -1453,7 +1461,8 @@ mod tests {
     #[test]
     fn s32g2_files_check() {
         let cmd = image::s32g2_boot_cmd("rounds=1");
-        let load = board::S32G2_LOAD_ADDR;
+        let u = board::find_base(S32G2_BOARD).unwrap().u_boot.unwrap();
+        let load = u.load_address;
         // A header: b +64 (to the boot code), text_offset 0, image_size 256.
         let mut img = vec![0u8; 128];
         img[0..4].copy_from_slice(&(0x1400_0000u32 | 16).to_le_bytes());
@@ -1464,7 +1473,7 @@ mod tests {
         assert!(check_s32g2_files(&img, load, 300, &cmd, "rounds=1").unwrap_err().contains("below the kernel's footprint"));
         assert!(check_s32g2_files(&img, load + 0x8_0000, 200, &cmd, "rounds=1").unwrap_err().contains("text_offset"));
         assert!(check_s32g2_files(&img, load, 200, &cmd, "rounds=2").unwrap_err().contains("boot.cmd"));
-        let far = board::S32G2_FDT_ADDR - load + 1;
+        let far = u.fdt_address - load + 1;
         let mut big = img.clone();
         big[16..24].copy_from_slice(&far.to_le_bytes());
         assert!(check_s32g2_files(&big, load, far, &cmd, "rounds=1").unwrap_err().contains("over the limit"));
