@@ -6,6 +6,7 @@
 //! `cargo metadata`); there is no list of boards in xtask. A copy of a
 //! board crate under a new package name is a new `--board`.
 
+pub mod copy;
 mod metadata;
 
 use std::cell::Cell;

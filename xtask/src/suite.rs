@@ -266,6 +266,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         "qemu-virt-aarch64 Image through U-Boot booti at EL1 and EL2 (-smp 4, bootargs from U-Boot, PSCI SYSTEM_OFF): passes, every core verified",
         Suite::uboot,
     );
+    suite.step(
+        "a copy of the qemu-virt-aarch64 crate under a new package name is a new --board: cargo xtask run boots it (TCG) and passes; bad metadata (missing, malformed field, a second board of one name) and an unknown --board are one error line each",
+        |s| board::copy::check_copy(s.ws, s.timeout),
+    );
     if board.name != ARM_BOARD {
         suite.step(
             "qemu-virt-aarch64 EL1 -smp 2 boots under icount and passes, every core verified",
