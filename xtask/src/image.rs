@@ -302,17 +302,19 @@ pub fn write_linux_image(kernel: &Path, out: &Path) -> Result<(Raw, Arm64Header)
 pub const DEFAULT_IMAGE_CMDLINE: &str = "rounds=20000 runs=5";
 
 /// `config.txt` for the Raspberry Pi 5 (its firmware reads it from the
-/// SD card's FAT boot partition).
-pub fn rpi5_config_txt(dtb_address: u64) -> String {
+/// SD card's FAT boot partition): the raw image `raw` at its load address,
+/// the device tree at `dtb_address`.
+pub fn rpi5_config_txt(raw: &RawImage, dtb_address: u64) -> String {
+    let (file, load) = (raw.file, raw.load);
     format!(
         "# ipcbench-rs on the Raspberry Pi 5, made by `cargo xtask image --board rpi5`.\n\
-         # Goes on the FAT32 boot partition with kernel_2712.img and cmdline.txt\n\
+         # Goes on the FAT32 boot partition with {file} and cmdline.txt\n\
          # (docs/raspberry-pi.md).\n\
          arm_64bit=1\n\
-         kernel=kernel_2712.img\n\
-         # The image is linked to run at 0x80000; the device tree goes above the\n\
+         kernel={file}\n\
+         # The image is linked to run at {load:#x}; the device tree goes above the\n\
          # kernel's footprint, which `cargo xtask image` checks.\n\
-         kernel_address=0x80000\n\
+         kernel_address={load:#x}\n\
          device_tree_address={dtb_address:#x}\n\
          # The console: the debug UART (3-pin JST), 115200 8N1, set up by the firmware.\n\
          enable_uart=1\n\
@@ -436,9 +438,9 @@ pub fn sd_files(board: &Board, kernel: &Path, dir: &Path, cmdline: &str) -> Resu
             linux.expect("a board with a linux-image"),
         ),
     };
-    let config = if let Some(c) = board.config_txt {
+    let config = if let (Some(c), Some(raw)) = (board.config_txt, &board.raw_image) {
         let path = dir.join("config.txt");
-        fs::write(&path, rpi5_config_txt(c.device_tree_address))
+        fs::write(&path, rpi5_config_txt(raw, c.device_tree_address))
             .with_context(|| format!("cannot write {}", path.display()))?;
         Some(path)
     } else if board.u_boot.is_some() {
@@ -707,7 +709,8 @@ mod tests {
 
     #[test]
     fn rpi5_config_boots_the_image_at_its_link_address() {
-        let c = rpi5_config_txt(0x400_0000);
+        let rpi5 = crate::board::find_base("rpi5").unwrap();
+        let c = rpi5_config_txt(&rpi5.raw_image.unwrap(), 0x400_0000);
         for line in [
             "arm_64bit=1",
             "kernel=kernel_2712.img",
@@ -718,7 +721,6 @@ mod tests {
         ] {
             assert!(c.lines().any(|l| l == line), "{line} missing in\n{c}");
         }
-        let rpi5 = crate::board::find_base("rpi5").unwrap();
         let raw = rpi5.raw_image.unwrap();
         assert_eq!(raw.load, 0x8_0000);
         assert_eq!(raw.load + raw.max_footprint, rpi5.config_txt.unwrap().device_tree_address);

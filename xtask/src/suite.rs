@@ -1151,17 +1151,17 @@ pub fn check_rpi5_files(
     if footprint > max_footprint {
         return Err(format!("the kernel occupies {footprint} bytes, over {max_footprint}"));
     }
-    if config != image::rpi5_config_txt(rpi5_dtb_address()?) {
+    if config != rpi5_config()? {
         return Err("config.txt differs from the generated one".to_string());
     }
     Ok(())
 }
 
-/// Where the Pi 5's `config.txt` puts the device tree (its crate's
-/// `config-txt.device-tree-address`).
-fn rpi5_dtb_address() -> std::result::Result<u64, String> {
+/// The Pi 5's `config.txt`, from its crate's `[raw]` and `[config-txt]`.
+fn rpi5_config() -> std::result::Result<String, String> {
     let b = board::find_base(RPI5_BOARD).map_err(err_string)?;
-    Ok(b.config_txt.ok_or("rpi5 has no [config-txt] metadata")?.device_tree_address)
+    let dtb = b.config_txt.ok_or("rpi5 has no [config-txt] metadata")?.device_tree_address;
+    Ok(image::rpi5_config_txt(&b.raw_image.ok_or("rpi5 has no [raw] metadata")?, dtb))
 }
 
 /// The S32G2 files are right: `Image` begins with a Linux arm64 Image
@@ -1441,7 +1441,7 @@ mod tests {
 
     #[test]
     fn rpi5_files_check() {
-        let config = image::rpi5_config_txt(rpi5_dtb_address().unwrap());
+        let config = rpi5_config().unwrap();
         // The Image header: code0 = b +0x40 (over the header), magic at 0x38.
         let mut img = 0x1400_0010u32.to_le_bytes().to_vec();
         img.resize(0x38, 0);
