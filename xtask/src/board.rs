@@ -161,9 +161,9 @@ pub struct Board {
     pub hardware_doc: Option<&'static str>,
     /// False for hardware QEMU does not emulate (no `[qemu]`): image only.
     pub emulated: bool,
-    /// The exception level the kernel runs at when started as the README
-    /// says, when the board fixes it (`runs-at-el`; raspi3b: entered at
-    /// EL2, no VHE, so EL1); what `cargo xtask test` expects.
+    /// The exception level the kernel runs at, when the board fixes it
+    /// (`runs-at-el`; raspi3b: entered at EL2, no VHE, so EL1); what
+    /// `cargo xtask test` expects.
     pub expected_el: Option<u8>,
     /// Cargo features every build of the kernel gets (`features`, and the
     /// `--el` choice's: `--el 1` on the Pi 5, `el1`).
