@@ -43,7 +43,10 @@
 //! 10. (when testing another board) the Raspberry Pi 5 boot files are made
 //!     and checked: `kernel_2712.img` starts with the boot code, is padded
 //!     to the kernel's whole footprint, which stays below the device tree
-//!     `config.txt` places; `config.txt` is the one the docs describe.
+//!     `config.txt` places; `config.txt` is the one the docs describe;
+//! 11. a copy of a board crate under a new package name is a new `--board`
+//!     that boots, and bad board metadata is one error line
+//!     (`crate::board::copy`).
 //!
 //! The last line printed is exactly `N passed, M failed`.
 
