@@ -3,7 +3,10 @@
 //! says `build = "../aarch64-shared/build.rs"`): link with the board's
 //! `link.ld`, which sets the board's addresses and includes the shared
 //! layout `kernel.ld` from this directory, and with defmt's `defmt.x`;
-//! choose the exception level; embed the user program.
+//! choose the exception level; embed the user program; name the board.
+//! Every path comes from Cargo's environment (`CARGO_MANIFEST_DIR`,
+//! `OUT_DIR`; the shared files are beside the crate, as its `build` key
+//! says) or from xtask's (`IPCB_USER_ELF`).
 //!
 //! The exception level: `arch-aarch64`'s boot code keeps EL2 (with VHE)
 //! when the loader enters there and the CPU has VHE, unless the symbol
@@ -19,6 +22,11 @@ fn main() {
     println!("cargo:rerun-if-changed=link.ld");
     println!("cargo:rerun-if-changed={}", shared.join("kernel.ld").display());
     println!("cargo:rerun-if-env-changed=IPCB_USER_ELF");
+    // The board's name, printed in `IPCB hello`: what xtask passes (the
+    // crate's [package.metadata.ipcbench] name), else the package's.
+    println!("cargo:rerun-if-env-changed=IPCB_BOARD");
+    let board = std::env::var("IPCB_BOARD").unwrap_or_else(|_| std::env::var("CARGO_PKG_NAME").unwrap());
+    println!("cargo:rustc-env=IPCB_BOARD={board}");
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
         return; // host builds (clippy, doc) compile a stub
     }
@@ -28,9 +36,14 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-zmax-page-size=4096");
     let stay_el2 = u8::from(std::env::var_os("CARGO_FEATURE_EL1").is_none());
     println!("cargo:rustc-link-arg-bins=--defsym=__ipcb_stay_el2={stay_el2}");
+    // The user program: where xtask says, else beside this build's own
+    // output (OUT_DIR is <target dir>/<target>/<profile>/build/<pkg>-<hash>/out).
     let elf = match std::env::var("IPCB_USER_ELF") {
         Ok(p) => PathBuf::from(p),
-        Err(_) => dir.join("../../target/aarch64-unknown-none/release/bench-user"),
+        Err(_) => {
+            let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+            out.ancestors().nth(3).expect("OUT_DIR is under the target directory").join("bench-user")
+        }
     };
     if !elf.exists() {
         panic!(

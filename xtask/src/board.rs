@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The board table: what to build for each example kernel and how to boot it.
+//! The boards: what to build for each example kernel and how to boot it.
 //!
-//! Adding a board means adding one [`Board`] entry here (and its kernel crate
-//! under `examples/`). Boards that are planned but not yet written are listed
-//! in [`PLANNED`] so the user gets a clear "not implemented yet" message
-//! instead of "unknown board".
+//! Each board is a crate in `examples/` that describes itself in
+//! `[package.metadata.ipcbench]` ([`metadata`] reads and checks it through
+//! `cargo metadata`); there is no list of boards in xtask. A copy of a
+//! board crate under a new package name is a new `--board`.
+
+pub mod copy;
+mod metadata;
 
 use std::cell::Cell;
 use std::ffi::OsString;
@@ -44,58 +47,129 @@ pub struct RawImage {
     pub max_footprint_why: &'static str,
 }
 
-/// One example kernel and its QEMU machine.
+/// The UEFI application that carries the kernel (`images = ["efi"]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Efi {
+    /// The application's target (the kernel's is [`Board::target`]).
+    pub loader_target: &'static str,
+    /// Its path in the EFI system partition (the firmware's default).
+    pub boot_file: &'static str,
+}
+
+/// The Raspberry Pi 5's `config.txt` (`[config-txt]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigTxt {
+    /// Where the firmware puts the device tree (`device_tree_address`),
+    /// above the kernel's footprint (checked when the board is read).
+    pub device_tree_address: u64,
+}
+
+/// A U-Boot script that boots the Linux arm64 `Image` with `booti`
+/// (`[u-boot]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UBoot {
+    /// Where U-Boot loads `Image` (`loadaddr`), where the kernel is linked.
+    pub load_address: u64,
+    /// Where U-Boot puts the device tree (`fdt_addr`): the kernel's
+    /// footprint from `load_address` must end below it.
+    pub fdt_address: u64,
+}
+
+/// What `--el N` does on a board (`el = [...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElChoice {
+    /// `N`.
+    pub el: u8,
+    /// QEMU's machine arguments instead of [`Board::machine_args`].
+    pub machine: Option<&'static [&'static str]>,
+    /// Cargo features of the kernel added to [`Board::build_features`].
+    pub features: &'static [&'static str],
+    /// The exception level the kernel then runs at, when fixed.
+    pub runs_at: Option<u8>,
+}
+
+/// How the kernel ends a run (`exit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// QEMU's `isa-debug-exit` device (`isa-debug-exit`; x86_64, exit codes 33/35/37).
+    IsaDebug,
+    /// Semihosting `SYS_EXIT` under QEMU (`-semihosting`), PSCI
+    /// `SYSTEM_OFF` without it.
+    Semihosting,
+    /// PSCI `SYSTEM_OFF`: QEMU exits with status 0 and the `IPCB end`
+    /// line is the verdict.
+    PsciOff,
+    /// The kernel parks its CPUs (hardware only).
+    Park,
+}
+
+/// One example kernel and its QEMU machine, as its crate's
+/// `[package.metadata.ipcbench]` describes it ([`metadata`]).
 #[derive(Debug, Clone)]
 pub struct Board {
-    /// Board name (`--board`), also the name the kernel prints in `IPCB hello`.
+    /// Board name (`--board`), also the name the kernel prints in `IPCB
+    /// hello`: `name`, or the package name.
     pub name: &'static str,
-    /// Architecture, as the kernel prints it.
+    /// Architecture, as the kernel prints it (the first part of `target`).
     pub arch: &'static str,
-    /// Rust target triple of the kernel and its user programs.
+    /// Rust target triple of the kernel and its user programs (`target`).
     pub target: &'static str,
     /// Cargo package of the kernel (its binary has the same name).
     pub kernel_package: &'static str,
-    /// User programs to build first, in order.
+    /// User programs to build first, in order (`user`).
     pub user_programs: &'static [UserProgram],
-    /// QEMU system emulator.
+    /// QEMU system emulator (`qemu.system`; empty when not emulated).
     pub qemu: &'static str,
-    /// Debian packages that provide the emulators.
+    /// Debian packages that provide the emulators (`qemu.packages`).
     pub qemu_packages: &'static [&'static str],
-    /// Machine, memory and exit-device arguments.
+    /// Machine, memory and exit-device arguments (`qemu.machine`).
     pub machine_args: &'static [&'static str],
-    /// Arm: the machine arguments that start the kernel at EL2 (`--el 2`);
-    /// `None` where the board has no such mode.
-    pub el2_machine_args: Option<&'static [&'static str]>,
-    /// The `-cpu` models `--cpu` may pick under TCG (the first is
-    /// [`Board::tcg_cpu`]).
+    /// What `--el` may pick (`el`); empty where it picks nothing.
+    pub el_choices: &'static [ElChoice],
+    /// The `-cpu` models `--cpu` may pick under TCG (`qemu.cpus`; the
+    /// first is [`Board::tcg_cpu`]).
     pub cpus: &'static [&'static str],
     /// `-cpu` under TCG.
     pub tcg_cpu: &'static str,
-    /// `-cpu` under KVM.
+    /// `-cpu` under KVM (`qemu.kvm.cpu`).
     pub kvm_cpu: &'static str,
-    /// Host architecture on which KVM can run this board.
+    /// Host architecture on which KVM can run this board (`qemu.kvm.host`;
+    /// `none`: TCG only).
     pub kvm_host_arch: &'static str,
-    /// True when the kernel ELF also boots from GRUB2 (multiboot2).
+    /// True when the kernel ELF also boots from GRUB2 (multiboot2):
+    /// `images` lists `iso`.
     pub grub: bool,
+    /// `cargo xtask image` makes a Linux arm64 `Image` (`linux-image`).
+    pub linux_image: bool,
     /// Cargo feature of the kernel that honours `inject=` (test builds only).
     pub inject_feature: &'static str,
     /// Benchmarks every full run must report.
     pub expected_benches: &'static [&'static str],
-    /// The loader takes a raw image instead of the ELF: QEMU `-kernel`
-    /// gets that (written into the run's directory), and `cargo xtask
-    /// image` makes it.
+    /// The loader takes a raw image instead of the ELF (`raw`): QEMU
+    /// `-kernel` gets that (written into the run's directory), and `cargo
+    /// xtask image` makes it.
     pub raw_image: Option<RawImage>,
-    /// False for hardware QEMU does not emulate: image only.
+    /// Booted as a UEFI application from an ESP (`efi`).
+    pub efi: Option<Efi>,
+    /// `cargo xtask image` writes the Pi 5's `config.txt` (`config-txt`).
+    pub config_txt: Option<ConfigTxt>,
+    /// `cargo xtask image` writes a U-Boot script (`u-boot`).
+    pub u_boot: Option<UBoot>,
+    /// How the kernel ends a run.
+    pub exit: Exit,
+    /// The document that says how to run a board QEMU does not emulate.
+    pub hardware_doc: Option<&'static str>,
+    /// False for hardware QEMU does not emulate (no `[qemu]`): image only.
     pub emulated: bool,
-    /// The exception level the kernel runs at when started as the table
-    /// says, when the board fixes it (raspi3b: entered at EL2, no VHE, so
-    /// EL1); what `cargo xtask test` expects.
+    /// The exception level the kernel runs at, when the board fixes it
+    /// (`runs-at-el`; raspi3b: entered at EL2, no VHE, so EL1); what
+    /// `cargo xtask test` expects.
     pub expected_el: Option<u8>,
-    /// Cargo features every build of the kernel gets (`--el 1` on the
-    /// Pi 5: `el1`).
+    /// Cargo features every build of the kernel gets (`features`, and the
+    /// `--el` choice's: `--el 1` on the Pi 5, `el1`).
     pub build_features: &'static [&'static str],
-    /// The CPUs the machine has whatever QEMU is told (raspi3b: 4), or 0
-    /// where `-smp` chooses.
+    /// The CPUs the machine has whatever QEMU is told (`fixed-cpus`;
+    /// raspi3b: 4), or 0 where `-smp` chooses.
     pub fixed_cpus: u32,
     /// `-smp` for QEMU (0: not passed, the machine's default or fixed
     /// count). Set from `--smp` or the host's CPU count by [`apply`].
@@ -160,227 +234,20 @@ pub fn host_smp() -> u32 {
 /// syscall answered at the entry.
 pub const STANDARD_BENCHES: &[&str] = &["ipc-intra", "ipc-inter", "syscall", "null"];
 
-/// The user program every board embeds.
-const BENCH_USER: &[UserProgram] = &[UserProgram {
-    package: "benches",
-    bin: "bench-user",
-    env: "IPCB_USER_ELF",
-}];
+/// Every board, read once from the board crates ([`metadata`]).
+static BOARDS: OnceLock<std::result::Result<&'static [Board], String>> = OnceLock::new();
 
-/// Boards that exist.
-pub static BOARDS: &[Board] = &[
-    Board {
-        name: "pc-x86_64",
-        arch: "x86_64",
-        target: "x86_64-unknown-none",
-        kernel_package: "pc-x86_64",
-        user_programs: BENCH_USER,
-        qemu: "qemu-system-x86_64",
-        qemu_packages: &["qemu-system-x86", "qemu-system-arm"],
-        machine_args: &["-M", "q35", "-m", "256M"],
-        el2_machine_args: None,
-        cpus: &["max"],
-        tcg_cpu: "max",
-        kvm_cpu: "host",
-        kvm_host_arch: "x86_64",
-        grub: true,
-        inject_feature: "inject",
-        expected_benches: STANDARD_BENCHES,
-        raw_image: None,
-        emulated: true,
-        expected_el: None,
-        build_features: &[],
-        fixed_cpus: 0,
-        smp: 0,
-    },
-    Board {
-        name: "qemu-virt-aarch64",
-        arch: "aarch64",
-        target: "aarch64-unknown-none",
-        kernel_package: "qemu-virt-aarch64",
-        user_programs: BENCH_USER,
-        qemu: "qemu-system-aarch64",
-        qemu_packages: &["qemu-system-arm"],
-        machine_args: &["-M", "virt", "-m", "256M"],
-        // QEMU then emulates EL3 firmware and enters the kernel at EL2; the
-        // kernel keeps EL2 with VHE, or drops to EL1 on a CPU without it
-        // (cortex-a53, cortex-a57): its `IPCB hello` says which.
-        el2_machine_args: Some(&["-M", "virt,virtualization=on", "-m", "256M"]),
-        cpus: &[
-            "max",
-            "cortex-a53",
-            "cortex-a57",
-            "cortex-a72",
-            "cortex-a76",
-            "neoverse-n1",
-        ],
-        tcg_cpu: "max",
-        kvm_cpu: "host",
-        kvm_host_arch: "aarch64",
-        grub: false,
-        inject_feature: "inject",
-        expected_benches: STANDARD_BENCHES,
-        raw_image: None,
-        emulated: true,
-        // --el 2 keeps EL2 only where the CPU has VHE: not fixed.
-        expected_el: None,
-        build_features: &[],
-        fixed_cpus: 0,
-        smp: 0,
-    },
-    Board {
-        name: "raspi3b",
-        arch: "aarch64",
-        target: "aarch64-unknown-none",
-        kernel_package: "raspi3b",
-        user_programs: BENCH_USER,
-        qemu: "qemu-system-aarch64",
-        qemu_packages: &["qemu-system-arm"],
-        // The machine fixes CPU (4 x Cortex-A53) and RAM (1 GiB). A raw
-        // image goes in at 0x80000 and is entered at EL2, the way the Pi's
-        // firmware starts kernel8.img; the A53 has no VHE, so the kernel
-        // drops to EL1.
-        machine_args: &["-M", "raspi3b"],
-        el2_machine_args: None,
-        cpus: &["cortex-a53"],
-        tcg_cpu: "cortex-a53",
-        kvm_cpu: "host",
-        // QEMU runs raspi3b under TCG only.
-        kvm_host_arch: "none",
-        grub: false,
-        inject_feature: "inject",
-        expected_benches: STANDARD_BENCHES,
-        raw_image: Some(RawImage {
-            file: "kernel8.img",
-            load: 0x8_0000,
-            pad_bss: false,
-            // The kernel's frames come from the RAM between its end and
-            // the VideoCore's 64 MiB at 0x3C00_0000; keep most of it free.
-            max_footprint: 64 << 20,
-            max_footprint_why: "raspi3b: at most 64 MiB of the 960 MiB of ARM RAM, the rest is for frames",
-        }),
-        emulated: true,
-        expected_el: Some(1),
-        build_features: &[],
-        fixed_cpus: 4,
-        smp: 0,
-    },
-    Board {
-        name: "rpi5",
-        arch: "aarch64",
-        target: "aarch64-unknown-none",
-        kernel_package: "rpi5",
-        user_programs: BENCH_USER,
-        // Not emulated (QEMU 7.2 has no BCM2712): image only.
-        qemu: "qemu-system-aarch64",
-        qemu_packages: &["qemu-system-arm"],
-        machine_args: &[],
-        el2_machine_args: None,
-        cpus: &["cortex-a76"],
-        tcg_cpu: "cortex-a76",
-        kvm_cpu: "host",
-        kvm_host_arch: "none",
-        grub: false,
-        inject_feature: "inject",
-        expected_benches: STANDARD_BENCHES,
-        raw_image: Some(RawImage {
-            file: "kernel_2712.img",
-            load: 0x8_0000,
-            pad_bss: true,
-            max_footprint: RPI5_DTB_ADDRESS - 0x8_0000,
-            max_footprint_why: "rpi5: config.txt puts the device tree at 0x4000000 (device_tree_address), right above the kernel",
-        }),
-        emulated: false,
-        // The firmware enters at EL2 and the A76 has VHE.
-        expected_el: Some(2),
-        build_features: &[],
-        fixed_cpus: 4,
-        smp: 0,
-    },
-    Board {
-        name: "s32g2",
-        arch: "aarch64",
-        target: "aarch64-unknown-none",
-        kernel_package: "s32g2",
-        user_programs: BENCH_USER,
-        // Not emulated (QEMU 7.2 has no S32G2): image only. U-Boot's
-        // booti loads the Linux arm64 Image (no raw image of its own).
-        qemu: "qemu-system-aarch64",
-        qemu_packages: &["qemu-system-arm"],
-        machine_args: &[],
-        el2_machine_args: None,
-        cpus: &["cortex-a53"],
-        tcg_cpu: "cortex-a53",
-        kvm_cpu: "host",
-        kvm_host_arch: "none",
-        grub: false,
-        inject_feature: "inject",
-        expected_benches: STANDARD_BENCHES,
-        raw_image: None,
-        emulated: false,
-        // booti enters at EL2; the A53 has no VHE, so the kernel drops to EL1.
-        expected_el: Some(1),
-        build_features: &[],
-        fixed_cpus: 4,
-        smp: 0,
-    },
-    Board {
-        name: "uefi-aarch64",
-        arch: "aarch64",
-        // The kernel's target; the UEFI application that carries it is
-        // built for aarch64-unknown-uefi (`uefi_arm`).
-        target: "aarch64-unknown-none",
-        kernel_package: "uefi-aarch64",
-        user_programs: BENCH_USER,
-        qemu: "qemu-system-aarch64",
-        qemu_packages: &["qemu-system-arm"],
-        // AAVMF (`-bios`) boots BOOTAA64.EFI from the run's ESP directory
-        // (`uefi_arm`); GICv3, as on SBBR servers; ACPI on (the default),
-        // so the firmware gives no device tree. The kernel ends with PSCI
-        // SYSTEM_OFF: no exit device.
-        machine_args: &["-M", "virt,gic-version=3", "-m", "1024M"],
-        // AAVMF then runs at EL2, PSCI through QEMU's emulated EL3 (smc).
-        el2_machine_args: Some(&["-M", "virt,gic-version=3,virtualization=on", "-m", "1024M"]),
-        cpus: &["neoverse-n1", "max", "cortex-a57", "cortex-a72", "cortex-a76"],
-        tcg_cpu: "neoverse-n1",
-        kvm_cpu: "host",
-        kvm_host_arch: "aarch64",
-        grub: false,
-        inject_feature: "inject",
-        expected_benches: STANDARD_BENCHES,
-        raw_image: None,
-        emulated: true,
-        expected_el: None,
-        build_features: &[],
-        fixed_cpus: 0,
-        smp: 0,
-    },
-];
-
-/// Where the Pi 5's `config.txt` has the firmware put the device tree
-/// (`device_tree_address`): 64 MiB, above the kernel's footprint (checked)
-/// and low in the first GiB, which the kernel maps.
-pub const RPI5_DTB_ADDRESS: u64 = 0x400_0000;
-
-/// Where NXP's U-Boot on the S32G2 loads `Image` (`loadaddr`,
-/// CONFIG_SYS_LOAD_ADDR: the start of DRAM), and where the s32g2 kernel is
-/// linked.
-pub const S32G2_LOAD_ADDR: u64 = 0x8000_0000;
-/// Where NXP's U-Boot puts the device tree (`fdt_addr`; 0x8300_0000 in the
-/// recent BSPs, 0x83E0_0000 in older ones): the kernel's footprint from
-/// [`S32G2_LOAD_ADDR`] must end below the lower.
-pub const S32G2_FDT_ADDR: u64 = 0x8300_0000;
-
-/// The document that says how to run a board QEMU does not emulate.
-pub fn hardware_doc(name: &str) -> &'static str {
-    match name {
-        "s32g2" => "docs/s32g2.md",
-        _ => "docs/raspberry-pi.md",
-    }
+/// Every board (sorted by name), or the one-line error of the first bad
+/// board crate.
+pub fn all() -> Result<&'static [Board]> {
+    let boards = BOARDS.get_or_init(|| {
+        crate::util::Workspace::locate()
+            .and_then(|ws| metadata::load(&ws))
+            .map(|b| &*Box::leak(b.into_boxed_slice()))
+            .map_err(|e| crate::util::one_line(&format!("{e:#}")))
+    });
+    boards.as_ref().copied().map_err(|e| anyhow::anyhow!("{e}"))
 }
-
-/// Boards that are planned but not written yet.
-pub const PLANNED: &[&str] = &[];
 
 /// A variant of a board picked on the command line: the exception level
 /// to start at (`--el`) and the CPU model (`--cpu`).
@@ -414,22 +281,25 @@ pub fn apply(base: &'static Board, v: &Variant) -> Result<&'static Board> {
         return Ok(base);
     }
     let mut b = base.clone();
-    match (v.el, base.el2_machine_args) {
-        (None, _) => {}
-        (Some(1), Some(_)) => {}
-        (Some(2), Some(args)) => b.machine_args = args,
-        (Some(el), Some(_)) => bail!("--el {el}: {} starts at EL1 or EL2", base.name),
-        // The Pi 5's firmware always enters at EL2: the kernel keeps it or,
-        // built with `el1`, drops to EL1.
-        (Some(2), None) if base.name == "rpi5" => {}
-        (Some(1), None) if base.name == "rpi5" => {
-            b.build_features = &["el1"];
-            b.expected_el = Some(1);
+    if let Some(el) = v.el {
+        if base.el_choices.is_empty() {
+            bail!("--el: board {} has no exception levels to choose", base.name);
         }
-        (Some(_), None) => bail!(
-            "--el: board {} has no exception levels to choose",
-            base.name
-        ),
+        let Some(choice) = base.el_choices.iter().find(|c| c.el == el) else {
+            let mut els: Vec<String> = base.el_choices.iter().map(|c| format!("EL{}", c.el)).collect();
+            els.sort();
+            bail!("--el {el}: {} starts at {}", base.name, els.join(" or "));
+        };
+        if let Some(machine) = choice.machine {
+            b.machine_args = machine;
+        }
+        if !choice.features.is_empty() {
+            let features: Vec<&'static str> = base.build_features.iter().chain(choice.features).copied().collect();
+            b.build_features = Box::leak(features.into_boxed_slice());
+        }
+        if choice.runs_at.is_some() {
+            b.expected_el = choice.runs_at;
+        }
     }
     match (v.smp, base.fixed_cpus) {
         (Some(n), 0) => b.smp = n,
@@ -444,6 +314,9 @@ pub fn apply(base: &'static Board, v: &Variant) -> Result<&'static Board> {
     if let Some(cpu) = &v.cpu {
         match base.cpus.iter().find(|c| **c == cpu.as_str()) {
             Some(c) => b.tcg_cpu = c,
+            None if base.cpus.is_empty() => {
+                bail!("--cpu {cpu}: board {} is not emulated, there is no -cpu to pick", base.name)
+            }
             None => bail!(
                 "--cpu {cpu}: board {} runs on {}",
                 base.name,
@@ -456,10 +329,10 @@ pub fn apply(base: &'static Board, v: &Variant) -> Result<&'static Board> {
 
 /// Arguments for the board's exit device (QEMU exit codes 33/35/37).
 fn exit_device_args(board: &Board) -> &'static [&'static str] {
-    match board.arch {
-        _ if crate::uefi_arm::powers_off(board) => &[],
-        "x86_64" => &["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
-        _ => &["-semihosting"],
+    match board.exit {
+        Exit::IsaDebug => &["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+        Exit::Semihosting => &["-semihosting"],
+        Exit::PsciOff | Exit::Park => &[],
     }
 }
 
@@ -487,19 +360,22 @@ pub fn find(name: &str) -> Result<&'static Board> {
     }
 }
 
-/// Looks a board up by name, as the table has it.
+/// Looks a board up by name, as its crate describes it.
 pub fn find_base(name: &str) -> Result<&'static Board> {
-    if let Some(b) = BOARDS.iter().find(|b| b.name == name) {
+    find_in(all()?, name)
+}
+
+/// `name` in `boards`, or an error that lists them.
+fn find_in(boards: &'static [Board], name: &str) -> Result<&'static Board> {
+    if let Some(b) = boards.iter().find(|b| b.name == name) {
         return Ok(b);
     }
-    let names: Vec<&str> = BOARDS.iter().map(|b| b.name).collect();
-    if PLANNED.contains(&name) {
-        bail!(
-            "board {name} is not implemented yet; boards: {}",
-            names.join(", ")
-        );
-    }
-    bail!("unknown board {name}; boards: {}", names.join(", "));
+    let names: Vec<&str> = boards.iter().map(|b| b.name).collect();
+    bail!(
+        "unknown board {name}: no crate in {}/ has that name; boards: {}",
+        metadata::BOARDS_DIR,
+        names.join(", ")
+    );
 }
 
 /// The virtualisation mode a guest runs under.
@@ -630,7 +506,7 @@ pub fn qemu_args(
     args.extend(exit_device_args(board).iter().map(OsString::from));
     match medium {
         // `boot` writes the ESP (the UEFI application and cmdline.txt) there.
-        Medium::Kernel { .. } if crate::uefi_arm::is_uefi(board) => {
+        Medium::Kernel { .. } if board.efi.is_some() => {
             args.extend(crate::uefi_arm::qemu_medium_args(&out_dir.join(crate::uefi_arm::ESP_DIR)));
         }
         Medium::Kernel { elf, cmdline } => {
@@ -707,8 +583,74 @@ mod tests {
         assert!(!find("rpi5").unwrap().emulated);
         assert_eq!(
             find("vax").unwrap_err().to_string(),
-            "unknown board vax; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5, s32g2, uefi-aarch64"
+            "unknown board vax: no crate in examples/ has that name; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5, s32g2, uefi-aarch64"
         );
+    }
+
+    /// The board crates' metadata says what the static table of xtask
+    /// 0.1 said, field by field.
+    #[test]
+    fn the_board_crates_describe_the_boards_as_before() {
+        let row = |name: &str| {
+            let b = find_base(name).unwrap();
+            let els: Vec<String> = b
+                .el_choices
+                .iter()
+                .map(|c| format!("{}:{:?}:{:?}:{:?}", c.el, c.machine.map(|m| m.join(" ")), c.features, c.runs_at))
+                .collect();
+            let els = els.join("; ");
+            format!(
+                "{} {} {} {} {:?} {} {:?} [{}] [{els}] {} {} {} {} {} {} {:?} {:?} {:?} {:?} {:?} {:?} {} {:?} {:?} {}",
+                b.name,
+                b.arch,
+                b.target,
+                b.kernel_package,
+                b.user_programs.iter().map(|u| (u.package, u.bin, u.env)).collect::<Vec<_>>(),
+                b.qemu,
+                b.qemu_packages,
+                b.machine_args.join(" "),
+                b.cpus.join(","),
+                b.tcg_cpu,
+                b.kvm_cpu,
+                b.kvm_host_arch,
+                b.grub,
+                b.linux_image,
+                b.raw_image.map(|r| (r.file, r.load, r.pad_bss, r.max_footprint)),
+                b.efi.map(|e| (e.loader_target, e.boot_file)),
+                b.config_txt.map(|c| c.device_tree_address),
+                b.u_boot.map(|u| (u.load_address, u.fdt_address)),
+                b.exit,
+                b.hardware_doc,
+                b.emulated,
+                b.expected_el,
+                b.build_features,
+                b.fixed_cpus,
+            )
+        };
+        let user = r#"[("benches", "bench-user", "IPCB_USER_ELF")]"#;
+        let rows = [
+            format!(r#"pc-x86_64 x86_64 x86_64-unknown-none pc-x86_64 {user} qemu-system-x86_64 ["qemu-system-x86", "qemu-system-arm"] [-M q35 -m 256M] [] max max host x86_64 true false None None None None IsaDebug None true None [] 0"#),
+            format!(r#"qemu-virt-aarch64 aarch64 aarch64-unknown-none qemu-virt-aarch64 {user} qemu-system-aarch64 ["qemu-system-arm"] [-M virt -m 256M] [1:None:[]:None; 2:Some("-M virt,virtualization=on -m 256M"):[]:None] max,cortex-a53,cortex-a57,cortex-a72,cortex-a76,neoverse-n1 max host aarch64 false true None None None None Semihosting None true None [] 0"#),
+            format!(r#"raspi3b aarch64 aarch64-unknown-none raspi3b {user} qemu-system-aarch64 ["qemu-system-arm"] [-M raspi3b] [] cortex-a53 cortex-a53 host none false true Some(("kernel8.img", 524288, false, 67108864)) None None None Semihosting None true Some(1) [] 4"#),
+            format!(r#"rpi5 aarch64 aarch64-unknown-none rpi5 {user}  [] [] [2:None:[]:None; 1:None:["el1"]:Some(1)]   host none false true Some(("kernel_2712.img", 524288, true, 66584576)) None Some(67108864) None Park Some("docs/raspberry-pi.md") false Some(2) [] 4"#),
+            format!(r#"s32g2 aarch64 aarch64-unknown-none s32g2 {user}  [] [] []   host none false true None None None Some((2147483648, 2197815296)) PsciOff Some("docs/s32g2.md") false Some(1) [] 4"#),
+            format!(r#"uefi-aarch64 aarch64 aarch64-unknown-none uefi-aarch64 {user} qemu-system-aarch64 ["qemu-system-arm"] [-M virt,gic-version=3 -m 1024M] [1:None:[]:None; 2:Some("-M virt,gic-version=3,virtualization=on -m 1024M"):[]:None] neoverse-n1,max,cortex-a57,cortex-a72,cortex-a76 neoverse-n1 host aarch64 false false None Some(("aarch64-unknown-uefi", "EFI/BOOT/BOOTAA64.EFI")) None None PsciOff None true None [] 0"#),
+        ];
+        let names: Vec<&str> = all().unwrap().iter().map(|b| b.name).collect();
+        assert_eq!(names, ["pc-x86_64", "qemu-virt-aarch64", "raspi3b", "rpi5", "s32g2", "uefi-aarch64"]);
+        for (name, want) in names.iter().zip(rows) {
+            assert_eq!(row(name), want);
+        }
+    }
+
+    #[test]
+    fn an_unknown_board_lists_the_boards() {
+        let boards: &'static [Board] = Box::leak(vec![find_base("rpi5").unwrap().clone(), find_base("s32g2").unwrap().clone()].into_boxed_slice());
+        assert_eq!(
+            find_in(boards, "rpi4").unwrap_err().to_string(),
+            "unknown board rpi4: no crate in examples/ has that name; boards: rpi5, s32g2"
+        );
+        assert_eq!(find_in(boards, "s32g2").unwrap().name, "s32g2");
     }
 
     #[test]

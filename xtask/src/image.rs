@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::board::{Board, RawImage};
+use crate::board::{Board, RawImage, UBoot};
 use crate::util::{Workspace, capture, run_streamed};
 
 /// Builds the user programs and the kernel with `features`; returns the
@@ -90,6 +90,11 @@ pub fn build(ws: &Workspace, board: &Board, features: &[&str]) -> Result<PathBuf
     }
     for (k, v) in &envs {
         cmd.env(k, v);
+    }
+    // The name the kernel prints in `IPCB hello`: the package's unless
+    // the metadata names the board otherwise (the build script's default).
+    if board.name != board.kernel_package {
+        cmd.env("IPCB_BOARD", board.name);
     }
     run_streamed(
         cmd,
@@ -297,17 +302,19 @@ pub fn write_linux_image(kernel: &Path, out: &Path) -> Result<(Raw, Arm64Header)
 pub const DEFAULT_IMAGE_CMDLINE: &str = "rounds=20000 runs=5";
 
 /// `config.txt` for the Raspberry Pi 5 (its firmware reads it from the
-/// SD card's FAT boot partition).
-pub fn rpi5_config_txt(dtb_address: u64) -> String {
+/// SD card's FAT boot partition): the raw image `raw` at its load address,
+/// the device tree at `dtb_address`.
+pub fn rpi5_config_txt(raw: &RawImage, dtb_address: u64) -> String {
+    let (file, load) = (raw.file, raw.load);
     format!(
         "# ipcbench-rs on the Raspberry Pi 5, made by `cargo xtask image --board rpi5`.\n\
-         # Goes on the FAT32 boot partition with kernel_2712.img and cmdline.txt\n\
+         # Goes on the FAT32 boot partition with {file} and cmdline.txt\n\
          # (docs/raspberry-pi.md).\n\
          arm_64bit=1\n\
-         kernel=kernel_2712.img\n\
-         # The image is linked to run at 0x80000; the device tree goes above the\n\
+         kernel={file}\n\
+         # The image is linked to run at {load:#x}; the device tree goes above the\n\
          # kernel's footprint, which `cargo xtask image` checks.\n\
-         kernel_address=0x80000\n\
+         kernel_address={load:#x}\n\
          device_tree_address={dtb_address:#x}\n\
          # The console: the debug UART (3-pin JST), 115200 8N1, set up by the firmware.\n\
          enable_uart=1\n\
@@ -335,15 +342,16 @@ pub fn s32g2_boot_cmd(cmdline: &str) -> String {
     )
 }
 
-/// The s32g2 kernel's `footprint` (image and `.bss`), loaded at
-/// [`crate::board::S32G2_LOAD_ADDR`], ends below U-Boot's device tree
-/// ([`crate::board::S32G2_FDT_ADDR`]).
-pub fn s32g2_fits(footprint: u64) -> Result<()> {
-    use crate::board::{S32G2_FDT_ADDR, S32G2_LOAD_ADDR};
-    let limit = S32G2_FDT_ADDR - S32G2_LOAD_ADDR;
+/// The kernel's `footprint` (image and `.bss`), loaded at U-Boot's
+/// `load_address` (s32g2: NXP's `loadaddr`, the start of DRAM), ends below
+/// U-Boot's device tree (`fdt_address`; 0x8300_0000 in NXP's recent BSPs,
+/// 0x83E0_0000 in older ones).
+pub fn s32g2_fits(u: &UBoot, footprint: u64) -> Result<()> {
+    let (load, fdt) = (u.load_address, u.fdt_address);
+    let limit = fdt - load;
     if footprint > limit {
         bail!(
-            "the kernel occupies {footprint} bytes from {S32G2_LOAD_ADDR:#x} (image and .bss), over the limit of {limit} (s32g2: U-Boot puts the device tree at {S32G2_FDT_ADDR:#x})"
+            "the kernel occupies {footprint} bytes from {load:#x} (image and .bss), over the limit of {limit} (U-Boot puts the device tree at {fdt:#x})"
         );
     }
     Ok(())
@@ -410,11 +418,11 @@ pub struct SdFiles {
 /// Linux `Image` (AArch64), `config.txt` (the Pi 5) and `cmdline.txt`
 /// holding `cmdline`.
 pub fn sd_files(board: &Board, kernel: &Path, dir: &Path, cmdline: &str) -> Result<SdFiles> {
-    if board.raw_image.is_none() && board.arch != "aarch64" {
+    if board.raw_image.is_none() && !board.linux_image {
         bail!("board {} boots the ELF: there is no image to make", board.name);
     }
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let linux_image = (board.arch == "aarch64").then(|| dir.join(LINUX_IMAGE));
+    let linux_image = board.linux_image.then(|| dir.join(LINUX_IMAGE));
     let linux = match &linux_image {
         Some(p) => Some(write_linux_image(kernel, p)?.0),
         None => None,
@@ -426,22 +434,22 @@ pub fn sd_files(board: &Board, kernel: &Path, dir: &Path, cmdline: &str) -> Resu
             (image, r)
         }
         None => (
-            linux_image.clone().expect("an AArch64 board"),
-            linux.expect("an AArch64 board"),
+            linux_image.clone().expect("a board with a linux-image"),
+            linux.expect("a board with a linux-image"),
         ),
     };
-    let config = if board.name == "rpi5" {
+    let config = if let (Some(c), Some(raw)) = (board.config_txt, &board.raw_image) {
         let path = dir.join("config.txt");
-        fs::write(&path, rpi5_config_txt(crate::board::RPI5_DTB_ADDRESS))
+        fs::write(&path, rpi5_config_txt(raw, c.device_tree_address))
             .with_context(|| format!("cannot write {}", path.display()))?;
         Some(path)
-    } else if board.name == "s32g2" {
+    } else if board.u_boot.is_some() {
         Some(s32g2_script(dir, cmdline)?)
     } else {
         None
     };
-    if board.name == "s32g2" {
-        s32g2_fits(r.mem_end - r.load)?;
+    if let Some(u) = &board.u_boot {
+        s32g2_fits(u, r.mem_end - r.load)?;
     }
     let cmdline_path = dir.join("cmdline.txt");
     fs::write(&cmdline_path, format!("{cmdline}\n"))
@@ -701,7 +709,8 @@ mod tests {
 
     #[test]
     fn rpi5_config_boots_the_image_at_its_link_address() {
-        let c = rpi5_config_txt(0x400_0000);
+        let rpi5 = crate::board::find_base("rpi5").unwrap();
+        let c = rpi5_config_txt(&rpi5.raw_image.unwrap(), 0x400_0000);
         for line in [
             "arm_64bit=1",
             "kernel=kernel_2712.img",
@@ -712,10 +721,9 @@ mod tests {
         ] {
             assert!(c.lines().any(|l| l == line), "{line} missing in\n{c}");
         }
-        let rpi5 = crate::board::find_base("rpi5").unwrap();
         let raw = rpi5.raw_image.unwrap();
         assert_eq!(raw.load, 0x8_0000);
-        assert_eq!(raw.load + raw.max_footprint, crate::board::RPI5_DTB_ADDRESS);
+        assert_eq!(raw.load + raw.max_footprint, rpi5.config_txt.unwrap().device_tree_address);
     }
 
     #[test]
@@ -733,9 +741,10 @@ mod tests {
             ]
         );
         assert!(S32G2_MKIMAGE_ARGS.windows(2).any(|w| w == ["-T", "script"]));
-        let limit = crate::board::S32G2_FDT_ADDR - crate::board::S32G2_LOAD_ADDR;
-        assert!(s32g2_fits(limit).is_ok());
-        let e = s32g2_fits(limit + 1).unwrap_err().to_string();
+        let u = crate::board::find_base("s32g2").unwrap().u_boot.unwrap();
+        let limit = u.fdt_address - u.load_address;
+        assert!(s32g2_fits(&u, limit).is_ok());
+        let e = s32g2_fits(&u, limit + 1).unwrap_err().to_string();
         assert!(e.contains("over the limit") && e.contains("0x83000000"), "{e}");
     }
 

@@ -31,7 +31,8 @@
 //! Module map:
 //!
 //! * [`protocol`]: the line decoder;
-//! * [`board`]: the board table and QEMU command lines;
+//! * [`board`]: the boards, read from the board crates' metadata, and
+//!   QEMU command lines;
 //! * [`qemu`]: running QEMU with a timeout, exit codes;
 //! * [`boot`]: one boot, its output directory and its verdict;
 //! * [`defmt_log`]: decoding the kernel's defmt diagnostics (`defmt.log`);
@@ -174,7 +175,7 @@ fn board_arg() -> Arg {
         .long("board")
         .value_name("BOARD")
         .default_value("pc-x86_64")
-        .help("Board: pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64 (QEMU), rpi5, s32g2 (image only)")
+        .help("Board: a crate in examples/ (pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64 boot in QEMU; rpi5, s32g2 image only); a wrong name lists them")
 }
 
 fn el_arg() -> Arg {
@@ -579,7 +580,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                 uefi_arm::cmd_image(&ws, b, &kernel, &dir, &cmdline)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            if b.raw_image.is_none() && b.arch != "aarch64" {
+            if b.raw_image.is_none() && !b.linux_image {
                 anyhow::bail!(
                     "board {} boots the ELF: no image to make (`cargo xtask build`; for GRUB, `cargo xtask iso`)",
                     b.name
@@ -619,7 +620,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             } else {
                 eprintln!(
                     "[ipcb] copy these files to the SD card's FAT32 boot partition: see {}",
-                    board::hardware_doc(b.name)
+                    b.hardware_doc.unwrap_or_default()
                 );
             }
             println!("{}", dir.display());

@@ -342,7 +342,7 @@ pub fn ensure_emulated(board: &Board) -> Result<()> {
             "board {} is not emulated by QEMU: make its boot files with `cargo xtask image --board {}` and run them on the board ({})",
             board.name,
             board.name,
-            crate::board::hardware_doc(board.name)
+            board.hardware_doc.unwrap_or_default()
         );
     }
     Ok(())

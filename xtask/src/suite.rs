@@ -45,7 +45,10 @@
 //! 10. (when testing another board) the Raspberry Pi 5 boot files are made
 //!     and checked: `kernel_2712.img` starts with the boot code, is padded
 //!     to the kernel's whole footprint, which stays below the device tree
-//!     `config.txt` places; `config.txt` is the one the docs describe.
+//!     `config.txt` places; `config.txt` is the one the docs describe;
+//! 11. a copy of a board crate under a new package name is a new `--board`
+//!     that boots, and bad board metadata is one error line
+//!     (`crate::board::copy`).
 //!
 //! The last line printed is exactly `N passed, M failed`.
 
@@ -274,6 +277,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     suite.step(
         "qemu-virt-aarch64 Image through U-Boot booti at EL1 and EL2 (-smp 4, bootargs from U-Boot, PSCI SYSTEM_OFF): passes, every core verified",
         Suite::uboot,
+    );
+    suite.step(
+        "a copy of the qemu-virt-aarch64 crate under a new package name is a new --board: cargo xtask run boots it (TCG) and passes; bad metadata (missing, malformed field, a second board of one name) and an unknown --board are one error line each",
+        |s| board::copy::check_copy(s.ws, s.timeout),
     );
     if board.name != ARM_BOARD {
         suite.step(
@@ -1245,10 +1252,17 @@ pub fn check_rpi5_files(
     if footprint > max_footprint {
         return Err(format!("the kernel occupies {footprint} bytes, over {max_footprint}"));
     }
-    if config != image::rpi5_config_txt(board::RPI5_DTB_ADDRESS) {
+    if config != rpi5_config()? {
         return Err("config.txt differs from the generated one".to_string());
     }
     Ok(())
+}
+
+/// The Pi 5's `config.txt`, from its crate's `[raw]` and `[config-txt]`.
+fn rpi5_config() -> std::result::Result<String, String> {
+    let b = board::find_base(RPI5_BOARD).map_err(err_string)?;
+    let dtb = b.config_txt.ok_or("rpi5 has no [config-txt] metadata")?.device_tree_address;
+    Ok(image::rpi5_config_txt(&b.raw_image.ok_or("rpi5 has no [raw] metadata")?, dtb))
 }
 
 /// The S32G2 files are right: `Image` begins with a Linux arm64 Image
@@ -1289,7 +1303,8 @@ pub fn check_s32g2_files(
             ));
         }
     }
-    image::s32g2_fits(footprint).map_err(err_string)?;
+    let u = board::find_base(S32G2_BOARD).map_err(err_string)?.u_boot.ok_or("s32g2 has no [u-boot] metadata")?;
+    image::s32g2_fits(&u, footprint).map_err(err_string)?;
     if script != image::s32g2_boot_cmd(cmdline) {
         return Err("boot.cmd differs from the documented script".to_string());
     }
@@ -1527,7 +1542,7 @@ mod tests {
 
     #[test]
     fn rpi5_files_check() {
-        let config = image::rpi5_config_txt(board::RPI5_DTB_ADDRESS);
+        let config = rpi5_config().unwrap();
         // The Image header: code0 = b +0x40 (over the header), magic at 0x38.
         let mut img = 0x1400_0010u32.to_le_bytes().to_vec();
         img.resize(0x38, 0);
@@ -1551,7 +1566,8 @@ mod tests {
     #[test]
     fn s32g2_files_check() {
         let cmd = image::s32g2_boot_cmd("rounds=1");
-        let load = board::S32G2_LOAD_ADDR;
+        let u = board::find_base(S32G2_BOARD).unwrap().u_boot.unwrap();
+        let load = u.load_address;
         // A header: b +64 (to the boot code), text_offset 0, image_size 256.
         let mut img = vec![0u8; 128];
         img[0..4].copy_from_slice(&(0x1400_0000u32 | 16).to_le_bytes());
@@ -1562,7 +1578,7 @@ mod tests {
         assert!(check_s32g2_files(&img, load, 300, &cmd, "rounds=1").unwrap_err().contains("below the kernel's footprint"));
         assert!(check_s32g2_files(&img, load + 0x8_0000, 200, &cmd, "rounds=1").unwrap_err().contains("text_offset"));
         assert!(check_s32g2_files(&img, load, 200, &cmd, "rounds=2").unwrap_err().contains("boot.cmd"));
-        let far = board::S32G2_FDT_ADDR - load + 1;
+        let far = u.fdt_address - load + 1;
         let mut big = img.clone();
         big[16..24].copy_from_slice(&far.to_le_bytes());
         assert!(check_s32g2_files(&big, load, far, &cmd, "rounds=1").unwrap_err().contains("over the limit"));

@@ -23,31 +23,35 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::board::Board;
+use crate::board::{Board, Efi, Exit};
 use crate::protocol::{EndStatus, Transcript};
 use crate::qemu::GuestExit;
 use crate::util::{Workspace, run_streamed};
 
-/// The board's name (and its kernel package).
+/// The board's name (and its kernel package), which `cargo xtask test`
+/// boots. Its crate's `[efi]` names the UEFI application's target and its
+/// path in the ESP (`EFI/BOOT/BOOTAA64.EFI`, where the firmware looks on
+/// removable media).
 pub const BOARD: &str = "uefi-aarch64";
-/// The UEFI application's target.
-pub const LOADER_TARGET: &str = "aarch64-unknown-uefi";
-/// Where the firmware looks on removable media (AArch64).
-pub const BOOT_FILE: &str = "EFI/BOOT/BOOTAA64.EFI";
 /// The command line file, beside the application.
 pub const CMDLINE_FILE: &str = "EFI/BOOT/cmdline.txt";
 /// The ESP's directory inside a run's output directory.
 pub const ESP_DIR: &str = "esp";
 
-/// Is `board` booted through UEFI as an ESP?
+/// Is `board` booted through UEFI as an ESP (`images = ["efi"]`)?
 pub fn is_uefi(board: &Board) -> bool {
-    board.name == BOARD
+    board.efi.is_some()
+}
+
+/// The board's UEFI application.
+fn efi_of(board: &Board) -> Result<Efi> {
+    board.efi.with_context(|| format!("board {} is not booted through UEFI", board.name))
 }
 
 /// Does the kernel end the run with PSCI `SYSTEM_OFF` (QEMU exits 0)
-/// instead of a semihosting or debug-exit status?
+/// instead of a semihosting or debug-exit status (`exit = "psci-off"`)?
 pub fn powers_off(board: &Board) -> bool {
-    is_uefi(board)
+    board.exit == Exit::PsciOff
 }
 
 /// What QEMU's exit means for a board that [`powers_off`]: status 0
@@ -81,8 +85,9 @@ pub fn describe_exit(board: &Board, exit: GuestExit, code: Option<i32>) -> Strin
 
 /// Builds the UEFI application carrying `kernel`; returns the `.efi`.
 pub fn build_loader(ws: &Workspace, board: &Board, kernel: &Path) -> Result<PathBuf> {
+    let loader_target = efi_of(board)?.loader_target;
     eprintln!(
-        "[ipcb] building the UEFI application {} for {LOADER_TARGET} (carrying {}) ...",
+        "[ipcb] building the UEFI application {} for {loader_target} (carrying {}) ...",
         board.kernel_package,
         kernel.display()
     );
@@ -96,11 +101,11 @@ pub fn build_loader(ws: &Workspace, board: &Board, kernel: &Path) -> Result<Path
         "-p",
         board.kernel_package,
         "--target",
-        LOADER_TARGET,
+        loader_target,
     ]);
     cmd.env("IPCB_KERNEL_ELF", &kernel);
     run_streamed(cmd, "building the UEFI application")?;
-    let efi = ws.release_artifact(LOADER_TARGET, &format!("{}.efi", board.kernel_package));
+    let efi = ws.release_artifact(loader_target, &format!("{}.efi", board.kernel_package));
     if !efi.is_file() {
         bail!("cargo built the UEFI application but {} does not exist", efi.display());
     }
@@ -149,8 +154,8 @@ pub fn write_esp(ws: &Workspace, board: &Board, kernel: &Path, dir: &Path, cmdli
     let efi = build_loader(ws, board, kernel)?;
     let bytes = fs::read(&efi).with_context(|| format!("cannot read {}", efi.display()))?;
     check_pe(&bytes).with_context(|| format!("{}", efi.display()))?;
-    let boot_file = dir.join(BOOT_FILE);
-    let boot_dir = boot_file.parent().expect("BOOT_FILE has a directory");
+    let boot_file = dir.join(efi_of(board)?.boot_file);
+    let boot_dir = boot_file.parent().expect("a path under the ESP has a directory");
     fs::create_dir_all(boot_dir).with_context(|| format!("cannot create {}", boot_dir.display()))?;
     fs::write(&boot_file, &bytes).with_context(|| format!("cannot write {}", boot_file.display()))?;
     let cmdline_path = dir.join(CMDLINE_FILE);

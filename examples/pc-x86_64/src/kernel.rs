@@ -25,7 +25,7 @@ static USER_ELF: &[u8] = include_bytes!(env!("IPCB_USER_ELF"));
 pub struct Pc;
 
 impl Board for Pc {
-    const NAME: &'static str = "pc-x86_64";
+    const NAME: &'static str = env!("IPCB_BOARD");
 
     fn putc(b: u8) {
         let port = CONSOLE_PORT.load(Ordering::Relaxed);

@@ -30,7 +30,7 @@ pub struct Virt;
 pub type ThisBoard = Virt;
 
 impl Board for Virt {
-    const NAME: &'static str = "qemu-virt-aarch64";
+    const NAME: &'static str = env!("IPCB_BOARD");
 
     fn putc(b: u8) {
         CONSOLE.putc(b);

@@ -37,7 +37,7 @@ pub struct Raspi3b;
 pub type ThisBoard = Raspi3b;
 
 impl Board for Raspi3b {
-    const NAME: &'static str = "raspi3b";
+    const NAME: &'static str = env!("IPCB_BOARD");
 
     fn putc(b: u8) {
         CONSOLE.putc(b);

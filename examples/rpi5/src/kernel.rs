@@ -37,7 +37,7 @@ pub struct Rpi5;
 pub type ThisBoard = Rpi5;
 
 impl Board for Rpi5 {
-    const NAME: &'static str = "rpi5";
+    const NAME: &'static str = env!("IPCB_BOARD");
 
     fn putc(b: u8) {
         CONSOLE.putc(b);

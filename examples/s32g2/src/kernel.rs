@@ -48,7 +48,7 @@ pub struct S32g2;
 pub type ThisBoard = S32g2;
 
 impl Board for S32g2 {
-    const NAME: &'static str = "s32g2";
+    const NAME: &'static str = env!("IPCB_BOARD");
 
     fn putc(b: u8) {
         console().putc(b);

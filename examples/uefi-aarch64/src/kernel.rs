@@ -45,7 +45,7 @@ fn ns16550() -> Ns16550 {
 }
 
 impl Board for Uefi {
-    const NAME: &'static str = "uefi-aarch64";
+    const NAME: &'static str = env!("IPCB_BOARD");
 
     fn putc(b: u8) {
         match CONSOLE_KIND.load(Ordering::Relaxed) {
