@@ -284,13 +284,29 @@ pub fn mismatch<const R: usize>(m: &Msg, e: &Expected) -> u64 {
             MR_IN_REGS
         }
     );
-    let mut bad = m.status | (m.badge ^ e.badge) | (m.tag ^ tag_at(e.side, e.seed, e.len));
-    let mut k = 0;
-    while k < R {
-        bad |= m.mr[k] ^ word_at(e.side, e.seed, k);
-        k += 1;
+    // AArch64: equalities joined with `&` (no short circuit), which LLVM
+    // makes one `cmp`/`ccmp` chain, a compare per field after the expected
+    // value's one `add`; x86_64: `xor`/`or`, as LLVM does best there.
+    #[cfg(target_arch = "aarch64")]
+    {
+        let mut ok = (m.status == 0) & (m.badge == e.badge) & (m.tag == tag_at(e.side, e.seed, e.len));
+        let mut k = 0;
+        while k < R {
+            ok &= m.mr[k] == word_at(e.side, e.seed, k);
+            k += 1;
+        }
+        u64::from(!ok)
     }
-    bad
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        let mut bad = m.status | (m.badge ^ e.badge) | (m.tag ^ tag_at(e.side, e.seed, e.len));
+        let mut k = 0;
+        while k < R {
+            bad |= m.mr[k] ^ word_at(e.side, e.seed, k);
+            k += 1;
+        }
+        bad
+    }
 }
 
 /// Like [`mismatch`] for the UTCB words `4..e.len`, read through `utcb`.

@@ -17,6 +17,7 @@
 //!    `.text` and `.rodata`, jumps into `.data` and the stack, each must
 //!    fault and be reported) on x86_64 and on virt at EL1 and EL2;
 //!    then (pc-x86_64) `--latency`: one icount boot with `latency=tsc`
+//!    (and one of qemu-virt-aarch64 at EL1 with `latency=pmccntr`)
 //!    must give consistent percentiles for every single-core bench, with
 //!    the read overhead subtracted and p50 within a few instructions of
 //!    the throughput round, and five bad `--latency` inputs must each end
@@ -82,6 +83,8 @@ pub const WX_TEST: &str = "kernel-wx";
 /// Command line of the `--latency` step: every round of the single-core
 /// benchmarks timed with the TSC, short runs, no sweep.
 pub const LATENCY_CMDLINE: &str = "rounds=400 runs=2 warmup=1 sweep=0 latency=tsc";
+/// The same on the Arm board, timed with PMCCNTR_EL0.
+pub const ARM_LATENCY_CMDLINE: &str = "rounds=400 runs=2 warmup=1 sweep=0 latency=pmccntr";
 /// How far (in instructions) the p50 of a round may lie above the
 /// throughput figure of a round under icount: the time stamp's read and
 /// store and the buffer pointer are in the round, one read is subtracted
@@ -207,7 +210,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     );
     if board.name == "pc-x86_64" {
         suite.step(
-            "--latency: one icount boot with latency=tsc: every single-core bench has p50 <= p90 <= p99 <= max, the read overhead, p50 within a few instructions of the throughput round; bad --latency input is one error line before any boot",
+            "--latency: an icount boot with latency=tsc, and one of qemu-virt-aarch64 at EL1 with latency=pmccntr: every single-core bench has p50 <= p90 <= p99 <= max, the read overhead, p50 within a few instructions of the throughput round; bad --latency input is one error line before any boot",
             Suite::latency,
         );
     }
@@ -996,7 +999,19 @@ impl Suite<'_> {
                 .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
             check_bad_input(args, out.status.success(), &String::from_utf8_lossy(&out.stderr))?;
         }
-        eprintln!("[ipcb] {n} latency figures consistent; {} bad inputs refused", LATENCY_BAD.len());
+        // The Arm board at EL1, timed with its cycle counter.
+        let arm = board::find_base(ARM_BOARD)
+            .and_then(|base| board::apply(base, &board::Variant { el: Some(1), ..board::Variant::default() }))
+            .map_err(err_string)?;
+        let what = |e: String| format!("{} EL1: {e}", arm.name);
+        let a = self.board_boots(arm, ARM_LATENCY_CMDLINE, "latency-el1").map_err(what)?;
+        let m = check_latency(&a.transcript, arm.expected_benches).map_err(what)?;
+        eprintln!(
+            "[ipcb] {n} latency figures consistent on {} (TSC), {m} on {} EL1 (PMCCNTR); {} bad inputs refused",
+            self.board.name,
+            arm.name,
+            LATENCY_BAD.len()
+        );
         Ok(())
     }
 
