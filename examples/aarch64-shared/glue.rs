@@ -109,6 +109,7 @@ fn fast(st: &mut St, ctxs: *mut Context, args: SyscallArgs) -> FastPair {
     // A message longer than the registers: straight to its own fastpath
     // (the register-only one would test the same bits, later).
     if (args.tag.0 as u16) > <Aarch64 as ipc_core::Arch>::MR_IN_REGS as u16 {
+        core::hint::cold_path();
         return match args.op {
             1 => long::<1>(args.cap, args.tag.0, st, ctxs),
             _ => long::<2>(args.cap, args.tag.0, st, ctxs),
@@ -129,12 +130,13 @@ fn fast(st: &mut St, ctxs: *mut Context, args: SyscallArgs) -> FastPair {
 
 /// A message longer than the registers: the long-message fastpath, with
 /// the message registers still in the CPU (`Kernel::fastpath_long` touches
-/// none), or else the general path. (The arguments come as words, in the
-/// registers the fast handlers got them in: a `SyscallArgs` by reference,
-/// or another order, would make the fast handler spill or move them.)
-/// One copy per syscall number `OP` (1 `call`, 2 `reply_recv`), so that
-/// each knows its own.
-#[cold]
+/// none), or else the general path. Inlined into each fast handler behind
+/// `core::hint::cold_path` (so one copy per syscall number `OP`, 1 `call`,
+/// 2 `reply_recv`): as a function of its own it would be a `bl` with a
+/// frame, since LLVM makes no tail call of a two-word return here, and
+/// the register-only path keeps its instructions either way (x86_64, where
+/// inlining it costs the register-only path, keeps it out of line).
+#[inline(always)]
 fn long<const OP: u64>(cap: u64, tag: u64, st: &mut St, ctxs: *mut Context) -> FastPair {
     let args = SyscallArgs { op: OP, cap, tag: MessageInfo(tag) };
     match st.kernel.fastpath_long(args) {

@@ -214,12 +214,15 @@ pub struct Kernel<A: Arch> {
     /// Hot per-thread state, at a multiple of 4 KiB (an AArch64 `add`
     /// reaches it from the kernel's address with one 12-bit immediate).
     pub(crate) threads: PageAligned<[Tcb<A>; SLOTS]>,
+    /// UTCBs, per thread: right after the thread table, so at a multiple
+    /// of 4 KiB as well where a table entry is a multiple of 16 bytes (the
+    /// long-message fastpath's AArch64 `add` of its address is then one
+    /// instruction).
+    pub(crate) utcbs: [Option<&'static Utcb>; SLOTS],
     /// Badge of the capability a queued sender sent through, per thread.
     pub(crate) send_badges: [Badge; SLOTS],
     /// Saved user registers, per thread.
     pub(crate) ctxs: [A::Context; SLOTS],
-    /// UTCBs, per thread.
-    pub(crate) utcbs: [Option<&'static Utcb>; SLOTS],
     /// Address spaces, per task (`None`: the task slot is free).
     pub(crate) spaces: [Option<A::Space>; MAX_TASKS],
     /// Messages for other CPUs, oldest first.
