@@ -126,10 +126,17 @@ static mut TSS: MaybeUninit<TaskStateSegment> = MaybeUninit::uninit();
 /// The IDT, shared by all CPUs (written once by the boot CPU): the 32
 /// exception gates, then every other vector on a stub that returns at
 /// once (the kernel takes no interrupts; a parked CPU is woken from `hlt`
-/// by an IPI, `smp.rs`).
-#[repr(C, align(16))]
+/// by an IPI, `smp.rs`). One 4 KiB page of its own, read-only once
+/// written ([`init`]): a stray kernel write cannot redirect an exception.
+#[repr(C, align(4096))]
 struct Idt([u64; 512]);
+const _: () = assert!(core::mem::size_of::<Idt>() == 4096);
 static mut IDT: Idt = Idt([0; 512]);
+
+/// The IDT's address (the W^X self-test writes there, and must fault).
+pub fn idt_addr() -> u64 {
+    addr_of!(IDT) as u64
+}
 
 unsafe extern "C" {
     /// Addresses of the 32 exception stubs (entry.rs).
@@ -220,6 +227,11 @@ pub unsafe fn init() -> Features {
                 | (0x8E << 40)
                 | (((addr >> 16) & 0xFFFF) << 48);
             idt.0[2 * v + 1] = addr >> 32;
+        }
+        // Written: read-only from here on, before any other CPU starts.
+        #[cfg(target_os = "none")]
+        if !crate::paging::protect_kernel_page(addr_of!(IDT) as u64) {
+            panic!("the IDT is outside the kernel's split page tables: it stays writable");
         }
 
         // Legacy PIC: mask everything (the firmware may have left the PIT on).

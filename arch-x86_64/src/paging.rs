@@ -126,6 +126,41 @@ extern "sysv64" fn ipcb_protect_kernel() {
     flush_all();
 }
 
+/// Make the kernel image's 4 KiB page at virtual `va` read-only, for every
+/// CPU and every address space (they share the split tables). `false`
+/// when `va` is outside the split part of the image (nothing changed).
+///
+/// # Safety
+///
+/// Nothing may write the page afterwards (a write is a kernel page
+/// fault); the caller flushes the other CPUs' TLBs, or runs before they
+/// start (the boot CPU's entry is dropped here).
+#[cfg(target_os = "none")]
+pub unsafe fn protect_kernel_page(va: u64) -> bool {
+    use core::ptr::addr_of_mut;
+    let Some(pa) = va.checked_sub(KERNEL_OFFSET) else {
+        return false;
+    };
+    let (t, i) = ((pa >> 21) as usize, ((pa >> 12) & 511) as usize);
+    if t >= SPLIT_TABLES {
+        return false;
+    }
+    // SAFETY: the split tables are the live mapping of the image (set up
+    // by `ipcb_protect_kernel`); clearing one entry's writable bit changes
+    // nothing but that page's permission. The caller's contract covers
+    // the other CPUs.
+    unsafe {
+        let split = &mut *addr_of_mut!(SPLIT);
+        let e = &mut split.0[t][i];
+        if e.is_unused() {
+            return false;
+        }
+        e.set_flags(e.flags() - PageTableFlags::WRITABLE);
+        core::arch::asm!("invlpg [{}]", in(reg) va, options(nostack, preserves_flags));
+    }
+    true
+}
+
 /// Highest user address + 1: the lower canonical half without its last
 /// page, which is never mapped. A `syscall` there would leave the
 /// non-canonical `0x8000_0000_0000` in `rcx` for the `sysretq` that

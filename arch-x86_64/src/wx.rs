@@ -8,7 +8,8 @@
 //!    it went through);
 //! 1. a write to `.rodata` (likewise; refused only with `CR0.WP` on);
 //! 2. a call into `.data` (a `ret` there);
-//! 3. a call into the stack (a `ret` pushed there).
+//! 3. a call into the stack (a `ret` pushed there);
+//! 4. a write to the IDT (read-only once the boot CPU has written it).
 //!
 //! `ipcb_wx_probe` saves the callee-saved registers and the stack pointer,
 //! arms the probe and makes the access. The board's trap handler passes
@@ -45,6 +46,8 @@ const KIND_WRITE_TEXT: u64 = 0;
 const KIND_WRITE_RODATA: u64 = 1;
 const KIND_RUN_DATA: u64 = 2;
 const KIND_RUN_STACK: u64 = 3;
+/// Probe 4 writes the IDT (read-only once written, `cpu::init`).
+const PROBE_WRITE_IDT: u64 = 4;
 
 /// Page-fault error code: protection violation (P), write (W), user (U),
 /// instruction fetch (I/D).
@@ -138,6 +141,8 @@ pub fn probe(i: usize) -> Option<WxProbe> {
         KIND_WRITE_RODATA => (KIND_WRITE_RODATA, "write .rodata", core::ptr::addr_of!(RODATA_BYTE) as u64, PF_P | PF_W),
         KIND_RUN_DATA => (KIND_RUN_DATA, "run .data", core::ptr::addr_of!(DATA_RET) as u64, PF_P | PF_I),
         KIND_RUN_STACK => (KIND_RUN_STACK, "run the stack", 0, PF_P | PF_I),
+        // A write (the `.rodata` probe's access) to the IDT's page.
+        PROBE_WRITE_IDT => (KIND_WRITE_RODATA, "write the IDT", crate::cpu::idt_addr(), PF_P | PF_W),
         _ => return None,
     };
     IPCB_WX_TARGET.store(addr, Ordering::Relaxed);

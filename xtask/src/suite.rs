@@ -205,7 +205,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::baselines,
     );
     suite.step(
-        "kernel W^X (selftest=wx): kernel writes to its .text and .rodata and jumps into .data and the stack fault and are reported, on x86_64 and qemu-virt-aarch64 at EL1 and EL2",
+        "kernel W^X (selftest=wx): kernel writes to its .text and .rodata (x86_64: and the IDT) and jumps into .data and the stack fault and are reported, on x86_64 and qemu-virt-aarch64 at EL1 and EL2",
         Suite::kernel_wx,
     );
     if board.name == "pc-x86_64" {
