@@ -22,6 +22,7 @@ use crate::state::Reports;
 use crate::{kprint, kprintln, Board, CounterSelector, FaultClass, Machine, MemError, Perm, State};
 
 mod smp;
+mod soak;
 
 /// User address of thread `k`'s UTCB.
 pub const UTCB_BASE: u64 = 0x10_0000_0000;
@@ -117,11 +118,13 @@ pub struct Config {
     /// `ipc-intra`, `ipc-inter`, `syscall`, `null` and `floor` on its own
     /// with this counter (`None`: not asked for, the default).
     pub latency: Option<CounterKind>,
+    /// `soak=1`: after the benchmarks, the SMP soak (`bench/soak.rs`).
+    pub soak: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0, selftest_wx: false, latency: None }
+        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0, selftest_wx: false, latency: None, soak: false }
     }
 }
 
@@ -142,6 +145,7 @@ pub fn parse_cmdline(s: &str) -> Result<Config, &str> {
             "runs" => c.runs = num()?.clamp(1, pmu::MAX_RUNS as u64),
             "warmup" => c.warmup = num()?,
             "sweep" => c.sweep = num()? != 0,
+            "soak" => c.soak = num()? != 0,
             "words" => {
                 c.words = num()?;
                 if c.words > ipc_core::MSG_MAX_WORDS as u64 {
@@ -465,6 +469,15 @@ pub(crate) const CROSS_SERVER: Scenario = Scenario {
 /// register words (messages between CPUs carry no UTCB words).
 pub(crate) fn cross_words(cfg: &Config) -> u64 {
     cfg.words.min(ipc_core::REMOTE_WORDS as u64)
+}
+
+/// The scenario of parallel job `job`: a [`PARALLEL`] one as configured,
+/// or a soak pass ([`soak::SOAK_JOB`] and up).
+pub(crate) fn job_scenario(cfg: &Config, job: usize) -> Scenario {
+    match job.checked_sub(soak::SOAK_JOB) {
+        Some(pass) => soak::scenario(pass),
+        None => parallel(cfg, job),
+    }
 }
 
 /// Parallel scenario `i` as configured (the message length of `ipc-intra`).
@@ -1017,6 +1030,9 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     if let Some(k) = cfg.latency {
         kprint!(B, " latency={}", k.name());
     }
+    if cfg.soak {
+        kprint!(B, " soak=1");
+    }
     kprintln!(B, "");
     kprintln!(B, "");
     kprintln!(B, "ipcbench-rs on {} ({}): rounds={} runs={} warm-up={}", B::NAME, M::NAME, cfg.rounds, cfg.runs, cfg.warmup);
@@ -1074,6 +1090,9 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
         all_ok &= ok;
     } else {
         kprintln!(B, "ipc-cross-core: skipped, one CPU");
+    }
+    if cfg.soak {
+        all_ok &= soak::run(&env, cores);
     }
 
     // The table: one row per counter, one column per benchmark.

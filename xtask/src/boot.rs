@@ -160,6 +160,10 @@ fn progress_line(line: &Line, accel: Accel) -> Option<String> {
                 .unwrap_or_default()
         ),
         Line::Ok(t) => format!("ok     {t}"),
+        Line::Soak(z) => format!(
+            "soak   {} one-way IPCs on {} cores, {} passes: {} corrupted, {} failed",
+            z.ipcs, z.cores, z.passes, z.corrupted, z.failed
+        ),
         Line::Latency(l) => format!(
             "latency {}{} core {}: p50 {} p90 {} p99 {} max {} {} per {} (counter read {} subtracted)",
             l.bench,

@@ -15,6 +15,7 @@
 //!                   [--words N] [--json [PATH]] [--timeout SECS] [--verbose] [--el 1|2] [--cpu MODEL]
 //!                   [--smp N] [--kernel ELF] [--latency [--counter NAME]]
 //! cargo xtask test  [--board B] [--timeout SECS]
+//! cargo xtask soak  [--board B] [--smp N] [--ipcs M] [--el 1|2] [--accel A] [--timeout SECS] [--verbose]
 //! cargo xtask iso   [--board B] [--out PATH] [--kernel ELF] [-- KERNEL_ARGS]
 //! cargo xtask image --board raspi3b|rpi5|s32g2|uefi-aarch64 [--el 1|2] [--out DIR] [--kernel ELF] [-- KERNEL_ARGS]
 //! ```
@@ -62,6 +63,7 @@ mod protocol;
 mod qemu;
 mod report;
 mod screen;
+mod soak;
 mod suite;
 mod table;
 mod uefi_arm;
@@ -139,6 +141,8 @@ enum Cmd {
         /// The counter that times them.
         counter: Option<String>,
     },
+    /// `soak`
+    Soak(soak::SoakOpts),
     /// `test`
     Test {
         /// Board.
@@ -376,6 +380,36 @@ fn cli() -> Command {
                 ),
         )
         .subcommand(
+            Command::new("soak")
+                .about("SMP soak: intra, inter (0-63 words) and cross-core IPC on every core at once, every message verified; ends with `soak: N one-way IPCs on C cores ..., corrupted 0`")
+                .arg(board_arg())
+                .arg(
+                    Arg::new("ipcs")
+                        .long("ipcs")
+                        .value_name("M")
+                        .allow_hyphen_values(true)
+                        .help("One-way IPCs in all, at least (default 1000000)"),
+                )
+                .arg(accel_arg().default_value("tcg"))
+                .arg(
+                    Arg::new("timeout")
+                        .long("timeout")
+                        .value_name("SECS")
+                        .value_parser(value_parser!(u64).range(1..))
+                        .help("Seconds before the guest counts as hung (default 300 + M / 10000)"),
+                )
+                .arg(
+                    Arg::new("verbose")
+                        .long("verbose")
+                        .short('v')
+                        .action(ArgAction::SetTrue)
+                        .help("Echo every console line and the decoded defmt diagnostics to stderr"),
+                )
+                .arg(el_arg())
+                .arg(smp_arg())
+                .arg(cpu_arg()),
+        )
+        .subcommand(
             Command::new("image")
                 .about("Make a board's boot files (raw kernel image, config.txt, cmdline.txt) in a directory, checked against the loader; prints the directory")
                 .arg(board_arg().default_value("rpi5"))
@@ -469,6 +503,13 @@ fn parse(m: &ArgMatches) -> Cmd {
             latency: sub.get_flag("latency"),
             counter: sub.get_one::<String>("counter").cloned(),
         },
+        "soak" => Cmd::Soak(soak::SoakOpts {
+            board,
+            ipcs: sub.get_one::<String>("ipcs").cloned(),
+            accel: accel(),
+            timeout: sub.get_one::<u64>("timeout").copied(),
+            verbose: sub.get_flag("verbose"),
+        }),
         "test" => Cmd::Test {
             board,
             timeout: sub.get_one::<u64>("timeout").copied().unwrap_or(600),
@@ -559,6 +600,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             bench::cmd_bench(&ws, &opts)
         }
         Cmd::Test { board, timeout } => suite::cmd_test(&ws, &board, Duration::from_secs(timeout)),
+        Cmd::Soak(opts) => soak::cmd_soak(&ws, &opts),
         Cmd::Image {
             board,
             out,

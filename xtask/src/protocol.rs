@@ -134,6 +134,21 @@ pub struct Config {
     pub latency: Option<String>,
 }
 
+/// `IPCB soak`: the SMP soak's counts (`soak=1`; docs/protocol.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Soak {
+    /// One-way IPCs of the passes that verified.
+    pub ipcs: u64,
+    /// CPUs it ran on.
+    pub cores: u32,
+    /// Passes (a pass per core and message size, and the cross-core ones).
+    pub passes: u64,
+    /// Passes that failed a message check.
+    pub corrupted: u64,
+    /// Passes that failed otherwise.
+    pub failed: u64,
+}
+
 /// `IPCB latency`: one benchmark with every round timed on its own
 /// (`latency=` on the kernel command line; docs/protocol.md).
 #[derive(Debug, Clone, PartialEq)]
@@ -289,6 +304,8 @@ pub enum Line {
     Result(BenchResult),
     /// `IPCB latency ...`
     Latency(Latency),
+    /// `IPCB soak ...`
+    Soak(Soak),
     /// `IPCB fail ...`
     Fail(Failure),
     /// `IPCB end status=...`
@@ -465,7 +482,7 @@ impl Fields {
 /// The line kinds of protocol version 1 (plus `panic`).
 const KINDS: &[&str] = &[
     "hello", "cpu", "counter", "calib", "clock", "config", "ok", "result", "fail", "end", "panic", "mem",
-    "warn", "latency",
+    "warn", "latency", "soak",
 ];
 
 /// Decodes one protocol line (the caller checked [`is_protocol_line`]).
@@ -597,6 +614,13 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
             }
             Line::Latency(l)
         }
+        "soak" => Line::Soak(Soak {
+            ipcs: f.num("ipcs")?,
+            cores: f.num("cores")?,
+            passes: f.num("passes")?,
+            corrupted: f.num("corrupted")?,
+            failed: f.num("failed")?,
+        }),
         "ok" => Line::Ok(f.req_name("test")?),
         "result" => {
             let r = BenchResult {
@@ -704,6 +728,8 @@ pub struct Transcript {
     pub results: Vec<BenchResult>,
     /// Latency figures (`latency=`), in the order printed.
     pub latencies: Vec<Latency>,
+    /// The SMP soak's counts (`soak=1`).
+    pub soak: Option<Soak>,
     /// Failed checks, in the order printed.
     pub failures: Vec<Failure>,
     /// The end line.
@@ -791,6 +817,11 @@ impl Transcript {
                     return Err(err(format!("a second latency line for bench {} core {}", l.bench, l.core)));
                 }
                 self.latencies.push(l.clone());
+            }
+            Line::Soak(z) => {
+                if self.soak.replace(z.clone()).is_some() {
+                    return Err(err("a second soak line".to_string()));
+                }
             }
             Line::Fail(f) => self.failures.push(f.clone()),
             Line::Panic(r) => {

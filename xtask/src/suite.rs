@@ -21,7 +21,9 @@
 //!    must give consistent percentiles for every single-core bench, with
 //!    the read overhead subtracted and p50 within a few instructions of
 //!    the throughput round, and five bad `--latency` inputs must each end
-//!    in one `error:` line before any boot;
+//!    in one `error:` line before any boot; then the SMP soak
+//!    (`cargo xtask soak --smp 4 --ipcs 1000000` on pc-x86_64 and
+//!    qemu-virt-aarch64, every message verified, and its bad inputs);
 //! 6. fault injection: the kernel is rebuilt with its fault-injection feature
 //!    and booted with `inject=mr`, `badge`, `label`; each boot must fail a
 //!    check on an IPC benchmark, exit with 35 and end with `status=fail`;
@@ -83,6 +85,15 @@ pub const WX_TEST: &str = "kernel-wx";
 /// Command line of the `--latency` step: every round of the single-core
 /// benchmarks timed with the TSC, short runs, no sweep.
 pub const LATENCY_CMDLINE: &str = "rounds=400 runs=2 warmup=1 sweep=0 latency=tsc";
+/// One-way IPCs of the suite's soak, per board (on 4 cores).
+pub const SOAK_IPCS: u64 = 1_000_000;
+/// Bad `cargo xtask soak` input: one `error:` line each, nothing booted.
+pub const SOAK_BAD: &[&[&str]] = &[
+    &["soak", "--ipcs", "0"],
+    &["soak", "--ipcs", "many"],
+    &["soak", "--board", "rpi5"],
+];
+
 /// The same on the Arm board, timed with PMCCNTR_EL0.
 pub const ARM_LATENCY_CMDLINE: &str = "rounds=400 runs=2 warmup=1 sweep=0 latency=pmccntr";
 /// How far (in instructions) the p50 of a round may lie above the
@@ -214,6 +225,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
             Suite::latency,
         );
     }
+    suite.step(
+        "SMP soak: cargo xtask soak --smp 4 --ipcs 1000000 on pc-x86_64 and qemu-virt-aarch64 (intra and inter at 0-63 words on every core, cross-core), every message verified, corrupted 0; bad --ipcs and boards one error line",
+        Suite::soak,
+    );
     suite.step("fault injection is detected", Suite::fault_injection);
     suite.step(
         "hybrid GRUB ISO under SeaBIOS (BIOS, -smp 2) boots and passes, every core verified",
@@ -1012,6 +1027,40 @@ impl Suite<'_> {
             arm.name,
             LATENCY_BAD.len()
         );
+        Ok(())
+    }
+
+    /// `cargo xtask soak` with [`SOAK_IPCS`] one-way IPCs on 4 cores on
+    /// the x86 and the Arm board: it must end with its `soak: ...,
+    /// corrupted 0` line and exit 0; each of [`SOAK_BAD`] with one
+    /// `error:` line, without booting.
+    fn soak(&mut self) -> StepResult {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask binary: {e}"))?;
+        let ipcs = SOAK_IPCS.to_string();
+        for b in ["pc-x86_64", ARM_BOARD] {
+            let args = ["soak", "--board", b, "--smp", "4", "--ipcs", ipcs.as_str()];
+            let out = std::process::Command::new(&exe)
+                .args(args)
+                .current_dir(&self.ws.root)
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let last = stdout.lines().last().unwrap_or("");
+            if !out.status.success() || !last.starts_with("soak: ") || !last.ends_with("corrupted 0") {
+                let err = String::from_utf8_lossy(&out.stderr);
+                let why = err.lines().rev().find(|l| l.starts_with("error:")).unwrap_or(last);
+                return Err(format!("`cargo xtask {}`: {why}", args.join(" ")));
+            }
+            eprintln!("[ipcb] {b}: {last}");
+        }
+        for args in SOAK_BAD {
+            let out = std::process::Command::new(&exe)
+                .args(*args)
+                .current_dir(&self.ws.root)
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+            check_bad_input(args, out.status.success(), &String::from_utf8_lossy(&out.stderr))?;
+        }
         Ok(())
     }
 

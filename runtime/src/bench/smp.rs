@@ -26,7 +26,7 @@ use core::mem::MaybeUninit;
 
 use ipc_core::{Kernel, Next, RemoteKind, RemoteMsg};
 
-use super::{cross_words, exec, exec_on, parallel, run, Env, Scenario, SetupError, Snapshot, CROSS_SERVER};
+use super::{cross_words, exec, exec_on, job_scenario, run, Env, Scenario, SetupError, Snapshot, CROSS_SERVER};
 use crate::mem::FrameSplit;
 use crate::{Board, Machine};
 
@@ -77,6 +77,8 @@ static JOB: Line<AtomicUsize> = Line(AtomicUsize::new(0));
 static ARRIVED: Line<AtomicUsize> = Line(AtomicUsize::new(0));
 /// The job number of `ipc-cross-core` (not an index of `PARALLEL`).
 const CROSS_JOB: usize = usize::MAX;
+/// The message length of the current cross-core job (both halves).
+static CROSS_WORDS: Line<AtomicU64> = Line(AtomicU64::new(0));
 /// Generation of the `ipc-cross-core` job whose client has finished: the
 /// server's CPU then stops waiting for calls.
 static CROSS_DONE: Line<AtomicU64> = Line(AtomicU64::new(0));
@@ -171,10 +173,10 @@ fn secondary<M: Machine, B: Board>(cpu: usize) -> ! {
                 SLOTS[cpu].done.store(g, Ordering::Release);
                 continue;
             }
-            let sc = Scenario { words: cross_words(&env.config), ..CROSS_SERVER };
+            let sc = Scenario { words: CROSS_WORDS.0.load(Ordering::Acquire), ..CROSS_SERVER };
             exec_on(env, &sc, Some(2), true)
         } else {
-            exec(env, &parallel(&env.config, job), Some(cores()))
+            exec(env, &job_scenario(&env.config, job), Some(cores()))
         };
         // SAFETY: this CPU's slot; the boot CPU reads it only after `done`.
         unsafe { *SLOTS[cpu].snap.get() = Some(r) };
@@ -210,7 +212,7 @@ pub(super) fn run_parallel<M: Machine, B: Board>(
     JOB.0.store(job, Ordering::Release);
     let g = GEN.0.fetch_add(1, Ordering::AcqRel) + 1;
     M::unpark_all();
-    let mine = exec(env, &parallel(&env.config, job), Some(n));
+    let mine = exec(env, &job_scenario(&env.config, job), Some(n));
     for slot in SLOTS.iter().take(n).skip(1) {
         while slot.done.load(Ordering::Acquire) != g {
             M::relax();
@@ -229,11 +231,20 @@ pub(super) fn run_parallel<M: Machine, B: Board>(
 pub(super) fn run_cross<M: Machine, B: Board>(
     env: &Env<'_, M, B>,
 ) -> (Result<Snapshot, SetupError>, Result<Snapshot, SetupError>) {
+    run_cross_with(env, cross_words(&env.config))
+}
+
+/// [`run_cross`] with `words`-word messages (at most the register words).
+pub(super) fn run_cross_with<M: Machine, B: Board>(
+    env: &Env<'_, M, B>,
+    words: u64,
+) -> (Result<Snapshot, SetupError>, Result<Snapshot, SetupError>) {
     ARRIVED.0.store(0, Ordering::Release);
     JOB.0.store(CROSS_JOB, Ordering::Release);
+    CROSS_WORDS.0.store(words, Ordering::Release);
     let g = GEN.0.fetch_add(1, Ordering::AcqRel) + 1;
     M::unpark_all();
-    let sc = Scenario { words: cross_words(&env.config), ..super::CROSS_CLIENT };
+    let sc = Scenario { words, ..super::CROSS_CLIENT };
     let client = exec_on(env, &sc, Some(2), true);
     // The client is done (or failed): let the server's CPU stop waiting.
     CROSS_DONE.0.store(g, Ordering::Release);
