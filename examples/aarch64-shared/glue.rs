@@ -15,6 +15,12 @@
 //! QEMU's `SYSTEM_OFF` ends QEMU with status 0, so there the verdict is
 //! the `IPCB end` line.
 //!
+//! **defmt.** With `exit=semihosting` the defmt frames go to the
+//! semihosting console (`SYS_WRITE0`, and `SYS_WRITEC` for the frames'
+//! zero delimiters), which `cargo xtask` points at the run's `defmt.bin`
+//! (`-semihosting-config chardev=`) and decodes into `defmt.log`; without
+//! it (firmware boots, real boards) they are dropped.
+//!
 //! It is not a crate: the `#[no_mangle]` entry points must be compiled with
 //! the board's type (the kernel state is `State<Aarch64, ThisBoard>`), and
 //! a generic function cannot carry a fixed symbol name. Each example
@@ -31,7 +37,7 @@
 
 use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use arch_aarch64::entry::ec;
 use arch_aarch64::paging;
@@ -326,6 +332,9 @@ pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64
         (false, None) => EXIT_PARK,
     };
     EXIT_HOW.store(how, Ordering::Relaxed);
+    // defmt frames to the semihosting console, which xtask's QEMU sends to
+    // the run's defmt.bin.
+    DEFMT_ON.store(semihosting, Ordering::Release);
     if let (Some(pa), true) = (dtb, arch_aarch64::boot::dt_without_memory()) {
         kprintln!(
             ThisBoard,
@@ -398,18 +407,76 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     ThisBoard::exit(2)
 }
 
-// ----- defmt: compiled in, written nowhere (see the crate docs) ------------
+// ----- defmt: to the semihosting console, where QEMU runs it --------------
+
+/// A semihosting host takes defmt frames (else they are dropped: on a
+/// real board the call would be an undefined instruction).
+static DEFMT_ON: AtomicBool = AtomicBool::new(false);
+/// The logger is taken (by one CPU; the kernel runs with interrupts
+/// masked, so nothing nests but a panic inside a frame).
+static DEFMT_TAKEN: AtomicBool = AtomicBool::new(false);
+/// The frame being encoded, sent with one semihosting call at its end (a
+/// call per byte would cost a trap to QEMU each).
+static mut DEFMT_BUF: [u8; 256] = [0; 256];
+static mut DEFMT_LEN: usize = 0;
+static mut DEFMT_ENCODER: defmt::Encoder = defmt::Encoder::new();
+
+/// Send what the frame buffer holds.
+fn defmt_flush() {
+    // SAFETY: only while the logger is taken (`Logger`'s contract).
+    let (buf, len) = unsafe { (&*core::ptr::addr_of!(DEFMT_BUF), &mut *addr_of_mut!(DEFMT_LEN)) };
+    if *len > 0 && DEFMT_ON.load(Ordering::Acquire) {
+        arch_aarch64::semihosting::write_console(&buf[..*len]);
+    }
+    *len = 0;
+}
+
+/// The encoder's output: into the frame buffer, flushed when full.
+fn defmt_push(bytes: &[u8]) {
+    for &b in bytes {
+        // SAFETY: as in `defmt_flush`.
+        let full = unsafe {
+            let len = &mut *addr_of_mut!(DEFMT_LEN);
+            (*addr_of_mut!(DEFMT_BUF))[*len] = b;
+            *len += 1;
+            *len == 256
+        };
+        if full {
+            defmt_flush();
+        }
+    }
+}
 
 #[defmt::global_logger]
-struct Discard;
+struct Logger;
 
-// SAFETY: the logger keeps no state, so concurrent or nested use is
-// harmless; every method does nothing.
-unsafe impl defmt::Logger for Discard {
-    fn acquire() {}
-    unsafe fn flush() {}
-    unsafe fn release() {}
-    unsafe fn write(_bytes: &[u8]) {}
+// SAFETY: `acquire` spins until it holds the logger, so the encoder and
+// the frame buffer are used by one CPU at a time, between acquire and
+// release.
+unsafe impl defmt::Logger for Logger {
+    fn acquire() {
+        while DEFMT_TAKEN.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            core::hint::spin_loop();
+        }
+        // SAFETY: the logger is taken.
+        unsafe { (*addr_of_mut!(DEFMT_ENCODER)).start_frame(defmt_push) };
+    }
+
+    unsafe fn flush() {
+        defmt_flush();
+    }
+
+    unsafe fn release() {
+        // SAFETY: the logger is taken (defmt calls release after acquire).
+        unsafe { (*addr_of_mut!(DEFMT_ENCODER)).end_frame(defmt_push) };
+        defmt_flush();
+        DEFMT_TAKEN.store(false, Ordering::Release);
+    }
+
+    unsafe fn write(bytes: &[u8]) {
+        // SAFETY: as in `release`.
+        unsafe { (*addr_of_mut!(DEFMT_ENCODER)).write(bytes, defmt_push) };
+    }
 }
 
 defmt::timestamp!("{=u64}", arch_aarch64::pmu::ticks());

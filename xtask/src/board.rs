@@ -493,17 +493,31 @@ pub fn qemu_args(
     for a in ["-display", "none", "-monitor", "none", "-no-reboot"] {
         args.push(a.into());
     }
-    let mut defmt = OsString::from("file:");
-    defmt.push(out_dir.join("defmt.bin"));
-    let mut serial = [OsString::from("stdio"), defmt];
-    if CONSOLE_ON_COM2.with(Cell::get) {
-        serial.reverse();
+    if matches!(board.exit, Exit::Semihosting) {
+        // The console on the first UART; the kernel's defmt frames on the
+        // semihosting console (`:tt`), which this sends to defmt.bin (the
+        // Arm boards have no second UART the kernel drives).
+        let mut chardev = OsString::from("file,id=ipcb-defmt,path=");
+        // QEMU option values double their commas.
+        chardev.push(out_dir.join("defmt.bin").to_string_lossy().replace(',', ",,"));
+        for a in [OsString::from("-serial"), "stdio".into(), "-chardev".into(), chardev] {
+            args.push(a);
+        }
+        args.push("-semihosting-config".into());
+        args.push("enable=on,target=native,chardev=ipcb-defmt".into());
+    } else {
+        let mut defmt = OsString::from("file:");
+        defmt.push(out_dir.join("defmt.bin"));
+        let mut serial = [OsString::from("stdio"), defmt];
+        if CONSOLE_ON_COM2.with(Cell::get) {
+            serial.reverse();
+        }
+        for s in serial {
+            args.push("-serial".into());
+            args.push(s);
+        }
+        args.extend(exit_device_args(board).iter().map(OsString::from));
     }
-    for s in serial {
-        args.push("-serial".into());
-        args.push(s);
-    }
-    args.extend(exit_device_args(board).iter().map(OsString::from));
     match medium {
         // `boot` writes the ESP (the UEFI application and cmdline.txt) there.
         Medium::Kernel { .. } if board.efi.is_some() => {
@@ -664,7 +678,7 @@ mod tests {
         assert_eq!(
             args,
             "-M raspi3b -display none -monitor none -no-reboot -serial stdio \
-             -serial file:/o/defmt.bin -semihosting -kernel /o/kernel8.img -append exit=semihosting rounds=2000 \
+             -chardev file,id=ipcb-defmt,path=/o/defmt.bin -semihosting-config enable=on,target=native,chardev=ipcb-defmt -kernel /o/kernel8.img -append exit=semihosting rounds=2000 \
              -accel tcg -cpu cortex-a53 -icount shift=0,sleep=off"
         );
         assert_eq!(medium.elf(), Path::new("/t/raspi3b"), "defmt decodes with the ELF");
@@ -702,7 +716,7 @@ mod tests {
         assert_eq!(
             args(base),
             "-M virt -m 256M -display none -monitor none -no-reboot -serial stdio \
-             -serial file:/o/defmt.bin -semihosting -kernel /t/k -append exit=semihosting rounds=2000 \
+             -chardev file,id=ipcb-defmt,path=/o/defmt.bin -semihosting-config enable=on,target=native,chardev=ipcb-defmt -kernel /t/k -append exit=semihosting rounds=2000 \
              -accel tcg -cpu max -icount shift=0,sleep=off"
         );
         let el2 = apply(

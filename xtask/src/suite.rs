@@ -654,6 +654,9 @@ impl Suite<'_> {
         };
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, b.expected_benches)?;
+        if matches!(b.exit, board::Exit::Semihosting) {
+            check_defmt_boot_line(&o.out_dir)?;
+        }
         Ok(o)
     }
 
@@ -1463,6 +1466,20 @@ pub fn check_latency(t: &Transcript, expected: &[&str]) -> std::result::Result<u
         n += 1;
     }
     Ok(n)
+}
+
+/// The kernel's defmt frames reached the host: `defmt.log` in `out_dir`
+/// (decoded from `defmt.bin`) holds the boot line (`boot: el N, ...`). On
+/// the Arm boards QEMU runs with semihosting, the frames go through the
+/// semihosting console.
+pub fn check_defmt_boot_line(out_dir: &std::path::Path) -> StepResult {
+    let path = out_dir.join("defmt.log");
+    let log = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if log.lines().any(|l| l.contains(" boot: ")) {
+        Ok(())
+    } else {
+        Err(format!("no defmt boot line in {} (the kernel's defmt frames did not reach the host)", path.display()))
+    }
 }
 
 /// Bad input to `cargo xtask` (`args`): it must fail, with exactly one
