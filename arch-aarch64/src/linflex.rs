@@ -347,6 +347,17 @@ pub fn console_from_dt(dtb: u64) -> Option<u64> {
     Some(node.reg()?.next()?.starting_address as u64)
 }
 
+
+impl<R: Regs> runtime::Uart for Linflex<R> {
+    fn putc(&self, b: u8) {
+        Linflex::putc(self, b);
+    }
+
+    fn flush(&self) {
+        Linflex::flush(self);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;

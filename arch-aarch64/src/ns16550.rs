@@ -82,6 +82,17 @@ impl Ns16550 {
     }
 }
 
+
+impl runtime::Uart for Ns16550 {
+    fn putc(&self, b: u8) {
+        Ns16550::putc(*self, b);
+    }
+
+    fn flush(&self) {
+        Ns16550::flush(*self);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

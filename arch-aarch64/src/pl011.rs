@@ -53,3 +53,13 @@ impl Pl011 {
         }
     }
 }
+
+impl runtime::Uart for Pl011 {
+    fn putc(&self, b: u8) {
+        Pl011::putc(*self, b);
+    }
+
+    fn flush(&self) {
+        Pl011::flush(*self);
+    }
+}

@@ -130,6 +130,23 @@ pub fn putc(base: u16, b: u8) {
     }
 }
 
+
+/// The 16550 at I/O port `base` (COM1 `0x3F8`, COM2 `0x2F8`, ...), as a
+/// [`runtime::Uart`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Com(pub u16);
+
+impl runtime::Uart for Com {
+    /// 115200 baud, 8N1, FIFOs on ([`init`]).
+    fn init(&self) {
+        init(self.0);
+    }
+
+    fn putc(&self, b: u8) {
+        putc(self.0, b);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

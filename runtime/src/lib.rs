@@ -21,6 +21,7 @@
 
 pub mod bench;
 pub mod console;
+pub use console::Uart;
 pub mod elf;
 pub mod inject;
 pub mod mem;

@@ -9,13 +9,14 @@ use core::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use arch_x86_64::boot::{self, KERNEL_OFFSET};
 use arch_x86_64::fbcon::{self, Screen};
 use arch_x86_64::smp;
-use arch_x86_64::{serial, Context, FastPair, ResumePair, TrapFrame, X86_64};
+use arch_x86_64::serial::{self, Com};
+use arch_x86_64::{Context, FastPair, ResumePair, TrapFrame, X86_64};
 use ipc_core::{Fast, MessageInfo, Next, Reply, Syscall, SyscallArgs};
 use runtime::bench::{self, Env};
 #[cfg(feature = "inject")]
 use runtime::inject;
 use runtime::mem::FrameAlloc;
-use runtime::{kprintln, Board, Fault, Machine, State};
+use runtime::{kprintln, Board, Fault, Machine, State, Uart};
 use x86_64::instructions::port::Port;
 
 /// The user program (ELF), built for x86_64-unknown-none.
@@ -30,7 +31,7 @@ impl Board for Pc {
     fn putc(b: u8) {
         let port = CONSOLE_PORT.load(Ordering::Relaxed);
         if port != 0 {
-            serial::putc(port, b);
+            Com(port).putc(b);
         }
         // The screen, when there is one and no other CPU is drawing (only
         // the boot CPU prints; another's panic line may miss the screen).
@@ -248,7 +249,7 @@ extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
     let ports = serial::Ports::from_cmdline(bi.cmdline);
     let p = ports.unwrap_or_default();
     for port in [p.console, p.defmt].into_iter().flatten() {
-        serial::init(port);
+        Com(port).init();
     }
     CONSOLE_PORT.store(p.console.unwrap_or(0), Ordering::Relaxed);
     DEFMT_PORT.store(p.defmt.unwrap_or(0), Ordering::Relaxed);
@@ -402,9 +403,7 @@ static mut ENCODER: defmt::Encoder = defmt::Encoder::new();
 fn defmt_write(bytes: &[u8]) {
     let port = DEFMT_PORT.load(Ordering::Relaxed);
     if port != 0 {
-        for &b in bytes {
-            serial::putc(port, b);
-        }
+        Com(port).write_all(bytes);
     }
 }
 
