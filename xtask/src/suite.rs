@@ -1008,15 +1008,7 @@ impl Suite<'_> {
         if plots.len() != n {
             return Err(format!("{} latency plots for {n} benches", plots.len()));
         }
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask binary: {e}"))?;
-        for args in LATENCY_BAD {
-            let out = std::process::Command::new(&exe)
-                .args(*args)
-                .current_dir(&self.ws.root)
-                .output()
-                .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
-            check_bad_input(args, out.status.success(), &String::from_utf8_lossy(&out.stderr))?;
-        }
+        self.refuses(LATENCY_BAD)?;
         // The Arm board at EL1, timed with its cycle counter.
         let arm = board::find_base(ARM_BOARD)
             .and_then(|base| board::apply(base, &board::Variant { el: Some(1), ..board::Variant::default() }))
@@ -1038,15 +1030,10 @@ impl Suite<'_> {
     /// corrupted 0` line and exit 0; each of [`SOAK_BAD`] with one
     /// `error:` line, without booting.
     fn soak(&mut self) -> StepResult {
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask binary: {e}"))?;
         let ipcs = SOAK_IPCS.to_string();
         for b in ["pc-x86_64", ARM_BOARD] {
             let args = ["soak", "--board", b, "--smp", "4", "--ipcs", ipcs.as_str()];
-            let out = std::process::Command::new(&exe)
-                .args(args)
-                .current_dir(&self.ws.root)
-                .output()
-                .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+            let out = self.xtask(&args)?;
             let stdout = String::from_utf8_lossy(&out.stdout);
             let last = stdout.lines().last().unwrap_or("");
             if !out.status.success() || !last.starts_with("soak: ") || !last.ends_with("corrupted 0") {
@@ -1056,12 +1043,24 @@ impl Suite<'_> {
             }
             eprintln!("[ipcb] {b}: {last}");
         }
-        for args in SOAK_BAD {
-            let out = std::process::Command::new(&exe)
-                .args(*args)
-                .current_dir(&self.ws.root)
-                .output()
-                .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+        self.refuses(SOAK_BAD)
+    }
+
+    /// Runs this xtask binary with `args` in the workspace; its output.
+    fn xtask(&self, args: &[&str]) -> std::result::Result<std::process::Output, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask binary: {e}"))?;
+        std::process::Command::new(&exe)
+            .args(args)
+            .current_dir(&self.ws.root)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", exe.display()))
+    }
+
+    /// Each command line of `bad` must be refused with one `error:` line
+    /// ([`check_bad_input`]).
+    fn refuses(&self, bad: &[&[&str]]) -> StepResult {
+        for args in bad {
+            let out = self.xtask(args)?;
             check_bad_input(args, out.status.success(), &String::from_utf8_lossy(&out.stderr))?;
         }
         Ok(())
