@@ -28,8 +28,8 @@ pub const NAME: &str = "sweep";
 const SIZE: (u32, u32) = (800, 480);
 /// Where the plot area starts, pixels from the top.
 const TOP: u32 = 80;
-/// Least distance between two value labels, in pixels.
-const LABEL_GAP: i32 = 38;
+/// A digit's width at the values' font size, in pixels (about).
+const DIGIT: i32 = 7;
 
 /// The series to plot: the counter's label and (words, median) by size.
 fn series(r: &Report) -> Option<(Label, Vec<(f64, f64)>)> {
@@ -77,15 +77,16 @@ pub fn svg(r: &Report) -> Result<Option<String>> {
         }
         chart.draw_series(LineSeries::new(points.iter().copied(), BLUE.stroke_width(2)))?;
         chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, BLUE.filled())))?;
-        // The values, left to right, each far enough from the last one;
+        // The values, left to right, where one does not run into the last;
         // the first one clear of the y axis.
-        let mut last = i32::MIN / 2;
+        let mut free = i32::MIN;
         for (i, p) in points.iter().enumerate() {
-            let px = chart.backend_coord(p).0;
-            if px - last >= LABEL_GAP {
-                last = px;
-                let (h, dx) = if i == 0 { (HPos::Left, 4) } else { (HPos::Center, 0) };
-                let text = Text::new(short(p.1), (dx, -7), font(11).pos(Pos::new(h, VPos::Bottom)));
+            let (value, px) = (short(p.1), chart.backend_coord(p).0);
+            let w = DIGIT * value.len() as i32;
+            let (h, dx) = if i == 0 { (HPos::Left, 4) } else { (HPos::Center, -w / 2) };
+            if px + dx >= free {
+                free = px + dx + w + 6;
+                let text = Text::new(value, (dx.max(0), -7), font(11).pos(Pos::new(h, VPos::Bottom)));
                 chart.draw_series([EmptyElement::at(*p) + text])?;
             }
         }
