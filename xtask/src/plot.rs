@@ -27,7 +27,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::backend::SVGBackend;
 use plotters::style::{Color, FontStyle, IntoFont, RGBColor, TextStyle, WHITE};
 
-use crate::report::Report;
+use crate::report::{Record, Report, counter_rank, relabel};
 
 /// The ImageMagick that may turn an SVG into a PNG.
 const CONVERT: &str = "/usr/bin/convert";
@@ -55,6 +55,24 @@ fn styled(px: u32, style: FontStyle) -> TextStyle<'static> {
 /// [`styled`], normal.
 pub(crate) fn font(px: u32) -> TextStyle<'static> {
     styled(px, FontStyle::Normal)
+}
+
+/// The verified records `keep` takes that have the first counter in table
+/// order (instructions first), one per `key`, by `key`.
+pub(crate) fn first_counter<K: Ord>(
+    r: &Report,
+    keep: impl Fn(&Record) -> bool,
+    key: impl Fn(&Record) -> K,
+) -> Vec<&Record> {
+    let recs = || r.results.iter().filter(|x| x.verified && keep(x));
+    let rank = |c: &&str| counter_rank(&relabel(c, r.accel_kind).counter);
+    let Some(counter) = recs().map(|x| x.kernel_counter.as_str()).min_by_key(rank) else {
+        return Vec::new();
+    };
+    let mut v: Vec<&Record> = recs().filter(|x| x.kernel_counter == counter).collect();
+    v.sort_by_key(|x| key(x));
+    v.dedup_by_key(|x| key(x));
+    v
 }
 
 /// A value as short as it can be said, to two decimals: `85.5`, `147`.

@@ -19,7 +19,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{BLACK, Color, RGBColor};
 
 use super::{BLUE, RED, font};
-use crate::report::{Record, Report, counter_rank, relabel};
+use crate::report::{Record, Report, relabel};
 
 /// Width of the chart while its plot area gives every core at least
 /// [`MIN_SLOT`]; wider beyond.
@@ -41,28 +41,9 @@ const SHARED_GREY: RGBColor = RGBColor(0x9e, 0x9e, 0x9e);
 /// The benchmarks drawn per core, in the order they are written.
 pub const PER_CORE: [&str; 3] = ["ipc-intra-parallel", "syscall-parallel", "ipc-cross-core"];
 
-/// `bench`'s verified records for its first counter in table order, by core.
-fn bars<'a>(r: &'a Report, bench: &str) -> Vec<&'a Record> {
-    let recs = || {
-        r.results
-            .iter()
-            .filter(move |x| x.bench == bench && x.verified)
-    };
-    let Some(counter) = recs()
-        .map(|x| x.kernel_counter.as_str())
-        .min_by_key(|c| counter_rank(&relabel(c, r.accel_kind).counter))
-    else {
-        return Vec::new();
-    };
-    let mut v: Vec<&Record> = recs().filter(|x| x.kernel_counter == counter).collect();
-    v.sort_by_key(|x| x.core);
-    v.dedup_by_key(|x| x.core);
-    v
-}
-
 /// The per-core bar chart of `bench`, or `None` without a verified record.
 pub fn svg(r: &Report, bench: &str) -> Result<Option<String>> {
-    let recs = bars(r, bench);
+    let recs = super::first_counter(r, |x| x.bench == bench, |x| x.core);
     let Some(first) = recs.first() else {
         return Ok(None);
     };

@@ -19,7 +19,7 @@ use plotters::style::{Color, ShapeStyle};
 
 use super::{BLUE, GREY, PlotFiles, font, short};
 use crate::protocol::{REGISTER_WORDS, SWEEP_BENCH};
-use crate::report::{Label, Report, counter_rank, relabel};
+use crate::report::{Label, Report, relabel};
 
 /// The plot's file name without `.svg` / `.png`.
 pub const NAME: &str = "sweep";
@@ -33,22 +33,9 @@ const DIGIT: i32 = 7;
 
 /// The series to plot: the counter's label and (words, median) by size.
 fn series(r: &Report) -> Option<(Label, Vec<(f64, f64)>)> {
-    let recs = || {
-        r.results
-            .iter()
-            .filter(|x| x.bench == SWEEP_BENCH && x.verified && x.words.is_some())
-    };
-    let kernel_counter = recs()
-        .map(|x| x.kernel_counter.as_str())
-        .min_by_key(|c| counter_rank(&relabel(c, r.accel_kind).counter))?;
-    let mut points: Vec<(u64, f64)> = recs()
-        .filter(|x| x.kernel_counter == kernel_counter)
-        .filter_map(|x| x.words.map(|w| (w, x.median)))
-        .collect();
-    points.sort_by_key(|(w, _)| *w);
-    points.dedup_by_key(|(w, _)| *w);
-    let points = points.into_iter().map(|(w, m)| (w as f64, m)).collect();
-    Some((relabel(kernel_counter, r.accel_kind), points))
+    let recs = super::first_counter(r, |x| x.bench == SWEEP_BENCH && x.words.is_some(), |x| x.words);
+    let points = recs.iter().map(|x| (x.words.unwrap_or(0) as f64, x.median)).collect();
+    Some((relabel(&recs.first()?.kernel_counter, r.accel_kind), points))
 }
 
 /// The sweep plot as an SVG document, or `None` when the report has no
