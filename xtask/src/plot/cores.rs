@@ -60,6 +60,7 @@ pub fn svg(r: &Report, bench: &str) -> Result<Option<String>> {
         .into_iter()
         .find(|k| slot * *k as f64 >= CORE_LABEL_GAP)
         .unwrap_or(64);
+    // A bar is 60% of its slot, at most 80 pixels wide.
     let half = (0.3f64).min(40.0 / slot);
     let y_max = recs.iter().map(|x| x.max.max(x.median)).fold(0.0, f64::max);
 
