@@ -21,7 +21,7 @@ use crate::board::{self, Accel, Board, Medium};
 use crate::boot::{self, BootOutcome, BootSpec, Problem, Progress, Subject};
 use crate::report::{Report, RunMeta};
 use crate::util::{Workspace, git_commit, one_line, rustc_version};
-use crate::{image, latency, plot_cores, prereq};
+use crate::{image, latency, prereq};
 use crate::{plot, table};
 
 /// Options of `cargo xtask bench`.
@@ -196,7 +196,7 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
         write_json(&report, path)?;
         eprintln!("[ipcb] wrote {}", path.display());
     }
-    let sweep = match plot::write_sweep(&report, &outcome.out_dir) {
+    let sweep = match plot::sweep::write(&report, &outcome.out_dir) {
         Ok(files) => files.map(|f| {
             let png = f
                 .png
@@ -212,7 +212,7 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
             None
         }
     };
-    let cores = match plot_cores::write_cores(&report, &outcome.out_dir) {
+    let cores = match plot::cores::write(&report, &outcome.out_dir) {
         Ok(files) => files
             .iter()
             .map(|f| format!("  per-core plot: {}", f.display()))
@@ -225,7 +225,7 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
             String::new()
         }
     };
-    let lat_plots = match plot::write_latency(&report, &outcome.out_dir) {
+    let lat_plots = match plot::latency::write(&report, &outcome.out_dir) {
         Ok(files) => files
             .iter()
             .map(|f| format!("  latency plot: {}", f.display()))

@@ -38,8 +38,8 @@
 //! * [`boot`]: one boot, its output directory and its verdict;
 //! * [`defmt_log`]: decoding the kernel's defmt diagnostics (`defmt.log`);
 //! * [`accel`]: `--accel auto` and the KVM speed calibration;
-//! * [`report`], [`table`], [`plot`], [`plot_cores`]: counter relabelling,
-//!   JSON, the table, the message-size sweep plot, the per-core plots;
+//! * [`report`], [`table`], [`plot`]: counter relabelling, JSON, the table,
+//!   the plots (message-size sweep, per core, latency histograms);
 //! * [`image`], [`prereq`]: building kernels and ISOs, installing tools;
 //! * [`bench`](mod@bench), [`suite`]: the `bench`/`run` and `test` subcommands.
 //!
@@ -57,7 +57,6 @@ mod image;
 mod latency;
 mod nmi;
 mod plot;
-mod plot_cores;
 mod prereq;
 mod protocol;
 mod qemu;

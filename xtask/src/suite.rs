@@ -1004,7 +1004,7 @@ impl Suite<'_> {
         if crate::table::latency_block(&r).is_empty() {
             return Err("the table has no latency block".to_string());
         }
-        let plots = crate::plot::write_latency(&r, &o.out_dir).map_err(err_string)?;
+        let plots = crate::plot::latency::write(&r, &o.out_dir).map_err(err_string)?;
         if plots.len() != n {
             return Err(format!("{} latency plots for {n} benches", plots.len()));
         }
