@@ -14,6 +14,9 @@
 //!   control op (`ping`) on the thread's own capability;
 //! * with `--latency`, the same three loops with every round timed on its
 //!   own (roles 5, 6, 7), into a sample buffer the runtime maps;
+//! * seeded syscall fuzzing (`fuzz=N`; roles 48..=53, [`fuzz`]): random
+//!   syscalls checked against a model of the ABI, with IPC partners, a
+//!   victim task and faults on purpose;
 //! * correctness scenarios (roles 16..=21), which check that bad input gets
 //!   the documented error, and fault scenarios (32..=37), which the kernel
 //!   must survive by killing the task.
@@ -71,6 +74,7 @@
 extern crate std;
 
 pub mod abi;
+pub mod fuzz;
 pub mod job;
 pub mod kernel;
 pub mod msg;
@@ -104,6 +108,14 @@ pub mod calls;
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 pub mod utcb;
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+#[allow(unsafe_code)]
+#[path = "fuzz_x86_64.rs"]
+pub mod fuzz_sys;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+#[allow(unsafe_code)]
+#[path = "fuzz_aarch64.rs"]
+pub mod fuzz_sys;
 
 pub use job::{Job, LatencyJob};
 pub use kernel::Kernel;

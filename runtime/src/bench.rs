@@ -21,6 +21,7 @@ use crate::mem::FRAME;
 use crate::state::Reports;
 use crate::{kprint, kprintln, Board, CounterSelector, FaultClass, Machine, MemError, Perm, State};
 
+mod fuzz;
 mod smp;
 mod soak;
 
@@ -120,11 +121,16 @@ pub struct Config {
     pub latency: Option<CounterKind>,
     /// `soak=1`: after the benchmarks, the SMP soak (`bench/soak.rs`).
     pub soak: bool,
+    /// `fuzz=N`: first run seeded syscall fuzzing until `N` syscalls
+    /// (0: none, the default).
+    pub fuzz: u64,
+    /// `seed=S` (decimal or `0x` hex): the fuzzing's seed.
+    pub seed: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0, selftest_wx: false, latency: None, soak: false }
+        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0, selftest_wx: false, latency: None, soak: false, fuzz: 0, seed: 0 }
     }
 }
 
@@ -166,6 +172,13 @@ pub fn parse_cmdline(s: &str) -> Result<Config, &str> {
                 "none" => c.selftest_wx = false,
                 _ => return Err(w),
             },
+            "fuzz" => c.fuzz = num()?,
+            "seed" => {
+                c.seed = match v.strip_prefix("0x") {
+                    Some(h) => u64::from_str_radix(h, 16).map_err(|_| w)?,
+                    None => num()?,
+                }
+            }
             "latency" => {
                 c.latency = match v {
                     "none" => None,
@@ -1033,11 +1046,17 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     if cfg.soak {
         kprint!(B, " soak=1");
     }
+    if cfg.fuzz > 0 {
+        kprint!(B, " fuzz={} seed={:#x}", cfg.fuzz, cfg.seed);
+    }
     kprintln!(B, "");
     kprintln!(B, "");
     kprintln!(B, "ipcbench-rs on {} ({}): rounds={} runs={} warm-up={}", B::NAME, M::NAME, cfg.rounds, cfg.runs, cfg.warmup);
 
     let mut all_ok = !cfg.selftest_wx || wx_selftest::<M, B>();
+    if cfg.fuzz > 0 {
+        all_ok &= fuzz::fuzz(&env);
+    }
     let mut results = Results { names: [""; 8], stats: [[None; MAX_COUNTERS]; 8], ok: [false; 8], n: 0 };
     for sc in TESTS {
         all_ok &= run_scenario(&env, sc, &mut results).ok;
@@ -1140,6 +1159,16 @@ mod tests {
         assert_eq!(parse_cmdline("latency=tsc rounds=64001 runs=2"), Err("latency=tsc"));
         // Without latency= the buffer's bound does not apply.
         assert!(parse_cmdline("rounds=1000000 runs=5").is_ok());
+    }
+
+    #[test]
+    fn fuzz_words() {
+        let c = parse_cmdline("fuzz=100000 seed=0x2a").unwrap();
+        assert_eq!((c.fuzz, c.seed), (100_000, 42));
+        assert_eq!(parse_cmdline("seed=42").unwrap().seed, 42);
+        assert_eq!(parse_cmdline("rounds=5").unwrap().fuzz, 0);
+        assert_eq!(parse_cmdline("seed=0xzz"), Err("seed=0xzz"));
+        assert_eq!(parse_cmdline("fuzz=-1"), Err("fuzz=-1"));
     }
 
     #[test]

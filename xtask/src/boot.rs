@@ -164,6 +164,7 @@ fn progress_line(line: &Line, accel: Accel) -> Option<String> {
             "soak   {} one-way IPCs on {} cores, {} passes: {} corrupted, {} failed",
             z.ipcs, z.cores, z.passes, z.corrupted, z.failed
         ),
+        Line::Fuzz(z) => format!("fuzz   {} syscalls, {} task kills, {} episodes, seed {}", z.syscalls, z.kills, z.episodes, z.seed),
         Line::Latency(l) => format!(
             "latency {}{} core {}: p50 {} p90 {} p99 {} max {} {} per {} (counter read {} subtracted)",
             l.bench,

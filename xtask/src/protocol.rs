@@ -283,6 +283,22 @@ pub struct Mem {
     pub fields: BTreeMap<String, String>,
 }
 
+/// `IPCB fuzz`: the seeded syscall fuzzing's totals (`fuzz=N` on the
+/// command line), printed once it passed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fuzz {
+    /// Syscalls the fuzz threads issued.
+    pub syscalls: u64,
+    /// Tasks killed (each by a fault on purpose).
+    pub kills: u64,
+    /// Episodes run.
+    pub episodes: u64,
+    /// The seed, as printed (`0x...`).
+    pub seed: String,
+    /// Kernel-mode faults (always 0 on a line the kernel got to print).
+    pub kernel_faults: u64,
+}
+
 /// One decoded `IPCB` line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line {
@@ -306,6 +322,8 @@ pub enum Line {
     Latency(Latency),
     /// `IPCB soak ...`
     Soak(Soak),
+    /// `IPCB fuzz ...`
+    Fuzz(Fuzz),
     /// `IPCB fail ...`
     Fail(Failure),
     /// `IPCB end status=...`
@@ -482,7 +500,7 @@ impl Fields {
 /// The line kinds of protocol version 1 (plus `panic`).
 const KINDS: &[&str] = &[
     "hello", "cpu", "counter", "calib", "clock", "config", "ok", "result", "fail", "end", "panic", "mem",
-    "warn", "latency", "soak",
+    "warn", "latency", "soak", "fuzz",
 ];
 
 /// Decodes one protocol line (the caller checked [`is_protocol_line`]).
@@ -622,6 +640,13 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
             failed: f.num("failed")?,
         }),
         "ok" => Line::Ok(f.req_name("test")?),
+        "fuzz" => Line::Fuzz(Fuzz {
+            syscalls: f.num("syscalls")?,
+            kills: f.num("kills")?,
+            episodes: f.num("episodes")?,
+            seed: f.req_name("seed")?,
+            kernel_faults: f.num("kernel_faults")?,
+        }),
         "result" => {
             let r = BenchResult {
                 bench: f.req_name("bench")?,
@@ -730,6 +755,8 @@ pub struct Transcript {
     pub latencies: Vec<Latency>,
     /// The SMP soak's counts (`soak=1`).
     pub soak: Option<Soak>,
+    /// The fuzzing's totals (`fuzz=`).
+    pub fuzz: Option<Fuzz>,
     /// Failed checks, in the order printed.
     pub failures: Vec<Failure>,
     /// The end line.
@@ -822,6 +849,12 @@ impl Transcript {
                 if self.soak.replace(z.clone()).is_some() {
                     return Err(err("a second soak line".to_string()));
                 }
+            }
+            Line::Fuzz(z) => {
+                if self.fuzz.is_some() {
+                    return Err(err("a second fuzz line".to_string()));
+                }
+                self.fuzz = Some(z.clone());
             }
             Line::Fail(f) => self.failures.push(f.clone()),
             Line::Panic(r) => {
@@ -932,6 +965,15 @@ IPCB end status=fail
         assert!(Transcript::parse_str(&twice).unwrap_err().msg.contains("second latency line"));
         let c = Transcript::parse_str("IPCB config rounds=5 runs=1 warmup=1 inject=none latency=pmccntr\n").unwrap();
         assert_eq!(c.config.unwrap().latency.as_deref(), Some("pmccntr"));
+    }
+
+    #[test]
+    fn parses_the_fuzz_line() {
+        let t = Transcript::parse_str("IPCB fuzz syscalls=100000 kills=31 episodes=210 seed=0x2a kernel_faults=0\n").unwrap();
+        let z = t.fuzz.unwrap();
+        assert_eq!((z.syscalls, z.kills, z.episodes, z.seed.as_str(), z.kernel_faults), (100_000, 31, 210, "0x2a", 0));
+        assert!(Transcript::parse_str("IPCB fuzz syscalls=1 kills=0 episodes=1 seed=0x1\n").is_err());
+        assert!(Transcript::parse_str("IPCB fuzz syscalls=1 kills=0 episodes=1 seed=1 kernel_faults=0\nIPCB fuzz syscalls=1 kills=0 episodes=1 seed=1 kernel_faults=0\n").is_err());
     }
 
     #[test]

@@ -54,7 +54,14 @@ mod user {
         let job = Job::from_utcb(|i| utcb.get(i));
         BENCH.store(job.bench, Ordering::Relaxed);
         let mut kernel = Native::new(utcb, _start as *const () as usize);
-        if is_latency(job.role) {
+        if benches::fuzz::is_fuzz(job.role) {
+            let scratch = utcb.get(benches::fuzz::word::SCRATCH) as *mut u64;
+            // SAFETY: the runtime maps a scratch page for every thread of
+            // a fuzz role, writable, for it alone, and writes its address
+            // into start-up word 10 (docs/abi.md "Fuzzing").
+            let mut m = unsafe { benches::fuzz_sys::NativeFuzz::new(utcb, scratch, _start as *const () as usize) };
+            benches::fuzz::run(&mut m, job.role);
+        } else if is_latency(job.role) {
             let lat = LatencyJob::from_utcb(|i| utcb.get(i));
             let samples: &mut [u32] = if lat.samples != 0 && lat.samples.is_multiple_of(4) {
                 // SAFETY: the runtime maps `samples_len` 32-bit words at
