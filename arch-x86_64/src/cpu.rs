@@ -18,7 +18,7 @@ use core::ptr::{addr_of, addr_of_mut};
 use x86_64::instructions::port::Port;
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
 use x86_64::instructions::tables::{lidt, load_tss};
-use x86_64::registers::control::{Cr4, Cr4Flags};
+use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 use x86_64::registers::model_specific::{LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
 use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
@@ -262,6 +262,11 @@ pub unsafe fn init() -> Features {
         }
         Cr4::write(cr4);
         f.pcid = Cr4::read().contains(Cr4Flags::PCID);
+        // No FPU in user mode: with CR0.EM every x87 and MMX instruction
+        // is #NM (SSE is #UD without CR4.OSFXSR), so no task reads
+        // another's x87 registers (the kernel switches no FPU state; the
+        // secondaries copy this CR0). Found by the syscall fuzzer.
+        Cr0::write(Cr0::read() | Cr0Flags::EMULATE_COPROCESSOR);
         *addr_of_mut!(FEATURES) = f;
         load_local();
         f
