@@ -149,6 +149,7 @@ impl FuzzMachine for NativeFuzz {
 fn fault(f: FaultKind, r: &mut Rng, code: usize) {
     let wild = wild_address(r);
     let sse = r.chance(128);
+    let gate = r.below(10);
     match f {
         FaultKind::KernelRead => sys::fault(Fault::KernelRead, code),
         FaultKind::WriteCode => sys::fault(Fault::WriteCode, code),
@@ -172,21 +173,50 @@ fn fault(f: FaultKind, r: &mut Rng, code: usize) {
         FaultKind::Breakpoint => unsafe {
             asm!("int3", options(nomem, nostack));
         },
-        // SAFETY: `int 0x80` through a kernel-only gate (#GP).
+        // SAFETY: `int n` through a kernel-only gate (#GP): the vectors of
+        // exceptions with and without an error code, the NMI's, an
+        // interrupt's and two software ones; registers only.
         FaultKind::Gate => unsafe {
-            asm!("int 0x80", options(nomem, nostack));
+            match gate {
+                0 => asm!("int 1", options(nomem, nostack)),
+                1 => asm!("int 2", options(nomem, nostack)),
+                2 => asm!("int 8", options(nomem, nostack)),
+                3 => asm!("int 13", options(nomem, nostack)),
+                4 => asm!("int 14", options(nomem, nostack)),
+                5 => asm!("int 18", options(nomem, nostack)),
+                6 => asm!("int 32", options(nomem, nostack)),
+                7 => asm!("int 0xff", options(nomem, nostack)),
+                _ => asm!("int 0x80", options(nomem, nostack)),
+            }
         },
-        // SAFETY: TF set for one `nop` (#DB after it), cleared again.
+        // SAFETY: TF set for one `nop` (#DB after it), or for a `null`
+        // syscall (the kernel's entry runs with TF masked; `sysretq`
+        // restores it: #DB after the next instruction); cleared again.
         FaultKind::Step => unsafe {
-            asm!(
-                "pushfq",
-                "or qword ptr [rsp], 0x100", // TF
-                "popfq",
-                "nop",                       // #DB after this one
-                "pushfq",
-                "and qword ptr [rsp], -0x101",
-                "popfq",
-            );
+            if gate & 1 == 0 {
+                asm!(
+                    "pushfq",
+                    "or qword ptr [rsp], 0x100", // TF
+                    "popfq",
+                    "nop",                       // #DB after this one
+                    "pushfq",
+                    "and qword ptr [rsp], -0x101",
+                    "popfq",
+                );
+            } else {
+                asm!(
+                    "pushfq",
+                    "or qword ptr [rsp], 0x100", // TF
+                    "popfq",
+                    "syscall",                   // null, single-stepped
+                    "nop",
+                    "pushfq",
+                    "and qword ptr [rsp], -0x101",
+                    "popfq",
+                    inout("rax") 0u64 => _,
+                    out("rcx") _, out("r11") _,
+                );
+            }
         },
         // SAFETY: a push through a wild rsp (#PF, or #SS when
         // non-canonical); the real rsp is back before anything else.

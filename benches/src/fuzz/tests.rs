@@ -131,15 +131,15 @@ fn the_check_names_the_register() {
     gen_input(&mut m, &mut r);
     m.w[scratch::IN + regs::NR] = nr::CALL;
     m.raw();
-    assert_eq!(check(&m, Expect::Error(status::INVALID_CAP)), Ok(status::INVALID_CAP));
-    assert_eq!(check(&m, Expect::Error(status::NO_RIGHTS)).unwrap_err().what, what::STATUS);
+    assert_eq!(check(&m, nr::CALL, Expect::Error(status::INVALID_CAP)), Ok(status::INVALID_CAP));
+    assert_eq!(check(&m, nr::CALL, Expect::Error(status::NO_RIGHTS)).unwrap_err().what, what::STATUS);
     // A kernel value left in a clobbered register.
     m.w[scratch::OUT + regs::ZEROED[0]] = 0xFFFF_FFFF_8010_0000;
-    assert_eq!(check(&m, Expect::Error(status::INVALID_CAP)).unwrap_err().what, what::REG + regs::ZEROED[0] as u64);
+    assert_eq!(check(&m, nr::CALL, Expect::Error(status::INVALID_CAP)).unwrap_err().what, what::REG + regs::ZEROED[0] as u64);
     m.w[scratch::OUT + regs::ZEROED[0]] = 0;
     // A preserved register lost.
     m.w[scratch::OUT + regs::PRESERVED[0]] ^= 1;
-    assert_eq!(check(&m, Expect::Error(status::INVALID_CAP)).unwrap_err().what, what::REG + regs::PRESERVED[0] as u64);
+    assert_eq!(check(&m, nr::CALL, Expect::Error(status::INVALID_CAP)).unwrap_err().what, what::REG + regs::PRESERVED[0] as u64);
 }
 
 #[test]
