@@ -80,6 +80,25 @@ pub const INJECT_CMDLINE: &str = "rounds=500 runs=1 words=4";
 /// Command line of the W^X boots: the kernel's self-test first (a write
 /// to its own text must fault, `IPCB ok test=kernel-wx`), then short runs.
 pub const WX_CMDLINE: &str = "selftest=wx rounds=200 runs=1 sweep=0";
+/// Syscalls per board of the fuzzing step.
+pub const FUZZ_COUNT: u64 = 100_000;
+/// Its seed (a replay is `cargo xtask fuzz --board B --count 100000 --seed 0x13`).
+pub const FUZZ_SEED: &str = "0x13";
+/// The boards (and `--el`) the fuzzing step runs on.
+pub const FUZZ_BOARDS: &[&[&str]] = &[
+    &["--board", "pc-x86_64"],
+    &["--board", "qemu-virt-aarch64", "--el", "1"],
+    &["--board", "qemu-virt-aarch64", "--el", "2"],
+    &["--board", "raspi3b"],
+];
+/// Bad `cargo xtask fuzz` input: each one `error:` line, no boot.
+pub const FUZZ_BAD: &[&[&str]] = &[
+    &["fuzz", "--count", "0"],
+    &["fuzz", "--count", "lots"],
+    &["fuzz", "--seed", "0xnot-hex"],
+    &["fuzz", "--board", "no-such-board"],
+    &["fuzz", "--board", "rpi5"],
+];
 /// The correctness test the W^X boots must report.
 pub const WX_TEST: &str = "kernel-wx";
 /// Command line of the `--latency` step: every round of the single-core
@@ -218,6 +237,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     suite.step(
         "kernel W^X (selftest=wx): kernel writes to its .text and .rodata (x86_64: and the IDT) and jumps into .data and the stack fault and are reported, on x86_64 and qemu-virt-aarch64 at EL1 and EL2",
         Suite::kernel_wx,
+    );
+    suite.step(
+        "seeded syscall fuzzing: cargo xtask fuzz --count 100000 --seed 0x13 on pc-x86_64, qemu-virt-aarch64 at EL1 and EL2 and raspi3b (TCG) each ends `fuzz: 100000 syscalls, K task kills, 0 kernel faults, benchmarks verified`; the x86 run replayed gives the same line; bad --count/--seed/--board: one error line",
+        Suite::fuzz,
     );
     if board.name == "pc-x86_64" {
         suite.step(
@@ -522,6 +545,47 @@ impl Suite<'_> {
             cmd.args(["package", "--offline", "--allow-dirty", "--all-features", "-p", p]);
             run_streamed(cmd, "cargo package --offline").map_err(err_string)?;
         }
+        Ok(())
+    }
+
+    /// `cargo xtask fuzz` itself, as a user runs it, on every board of
+    /// [`FUZZ_BOARDS`] with [`FUZZ_SEED`]; the first again (the replay must
+    /// end in the same line); then [`FUZZ_BAD`].
+    fn fuzz(&mut self) -> StepResult {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask binary: {e}"))?;
+        let run = |args: &[&str]| -> std::result::Result<String, String> {
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.arg("fuzz").args(args).args(["--count", &FUZZ_COUNT.to_string(), "--seed", FUZZ_SEED]);
+            cmd.current_dir(&self.ws.root).stderr(std::process::Stdio::inherit());
+            let shown = args.join(" ");
+            let out = cmd.output().map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let last = stdout.lines().last().unwrap_or("").to_string();
+            check_fuzz_line(&last, FUZZ_COUNT).map_err(|e| format!("fuzz {shown}: {e}"))?;
+            if !out.status.success() {
+                return Err(format!("fuzz {shown}: exit status {}", out.status));
+            }
+            eprintln!("[ipcb] fuzz {shown}: {last}");
+            Ok(last)
+        };
+        let mut first = None;
+        for args in FUZZ_BOARDS {
+            let last = run(args)?;
+            first.get_or_insert(last);
+        }
+        let again = run(FUZZ_BOARDS[0])?;
+        if first.as_deref() != Some(again.as_str()) {
+            return Err(format!("the replay of seed {FUZZ_SEED} ended \"{again}\", the first run \"{}\"", first.unwrap_or_default()));
+        }
+        for args in FUZZ_BAD {
+            let out = std::process::Command::new(&exe)
+                .args(*args)
+                .current_dir(&self.ws.root)
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+            check_bad_input(args, out.status.success(), &String::from_utf8_lossy(&out.stderr))?;
+        }
+        eprintln!("[ipcb] {} boards fuzzed, the replay identical, {} bad inputs refused", FUZZ_BOARDS.len(), FUZZ_BAD.len());
         Ok(())
     }
 
@@ -1276,6 +1340,17 @@ impl Suite<'_> {
     }
 }
 
+/// `line` is the last line of a passing `cargo xtask fuzz` of `count`
+/// syscalls: `fuzz: N syscalls, K task kills, 0 kernel faults, benchmarks
+/// verified`.
+pub fn check_fuzz_line(line: &str, count: u64) -> StepResult {
+    let rest = line.strip_prefix(&format!("fuzz: {count} syscalls, ")).and_then(|r| r.strip_suffix(" task kills, 0 kernel faults, benchmarks verified"));
+    match rest {
+        Some(k) if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+        _ => Err(format!("the last line is \"{line}\", not \"fuzz: {count} syscalls, K task kills, 0 kernel faults, benchmarks verified\"")),
+    }
+}
+
 /// The kernel ran at the exception level expected (`None`: any).
 pub fn check_el(expected: Option<u8>, said: Option<u8>) -> StepResult {
     match (expected, said) {
@@ -1684,6 +1759,16 @@ mod tests {
         text.push_str("IPCB result bench=ipc-intra-parallel words=0 core=1 counter=tsc unit=one-way-ipc ops=2000 runs=2 min=1 median=1 mean=1 max=1 verified=1\n");
         let t = Transcript::parse_str(&(text + "IPCB end status=pass\n")).unwrap();
         assert_eq!(check_cores(&t, 2, &["ipc-intra-parallel"]), Ok(()));
+    }
+
+    #[test]
+    fn fuzz_line_check() {
+        assert_eq!(check_fuzz_line("fuzz: 100000 syscalls, 48 task kills, 0 kernel faults, benchmarks verified", 100_000), Ok(()));
+        assert!(check_fuzz_line("fuzz: 99999 syscalls, 48 task kills, 0 kernel faults, benchmarks verified", 100_000).is_err());
+        assert!(check_fuzz_line("fuzz: 100000 syscalls, 48 task kills, 1 kernel faults, benchmarks verified", 100_000).is_err());
+        assert!(check_fuzz_line("fuzz: 100000 syscalls,  task kills, 0 kernel faults, benchmarks verified", 100_000).is_err());
+        assert!(check_fuzz_line("", 100_000).is_err());
+        assert_eq!(FUZZ_COUNT.to_string(), "100000", "the step's name says 100000");
     }
 
     #[test]
