@@ -884,14 +884,19 @@ pub fn check<M: FuzzMachine>(m: &M, nr: u64, e: Expect) -> Result<u64, Failure> 
                 reg(i, out(i), inp(i))?;
             }
         }
-        if let Expect::Invoke(badge) = e {
-            reg(regs::CAP, out(regs::CAP), badge)?;
-            reg(regs::TAG, out(regs::TAG), 0)?;
-        }
-        if e == Expect::LoopReply {
-            reg(regs::CAP, out(regs::CAP), 0)?;
-            reg(regs::TAG, out(regs::TAG), 0)?;
-        }
+        let (badge, tag) = match e {
+            // invoke: the result (0 with an error), tag 0.
+            Expect::Invoke(badge) => (badge, 0),
+            _ if invoke => (0, 0),
+            // PartnerDied: no badge, no tag.
+            Expect::LoopReply => (0, 0),
+            // Nothing received (an error, send, reply, yield, a service
+            // call): the slot and tag registers as they went in, so no
+            // kernel value and no other thread's.
+            _ => (inp(regs::CAP), inp(regs::TAG)),
+        };
+        reg(regs::CAP, out(regs::CAP), badge)?;
+        reg(regs::TAG, out(regs::TAG), tag)?;
         return Ok(st);
     }
     let (badge, tag) = (out(regs::CAP), out(regs::TAG));
