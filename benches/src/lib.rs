@@ -41,6 +41,7 @@
 //! | 35 | `ud2` (x86_64), `udf` (AArch64) | the kernel kills the task |
 //! | 36 | read address 0 | the kernel kills the task |
 //! | 37 | call into its (no-execute) stack | the kernel kills the task |
+//! | 48..=53 | the syscall fuzzer's roles ([`fuzz`]: fuzz threads, echo servers, feeders, the victim and its server, the faulter) | every return as the ABI says; the victim untouched; only planned faults kill |
 //!
 //! Scenarios 16..=22 report `test_ok(role)` or `fail`; a fault scenario that
 //! survives reports `fail` (what = 0x200). Numbers: [`abi::role`].

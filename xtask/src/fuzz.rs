@@ -46,6 +46,8 @@ pub struct FuzzOpts {
     pub verbose: bool,
     /// `--el`, for the replay line.
     pub el: Option<u8>,
+    /// `--smp`, for the replay line.
+    pub smp: Option<u32>,
 }
 
 /// `--count`: a whole number of at least 1.
@@ -127,7 +129,7 @@ pub fn cmd_fuzz(ws: &Workspace, opts: &FuzzOpts) -> Result<ExitCode> {
     if !board.emulated {
         bail!("board {} is not emulated: fuzzing boots it in QEMU (boards: pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64)", board.name);
     }
-    let el = opts.el.map(|e| format!(" --el {e}")).unwrap_or_default();
+    let el = opts.el.map(|e| format!(" --el {e}")).unwrap_or_default() + &opts.smp.map(|n| format!(" --smp {n}")).unwrap_or_default();
     println!("fuzz: seed {seed:#x} (replay: cargo xtask fuzz --board {}{el} --count {count} --seed {seed:#x})", board.name);
     prereq::ensure_qemu(board)?;
     let kernel = bench::kernel_for(ws, board, None)?;

@@ -551,6 +551,7 @@ fn parse(m: &ArgMatches) -> Cmd {
             timeout: sub.get_one::<u64>("timeout").copied(),
             verbose: sub.get_flag("verbose"),
             el: sub.get_one::<u8>("el").copied(),
+            smp: sub.get_one::<u32>("smp").copied(),
         }),
         "soak" => Cmd::Soak(soak::SoakOpts {
             board,
@@ -894,6 +895,7 @@ mod tests {
                 timeout: None,
                 verbose: false,
                 el: Some(2),
+                smp: None,
             })
         );
         // Bad values reach the command (one error line there, not clap's usage).
