@@ -179,10 +179,26 @@ impl FuzzMachine for NativeFuzz {
 #[inline(never)]
 fn fault(f: FaultKind, r: &mut Rng, code: usize) {
     let wild = wild_address(r);
+    let gate = r.below(9);
     match f {
         FaultKind::KernelRead => sys::fault(Fault::KernelRead, code),
         FaultKind::WriteCode => sys::fault(Fault::WriteCode, code),
-        FaultKind::Privileged => sys::fault(Fault::Privileged, code),
+        FaultKind::Privileged if gate < 3 => sys::fault(Fault::Privileged, code),
+        // SAFETY: instructions EL0 may not run, each trapped or undefined
+        // (SCTLR_EL1 leaves nTWI, nTWE, DZE, UCI clear): `wfi`, `wfe`, a
+        // read of SCTLR_EL1, `dc zva` and `dc civac` on our own code
+        // address (either would only touch caches or zero our code page,
+        // which is read-only: a fault either way), `eret`.
+        FaultKind::Privileged => unsafe {
+            match gate {
+                3 => asm!("wfi", options(nomem, nostack)),
+                4 => asm!("wfe", options(nomem, nostack)),
+                5 => asm!("mrs {t}, sctlr_el1", t = out(reg) _, options(nomem, nostack)),
+                6 => asm!("dc zva, {a}", a = in(reg) code, options(nostack)),
+                7 => asm!("dc civac, {a}", a = in(reg) code, options(nostack)),
+                _ => asm!("eret", options(nomem, nostack)),
+            }
+        },
         FaultKind::Undefined => sys::fault(Fault::Undefined, code),
         FaultKind::NullRead => sys::fault(Fault::NullRead, code),
         FaultKind::NxStack => sys::fault(Fault::NxStack, code),
