@@ -10,8 +10,8 @@
 //! | task | threads (role) | what it does |
 //! |---|---|---|
 //! | 0, fuzz | two [`role::FUZZ`] | random syscalls ([`gen_input`]), each return checked against the model ([`expect`]) and the register rules ([`check`]) |
-//! | 1, echo | [`role::ECHO`] | `recv` / `reply_recv` on the echo endpoint: answers every message with [`echo_word`] of it |
-//! | 2, feed | [`role::FEED`] | `send` and `call` on the feed endpoint, a pattern of its counter ([`feed_word`]) |
+//! | 1, echo | two [`role::ECHO`] | `recv` / `reply_recv` on the echo and on the loop endpoint: answer every message with [`echo_word`] of it |
+//! | 2, feed | two [`role::FEED`] | `send` and `call` on the feed and on the loop endpoint, a pattern of a counter ([`feed_word`]) |
 //! | 3, victim | [`role::VICTIM`], [`role::VICTIM_SERVER`] | a private `call` / `reply_recv` exchange, a checksummed buffer, preserved registers: must be untouched by everything else |
 //! | 4, faulter | [`role::FAULTER`] (some episodes) | a few checked echo calls, then a fault on purpose |
 //!
@@ -172,7 +172,8 @@ pub mod what {
     pub const PARTNER_STATUS: u64 = 0x3A3;
     /// The victim's server got a wrong message (got, expected: word 0).
     pub const VICTIM_MESSAGE: u64 = 0x3A4;
-    /// A fault on purpose did not fault (got: the kind).
+    /// A fault on purpose did not fault (got: the kind, its variant in
+    /// bits 8 and up).
     pub const SURVIVED: u64 = 0x3A5;
 }
 
@@ -326,16 +327,6 @@ pub const fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
-
-/// The seed of thread `thread` of episode `episode` of run `seed` (the
-/// runtime derives every episode's plan the same way, with `thread` =
-/// [`PLAN`]).
-pub const fn sub_seed(seed: u64, episode: u64, thread: u64) -> u64 {
-    mix(seed ^ mix(episode.wrapping_mul(0x100).wrapping_add(thread).wrapping_add(0x5EED)))
-}
-
-/// The `thread` of [`sub_seed`] that gives an episode's plan.
-pub const PLAN: u64 = 0xFF;
 
 /// A value biased toward the edges: 0, 1, all ones, the sign bit, the
 /// 32-bit boundary, powers of two and their neighbours, kernel and
@@ -766,9 +757,9 @@ pub trait FuzzMachine {
     /// Loads every register from the scratch page's input words, makes the
     /// call, stores every register into its output words.
     fn raw(&mut self);
-    /// Raises fault `f` (returns only if it did not fault); `r` gives the
-    /// wild values.
-    fn fault(&mut self, f: FaultKind, r: &mut Rng);
+    /// Raises fault `f` (returns only if it did not fault: then the
+    /// variant of `f` it tried); `r` gives the wild values and the variant.
+    fn fault(&mut self, f: FaultKind, r: &mut Rng) -> u64;
     /// Service `fail`.
     fn fail(&mut self, index: u64, f: Failure);
     /// A plain syscall (the partners' IPC): number, slot, tag, MR0..MR3;
@@ -978,8 +969,8 @@ fn end<M: FuzzMachine>(m: &mut M, end_fault: u64, r: &mut Rng) -> Result<(), Fai
     match end_fault.checked_sub(1).and_then(FaultKind::from_index) {
         Some(f) => {
             m.set_utcb(stat::STATE, stat::FAULTING);
-            m.fault(f, r);
-            Err(Failure { what: what::SURVIVED, got: end_fault - 1, expected: 0 })
+            let variant = m.fault(f, r);
+            Err(Failure { what: what::SURVIVED, got: (end_fault - 1) | variant << 8, expected: 0 })
         }
         None => {
             m.set_utcb(stat::STATE, stat::DONE);

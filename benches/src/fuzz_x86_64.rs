@@ -128,7 +128,7 @@ impl FuzzMachine for NativeFuzz {
         }
     }
 
-    fn fault(&mut self, f: FaultKind, r: &mut Rng) {
+    fn fault(&mut self, f: FaultKind, r: &mut Rng) -> u64 {
         fault(f, r, self.code)
     }
 
@@ -146,7 +146,7 @@ impl FuzzMachine for NativeFuzz {
 /// Does the forbidden thing `f`: each faults, or returns having changed
 /// nothing the program relies on (the registers it writes are declared).
 #[inline(never)]
-fn fault(f: FaultKind, r: &mut Rng, code: usize) {
+fn fault(f: FaultKind, r: &mut Rng, code: usize) -> u64 {
     let wild = wild_address(r);
     let sse = r.chance(128);
     let gate = r.below(10);
@@ -261,4 +261,5 @@ fn fault(f: FaultKind, r: &mut Rng, code: usize) {
             asm!("call {a}", a = in(reg) crate::fuzz::UTCB_BASE, clobber_abi("sysv64"));
         },
     }
+    gate
 }

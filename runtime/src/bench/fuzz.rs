@@ -5,8 +5,9 @@
 //!
 //! Each episode starts from an empty kernel, like any scenario: five tasks
 //! (the user program `bench-user`, roles 48..=53 of `benches::fuzz`),
-//! four endpoints, the capabilities of docs/abi.md "Fuzzing", seven
-//! threads, each with its job and a seed in its UTCB and a scratch page.
+//! four endpoints, the capabilities of docs/abi.md "Fuzzing", eight or
+//! nine threads, each with its job and a seed in its UTCB and a scratch
+//! page.
 //! Its plan (the budgets, who faults on purpose and how) comes from a
 //! splitmix64 stream of the seed and the episode number, and every thread's
 //! seed from the same stream, so a seed replays the same run (one CPU, no
