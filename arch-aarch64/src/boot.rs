@@ -97,6 +97,13 @@ pub const IMAGE_FLAGS: u64 = (1 << 1) | (1 << 3);
 
 /// `HCR_EL2` for the kernel at EL2: E2H (34), RW (31), TGE (27).
 pub const HCR_VHE: u64 = (1 << 34) | (1 << 31) | (1 << 27);
+/// `SCTLR_EL12` (the EL1&0 regime's, unused) for the kernel at EL2: its
+/// RES1 bits only, so `nTWI`/`nTWE` clear. The EL2&0 regime's own
+/// `SCTLR_EL2` already has them clear, which traps an EL0 `wfi`; QEMU 7.2
+/// consults `SCTLR_EL1` for that trap even under `HCR_EL2.{E2H,TGE}`, where
+/// the reset value lets the `wfi` halt the CPU for good (interrupts are
+/// off): a user task could hang the kernel. Found by the syscall fuzzer.
+pub const SCTLR_EL12_VHE: u64 = 0x30D0_0800;
 /// `MAIR`: attribute 0 Normal write-back read/write-allocate, attribute 1
 /// Device-nGnRE.
 pub const MAIR: u64 = 0x04FF;
@@ -214,6 +221,8 @@ ipcb_secondary_start:
     ldr x10, ={hcr_vhe}
     msr hcr_el2, x10                        /* E2H, TGE, RW: EL2&0 regime     */
     isb
+    ldr x10, ={sctlr_el12}
+    msr S3_5_C1_C0_0, x10                   /* SCTLR_EL12: EL0 wfi traps (QEMU) */
     mov x19, #2                             /* the kernel runs at EL2         */
     b 4f
 
@@ -485,6 +494,7 @@ ipcb_boot_stack_top:
     image_flags = const IMAGE_FLAGS,
     tcr = const TCR,
     sctlr = const SCTLR,
+    sctlr_el12 = const SCTLR_EL12_VHE,
     pv = sym crate::paging::IPCB_PV_OFFSET,
     empty = sym crate::paging::IPCB_EMPTY_TTBR0,
     limit = sym crate::paging::IPCB_RAM_MAP_LIMIT,
