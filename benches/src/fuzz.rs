@@ -185,6 +185,8 @@ pub mod scratch {
     pub const OUT: usize = 40;
     /// The stub's own stack pointer while the call runs.
     pub const SAVED_SP: usize = 80;
+    /// Arm: not 0 for `svc #0xffff` instead of `svc #0`.
+    pub const SVC_IMM: usize = 82;
     /// Copy of the UTCB words sent (words 4..64 at `SENT + k`).
     pub const SENT: usize = 128;
     /// The victim's checksummed buffer.
@@ -791,6 +793,7 @@ pub fn gen_input<M: FuzzMachine>(m: &mut M, r: &mut Rng) -> (u64, u64, u64) {
         _ => edge(r),
     };
     m.set_w(scratch::IN + regs::SP, sp);
+    m.set_w(scratch::SVC_IMM, u64::from(r.chance(64)));
     // The UTCB words a long message carries: new random ones up to `end`,
     // and beyond it whatever the last receive left there.
     let end = if r.chance(96) { 4 + r.below(61) as usize } else { 4 };

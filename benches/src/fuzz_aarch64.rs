@@ -32,41 +32,11 @@ impl NativeFuzz {
     }
 }
 
-impl FuzzMachine for NativeFuzz {
-    #[inline(always)]
-    fn w(&self, i: usize) -> u64 {
-        assert!(i < 512);
-        // SAFETY: in bounds of the mapped scratch page (`new`'s contract).
-        unsafe { self.scratch.add(i).read_volatile() }
-    }
-
-    #[inline(always)]
-    fn set_w(&mut self, i: usize, v: u64) {
-        assert!(i < 512);
-        // SAFETY: as in `w`; the page is writable.
-        unsafe { self.scratch.add(i).write_volatile(v) }
-    }
-
-    #[inline(always)]
-    fn utcb(&self, k: usize) -> u64 {
-        self.utcb.get(k)
-    }
-
-    #[inline(always)]
-    fn set_utcb(&mut self, k: usize, v: u64) {
-        self.utcb.set(k, v)
-    }
-
-    #[inline(never)]
-    fn raw(&mut self) {
-        // SAFETY: the block saves the registers it may not declare (x19,
-        // x29) on its stack and restores them; every other register it
-        // changes is declared. While the call runs `sp` holds the input
-        // value (the kernel keeps `SP_EL0` for us and never uses it); the
-        // real one is kept in the scratch page and back before the pop.
-        // It reads and writes only scratch words 0..81 through x28.
-        unsafe {
-            asm!(
+/// The stub's body with `svc` instruction `$svc` (docs/abi.md: any
+/// immediate is the same call), the scratch page's address in `$base`.
+macro_rules! raw_svc {
+    ($base:expr, $svc:literal) => {
+        asm!(
                 "stp x19, x29, [sp, #-16]!",   // save x19, x29 (LLVM's)
                 "mov x28, x9",                 // x28 = scratch page (kept across the call)
                 "mov x9, sp",
@@ -108,7 +78,7 @@ impl FuzzMachine for NativeFuzz {
                 "ldr x9, [x28, #248]",         // sp = in[31]
                 "mov sp, x9",
                 "ldr x9, [x28, #72]",          // x9 last
-                "svc #0",                      // kernel
+                $svc,                          // kernel (any immediate: the same call)
                 "2:",
                 "str x9, [x28, #392]",         // out[9] first: x9 is the scratch
                 "mov x9, sp",
@@ -148,14 +118,59 @@ impl FuzzMachine for NativeFuzz {
                 "str x29, [x28, #552]",
                 "str x30, [x28, #560]",
                 "ldp x19, x29, [sp], #16",     // restore x19, x29
-                inout("x9") self.scratch => _,
+                inout("x9") $base => _,
                 out("x0") _, out("x1") _, out("x2") _, out("x3") _, out("x4") _, out("x5") _,
                 out("x6") _, out("x7") _, out("x8") _, out("x10") _, out("x11") _,
                 out("x12") _, out("x13") _, out("x14") _, out("x15") _, out("x16") _,
                 out("x17") _, out("x18") _, out("x20") _, out("x21") _, out("x22") _,
                 out("x23") _, out("x24") _, out("x25") _, out("x26") _, out("x27") _,
                 out("x28") _, out("x30") _,
-            );
+            )
+    };
+}
+
+impl FuzzMachine for NativeFuzz {
+    #[inline(always)]
+    fn w(&self, i: usize) -> u64 {
+        assert!(i < 512);
+        // SAFETY: in bounds of the mapped scratch page (`new`'s contract).
+        unsafe { self.scratch.add(i).read_volatile() }
+    }
+
+    #[inline(always)]
+    fn set_w(&mut self, i: usize, v: u64) {
+        assert!(i < 512);
+        // SAFETY: as in `w`; the page is writable.
+        unsafe { self.scratch.add(i).write_volatile(v) }
+    }
+
+    #[inline(always)]
+    fn utcb(&self, k: usize) -> u64 {
+        self.utcb.get(k)
+    }
+
+    #[inline(always)]
+    fn set_utcb(&mut self, k: usize, v: u64) {
+        self.utcb.set(k, v)
+    }
+
+    #[inline(never)]
+    fn raw(&mut self) {
+        // Which `svc` immediate: 0 mostly, sometimes the largest.
+        let high = self.w(crate::fuzz::scratch::SVC_IMM) != 0;
+        let base = self.scratch;
+        // SAFETY: the block saves the registers it may not declare (x19,
+        // x29) on its stack and restores them; every other register it
+        // changes is declared. While the call runs `sp` holds the input
+        // value (the kernel keeps `SP_EL0` for us and never uses it); the
+        // real one is kept in the scratch page and back before the pop.
+        // It reads and writes only scratch words 0..81 through x28.
+        unsafe {
+            if high {
+                raw_svc!(base, "svc #0xffff");
+            } else {
+                raw_svc!(base, "svc #0");
+            }
         }
     }
 

@@ -191,7 +191,25 @@ fn fault(f: FaultKind, r: &mut Rng, code: usize) -> u64 {
         // interrupt's and two software ones; registers only.
         FaultKind::Gate => unsafe {
             match gate {
-                0 => asm!("int 1", options(nomem, nostack)),
+                // `sysenter` (#UD in long mode on AMD, #GP with the MSRs
+                // zero on Intel); `iretq` to ring 0 (#GP); a kernel data
+                // selector into SS (#GP: RPL 0 at CPL 3).
+                0 if wild & 1 == 0 => asm!("sysenter", options(nomem, nostack)),
+                0 if wild & 2 == 0 => asm!(
+                    "mov {s}, rsp",
+                    "push 0x10",        // SS: kernel data
+                    "push {s}",         // RSP
+                    "pushfq",
+                    "push 0x08",        // CS: kernel code
+                    "lea {t}, [rip]",
+                    "push {t}",         // RIP
+                    "iretq",            // #GP
+                    "mov rsp, {s}",
+                    s = out(reg) _,
+                    t = out(reg) _,
+                ),
+                0 => asm!("mov {t:x}, 0x10", "mov ss, {t:x}", t = out(reg) _, options(nomem, nostack)),
+                1 if wild & 1 == 0 => asm!("int 1", options(nomem, nostack)),
                 1 => asm!("int 2", options(nomem, nostack)),
                 2 => asm!("int 8", options(nomem, nostack)),
                 3 => asm!("int 13", options(nomem, nostack)),
