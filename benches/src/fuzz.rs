@@ -164,6 +164,8 @@ pub mod what {
     pub const TAG: u64 = 0x341;
     /// Message word `k` received is `WORD + k`.
     pub const WORD: u64 = 0x342;
+    /// UTCB word `k` (beyond what a message carried) changed: `UTCB + k`.
+    pub const UTCB: u64 = 0x3C0;
     /// The victim's buffer changed (got: the word index).
     pub const VICTIM_MEMORY: u64 = 0x3A0;
     /// The echo server got a badge it does not know.
@@ -805,6 +807,18 @@ pub fn gen_input<M: FuzzMachine>(m: &mut M, r: &mut Rng) -> (u64, u64, u64) {
     (nr, cap, tag)
 }
 
+/// UTCB words `from..64` are what the thread had there before the call
+/// ([`scratch::SENT`]); else a [`what::UTCB`] failure naming the word.
+fn utcb_kept<M: FuzzMachine>(m: &M, from: usize) -> Result<(), Failure> {
+    for k in from..64 {
+        let (got, want) = (m.utcb(k), m.w(scratch::SENT + k));
+        if got != want {
+            return Err(Failure { what: what::UTCB + k as u64, got, expected: want });
+        }
+    }
+    Ok(())
+}
+
 /// Register `i` came back `got` where it must be `want`.
 fn reg(i: usize, got: u64, want: u64) -> Result<(), Failure> {
     if got == want { Ok(()) } else { Err(Failure { what: what::REG + i as u64, got, expected: want }) }
@@ -891,7 +905,8 @@ pub fn check<M: FuzzMachine>(m: &M, nr: u64, e: Expect) -> Result<u64, Failure> 
         };
         reg(regs::CAP, out(regs::CAP), badge)?;
         reg(regs::TAG, out(regs::TAG), tag)?;
-        return Ok(st);
+        // Nothing received: the UTCB is as we left it.
+        return utcb_kept(m, 4).map(|()| st);
     }
     let (badge, tag) = (out(regs::CAP), out(regs::TAG));
     let bad = |what: u64, got: u64, expected: u64| Err(Failure { what, got, expected });
@@ -935,7 +950,7 @@ pub fn check<M: FuzzMachine>(m: &M, nr: u64, e: Expect) -> Result<u64, Failure> 
                 return bad(what::BADGE, badge, layout::B_LOOP_ALL);
             }
         }
-        Expect::Received => {}
+        Expect::Received => return Ok(st),
         _ => {
             // The sibling's reply.
             if badge != 0 {
@@ -943,7 +958,9 @@ pub fn check<M: FuzzMachine>(m: &M, nr: u64, e: Expect) -> Result<u64, Failure> 
             }
         }
     }
-    Ok(st)
+    // The kernel wrote the message's words 4..len into our UTCB, and no
+    // word after them.
+    utcb_kept(m, len.max(4)).map(|()| st)
 }
 
 /// Role 48: `budget` random syscalls, each checked; then `exit`, or the

@@ -137,6 +137,10 @@ fn the_check_names_the_register() {
     m.w[scratch::OUT + regs::ZEROED[0]] = 0xFFFF_FFFF_8010_0000;
     assert_eq!(check(&m, nr::CALL, Expect::Error(status::INVALID_CAP)).unwrap_err().what, what::REG + regs::ZEROED[0] as u64);
     m.w[scratch::OUT + regs::ZEROED[0]] = 0;
+    // A UTCB word the kernel had no business writing.
+    m.u[10] ^= 1;
+    assert_eq!(check(&m, nr::CALL, Expect::Error(status::INVALID_CAP)).unwrap_err().what, what::UTCB + 10);
+    m.u[10] ^= 1;
     // A preserved register lost.
     m.w[scratch::OUT + regs::PRESERVED[0]] ^= 1;
     assert_eq!(check(&m, nr::CALL, Expect::Error(status::INVALID_CAP)).unwrap_err().what, what::REG + regs::PRESERVED[0] as u64);
