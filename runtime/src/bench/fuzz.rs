@@ -28,7 +28,7 @@ use super::{load_elf, run, Env, SetupError, STACK_AREA, STACK_BASE, UTCB_BASE};
 use crate::elf::Elf;
 use crate::mem::FRAME;
 use crate::state::Reports;
-use crate::{kprintln, Board, Machine, MemError, Perm, State};
+use crate::{kprint, kprintln, Board, Machine, MemError, Perm, State};
 
 /// Roles (the program's copy: `benches::fuzz::role`).
 mod role {
@@ -141,13 +141,16 @@ const F0: usize = 6;
 /// Threads in an episode (with the faulter).
 const THREADS: usize = 9;
 
-/// Builds an episode: returns the first thread to run, the threads and
-/// the tasks.
+/// A built episode: the first thread to run, the threads, the tasks, the
+/// threads' scratch pages (physical).
+type Built = (ipc_core::Next, [ThreadId; THREADS], [TaskId; 5], [u64; THREADS]);
+
+/// Builds an episode.
 fn setup<M: Machine, B: Board>(
     st: &mut State<M, B>,
     env: &Env<'_, M, B>,
     threads: &[Th],
-) -> Result<(ipc_core::Next, [ThreadId; THREADS], [TaskId; 5]), SetupError> {
+) -> Result<Built, SetupError> {
     M::load_kernel_space();
     M::flush_user_tlb();
     st.frames.reset();
@@ -171,6 +174,7 @@ fn setup<M: Machine, B: Board>(
         st.kernel.set_cap(tasks[task], slot, Cap::Endpoint { ep: eps[e], rights, badge: Badge(badge) })?;
     }
     let mut ids = [ThreadId(0); THREADS];
+    let mut scratches = [0u64; THREADS];
     let mut per_task = [0u64; 5];
     for (n, th) in threads.iter().enumerate() {
         let k = per_task[th.task];
@@ -186,7 +190,7 @@ fn setup<M: Machine, B: Board>(
         let uva = UTCB_BASE + k * FRAME;
         let upa = page(uva, st)?;
         let scratch = SCRATCH_BASE + k * FRAME;
-        page(scratch, st)?;
+        scratches[n] = page(scratch, st)?;
         let stack_top = STACK_BASE + k * STACK_AREA + STACK_AREA;
         let mut va = stack_top - FUZZ_STACK;
         while va < stack_top {
@@ -207,7 +211,7 @@ fn setup<M: Machine, B: Board>(
         let thread = *ids.get(t).ok_or(ipc_core::Error::InvalidArgument)?;
         st.kernel.set_cap(tasks[0], slot, Cap::Thread { thread, rights, badge: Badge(badge) })?;
     }
-    Ok((st.kernel.schedule(), ids, tasks))
+    Ok((st.kernel.schedule(), ids, tasks, scratches))
 }
 
 /// The totals of a fuzz phase.
@@ -280,7 +284,7 @@ fn episode<M: Machine, B: Board>(env: &Env<'_, M, B>, seed: u64, t: &mut Totals,
         let st = unsafe { &mut *(env.state)() };
         setup(st, env, threads)
     };
-    let (next, ids, tasks) = match built {
+    let (next, ids, tasks, scratches) = match built {
         Ok(x) => x,
         Err(err) => {
             kprintln!(B, "IPCB fail test=fuzz reason=\"episode {} (seed {:#x}): setup failed: {:?}\"", e, seed, err);
@@ -311,6 +315,19 @@ fn episode<M: Machine, B: Board>(env: &Env<'_, M, B>, seed: u64, t: &mut Totals,
     if let Some(f) = st.services.reports.fail {
         let n = f.bench as usize;
         if n < threads.len() {
+            // For a person: the failing call's registers as the stub
+            // loaded them and as they came back (the arch's numbering,
+            // docs/abi.md "Fuzzing"; 32 = the flags).
+            // SAFETY: the thread's scratch page, a frame in the direct
+            // map that the next set-up reclaims; user mode is over.
+            let w = |i: usize| unsafe { (M::phys_to_virt(scratches[n]) as *const u64).add(i).read_volatile() };
+            for (what, base) in [("in", 0), ("out", 40)] {
+                kprint!(B, "fuzz: episode {} thread {} registers {}:", e, n, what);
+                for i in 0..34 {
+                    kprint!(B, " {:#x}", w(base + i));
+                }
+                kprintln!(B, "");
+            }
             return fail(format_args!(
                 "thread {} ({}), syscall {} (nr {:#x} cap {:#x}): check {:#x} got {:#x} expected {:#x}",
                 n, name(n), word(n, stat::COUNT), word(n, stat::NR), word(n, stat::CAP), f.what, f.got, f.expected
