@@ -577,14 +577,7 @@ impl Suite<'_> {
         if first.as_deref() != Some(again.as_str()) {
             return Err(format!("the replay of seed {FUZZ_SEED} ended \"{again}\", the first run \"{}\"", first.unwrap_or_default()));
         }
-        for args in FUZZ_BAD {
-            let out = std::process::Command::new(&exe)
-                .args(*args)
-                .current_dir(&self.ws.root)
-                .output()
-                .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
-            check_bad_input(args, out.status.success(), &String::from_utf8_lossy(&out.stderr))?;
-        }
+        self.refuses(FUZZ_BAD)?;
         eprintln!("[ipcb] {} boards fuzzed, the replay identical, {} bad inputs refused", FUZZ_BOARDS.len(), FUZZ_BAD.len());
         Ok(())
     }
