@@ -53,6 +53,35 @@ pub struct BenchOpts {
 }
 
 /// The kernel to boot: `prebuilt` if given (it must exist), else a fresh build.
+/// One boot of `board`'s kernel for a long-run command (`fuzz`, `soak`):
+/// QEMU installed, the kernel built, `accel` resolved, `cmdline` given,
+/// killed after `timeout_secs`; its outcome.
+pub fn long_run_boot(
+    ws: &Workspace,
+    board: &'static Board,
+    accel: crate::accel::AccelChoice,
+    cmdline: &str,
+    timeout_secs: u64,
+    label: &str,
+    verbose: bool,
+) -> Result<boot::BootOutcome> {
+    crate::prereq::ensure_qemu(board)?;
+    let kernel = kernel_for(ws, board, None)?;
+    let accel = crate::accel::resolve(ws, board, accel, &kernel)?;
+    let spec = boot::BootSpec {
+        board,
+        accel,
+        medium: crate::board::Medium::Kernel { elf: &kernel, cmdline },
+        cmdline,
+        timeout: Some(std::time::Duration::from_secs(timeout_secs)),
+        label: Some(label),
+        progress: if verbose { boot::Progress::Verbose } else { boot::Progress::Normal },
+        strict: true,
+        echo_defmt: verbose,
+    };
+    boot::boot(ws, &spec)
+}
+
 pub fn kernel_for(ws: &Workspace, board: &Board, prebuilt: Option<&Path>) -> Result<PathBuf> {
     match prebuilt {
         Some(elf) if elf.is_file() => Ok(elf.to_path_buf()),

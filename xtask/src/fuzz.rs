@@ -12,15 +12,15 @@
 //! reason, exit 1.
 
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, bail};
 
-use crate::accel::{self, AccelChoice};
-use crate::board::{self, Medium};
-use crate::boot::{self, BootOutcome, BootSpec, Progress, Subject};
+use crate::accel::AccelChoice;
+use crate::board;
+use crate::boot::{BootOutcome, Subject};
 use crate::util::{Workspace, one_line};
-use crate::{bench, prereq};
+use crate::bench;
 
 /// The benchmark part of the fuzzing boot's command line: short runs (the
 /// figures under TCG are not the point; that they verify is).
@@ -131,24 +131,10 @@ pub fn cmd_fuzz(ws: &Workspace, opts: &FuzzOpts) -> Result<ExitCode> {
     }
     let el = opts.el.map(|e| format!(" --el {e}")).unwrap_or_default() + &opts.smp.map(|n| format!(" --smp {n}")).unwrap_or_default();
     println!("fuzz: seed {seed:#x} (replay: cargo xtask fuzz --board {}{el} --count {count} --seed {seed:#x})", board.name);
-    prereq::ensure_qemu(board)?;
-    let kernel = bench::kernel_for(ws, board, None)?;
-    let accel = accel::resolve(ws, board, opts.accel, &kernel)?;
     let cmdline = cmdline(count, seed);
     // About 50 000 syscalls a second under TCG, and the benchmarks.
     let timeout = opts.timeout.unwrap_or(300 + count / 5_000);
-    let spec = BootSpec {
-        board,
-        accel,
-        medium: Medium::Kernel { elf: &kernel, cmdline: &cmdline },
-        cmdline: &cmdline,
-        timeout: Some(Duration::from_secs(timeout)),
-        label: Some("fuzz"),
-        progress: if opts.verbose { Progress::Verbose } else { Progress::Normal },
-        strict: true,
-        echo_defmt: opts.verbose,
-    };
-    let o = boot::boot(ws, &spec)?;
+    let o = bench::long_run_boot(ws, board, opts.accel, &cmdline, timeout, "fuzz", opts.verbose)?;
     match verdict(&o, board.expected_benches, count) {
         Ok(kills) => {
             println!("{}", final_line(count, kills));

@@ -229,6 +229,20 @@ fn variant(m: &ArgMatches) -> board::Variant {
     }
 }
 
+/// `--timeout` of the long-run commands (`fuzz`, `soak`), with `help`.
+fn long_run_timeout_arg(help: &'static str) -> Arg {
+    Arg::new("timeout").long("timeout").value_name("SECS").value_parser(value_parser!(u64).range(1..)).help(help)
+}
+
+/// `--verbose` of the long-run commands.
+fn long_run_verbose_arg() -> Arg {
+    Arg::new("verbose")
+        .long("verbose")
+        .short('v')
+        .action(ArgAction::SetTrue)
+        .help("Echo every console line and the decoded defmt diagnostics to stderr")
+}
+
 fn smp_arg() -> Arg {
     Arg::new("smp")
         .long("smp")
@@ -401,20 +415,8 @@ fn cli() -> Command {
                         .help("The seed, decimal or 0x hex (default: a fresh one, printed); the same seed replays the same run"),
                 )
                 .arg(accel_arg().default_value("tcg"))
-                .arg(
-                    Arg::new("timeout")
-                        .long("timeout")
-                        .value_name("SECS")
-                        .value_parser(value_parser!(u64).range(1..))
-                        .help("Seconds before the guest counts as hung (default 300 + N / 5000)"),
-                )
-                .arg(
-                    Arg::new("verbose")
-                        .long("verbose")
-                        .short('v')
-                        .action(ArgAction::SetTrue)
-                        .help("Echo every console line and the decoded defmt diagnostics to stderr"),
-                )
+                .arg(long_run_timeout_arg("Seconds before the guest counts as hung (default 300 + N / 5000)"))
+                .arg(long_run_verbose_arg())
                 .arg(el_arg())
                 .arg(smp_arg())
                 .arg(cpu_arg()),
@@ -431,20 +433,8 @@ fn cli() -> Command {
                         .help("One-way IPCs in all, at least (default 1000000)"),
                 )
                 .arg(accel_arg().default_value("tcg"))
-                .arg(
-                    Arg::new("timeout")
-                        .long("timeout")
-                        .value_name("SECS")
-                        .value_parser(value_parser!(u64).range(1..))
-                        .help("Seconds before the guest counts as hung (default 300 + M / 10000)"),
-                )
-                .arg(
-                    Arg::new("verbose")
-                        .long("verbose")
-                        .short('v')
-                        .action(ArgAction::SetTrue)
-                        .help("Echo every console line and the decoded defmt diagnostics to stderr"),
-                )
+                .arg(long_run_timeout_arg("Seconds before the guest counts as hung (default 300 + M / 10000)"))
+                .arg(long_run_verbose_arg())
                 .arg(el_arg())
                 .arg(smp_arg())
                 .arg(cpu_arg()),

@@ -14,15 +14,14 @@
 //! with exit 0, or one `error:` line, exit 1.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::accel::{self, AccelChoice};
-use crate::board::{self, Board, Medium};
-use crate::boot::{self, BootOutcome, BootSpec, Progress, Subject};
+use crate::accel::AccelChoice;
+use crate::board::{self, Board};
+use crate::boot::{BootOutcome, Subject};
 use crate::util::{Workspace, one_line};
-use crate::{bench, prereq};
+use crate::bench;
 
 /// One-way IPCs when `--ipcs` is not given.
 pub const DEFAULT_IPCS: u64 = 1_000_000;
@@ -134,24 +133,10 @@ pub fn cmd_soak(ws: &Workspace, opts: &SoakOpts) -> Result<ExitCode> {
     let rounds = rounds_for(ipcs, cores);
     let cmdline = cmdline(rounds);
     println!("soak: {ipcs} one-way IPCs on {cores} cores of {} ({} passes of {rounds} rounds x {} runs)", board.name, passes(cores), RUNS.0 + RUNS.1);
-    prereq::ensure_qemu(board)?;
-    let kernel = bench::kernel_for(ws, board, None)?;
-    let accel = accel::resolve(ws, board, opts.accel, &kernel)?;
     // About a million one-way IPCs a minute per core under TCG on a slow
     // host, and the benchmarks.
     let timeout = opts.timeout.unwrap_or(300 + ipcs / 10_000);
-    let spec = BootSpec {
-        board,
-        accel,
-        medium: Medium::Kernel { elf: &kernel, cmdline: &cmdline },
-        cmdline: &cmdline,
-        timeout: Some(Duration::from_secs(timeout)),
-        label: Some("soak"),
-        progress: if opts.verbose { Progress::Verbose } else { Progress::Normal },
-        strict: true,
-        echo_defmt: opts.verbose,
-    };
-    let o = boot::boot(ws, &spec)?;
+    let o = bench::long_run_boot(ws, board, opts.accel, &cmdline, timeout, "soak", opts.verbose)?;
     match verdict(&o, board.expected_benches, ipcs, cores) {
         Ok(n) => {
             println!("{}", final_line(n, cores));
