@@ -44,6 +44,12 @@ const REG_SVR: u32 = 0xF0;
 const REG_LVT_LINT1: u32 = 0x360;
 /// LVT delivery mode NMI (edge, unmasked).
 const LVT_NMI: u32 = 0b100 << 8;
+const REG_LVT_TIMER: u32 = 0x320;
+const REG_TIMER_INIT: u32 = 0x380;
+const REG_TIMER_CUR: u32 = 0x390;
+const REG_TIMER_DIV: u32 = 0x3E0;
+/// LVT mask bit.
+const LVT_MASKED: u32 = 1 << 16;
 const REG_ICR_LO: u32 = 0x300;
 const REG_ICR_HI: u32 = 0x310;
 
@@ -159,6 +165,26 @@ pub fn send_ipi(dest: u32, icr: u32) {
 /// End of interrupt.
 pub fn eoi() {
     write(REG_EOI, 0);
+}
+
+/// Start this CPU's APIC timer: one-shot, `vector`, the bus clock divided
+/// by 1, `count` ticks (at least 1).
+pub fn timer_one_shot(vector: u8, count: u32) {
+    write(REG_TIMER_INIT, 0);
+    write(REG_TIMER_DIV, 0b1011);
+    write(REG_LVT_TIMER, u32::from(vector));
+    write(REG_TIMER_INIT, count.max(1));
+}
+
+/// Stop this CPU's APIC timer (count 0, the LVT entry masked).
+pub fn timer_stop() {
+    write(REG_LVT_TIMER, LVT_MASKED);
+    write(REG_TIMER_INIT, 0);
+}
+
+/// The timer's current count (0: expired or stopped).
+pub fn timer_current() -> u32 {
+    read(REG_TIMER_CUR)
 }
 
 // ----- delay -----------------------------------------------------------------

@@ -123,6 +123,12 @@ pub const OFF_RSP: usize = offset_of!(Context, rsp);
 /// (docs/abi.md), so the kernel neither saves nor restores them.
 pub const USER_RFLAGS: u64 = 0x2;
 
+/// User RFLAGS outside the timed runs, while the watchdog is armed
+/// ([`crate::watchdog`]): [`USER_RFLAGS`] with `IF`, so the watchdog's
+/// timer interrupt reaches a thread that spins in user mode. The kernel
+/// itself still runs with interrupts off (`syscall` clears `IF`).
+pub const USER_RFLAGS_IRQ: u64 = USER_RFLAGS | 0x200;
+
 
 impl UserContext for Context {
     #[inline(always)]

@@ -46,6 +46,11 @@ pub struct PerCpu {
     /// The user stack pointer during an `invoke` (the entry's one save
     /// slot: the invoke path saves nothing else).
     pub user_rsp: u64,
+    /// The user `rflags` of the full exit (`ipcb_exit_to_user`):
+    /// [`crate::context::USER_RFLAGS`], or with `IF` while the watchdog is
+    /// armed ([`set_user_interrupts`]). The fast exits load their phase's
+    /// constant: each phase has its own copy of the `syscall` entry.
+    pub user_rflags: u64,
     /// Scratch context: the current one before the first thread runs.
     pub dummy: Context,
 }
@@ -58,6 +63,8 @@ pub const P_TOP: usize = core::mem::offset_of!(PerCpu, cur_top);
 pub const P_DRIVER_RSP: usize = core::mem::offset_of!(PerCpu, driver_rsp);
 /// Offset of [`PerCpu::user_rsp`].
 pub const P_USER_RSP: usize = core::mem::offset_of!(PerCpu, user_rsp);
+/// Offset of [`PerCpu::user_rflags`].
+pub const P_RFLAGS: usize = core::mem::offset_of!(PerCpu, user_rflags);
 /// Offset of [`PerCpu::dummy`].
 pub const P_DUMMY: usize = core::mem::offset_of!(PerCpu, dummy);
 
@@ -72,6 +79,7 @@ pub static mut IPCB_PERCPU: PerCpu = PerCpu {
     cur_top: 0,
     driver_rsp: 0,
     user_rsp: 0,
+    user_rflags: crate::context::USER_RFLAGS,
     dummy: Context {
         rax: 0, rdi: 0, rsi: 0, r12: 0, r13: 0, r14: 0, r15: 0, rbx: 0, rbp: 0, rsp: 0,
         rip: 0,
@@ -143,12 +151,34 @@ unsafe extern "C" {
     static ipcb_trap_stubs: [u64; 32];
     /// `syscall` entry (entry.rs).
     fn ipcb_syscall_entry();
+    /// The same entry, returning to user mode with interrupts on (entry.rs).
+    fn ipcb_syscall_entry_irq();
+    /// The watchdog timer's interrupt stub (entry.rs).
+    fn ipcb_watchdog_irq();
     /// The floor entry (entry.rs).
     fn ipcb_floor_entry();
     /// Stub for vectors 32..255: `iretq` (entry.rs).
     fn ipcb_irq_ignore();
     /// NMI stub: count, `iretq` (entry.rs).
     fn ipcb_nmi();
+}
+
+/// User mode with interrupts on (`on`: outside the timed runs, while the
+/// watchdog is armed) or off (the timed runs, as the ABI's fixed `rflags`
+/// say): LSTAR names the `syscall` entry whose exits load that phase's
+/// `rflags` constant, and the full exit's per-CPU value follows. The timed
+/// runs' entry is the one that was always there, instruction for
+/// instruction; switching costs nothing on any `syscall`.
+pub fn set_user_interrupts(on: bool) {
+    let (entry, rflags) = if on {
+        (ipcb_syscall_entry_irq as *const () as u64, crate::context::USER_RFLAGS_IRQ)
+    } else {
+        (ipcb_syscall_entry as *const () as u64, crate::context::USER_RFLAGS)
+    };
+    // SAFETY: this CPU's own block; no kernel entry runs meanwhile (the
+    // driver calls this between runs of user mode).
+    unsafe { (*addr_of_mut!(IPCB_PERCPU)).user_rflags = rflags };
+    LStar::write(VirtAddr::new(entry));
 }
 
 /// Point LSTAR at the floor entry (`on`) or the normal syscall entry.
@@ -208,12 +238,15 @@ pub unsafe fn init() -> Features {
         // Exception gates: interrupt gates, DPL 0 (so `int n` from user
         // mode is a #GP); #DF / #MC on the fault (IST 1) stack; the NMI on
         // a stack of its own (IST 2), where its stub counts it and returns.
-        // Vectors 32 and up: the stub that only returns.
+        // The watchdog's timer vector: its stub (kills a task that ran
+        // past its budget, `watchdog.rs`). Vectors 32 and up otherwise:
+        // the stub that only returns.
         let idt = &mut *addr_of_mut!(IDT);
         let stubs = &*addr_of!(ipcb_trap_stubs);
         for v in 0..256 {
             let addr = match v {
                 2 => ipcb_nmi as *const () as u64,
+                v if v == usize::from(crate::watchdog::VECTOR) => ipcb_watchdog_irq as *const () as u64,
                 _ => stubs.get(v).copied().unwrap_or(ipcb_irq_ignore as *const () as u64),
             };
             let ist: u64 = match v {
@@ -306,6 +339,7 @@ unsafe fn load_local() {
         // down so the call sees the 16-byte alignment SysV wants.
         pc.kstack_top = kstack_top - 8;
         pc.cur_top = addr_of_mut!(pc.dummy) as u64 + CTX_TOP as u64;
+        pc.user_rflags = crate::context::USER_RFLAGS;
 
         let tss = (*addr_of_mut!(TSS)).write(TaskStateSegment::new());
         tss.privilege_stack_table[0] = VirtAddr::new(kstack_top);

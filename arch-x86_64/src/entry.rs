@@ -62,6 +62,17 @@
 //! Either way, `rdx`, `r8`, `r9`, `r10` are zeroed before `sysretq`: they
 //! are clobbered by the ABI, and must not carry kernel values to user mode.
 //!
+//! **Two entries.** The timed runs leave user mode with interrupts off,
+//! the ABI's fixed `rflags` (`mov r11d, imm` on every exit). Outside them,
+//! while the watchdog is armed, user mode runs with `IF` so that its timer
+//! interrupt can stop a thread that spins: the same entry is assembled a
+//! second time (`ipcb_syscall_entry_irq`, the macro with the other
+//! `rflags` immediate) and LSTAR names it for that phase
+//! ([`crate::cpu::set_user_interrupts`]). The measured paths are the first
+//! copy, unchanged: not one instruction more, no load of the flags. The
+//! full exit, shared, loads the phase's value from the per-CPU block (one
+//! `mov` as before, from memory instead of an immediate).
+//!
 //! **`sysretq` and a non-canonical `rcx`.** On Intel CPUs `sysretq` with a
 //! non-canonical `rcx` raises #GP in ring 0, after the user's `rsp` is
 //! back: a kernel fault on a stack the user picked. No `sysretq` here can
@@ -78,10 +89,10 @@ use crate::context::CTX_TOP;
 #[cfg(target_os = "none")]
 use crate::context::{
     OFF_R12, OFF_R13, OFF_R14, OFF_R15, OFF_RAX, OFF_RBP, OFF_RBX, OFF_RDI, OFF_RIP, OFF_RSI,
-    OFF_RSP, USER_RFLAGS,
+    OFF_RSP, USER_RFLAGS, USER_RFLAGS_IRQ,
 };
 #[cfg(target_os = "none")]
-use crate::cpu::{P_DRIVER_RSP, P_DUMMY, P_KSTACK, P_TOP, P_USER_RSP};
+use crate::cpu::{P_DRIVER_RSP, P_DUMMY, P_KSTACK, P_RFLAGS, P_TOP, P_USER_RSP};
 
 /// Where the assembly `invoke` fastpath finds its data in the board's
 /// `ipc_core::Kernel<X86_64>`, whose address the board gives as the symbol
@@ -124,6 +135,14 @@ pub struct ResumePair {
     pub thread: *mut crate::Context,
     /// Source of its argument registers (`rdx`).
     pub regs_from: *const crate::Context,
+}
+
+impl ResumePair {
+    /// The watchdog's interrupt stub only: resume the interrupted code,
+    /// every register restored from the [`TrapFrame`] (a stale or
+    /// kernel-mode interrupt, no expiry).
+    pub const RESUME: ResumePair =
+        ResumePair { thread: core::ptr::without_provenance_mut(1), regs_from: core::ptr::null() };
 }
 
 /// The registers an exception stub saved, lowest address first.
@@ -184,7 +203,7 @@ core::arch::global_asm!(
     /* After a fast handler: rax = the receiver's context top or 0, rdx =
        its badge. Hand off: load the receiver's rip, rsp, rbx, rbp; r12-r15
        (the message) and rsi (the tag) cross as they are. */
-    .macro IPCB_HANDOFF
+    .macro IPCB_HANDOFF rflags
     test rax, rax
     jz 6f                                   /* 0: the general path             */
     pop rsi                                 /* rsi = the sender's tag          */
@@ -194,7 +213,7 @@ core::arch::global_asm!(
     mov rcx, [rax + {rip} - {top}]
     mov rsp, [rax + {rsp} - {top}]
     mov rdi, rdx                            /* badge                           */
-    mov r11d, {rflags}
+    mov r11d, \rflags
     xor eax, eax                            /* status 0                        */
     xor edx, edx                            /* scrub the clobbered registers   */
     xor r8d, r8d
@@ -203,16 +222,18 @@ core::arch::global_asm!(
     sysretq
     .endm
 
-    .section .text.ipcb_entry, "ax"
+    /* The syscall entry, one copy per phase (`rflags`: the user flags
+       its exits load; see "Two entries" in the module docs). */
+    .macro IPCB_ENTRY name, rflags
     .balign 64
-    .global ipcb_syscall_entry
-ipcb_syscall_entry:
+    .global \name
+\name:
     cmp rax, 1                              /* all 64 bits: 1 << 32 is neither */
     jb 9f                                   /* 0, null: back at once           */
     jne 5f                                  /* not call                        */
     IPCB_SAVE
     call ipcb_fast_call                     /* (cap = rdi, tag = rsi): rax = top | 0, rdx = badge */
-    IPCB_HANDOFF
+    IPCB_HANDOFF \rflags
 
 9:  sysretq                                 /* null: rcx, r11 from `syscall`   */
 
@@ -222,7 +243,7 @@ ipcb_syscall_entry:
     cmp rax, 2
     jne 7f                                  /* neither: the general path       */
     call ipcb_fast_reply_recv               /* (cap = rdi, tag = rsi)          */
-    IPCB_HANDOFF
+    IPCB_HANDOFF \rflags
 
 7:  /* Any other number: store the arguments (rip, rsp, rbx, rbp are in the
        context already), then the message registers and the general path. */
@@ -264,7 +285,7 @@ ipcb_syscall_entry:
     xor eax, eax                            /* status 0                       */
     xor edx, edx                            /* no kernel value leaves         */
     xor esi, esi                            /* the reply's tag: 0             */
-    mov r11d, {rflags}                      /* the ABI's fixed rflags         */
+    mov r11d, \rflags                       /* the ABI's fixed rflags         */
     sysretq
 
 10: /* invoke, the Rust path (every error): save the user rsp and rip
@@ -282,8 +303,15 @@ ipcb_syscall_entry:
     xor r8d, r8d
     xor r9d, r9d
     xor r10d, r10d
-    mov r11d, {rflags}
+    mov r11d, \rflags
     sysretq
+    .endm
+
+    .section .text.ipcb_entry, "ax"
+    /* The timed runs' entry (the ABI's fixed rflags, interrupts off), and
+       the one for the rest, while the watchdog is armed (with IF). */
+    IPCB_ENTRY ipcb_syscall_entry, {rflags}
+    IPCB_ENTRY ipcb_syscall_entry_irq, {rflags_irq}
 
     .global ipcb_exit_to_user
 ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from */
@@ -302,7 +330,7 @@ ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from
     mov r14, [rdx + {r14}]
     mov r15, [rdx + {r15}]
     mov rax, [rdx + {rax}]
-    mov r11d, {rflags}
+    mov r11, [rip + {pcpu} + {p_rflags}]    /* this phase's user rflags        */
     xor edx, edx                            /* scrub the clobbered registers   */
     xor r8d, r8d
     xor r9d, r9d
@@ -362,6 +390,55 @@ ipcb_irq_ignore:
     .global ipcb_nmi
 ipcb_nmi:
     lock inc qword ptr [rip + {nmis}]
+    iretq
+
+    /* The watchdog's timer interrupt (watchdog.rs), from user mode (which
+       runs with IF only while the watchdog is armed) or from the kernel's
+       one window with IF (`smp::park`). The whole register file goes into
+       a TrapFrame: ipcb_irq_handler either kills the running task (rax =
+       the next thread, as after a fault) or answers 1, resume what was
+       interrupted, every register as it was. */
+    .balign 16
+    .global ipcb_watchdog_irq
+ipcb_watchdog_irq:
+    push 0                                  /* no error code                  */
+    push {wd_vector}
+    push r15
+    push r14
+    push r13
+    push r12
+    push r11
+    push r10
+    push r9
+    push r8
+    push rbp
+    push rdi
+    push rsi
+    push rdx
+    push rcx
+    push rbx
+    push rax
+    mov rdi, rsp                            /* &TrapFrame                     */
+    cld
+    call ipcb_irq_handler                   /* rax/rdx = next, or rax = 1      */
+    cmp rax, 1
+    jne ipcb_exit_to_user                   /* killed: the next thread        */
+    pop rax
+    pop rbx
+    pop rcx
+    pop rdx
+    pop rsi
+    pop rdi
+    pop rbp
+    pop r8
+    pop r9
+    pop r10
+    pop r11
+    pop r12
+    pop r13
+    pop r14
+    pop r15
+    add rsp, 16                             /* vector, error code             */
     iretq
 
     /* Exception stubs: push a zero error code where the CPU pushes none,
@@ -444,6 +521,9 @@ ipcb_trap_stubs:
     p_top = const P_TOP,
     top = const CTX_TOP,
     rflags = const USER_RFLAGS,
+    rflags_irq = const USER_RFLAGS_IRQ,
+    p_rflags = const P_RFLAGS,
+    wd_vector = const crate::watchdog::VECTOR,
     p_driver_rsp = const P_DRIVER_RSP,
     p_dummy = const P_DUMMY,
     p_user_rsp = const P_USER_RSP,

@@ -16,6 +16,8 @@
 //! * [`fbcon`]: a text console on the boot loader's framebuffer;
 //! * [`paging`]: user address spaces with PCID, the kernel half W^X;
 //! * [`wx`]: the kernel's W^X self-test (`selftest=wx`);
+//! * [`watchdog`]: the local APIC timer that kills a task running past
+//!   its budget outside the timed runs;
 //! * [`pmu`]: Intel fixed counters, AMD core counters, TSC;
 //! * [`serial`], the 16550 UARTs (COM1..COM4 or any I/O port) and
 //!   `console=` / `defmt=`.
@@ -39,6 +41,7 @@ pub mod pmu;
 pub mod serial;
 pub mod smp;
 pub mod tsc;
+pub mod watchdog;
 pub mod wx;
 
 pub use context::Context;
@@ -159,6 +162,18 @@ impl Machine for X86_64 {
         }
         #[cfg(not(all(target_arch = "x86_64", target_os = "none")))]
         None
+    }
+
+    fn watchdog(budget: Option<u64>) -> bool {
+        #[cfg(target_os = "none")]
+        watchdog::arm(budget);
+        #[cfg(not(target_os = "none"))]
+        let _ = budget;
+        true
+    }
+
+    fn interrupts() -> u64 {
+        watchdog::interrupts()
     }
 
     fn floor_entry(on: bool) -> bool {

@@ -184,6 +184,13 @@ pub mod role {
     pub const FAULT_NULL_READ: u64 = 36;
     /// Fault: jump into the (no-execute) stack.
     pub const FAULT_NX_STACK: u64 = 37;
+    /// `selftest=watchdog`: take one call (`recv` on word 14), then spin in
+    /// user mode for ever; the kernel's watchdog must kill the task.
+    pub const SPIN: u64 = 38;
+    /// `selftest=watchdog`: `call` the spinner (word 14); the answer must
+    /// be `PartnerDied` once the watchdog killed it; reports
+    /// `test_ok(bench)` (the scenario's id, 38).
+    pub const SPIN_CALLER: u64 = 39;
 }
 
 /// What a `fail` report says failed (its MR1).

@@ -41,6 +41,8 @@
 //! | 35 | `ud2` (x86_64), `udf` (AArch64) | the kernel kills the task |
 //! | 36 | read address 0 | the kernel kills the task |
 //! | 37 | call into its (no-execute) stack | the kernel kills the task |
+//! | 38 | `recv` on word 14, then `loop {}` (`selftest=watchdog`) | the kernel's watchdog kills the task |
+//! | 39 | `call` on word 14 (the spinner) | `PartnerDied`, then `test_ok(bench)` |
 //! | 48..=53 | the syscall fuzzer's roles ([`fuzz`]: fuzz threads, echo servers, feeders, the victim and its server, the faulter) | every return as the ABI says; the victim untouched; only planned faults kill |
 //!
 //! Scenarios 16..=22 report `test_ok(role)` or `fail`; a fault scenario that
@@ -120,4 +122,4 @@ pub mod fuzz_sys;
 
 pub use job::{Job, LatencyJob};
 pub use kernel::Kernel;
-pub use run::{is_latency, run, run_latency};
+pub use run::{is_latency, is_watchdog, run, run_latency, run_watchdog};

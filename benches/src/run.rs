@@ -36,7 +36,7 @@
 //! `rbx` and `rbp` survive besides the message registers (docs/abi.md), so
 //! some loop state lives in stack slots all the same.
 
-use crate::abi::{MR_IN_REGS, latency, role, tag, thread_op, what};
+use crate::abi::{MR_IN_REGS, latency, role, status, tag, thread_op, what};
 use crate::job::{Job, LatencyJob, counter_delta};
 use crate::kernel::{Kernel, PRIMARY_SELECTOR};
 use crate::msg::{
@@ -555,6 +555,50 @@ fn scenario<K: Kernel>(k: &mut K, job: &Job, id: u64) -> Result<(), Failure> {
     }
     k.test_ok(id);
     Ok(())
+}
+
+/// Is `role` one of [`run_watchdog`]'s (38, 39)?
+pub const fn is_watchdog(role: u64) -> bool {
+    matches!(role, role::SPIN | role::SPIN_CALLER)
+}
+
+/// Roles 38 and 39 (`selftest=watchdog`): the spinner and its caller. Apart
+/// from [`run`] (`_start` picks it), so that [`run`] and the benchmark
+/// loops in it compile as they did before these roles existed.
+#[inline(never)]
+#[cold]
+pub fn run_watchdog<K: Kernel>(k: &mut K, job: &Job) {
+    if let Err(f) = watchdog_role(k, job) {
+        k.fail(job.bench, f);
+    }
+}
+
+fn watchdog_role<K: Kernel>(k: &mut K, job: &Job) -> Result<(), Failure> {
+    if job.role == role::SPIN {
+        // Take the caller's message (so that it waits for a reply from
+        // this task), then spin: only the watchdog ends this.
+        k.recv(job.cap);
+        spin();
+    }
+    let got = k.call(job.cap, 0, [0; MR_IN_REGS]).status;
+    if got != status::PARTNER_DIED {
+        return Err(Failure { what: what::STATUS, got, expected: status::PARTNER_DIED });
+    }
+    k.test_ok(job.bench);
+    Ok(())
+}
+
+/// Spin in user mode for ever (`selftest=watchdog`; on the host, where
+/// the tests run the roles on threads, a panic instead).
+#[cfg(target_os = "none")]
+#[allow(clippy::empty_loop)]
+fn spin() -> ! {
+    loop {}
+}
+
+#[cfg(not(target_os = "none"))]
+fn spin() -> ! {
+    panic!("role 38 spins for ever")
 }
 
 #[cfg(test)]

@@ -255,7 +255,7 @@ mod tests {
         for id in 16..=20 {
             assert!(!steps(id).unwrap().is_empty());
         }
-        for id in [0, 1, 2, 3, 21, 32] {
+        for id in [0, 1, 2, 3, 21, 32, 38, 39] {
             assert!(steps(id).is_none());
         }
         for id in 32..=37 {

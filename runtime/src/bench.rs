@@ -51,6 +51,11 @@ pub mod role {
     /// `latency=`: the `invoke` loop, each round timed.
     pub const INVOKE_LAT: u64 = 7;
 
+    /// `selftest=watchdog`: take one call, then spin for ever.
+    pub const SPIN: u64 = 38;
+    /// `selftest=watchdog`: call the spinner; expect `PartnerDied`.
+    pub const SPIN_CALLER: u64 = 39;
+
     /// A role that times every round and needs a sample buffer?
     pub const fn is_latency(role: u64) -> bool {
         matches!(role, CLIENT_LAT | NULL_LAT | INVOKE_LAT)
@@ -126,11 +131,23 @@ pub struct Config {
     pub fuzz: u64,
     /// `seed=S` (decimal or `0x` hex): the fuzzing's seed.
     pub seed: u64,
+    /// `watchdog=<ticks>`: the budget of user code outside the timed
+    /// runs, in ticks of the arch's watchdog timer (x86_64: the local APIC
+    /// timer at the bus clock, 1 GHz in QEMU).
+    pub watchdog: u64,
+    /// `selftest=watchdog`: run the `watchdog` scenario (a thread that
+    /// spins for ever; the watchdog must kill it) before the others.
+    pub selftest_watchdog: bool,
 }
+
+/// The default watchdog budget: 10^9 ticks (1 s in QEMU; on hardware,
+/// with a 25 to 200 MHz APIC bus clock, 5 to 40 s): far beyond what any
+/// scenario needs.
+pub const WATCHDOG_TICKS: u64 = 1_000_000_000;
 
 impl Default for Config {
     fn default() -> Self {
-        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0, selftest_wx: false, latency: None, soak: false, fuzz: 0, seed: 0 }
+        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0, selftest_wx: false, latency: None, soak: false, fuzz: 0, seed: 0, watchdog: WATCHDOG_TICKS, selftest_watchdog: false }
     }
 }
 
@@ -167,16 +184,30 @@ pub fn parse_cmdline(s: &str) -> Result<Config, &str> {
                     _ => return Err(w),
                 }
             }
-            "selftest" => match v {
-                "wx" => c.selftest_wx = true,
-                "none" => c.selftest_wx = false,
-                _ => return Err(w),
-            },
+            "selftest" => {
+                c.selftest_wx = false;
+                c.selftest_watchdog = false;
+                for t in v.split(',') {
+                    match t {
+                        "wx" => c.selftest_wx = true,
+                        "watchdog" => c.selftest_watchdog = true,
+                        "none" => {}
+                        _ => return Err(w),
+                    }
+                }
+            }
             "fuzz" => c.fuzz = num()?,
             "seed" => {
                 c.seed = match v.strip_prefix("0x") {
                     Some(h) => u64::from_str_radix(h, 16).map_err(|_| w)?,
                     None => num()?,
+                }
+            }
+            "watchdog" => {
+                // 2^32 - 1 at most: the x86 APIC timer's 32-bit count.
+                c.watchdog = num()?;
+                if c.watchdog == 0 || c.watchdog > u64::from(u32::MAX) {
+                    return Err(w);
                 }
             }
             "latency" => {
@@ -258,6 +289,10 @@ enum Kind {
     /// A scenario whose task must be killed by a fault of this class, at
     /// this address.
     Fault(FaultClass, Where),
+    /// `selftest=watchdog`: a thread spins for ever; the watchdog must
+    /// kill its task (once), and its caller, woken with `PartnerDied`,
+    /// reports `test_ok`.
+    Watchdog,
 }
 
 /// Where a fault must have hit.
@@ -358,6 +393,22 @@ const TESTS: &[Scenario] = &[
     test("fault-null-read", 36, Kind::Fault(FaultClass::Page, Where::At(0))),
     test("fault-nx-stack", 37, Kind::Fault(FaultClass::Page, Where::Stack)),
 ];
+
+/// `selftest=watchdog`: task 0's thread takes the call of task 1's, then
+/// spins in user mode (`loop {}`); the watchdog must kill task 0, and the
+/// caller, woken with `PartnerDied`, reports `test_ok(38)`.
+const WATCHDOG: Scenario = Scenario {
+    name: "watchdog",
+    id: 38,
+    words: 0,
+    tasks: 2,
+    caps: &[RECV, CapSpec { task: 1, slot: 1, rights: Rights::SEND, badge: 0xE1, remote: None, thread: None }],
+    threads: &[
+        ThreadSpec { task: 0, role: role::SPIN, cap: 1, badge: 0 },
+        ThreadSpec { task: 1, role: role::SPIN_CALLER, cap: 1, badge: 0 },
+    ],
+    kind: Kind::Watchdog,
+};
 
 /// The benchmarks.
 const BENCHES: &[Scenario] = &[
@@ -630,6 +681,7 @@ fn setup<M: Machine, B: Board>(
     st.kernel.reset();
     st.services.reports = Reports::new(env.counters.0.len());
     st.fault = None;
+    st.watchdog_kills = 0;
 
     let elf = Elf::parse(env.user_elf, env.elf_machine)?;
     let mut tasks = [TaskId(0); 2];
@@ -753,6 +805,10 @@ fn what_name(what: u64) -> (&'static str, u64) {
 pub(crate) struct Snapshot {
     reports: Reports,
     fault: Option<crate::Fault>,
+    /// Tasks the watchdog killed.
+    watchdog_kills: u64,
+    /// Maskable interrupts this CPU took while the scenario ran.
+    interrupts: u64,
 }
 
 /// Build `sc` in this CPU's kernel, wait at `barrier` (the CPUs taking part
@@ -784,14 +840,25 @@ pub(crate) fn exec_on<M: Machine, B: Board>(
     if let Some(n) = barrier {
         smp::barrier::<M>(n);
     }
+    // User code outside the timed runs runs under the watchdog; the
+    // benchmarks with it stopped and interrupts masked.
+    let guarded = !matches!(sc.kind, Kind::Bench { .. } | Kind::Latency { .. });
+    let irqs = M::interrupts();
+    if guarded {
+        M::watchdog(Some(env.config.watchdog));
+    }
     if cross {
         smp::run_cross_core(env, next?);
     } else {
         run(env, next?);
     }
+    if guarded {
+        M::watchdog(None);
+    }
+    let interrupts = M::interrupts() - irqs;
     // SAFETY: user mode is over; the driver is the only user of the state.
     let st = unsafe { &*(env.state)() };
-    Ok(Snapshot { reports: st.services.reports, fault: st.fault })
+    Ok(Snapshot { reports: st.services.reports, fault: st.fault, watchdog_kills: st.watchdog_kills, interrupts })
 }
 
 fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &mut Results) -> Outcome {
@@ -807,8 +874,8 @@ fn judge<M: Machine, B: Board>(
     snap: Result<Snapshot, SetupError>,
     out: &mut Results,
 ) -> Outcome {
-    let (r, fault) = match snap {
-        Ok(s) => (s.reports, s.fault),
+    let (r, fault, kills, interrupts) = match snap {
+        Ok(s) => (s.reports, s.fault, s.watchdog_kills, s.interrupts),
         Err(e) => {
             match sc.kind {
                 Kind::Bench { .. } => kprintln!(B, "IPCB fail bench={} core={} reason=\"setup failed: {:?}\"", sc.name, core, e),
@@ -819,9 +886,11 @@ fn judge<M: Machine, B: Board>(
     };
     match sc.kind {
         Kind::Test => {
-            let ok = r.tests_ok & (1 << sc.id) != 0 && r.fail.is_none() && fault.is_none();
+            let ok = r.tests_ok & (1 << sc.id) != 0 && r.fail.is_none() && fault.is_none() && kills == 0;
             if ok {
                 kprintln!(B, "IPCB ok test={}", sc.name);
+            } else if kills > 0 {
+                kprintln!(B, "IPCB fail test={} reason=\"killed by the watchdog\"", sc.name);
             } else if let Some(f) = r.fail {
                 let (w, i) = what_name(f.what);
                 kprintln!(B, "IPCB fail test={} reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, w, i, f.got, f.expected);
@@ -839,6 +908,19 @@ fn judge<M: Machine, B: Board>(
                 Some(f) if ok => kprintln!(B, "IPCB ok test={} vector={} error={:#x} addr={:#x} pc={:#x}", sc.name, f.vector, f.error, f.addr, f.pc),
                 Some(f) => kprintln!(B, "IPCB fail test={} reason=\"expected a {:?} fault at {:?}, got vector {} addr {:#x} pc {:#x}\"", sc.name, class, at, f.vector, f.addr, f.pc),
                 None => kprintln!(B, "IPCB fail test={} reason=\"the task was not killed by a fault\"", sc.name),
+            }
+            Outcome { ok }
+        }
+        Kind::Watchdog => {
+            let ok = kills == 1 && r.tests_ok & (1 << sc.id) != 0 && r.fail.is_none() && fault.is_none();
+            if ok {
+                kprintln!(B, "IPCB ok test={} kills=1 budget={}", sc.name, env.config.watchdog);
+            } else if let Some(f) = r.fail {
+                let (w, i) = what_name(f.what);
+                kprintln!(B, "IPCB fail test={} reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, w, i, f.got, f.expected);
+            } else {
+                kprintln!(B, "IPCB fail test={} reason=\"{} watchdog kills (expected 1), caller {}\"", sc.name, kills,
+                    if r.tests_ok & (1 << sc.id) != 0 { "reported" } else { "did not report" });
             }
             Outcome { ok }
         }
@@ -875,12 +957,14 @@ fn judge<M: Machine, B: Board>(
                 if let Some(s) = r.log.stats(i, r.ops) {
                     // The raw samples: each run's total, in order (the host
                     // derives the per-op samples and the deviation).
+                    // `interrupts`: taken during its runs (0: they run with
+                    // interrupts masked; the host fails a record with more).
                     let totals = || {
                         kprint!(B, " totals=");
                         for (j, t) in r.log.totals(i).iter().enumerate() {
                             kprint!(B, "{}{}", if j == 0 { "" } else { "," }, t);
                         }
-                        kprintln!(B, " verified=1");
+                        kprintln!(B, " interrupts={} verified=1", interrupts);
                     };
                     if sc.is_ipc() {
                         kprint!(B, "IPCB result bench={} words={} core={} counter={} unit={} ops={} runs={} min={} median={} mean={} max={}",
@@ -1049,6 +1133,9 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     if cfg.fuzz > 0 {
         kprint!(B, " fuzz={} seed={:#x}", cfg.fuzz, cfg.seed);
     }
+    if M::watchdog(None) {
+        kprint!(B, " watchdog={}", cfg.watchdog);
+    }
     kprintln!(B, "");
     kprintln!(B, "");
     kprintln!(B, "ipcbench-rs on {} ({}): rounds={} runs={} warm-up={}", B::NAME, M::NAME, cfg.rounds, cfg.runs, cfg.warmup);
@@ -1058,6 +1145,15 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
         all_ok &= fuzz::fuzz(&env);
     }
     let mut results = Results { names: [""; 8], stats: [[None; MAX_COUNTERS]; 8], ok: [false; 8], n: 0 };
+    if cfg.selftest_watchdog {
+        // The spinner would hang a kernel without a watchdog: refused.
+        if M::watchdog(None) {
+            all_ok &= run_scenario(&env, &WATCHDOG, &mut results).ok;
+        } else {
+            kprintln!(B, "IPCB fail test=watchdog reason=\"no watchdog timer on {} yet: the scenario would spin for ever\"", M::NAME);
+            all_ok = false;
+        }
+    }
     for sc in TESTS {
         all_ok &= run_scenario(&env, sc, &mut results).ok;
     }
@@ -1177,5 +1273,18 @@ mod tests {
         assert!(parse_cmdline("/boot/kernel.elf selftest=wx rounds=5").unwrap().selftest_wx);
         assert!(!parse_cmdline("selftest=wx selftest=none").unwrap().selftest_wx);
         assert_eq!(parse_cmdline("selftest=all"), Err("selftest=all"));
+    }
+
+    #[test]
+    fn watchdog_words() {
+        let c = parse_cmdline("rounds=5").unwrap();
+        assert_eq!((c.watchdog, c.selftest_watchdog), (WATCHDOG_TICKS, false));
+        let c = parse_cmdline("selftest=watchdog watchdog=20000000").unwrap();
+        assert_eq!((c.watchdog, c.selftest_watchdog, c.selftest_wx), (20_000_000, true, false));
+        let c = parse_cmdline("selftest=wx,watchdog").unwrap();
+        assert!(c.selftest_wx && c.selftest_watchdog);
+        assert_eq!(parse_cmdline("watchdog=0"), Err("watchdog=0"));
+        assert_eq!(parse_cmdline("watchdog=4294967296"), Err("watchdog=4294967296"));
+        assert_eq!(parse_cmdline("selftest=wx,spin"), Err("selftest=wx,spin"));
     }
 }

@@ -169,6 +169,27 @@ pub trait Machine: Arch {
         0
     }
 
+    /// Arm this CPU's watchdog with a budget of `Some(ticks)` of its timer
+    /// (user mode then runs with interrupts on, so that the timer can stop
+    /// a thread that spins; the arch's handler kills the running task with
+    /// [`State::watchdog_kill`] when the budget runs out, and re-arms for
+    /// the threads left), or stop it (`None`: user mode with interrupts
+    /// off, as the timed runs want it). The driver arms it before user code
+    /// that is not a timed run and stops it afterwards. Returns whether the
+    /// arch has a watchdog (the default: none, and nothing is armed).
+    fn watchdog(budget: Option<u64>) -> bool {
+        let _ = budget;
+        false
+    }
+
+    /// Maskable interrupts this CPU has taken so far (the watchdog's timer
+    /// and any other source the arch counts; NMIs are [`Machine::nmis`]).
+    /// The driver reports how many arrived during each benchmark's runs:
+    /// 0, since the timed runs keep interrupts masked.
+    fn interrupts() -> u64 {
+        0
+    }
+
     /// Probe `i` of the kernel's W^X self-test (`selftest=wx`): try, in
     /// kernel mode on the boot CPU, an access the kernel's mappings must
     /// refuse (a write to `.text`, a jump into `.data`, ...), catch the

@@ -173,6 +173,8 @@ pub struct State<M: Machine, B: Board> {
     pub fault: Option<Fault>,
     /// Count of user faults.
     pub faults: u64,
+    /// Tasks the watchdog killed in the current scenario.
+    pub watchdog_kills: u64,
 }
 
 impl<M: Machine, B: Board> State<M, B> {
@@ -184,6 +186,7 @@ impl<M: Machine, B: Board> State<M, B> {
             services: RuntimeServices { reports: Reports::new(0), _b: PhantomData },
             fault: None,
             faults: 0,
+            watchdog_kills: 0,
         }
     }
 
@@ -195,6 +198,7 @@ impl<M: Machine, B: Board> State<M, B> {
         self.services.reports = Reports::new(0);
         self.fault = None;
         self.faults = 0;
+        self.watchdog_kills = 0;
     }
 
     /// The Rust half of the syscall entry.
@@ -211,6 +215,22 @@ impl<M: Machine, B: Board> State<M, B> {
         f.task = task;
         self.fault = Some(f);
         self.faults += 1;
+        next
+    }
+
+    /// The Rust half of the watchdog's expiry (the arch's timer interrupt
+    /// from user mode, outside the timed runs): kill the running task as a
+    /// fault would (its callers get `PartnerDied`), say so in one `IPCB
+    /// watchdog` line (`core`: this CPU, `budget`: in timer ticks), pick
+    /// the next thread.
+    #[cold]
+    pub fn watchdog_kill(&mut self, core: usize, budget: u64) -> Next {
+        let (task, next) = self.kernel.fault_current();
+        self.watchdog_kills += 1;
+        match task {
+            Some(t) => crate::kprintln!(B, "IPCB watchdog core={} task={} reason=\"ran past its budget of {} ticks\"", core, t.0, budget),
+            None => crate::kprintln!(B, "IPCB watchdog core={} task=- reason=\"ran past its budget of {} ticks\"", core, budget),
+        }
         next
     }
 }

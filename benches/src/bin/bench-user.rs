@@ -33,7 +33,7 @@ mod user {
     use benches::abi::what;
     use benches::native::Native;
     use benches::sys::{self, Utcb};
-    use benches::{Job, LatencyJob, is_latency, run, run_latency};
+    use benches::{Job, LatencyJob, is_latency, is_watchdog, run, run_latency, run_watchdog};
 
     /// The bench id, for the panic handler (the threads of one task share
     /// it, and have the same id).
@@ -73,6 +73,8 @@ mod user {
                 &mut []
             };
             run_latency(&mut kernel, &job, &lat, samples);
+        } else if is_watchdog(job.role) {
+            run_watchdog(&mut kernel, &job);
         } else {
             run(&mut kernel, &job);
         }

@@ -234,6 +234,24 @@ extern "sysv64" fn ipcb_trap_handler(f: &mut TrapFrame) -> ResumePair {
     Pc::exit(2)
 }
 
+/// Rust half of the watchdog's interrupt stub (`arch_x86_64::watchdog`):
+/// on an expiry in user mode, kill the running task (the `IPCB watchdog`
+/// line), give the threads left a fresh budget and run the next; anything
+/// else resumes the interrupted code.
+#[unsafe(no_mangle)]
+extern "sysv64" fn ipcb_irq_handler(f: &mut TrapFrame) -> ResumePair {
+    if !arch_x86_64::watchdog::expired(f.from_user()) {
+        return ResumePair::RESUME;
+    }
+    // SAFETY: as in `ipcb_syscall_handler` (the kernel runs with interrupts
+    // off, so this interrupt came from user mode, between kernel entries).
+    let st = unsafe { &mut *state_ptr() };
+    defmt::println!("watchdog: expiry at rip {=u64:#x}", f.rip);
+    let next = st.watchdog_kill(X86_64::cpu_index(), arch_x86_64::watchdog::budget());
+    arch_x86_64::watchdog::rearm();
+    to_pair(st, next)
+}
+
 unsafe extern "C" {
     static __kernel_start: u8;
     static __bss_end: u8;
