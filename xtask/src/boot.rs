@@ -208,6 +208,12 @@ fn progress_line(line: &Line, accel: Accel) -> Option<String> {
             m.ram_mib, m.map, m.percpu, m.frames_mib
         ),
         Line::Warn(w) => format!("kernel warning: {w}"),
+        Line::Watchdog(w) => format!(
+            "watchdog: core {} killed task {}: {}",
+            w.core,
+            w.task.map_or("-".to_string(), |t| t.to_string()),
+            w.reason
+        ),
     })
 }
 
@@ -481,6 +487,18 @@ impl BootOutcome {
                 core: f.core,
                 words: f.words,
                 reason: one_line(&f.reason),
+            });
+        }
+        for r in t.results.iter().filter(|r| r.interrupts.is_some_and(|n| n > 0)) {
+            out.push(Problem {
+                subject: Subject::Bench(r.bench.clone()),
+                core: Some(r.core),
+                words: r.words,
+                reason: format!(
+                    "{} interrupts during its timed runs (counter {}; expected 0): reported as failed",
+                    r.interrupts.unwrap_or(0),
+                    r.counter
+                ),
             });
         }
         for r in t.results.iter().filter(|r| !r.verified) {
@@ -783,6 +801,17 @@ pub(crate) mod tests {
         assert!(p[0].reason.contains("not verified"));
         assert_eq!(p[1].subject, Subject::Bench("syscall".into()));
         assert_eq!(p[1].reason, "no result reported");
+    }
+
+    #[test]
+    fn interrupts_during_the_timed_runs_fail_the_result() {
+        let ok = PASS.replace("max=95.00 verified=1", "max=95.00 interrupts=0 verified=1");
+        assert!(outcome(&ok, Some(33)).problems(EXPECTED).is_empty());
+        let text = PASS.replace("max=95.00 verified=1", "max=95.00 interrupts=3 verified=1");
+        let p = outcome(&text, Some(33)).problems(EXPECTED);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].subject, Subject::Bench("ipc-inter".into()));
+        assert!(p[0].reason.starts_with("3 interrupts during its timed runs"), "{p:?}");
     }
 
     #[test]

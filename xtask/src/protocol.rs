@@ -229,6 +229,23 @@ pub struct BenchResult {
     /// Each run's counter total, in the order they ran (`totals=`; empty
     /// from kernels that do not print it).
     pub totals: Vec<u64>,
+    /// Maskable interrupts the core took during the benchmark's runs
+    /// (`interrupts=`; `None` from kernels that do not print it). Must be
+    /// 0: the timed runs keep interrupts masked; any other count fails
+    /// the record ([`crate::boot::BootOutcome::problems`]).
+    pub interrupts: Option<u64>,
+}
+
+/// `IPCB watchdog`: the kernel's watchdog killed a task that ran past its
+/// budget outside the timed runs (the kernel carried on).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watchdog {
+    /// The CPU it happened on.
+    pub core: u32,
+    /// The task killed (`None`: the kernel printed `task=-`).
+    pub task: Option<u32>,
+    /// Why (`ran past its budget of N ticks`).
+    pub reason: String,
 }
 
 /// `IPCB fail`: a benchmark or a test failed a check.
@@ -333,6 +350,8 @@ pub enum Line {
     /// `IPCB warn reason="..."`: a problem the kernel carried on past
     /// (bad boot information, fewer CPUs than listed, ...).
     Warn(String),
+    /// `IPCB watchdog core=N task=T reason="..."`
+    Watchdog(Watchdog),
     /// `IPCB panic reason="..."`: the kernel panicked or took a kernel-mode
     /// exception (printed before `IPCB end status=fail` and exit code 37;
     /// not yet in `docs/protocol.md`).
@@ -500,7 +519,7 @@ impl Fields {
 /// The line kinds of protocol version 1 (plus `panic`).
 const KINDS: &[&str] = &[
     "hello", "cpu", "counter", "calib", "clock", "config", "ok", "result", "fail", "end", "panic", "mem",
-    "warn", "latency", "soak", "fuzz",
+    "warn", "latency", "soak", "fuzz", "watchdog",
 ];
 
 /// Decodes one protocol line (the caller checked [`is_protocol_line`]).
@@ -665,6 +684,7 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
                     "0" => false,
                     v => return Err(format!("`verified={v}` is neither 0 nor 1")),
                 },
+                interrupts: f.opt_num("interrupts")?,
                 totals: match f.opt("totals") {
                     None => Vec::new(),
                     Some(list) => list
@@ -727,6 +747,14 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
             fields: f.pairs.iter().cloned().collect(),
         }),
         "warn" => Line::Warn(f.req_name("reason")?),
+        "watchdog" => Line::Watchdog(Watchdog {
+            core: f.num("core")?,
+            task: match f.req("task")? {
+                "-" => None,
+                t => Some(t.parse().map_err(|_| format!("`task={t}` is neither a number nor -"))?),
+            },
+            reason: f.req_name("reason")?,
+        }),
         other => return Err(format!("unknown line kind `{}`", excerpt(other))),
     };
     Ok(line)
@@ -767,6 +795,8 @@ pub struct Transcript {
     pub mem: Option<Mem>,
     /// Problems the kernel carried on past, in the order printed.
     pub warnings: Vec<String>,
+    /// Tasks the watchdog killed, in the order printed.
+    pub watchdogs: Vec<Watchdog>,
     /// The last non-empty console line (for error messages).
     pub last_line: String,
     /// Console lines seen.
@@ -862,6 +892,7 @@ impl Transcript {
             }
             Line::Mem(m) => self.mem = Some(m.clone()),
             Line::Warn(w) => self.warnings.push(w.clone()),
+            Line::Watchdog(w) => self.watchdogs.push(w.clone()),
             Line::End(s) => {
                 if self.end.is_some() {
                     return Err(err("a second end line".to_string()));
@@ -1007,6 +1038,21 @@ IPCB end status=fail
         assert!(without.results[0].totals.is_empty());
         assert!(Transcript::parse_str(&line.replace("4200,4300,4200", "4200,4300")).is_err());
         assert!(Transcript::parse_str(&line.replace("4200,4300,4200", "4200,x,4200")).is_err());
+    }
+
+    #[test]
+    fn parses_watchdog_lines_and_the_interrupt_count() {
+        let t = Transcript::parse_str(concat!(
+            "IPCB watchdog core=0 task=1 reason=\"ran past its budget of 20000000 ticks\"\n",
+            "IPCB result bench=null core=0 counter=tsc unit=syscall ops=10 runs=1 min=13 median=13 mean=13 max=13 totals=130 interrupts=0 verified=1\n",
+        ))
+        .unwrap();
+        assert_eq!(t.watchdogs, vec![Watchdog { core: 0, task: Some(1), reason: "ran past its budget of 20000000 ticks".into() }]);
+        assert_eq!(t.results[0].interrupts, Some(0));
+        assert_eq!(parse_line("IPCB watchdog core=1 task=- reason=\"x\"").unwrap(), Line::Watchdog(Watchdog { core: 1, task: None, reason: "x".into() }));
+        assert!(parse_line("IPCB watchdog core=0 task=x reason=\"y\"").is_err());
+        assert!(parse_line("IPCB watchdog core=0 task=1").is_err());
+        assert!(parse_line("IPCB result bench=null core=0 counter=tsc unit=syscall ops=1 runs=1 min=1 median=1 mean=1 max=1 interrupts=many verified=1").is_err());
     }
 
     #[test]

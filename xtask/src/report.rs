@@ -168,8 +168,13 @@ pub struct Record {
     pub samples: Vec<f64>,
     /// Standard deviation of `samples` (n - 1); `None` with fewer than two.
     pub stddev: Option<f64>,
-    /// Every message was checked and correct.
+    /// Every message was checked and correct, and no interrupt arrived
+    /// during the runs.
     pub verified: bool,
+    /// Maskable interrupts the core took during the runs (0; omitted for
+    /// kernels that do not report it). More fail the record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupts: Option<u64>,
     /// Measured while several cores ran, on a clock they all advance: under
     /// QEMU icount the vCPUs take turns on one thread and the TSC / Arm
     /// counters count every core's instructions, so the figure is not this
@@ -183,6 +188,17 @@ pub struct Record {
     /// timed the rounds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency: Option<LatencyJson>,
+}
+
+/// A task the kernel's watchdog killed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WatchdogJson {
+    /// The CPU.
+    pub core: u32,
+    /// The task (`null`: the kernel did not name one).
+    pub task: Option<u32>,
+    /// The kernel's reason.
+    pub reason: String,
 }
 
 /// One bin of a latency histogram: rounds whose figure is in `lo..hi`.
@@ -424,6 +440,10 @@ pub struct Report {
     pub clock: Option<ClockJson>,
     /// Problems the kernel carried on past (`IPCB warn`).
     pub kernel_warnings: Vec<String>,
+    /// Tasks the kernel's watchdog killed (`IPCB watchdog`): `core`,
+    /// `task`, `reason`; omitted when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub watchdog: Vec<WatchdogJson>,
     /// RAM found and used, where the kernel says (the PC).
     pub memory: Option<MemJson>,
     /// Counter kinds.
@@ -480,7 +500,8 @@ impl Report {
                     samples: r.totals.iter().map(|t| *t as f64 / r.ops as f64).collect(),
                     // On the integer totals, then scaled: equal runs give exactly 0.
                     stddev: stddev(&r.totals.iter().map(|t| *t as f64).collect::<Vec<_>>()).map(|d| d / r.ops as f64),
-                    verified: r.verified,
+                    verified: r.verified && r.interrupts.is_none_or(|n| n == 0),
+                    interrupts: r.interrupts,
                     note: l.note,
                     latency: t
                         .latencies
@@ -554,6 +575,11 @@ impl Report {
                 invariant: c.invariant,
             }),
             kernel_warnings: t.warnings.clone(),
+            watchdog: t
+                .watchdogs
+                .iter()
+                .map(|w| WatchdogJson { core: w.core, task: w.task, reason: w.reason.clone() })
+                .collect(),
             memory: t.mem.as_ref().map(|m| MemJson {
                 map: m.map.clone(),
                 ram_mib: m.ram_mib,

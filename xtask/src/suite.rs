@@ -101,6 +101,12 @@ pub const FUZZ_BAD: &[&[&str]] = &[
 ];
 /// The correctness test the W^X boots must report.
 pub const WX_TEST: &str = "kernel-wx";
+/// Command line of the watchdog boots: the `watchdog` scenario first (a
+/// thread that spins for ever outside the timed runs) with a budget of
+/// 2 * 10^7 ticks (20 ms of QEMU's virtual time), then short runs.
+pub const WATCHDOG_CMDLINE: &str = "selftest=watchdog watchdog=20000000 rounds=200 runs=1 sweep=0";
+/// The reason the watchdog line of those boots must give.
+pub const WATCHDOG_REASON: &str = "ran past its budget of 20000000 ticks";
 /// Command line of the `--latency` step: every round of the single-core
 /// benchmarks timed with the TSC, short runs, no sweep.
 pub const LATENCY_CMDLINE: &str = "rounds=400 runs=2 warmup=1 sweep=0 latency=tsc";
@@ -241,6 +247,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     suite.step(
         "seeded syscall fuzzing: cargo xtask fuzz --count 100000 --seed 0x13 on pc-x86_64, qemu-virt-aarch64 at EL1 and EL2 and raspi3b (TCG) each ends `fuzz: 100000 syscalls, K task kills, 0 kernel faults, benchmarks verified`; the x86 run replayed gives the same line; bad --count/--seed/--board: one error line",
         Suite::fuzz,
+    );
+    suite.step(
+        "watchdog (selftest=watchdog): a user thread that spins for ever outside the timed runs is killed by the kernel's timer with one IPCB watchdog line, its caller gets PartnerDied, the benchmarks then pass with interrupts=0 on every result, and the boot ends by itself; on x86_64 (LAPIC timer)",
+        Suite::watchdog,
     );
     if board.name == "pc-x86_64" {
         suite.step(
@@ -672,6 +682,15 @@ impl Suite<'_> {
             check_wx(&o.transcript).map_err(what)?;
         }
         Ok(())
+    }
+
+    /// The watchdog: one icount boot with [`WATCHDOG_CMDLINE`] per board
+    /// that has one; each must pass by itself (not end by the host's
+    /// timeout) and [`check_watchdog`].
+    fn watchdog(&mut self) -> StepResult {
+        let b = board::find_base("pc-x86_64").map_err(err_string)?;
+        let o = self.board_boots(b, WATCHDOG_CMDLINE, "watchdog").map_err(|e| format!("{}: {e}", b.name))?;
+        check_watchdog(&o.transcript).map_err(|e| format!("{}: {e}", b.name))
     }
 
     /// Build another board's kernel (a no-op when it is built) and boot
@@ -1563,6 +1582,27 @@ pub fn check_bad_input(args: &[&str], success: bool, stderr: &str) -> StepResult
     }
 }
 
+/// A [`WATCHDOG_CMDLINE`] boot: exactly one `IPCB watchdog` line (core 0,
+/// [`WATCHDOG_REASON`]), the `watchdog` scenario passed (its caller saw
+/// `PartnerDied`), and every result says `interrupts=0`.
+pub fn check_watchdog(t: &Transcript) -> StepResult {
+    match t.watchdogs.as_slice() {
+        [w] if w.core == 0 && w.reason == WATCHDOG_REASON => {}
+        [w] => return Err(format!("the watchdog line says core {} reason {:?}; expected core 0, {WATCHDOG_REASON:?}", w.core, w.reason)),
+        ws => return Err(format!("{} \"IPCB watchdog\" lines; expected exactly 1", ws.len())),
+    }
+    if !t.tests.iter().any(|n| n == "watchdog") {
+        return Err("no \"IPCB ok test=watchdog\" line".to_string());
+    }
+    if t.results.is_empty() {
+        return Err("no results after the watchdog's kill".to_string());
+    }
+    match t.results.iter().find(|r| r.interrupts != Some(0)) {
+        Some(r) => Err(format!("result {} core {}: interrupts={:?}, expected 0", r.bench, r.core, r.interrupts)),
+        None => Ok(()),
+    }
+}
+
 /// The boot reported the W^X self-test passed ([`WX_TEST`]).
 pub fn check_wx(t: &Transcript) -> StepResult {
     if t.tests.iter().any(|n| n == WX_TEST) {
@@ -1906,5 +1946,25 @@ mod tests {
                 .unwrap_err()
                 .starts_with("guest hung")
         );
+    }
+
+    #[test]
+    fn watchdog_boot_needs_one_kill_the_test_and_no_interrupts() {
+        let good = concat!(
+            "IPCB watchdog core=0 task=0 reason=\"ran past its budget of 20000000 ticks\"\n",
+            "IPCB ok test=watchdog kills=1 budget=20000000\n",
+            "IPCB result bench=null core=0 counter=tsc unit=syscall ops=10 runs=1 min=13 median=13 mean=13 max=13 interrupts=0 verified=1\n",
+        );
+        assert_eq!(check_watchdog(&Transcript::parse_str(good).unwrap()), Ok(()));
+        let none = good.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n";
+        assert!(check_watchdog(&Transcript::parse_str(&none).unwrap()).unwrap_err().contains("0 \"IPCB watchdog\""));
+        let other = good.replace("20000000 ticks", "5 ticks");
+        assert!(check_watchdog(&Transcript::parse_str(&other).unwrap()).is_err());
+        let no_ok = good.replace("IPCB ok test=watchdog", "IPCB ok test=bad-cap");
+        assert!(check_watchdog(&Transcript::parse_str(&no_ok).unwrap()).is_err());
+        let irq = good.replace("interrupts=0", "interrupts=2");
+        assert!(check_watchdog(&Transcript::parse_str(&irq).unwrap()).unwrap_err().contains("interrupts=Some(2)"));
+        let old = good.replace(" interrupts=0", "");
+        assert!(check_watchdog(&Transcript::parse_str(&old).unwrap()).is_err());
     }
 }
