@@ -239,6 +239,19 @@ pub fn stray_el0() -> u64 {
     STRAY_EL0.load(core::sync::atomic::Ordering::Relaxed)
 }
 
+/// Count one stray interrupt (an IRQ from EL0 that is not the watchdog's,
+/// `ipcb_irq_handler`; the FIQ and SError vectors count their own).
+pub fn count_stray() {
+    STRAY_EL0.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+}
+
+impl ResumePair {
+    /// The IRQ entry only: resume the interrupted code, every register
+    /// from the [`TrapFrame`] (a stray or spurious interrupt).
+    pub const RESUME: ResumePair =
+        ResumePair { thread: core::ptr::without_provenance_mut(1), regs_from: core::ptr::null() };
+}
+
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 core::arch::global_asm!(
     r#"
@@ -361,9 +374,15 @@ ipcb_vectors:
        after six. */
     .balign 128
     IPCB_SVC_DISPATCH
-    /* 0x480-0x580: interrupts and SError from EL0 (none are enabled):
-       counted, masked for the interrupted context, returned from */
-    IPCB_STRAY 0xc0                         /* IRQ: mask I and F              */
+    /* 0x480: IRQ from EL0: the watchdog's timer (watchdog.rs), on only
+       outside the timed runs, or a stray one (ipcb_irq_handler sorts them) */
+    .balign 128
+    sub sp, sp, #{tf_size}                  /* room for a TrapFrame           */
+    stp x0, x1, [sp]
+    mov x0, #9                              /* vector 9: IRQ, EL0             */
+    b ipcb_irq_common
+    /* 0x500-0x580: FIQ and SError from EL0 (none are enabled): counted,
+       masked for the interrupted context, returned from */
     IPCB_STRAY 0xc0                         /* FIQ: mask I and F              */
     IPCB_STRAY 0x1c0                        /* SError: mask A, I and F        */
     /* 0x600-0x780: from EL0 in AArch32 (never: EL0 is AArch64 only) */
@@ -578,6 +597,66 @@ ipcb_trap_common:                           /* x0 = vector; frame.x[0..2] saved 
     bl ipcb_trap_handler                    /* user fault: x0/x1 = next       */
     add sp, sp, #{tf_size}                  /* (kernel faults never return)   */
     b ipcb_exit_to_user
+
+    /* An IRQ from EL0 (x0 = 9, frame.x[0..2] saved): every register into
+       the TrapFrame; ipcb_irq_handler answers the next thread (the
+       watchdog killed the running task) or x0 = 1: resume it, every
+       register, ELR, SPSR (which the handler may have masked) and SP_EL0
+       from the frame. */
+ipcb_irq_common:
+    stp x2, x3, [sp, #16]
+    stp x4, x5, [sp, #32]
+    stp x6, x7, [sp, #48]
+    stp x8, x9, [sp, #64]
+    stp x10, x11, [sp, #80]
+    stp x12, x13, [sp, #96]
+    stp x14, x15, [sp, #112]
+    stp x16, x17, [sp, #128]
+    stp x18, x19, [sp, #144]
+    stp x20, x21, [sp, #160]
+    stp x22, x23, [sp, #176]
+    stp x24, x25, [sp, #192]
+    stp x26, x27, [sp, #208]
+    stp x28, x29, [sp, #224]
+    str x30, [sp, #240]
+    str x0, [sp, #{tf_source}]              /* frame.source                   */
+    mrs x1, sp_el0
+    str x1, [sp, #{tf_sp}]
+    mrs x2, elr_el1
+    mrs x3, spsr_el1
+    stp x2, x3, [sp, #{tf_elr}]
+    mrs x2, esr_el1
+    mrs x3, far_el1
+    stp x2, x3, [sp, #{tf_esr}]
+    mov x0, sp                              /* &TrapFrame                     */
+    bl ipcb_irq_handler                     /* x0/x1 = next, or x0 = 1        */
+    cmp x0, #1
+    b.eq 5f
+    add sp, sp, #{tf_size}
+    b ipcb_exit_to_user                     /* killed: the next thread        */
+5:  ldp x2, x3, [sp, #{tf_elr}]
+    msr elr_el1, x2
+    msr spsr_el1, x3
+    ldr x2, [sp, #{tf_sp}]
+    msr sp_el0, x2
+    ldp x2, x3, [sp, #16]
+    ldp x4, x5, [sp, #32]
+    ldp x6, x7, [sp, #48]
+    ldp x8, x9, [sp, #64]
+    ldp x10, x11, [sp, #80]
+    ldp x12, x13, [sp, #96]
+    ldp x14, x15, [sp, #112]
+    ldp x16, x17, [sp, #128]
+    ldp x18, x19, [sp, #144]
+    ldp x20, x21, [sp, #160]
+    ldp x22, x23, [sp, #176]
+    ldp x24, x25, [sp, #192]
+    ldp x26, x27, [sp, #208]
+    ldp x28, x29, [sp, #224]
+    ldr x30, [sp, #240]
+    ldp x0, x1, [sp]
+    add sp, sp, #{tf_size}
+    eret
 "#,
     ks = sym crate::cpu::IPCB_KSTACK,
     stray = sym STRAY_EL0,

@@ -15,6 +15,8 @@
 //! * [`paging`]: user address spaces in `TTBR0` with ASIDs, the kernel in
 //!   `TTBR1` (W^X, built by [`boot`]);
 //! * [`wx`]: the kernel's W^X self-test (`selftest=wx`);
+//! * [`watchdog`]: the generic timer through a GICv2, which kills a task
+//!   running past its budget outside the timed runs;
 //! * [`pmu`]: PMUv3 (cycle counter, instructions event), the CPU identity;
 //! * [`acpi`]: the CPUs, PSCI conduit and console of an ACPI-only (SBBR)
 //!   machine, from its MADT, FADT and SPCR;
@@ -57,6 +59,7 @@ pub mod pmu;
 pub mod psci;
 pub mod semihosting;
 pub mod smp;
+pub mod watchdog;
 pub mod wx;
 
 pub use context::Context;
@@ -188,6 +191,14 @@ impl Machine for Aarch64 {
 
     fn stray_interrupts() -> u64 {
         entry::stray_el0()
+    }
+
+    fn watchdog(budget: Option<u64>) -> bool {
+        watchdog::arm(budget)
+    }
+
+    fn interrupts() -> u64 {
+        watchdog::interrupts() + entry::stray_el0()
     }
 
     fn wx_probe(i: usize) -> Option<runtime::WxProbe> {

@@ -228,6 +228,33 @@ extern "C" fn ipcb_trap_handler(f: &mut TrapFrame) -> ResumePair {
     ThisBoard::exit(2)
 }
 
+/// Rust half of the IRQ entry from EL0 (`arch_aarch64::watchdog`): the
+/// watchdog's expiry kills the running task (the `IPCB watchdog` line),
+/// gives the threads left a fresh budget and runs the next; a stray IRQ is
+/// counted and masked for the thread it hit, as ever; anything else
+/// resumes.
+#[unsafe(no_mangle)]
+extern "C" fn ipcb_irq_handler(f: &mut TrapFrame) -> ResumePair {
+    use arch_aarch64::watchdog::{self, Irq};
+    match watchdog::on_irq() {
+        Irq::Expired => {
+            // SAFETY: as in `ipcb_syscall_handler` (interrupts are masked
+            // in the kernel: this came from EL0, between kernel entries).
+            let st = unsafe { &mut *state_ptr() };
+            defmt::println!("watchdog: expiry at pc {=u64:#x}", f.elr);
+            let next = st.watchdog_kill(Aarch64::cpu_index(), watchdog::budget());
+            watchdog::rearm();
+            to_pair(st, next)
+        }
+        Irq::Resume => ResumePair::RESUME,
+        Irq::Stray => {
+            arch_aarch64::entry::count_stray();
+            f.spsr |= 0xc0;
+            ResumePair::RESUME
+        }
+    }
+}
+
 unsafe extern "C" {
     static __bss_end: u8;
 }
@@ -335,6 +362,9 @@ pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64
     // defmt frames to the semihosting console, which xtask's QEMU sends to
     // the run's defmt.bin.
     DEFMT_ON.store(semihosting, Ordering::Release);
+    if let Some(pa) = dtb {
+        arch_aarch64::watchdog::init_from_dt(pa, arch_aarch64::cpu::el());
+    }
     if let (Some(pa), true) = (dtb, arch_aarch64::boot::dt_without_memory()) {
         kprintln!(
             ThisBoard,

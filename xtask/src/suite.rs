@@ -249,7 +249,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::fuzz,
     );
     suite.step(
-        "watchdog (selftest=watchdog): a user thread that spins for ever outside the timed runs is killed by the kernel's timer with one IPCB watchdog line, its caller gets PartnerDied, the benchmarks then pass with interrupts=0 on every result, and the boot ends by itself; on x86_64 (LAPIC timer)",
+        "watchdog (selftest=watchdog): a user thread that spins for ever outside the timed runs is killed by the kernel's timer with one IPCB watchdog line, its caller gets PartnerDied, the benchmarks then pass with interrupts=0 on every result, and the boot ends by itself; on x86_64 (LAPIC timer) and qemu-virt-aarch64 at EL1 and EL2 (generic timer, GICv2)",
         Suite::watchdog,
     );
     if board.name == "pc-x86_64" {
@@ -684,13 +684,30 @@ impl Suite<'_> {
         Ok(())
     }
 
-    /// The watchdog: one icount boot with [`WATCHDOG_CMDLINE`] per board
-    /// that has one; each must pass by itself (not end by the host's
-    /// timeout) and [`check_watchdog`].
+    /// The watchdog: one icount boot with [`WATCHDOG_CMDLINE`] on x86_64
+    /// and on virt at EL1 and EL2; each must pass by itself (not end by
+    /// the host's timeout), at the exception level asked for, and
+    /// [`check_watchdog`].
     fn watchdog(&mut self) -> StepResult {
-        let b = board::find_base("pc-x86_64").map_err(err_string)?;
-        let o = self.board_boots(b, WATCHDOG_CMDLINE, "watchdog").map_err(|e| format!("{}: {e}", b.name))?;
-        check_watchdog(&o.transcript).map_err(|e| format!("{}: {e}", b.name))
+        let mut boards = vec![(board::find_base("pc-x86_64").map_err(err_string)?, None)];
+        for el in [1, 2] {
+            let variant = board::Variant { el: Some(el), ..board::Variant::default() };
+            let b = board::find_base(ARM_BOARD)
+                .and_then(|base| board::apply(base, &variant))
+                .map_err(err_string)?;
+            boards.push((b, Some(el)));
+        }
+        for (b, el) in boards {
+            let label = match el {
+                Some(el) => format!("watchdog-el{el}"),
+                None => "watchdog".to_string(),
+            };
+            let what = |e: String| format!("{} {}: {e}", b.name, el.map(|el| format!("EL{el}")).unwrap_or_default());
+            let o = self.board_boots(b, WATCHDOG_CMDLINE, &label).map_err(what)?;
+            check_el(el, o.transcript.hello.as_ref().and_then(|h| h.el)).map_err(what)?;
+            check_watchdog(&o.transcript).map_err(what)?;
+        }
+        Ok(())
     }
 
     /// Build another board's kernel (a no-op when it is built) and boot
