@@ -133,7 +133,8 @@ pub struct Config {
     pub seed: u64,
     /// `watchdog=<ticks>`: the budget of user code outside the timed
     /// runs, in ticks of the arch's watchdog timer (x86_64: the local APIC
-    /// timer at the bus clock, 1 GHz in QEMU).
+    /// timer at the bus clock, 1 GHz in QEMU; AArch64: the generic timer
+    /// at `CNTFRQ`, 62.5 MHz in QEMU 7.2).
     pub watchdog: u64,
     /// `selftest=watchdog`: run the `watchdog` scenario (a thread that
     /// spins for ever; the watchdog must kill it) before the others.
