@@ -784,6 +784,16 @@ pub(crate) fn run<M: Machine, B: Board>(env: &Env<'_, M, B>, next: Next) {
     }
 }
 
+/// [`run`] for user code that is not a timed run (the correctness and
+/// fault scenarios): under the watchdog, armed with the configured budget
+/// before and stopped after (user mode then has interrupts on where the
+/// arch needs that for its timer; see [`Machine::watchdog`]).
+pub(crate) fn run_guarded<M: Machine, B: Board>(env: &Env<'_, M, B>, next: Next) {
+    M::watchdog(Some(env.config.watchdog));
+    run(env, next);
+    M::watchdog(None);
+}
+
 /// Outcome of one scenario.
 struct Outcome {
     ok: bool,
@@ -845,16 +855,12 @@ pub(crate) fn exec_on<M: Machine, B: Board>(
     // benchmarks with it stopped and interrupts masked.
     let guarded = !matches!(sc.kind, Kind::Bench { .. } | Kind::Latency { .. });
     let irqs = M::interrupts();
-    if guarded {
-        M::watchdog(Some(env.config.watchdog));
-    }
     if cross {
         smp::run_cross_core(env, next?);
+    } else if guarded {
+        run_guarded(env, next?);
     } else {
         run(env, next?);
-    }
-    if guarded {
-        M::watchdog(None);
     }
     let interrupts = M::interrupts() - irqs;
     // SAFETY: user mode is over; the driver is the only user of the state.
