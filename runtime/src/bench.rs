@@ -931,7 +931,7 @@ fn judge<M: Machine, B: Board>(
             }
             Outcome { ok }
         }
-        Kind::Latency { unit, ops_per_round } => judge_latency(env, sc, core, &r, fault, unit, ops_per_round),
+        Kind::Latency { unit, ops_per_round } => judge_latency(env, sc, core, &r, fault, interrupts, unit, ops_per_round),
         Kind::Bench { unit, ops_per_round } => {
             let cfg = &env.config;
             let expect_ops = cfg.rounds * ops_per_round;
@@ -1002,12 +1002,14 @@ fn judge<M: Machine, B: Board>(
 /// the sample buffer (its stamps, masked to the counter's width), the
 /// statistics of `pmu::latency`, one `IPCB latency` line and one line for
 /// a person.
+#[allow(clippy::too_many_arguments)]
 fn judge_latency<M: Machine, B: Board>(
     env: &Env<'_, M, B>,
     sc: &Scenario,
     core: usize,
     r: &Reports,
     fault: Option<crate::Fault>,
+    interrupts: u64,
     unit: &str,
     ops_per_round: u64,
 ) -> Outcome {
@@ -1063,7 +1065,7 @@ fn judge_latency<M: Machine, B: Board>(
     for (b, c) in l.hist[..l.hist_bins].iter().enumerate() {
         kprint!(B, "{}{}", if b == 0 { "" } else { "," }, c);
     }
-    kprintln!(B, " hist_over={} verified=1", l.hist_over);
+    kprintln!(B, " hist_over={} interrupts={} verified=1", l.hist_over, interrupts);
     kprintln!(B, "  latency {:<10} {} per {}, each round timed: min {} p50 {} p90 {} p99 {} max {} (counter read {} subtracted)",
         sc.name, kind.name(), unit, l.min, l.p50, l.p90, l.p99, l.max, l.overhead_median);
     Outcome { ok: true }

@@ -501,6 +501,14 @@ impl BootOutcome {
                 ),
             });
         }
+        for l in t.latencies.iter().filter(|l| l.interrupts.is_some_and(|n| n > 0)) {
+            out.push(Problem {
+                subject: Subject::Bench(format!("latency {}", l.bench)),
+                core: Some(l.core),
+                words: l.words,
+                reason: format!("{} interrupts during its timed runs (expected 0): reported as failed", l.interrupts.unwrap_or(0)),
+            });
+        }
         for r in t.results.iter().filter(|r| !r.verified) {
             out.push(Problem {
                 subject: Subject::Bench(r.bench.clone()),

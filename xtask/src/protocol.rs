@@ -197,6 +197,9 @@ pub struct Latency {
     pub hist: Vec<u64>,
     /// Rounds beyond the last bin.
     pub hist_over: u64,
+    /// Maskable interrupts taken during the timed runs (`interrupts=`;
+    /// `None` from kernels that do not print it); must be 0.
+    pub interrupts: Option<u64>,
 }
 
 /// `IPCB result`: statistics of one benchmark on one core with one counter.
@@ -636,6 +639,7 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
                     .map(|c| c.parse::<u64>().map_err(|_| "`hist` is not a list of numbers".to_string()))
                     .collect::<Result<_, _>>()?,
                 hist_over: f.num("hist_over")?,
+                interrupts: f.opt_num("interrupts")?,
             };
             if !(l.min <= l.p50 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max) {
                 return Err("inconsistent percentiles (need min <= p50 <= p90 <= p99 <= max)".to_string());
@@ -1051,6 +1055,8 @@ IPCB end status=fail
         assert_eq!(t.results[0].interrupts, Some(0));
         assert_eq!(parse_line("IPCB watchdog core=1 task=- reason=\"x\"").unwrap(), Line::Watchdog(Watchdog { core: 1, task: None, reason: "x".into() }));
         assert!(parse_line("IPCB watchdog core=0 task=x reason=\"y\"").is_err());
+        let lat = tests::latency_lines().lines().next().unwrap().replace(" verified=1", " interrupts=0 verified=1");
+        assert!(matches!(parse_line(&lat).unwrap(), Line::Latency(Latency { interrupts: Some(0), .. })));
         assert!(parse_line("IPCB watchdog core=0 task=1").is_err());
         assert!(parse_line("IPCB result bench=null core=0 counter=tsc unit=syscall ops=1 runs=1 min=1 median=1 mean=1 max=1 interrupts=many verified=1").is_err());
     }
