@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The watchdog: the generic timer of the boot CPU through a GICv2 (QEMU
-//! `virt`), armed while user code runs outside the timed runs, off during
+//! The watchdog: the generic timer of the boot CPU through a GICv2 or
+//! GICv3 (QEMU `virt`), armed while user code runs outside the timed runs, off during
 //! them.
 //!
 //! EL0 always runs with `PSTATE.I` clear (every exit writes `SPSR` = 0);
@@ -19,15 +19,23 @@
 //! An IRQ from EL0 (the vector's slot `0x480`) saves a `TrapFrame` and asks
 //! [`on_irq`]: the watchdog's expiry (the timer's interrupt, acknowledged
 //! and ended at the GIC) kills the running task; anything else is a stray
-//! interrupt as before (counted, masked for the thread it hit). Boards
-//! without a GICv2 in their device tree (the Pis, GICv3 machines) have no
-//! watchdog yet: [`available`] is false and nothing is armed.
+//! interrupt as before (counted, masked for the thread it hit). A GICv3
+//! (virt above 8 CPUs) works the same way through the boot CPU's
+//! redistributor and the `ICC_*` registers (`ICC_IGRPEN1_EL1` is the
+//! switch). Boards without a GIC in their device tree (raspi3b, ACPI-only
+//! machines) or with one outside the device window have no watchdog yet:
+//! [`available`] is false and nothing is armed.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The distributor and CPU interface (kernel virtual addresses; 0: none).
+/// With a GICv3, `GICC` is the boot CPU's redistributor instead (its SGI
+/// and PPI frame at + 64 KiB) and the CPU interface is the `ICC_*`
+/// system registers.
 static GICD: AtomicU64 = AtomicU64::new(0);
 static GICC: AtomicU64 = AtomicU64::new(0);
+/// The GIC is a GICv3.
+static V3: AtomicBool = AtomicBool::new(false);
 /// The budget in force (ticks; 0: disarmed).
 static BUDGET: AtomicU64 = AtomicU64::new(0);
 /// IRQs the watchdog's timer delivered.
@@ -43,6 +51,12 @@ const GICC_CTLR: u64 = 0x00;
 const GICC_PMR: u64 = 0x04;
 const GICC_IAR: u64 = 0x0C;
 const GICC_EOIR: u64 = 0x10;
+/// GICv3 redistributor: `GICR_TYPER`, `GICR_WAKER`; in the SGI frame
+/// (+ 64 KiB): `GICR_IGROUPR0`, `GICR_ISENABLER0`, `GICR_IPRIORITYR`.
+const GICR_TYPER: u64 = 0x08;
+const GICR_WAKER: u64 = 0x14;
+const GICR_SGI: u64 = 0x1_0000;
+const GICR_IGROUPR0: u64 = GICR_SGI + 0x80;
 
 /// What an IRQ from EL0 was ([`on_irq`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,22 +97,108 @@ pub fn init_from_dt(dtb: u64, el: u8) {
     let Ok(fdt) = (unsafe { fdt::Fdt::from_ptr(crate::paging::phys_to_virt(dtb)) }) else {
         return;
     };
-    let Some(node) = fdt.find_compatible(&["arm,cortex-a15-gic", "arm,gic-400"]) else {
-        return;
+    let (node, v3) = match fdt.find_compatible(&["arm,cortex-a15-gic", "arm,gic-400"]) {
+        Some(n) => (n, false),
+        None => match fdt.find_compatible(&["arm,gic-v3"]) {
+            Some(n) => (n, true),
+            None => return,
+        },
     };
     let mut reg = node.reg().into_iter().flatten();
     let (Some(d), Some(c)) = (reg.next(), reg.next()) else {
         return;
     };
-    let (Some(d), Some(c)) = (
-        crate::paging::device_va(d.starting_address as u64),
-        crate::paging::device_va(c.starting_address as u64),
-    ) else {
+    let Some(d) = crate::paging::device_va(d.starting_address as u64) else {
         return;
     };
+    let c = if v3 {
+        // The boot CPU's redistributor: the frame (128 KiB each, the last
+        // one marked in GICR_TYPER) whose affinity is this CPU's.
+        let me = mpidr_aff();
+        let mut pa = c.starting_address as u64;
+        let mut found = None;
+        for _ in 0..crate::smp::MAX_CPUS {
+            let Some(va) = crate::paging::device_va(pa) else { break };
+            // SAFETY: a redistributor frame of the region the device tree
+            // names, in the device window.
+            let typer = unsafe { ((va + GICR_TYPER) as *const u64).read_volatile() };
+            if typer >> 32 == me {
+                found = Some(va);
+                break;
+            }
+            if typer & (1 << 4) != 0 {
+                break;
+            }
+            pa += 0x2_0000;
+        }
+        let Some(va) = found else { return };
+        va
+    } else {
+        let Some(va) = crate::paging::device_va(c.starting_address as u64) else {
+            return;
+        };
+        va
+    };
     EL2.store(el == 2, Ordering::Relaxed);
+    V3.store(v3, Ordering::Relaxed);
     GICD.store(d, Ordering::Relaxed);
     GICC.store(c, Ordering::Relaxed);
+}
+
+/// This CPU's affinity as `GICR_TYPER` bits 63:32 hold it (Aff3, Aff2,
+/// Aff1, Aff0).
+fn mpidr_aff() -> u64 {
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    {
+        use aarch64_cpu::registers::{MPIDR_EL1, Readable};
+        let m = MPIDR_EL1.get();
+        (m & 0xFF_FFFF) | ((m >> 32 & 0xFF) << 24)
+    }
+    #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+    0
+}
+
+/// The GICv3 CPU interface (`ICC_*_EL1`, reached from EL1 and from EL2).
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod icc {
+    /// `ICC_SRE_EL1.SRE`, `ICC_PMR_EL1`, `ICC_IGRPEN1_EL1` (`on`: 1).
+    pub fn enable(on: bool) {
+        // SAFETY: GICv3 system registers (the device tree names a GICv3);
+        // they touch no memory.
+        unsafe {
+            if on {
+                core::arch::asm!(
+                    "mrs {t}, S3_0_C12_C12_5", "orr {t}, {t}, #1", "msr S3_0_C12_C12_5, {t}", "isb",
+                    "mov {t}, #0xF0", "msr S3_0_C4_C6_0, {t}",
+                    "mov {t}, #1", "msr S3_0_C12_C12_7, {t}", "isb",
+                    t = out(reg) _, options(nostack)
+                );
+            } else {
+                core::arch::asm!("msr S3_0_C12_C12_7, xzr", "isb", options(nostack));
+            }
+        }
+    }
+    /// `ICC_IAR1_EL1`.
+    pub fn ack() -> u32 {
+        let v: u64;
+        // SAFETY: as in `enable`.
+        unsafe { core::arch::asm!("mrs {v}, S3_0_C12_C12_0", v = out(reg) v, options(nostack)) };
+        v as u32
+    }
+    /// `ICC_EOIR1_EL1`.
+    pub fn eoi(iar: u32) {
+        // SAFETY: as in `enable`.
+        unsafe { core::arch::asm!("msr S3_0_C12_C12_1, {v}", "isb", v = in(reg) u64::from(iar), options(nostack)) };
+    }
+}
+
+#[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+mod icc {
+    pub fn enable(_: bool) {}
+    pub fn ack() -> u32 {
+        1023
+    }
+    pub fn eoi(_: u32) {}
 }
 
 /// Has this board a watchdog (a GICv2 found, and this is the boot CPU)?
@@ -154,6 +254,30 @@ pub fn arm(budget: Option<u64>) -> bool {
     }
     let b = budget.unwrap_or(0);
     BUDGET.store(b, Ordering::Relaxed);
+    if V3.load(Ordering::Relaxed) {
+        if b == 0 {
+            timer_set(None);
+            icc::enable(false);
+        } else {
+            let id = intid();
+            // The redistributor awake, the PPI in group 1, its priority,
+            // enabled; the distributor's affinity routing and group 1 on.
+            wr(&GICC, GICR_WAKER, rd(&GICC, GICR_WAKER) & !(1 << 1));
+            for _ in 0..1_000_000 {
+                if rd(&GICC, GICR_WAKER) & (1 << 2) == 0 {
+                    break;
+                }
+            }
+            wr(&GICC, GICR_IGROUPR0, rd(&GICC, GICR_IGROUPR0) | 1 << id);
+            let pr = GICR_SGI + GICD_IPRIORITYR + u64::from(id & !3);
+            wr(&GICC, pr, rd(&GICC, pr) & !(0xFF << (8 * (id % 4))) | (0xA0 << (8 * (id % 4))));
+            wr(&GICC, GICR_SGI + GICD_ISENABLER0, 1 << id);
+            wr(&GICD, GICD_CTLR, rd(&GICD, GICD_CTLR) | (1 << 4) | (1 << 1));
+            icc::enable(true);
+            timer_set(Some(b));
+        }
+        return true;
+    }
     if b == 0 {
         timer_set(None);
         wr(&GICC, GICC_CTLR, 0);
@@ -188,7 +312,8 @@ pub fn on_irq() -> Irq {
     if GICC.load(Ordering::Relaxed) == 0 || crate::smp::cpu_index() != 0 {
         return Irq::Stray;
     }
-    let iar = rd(&GICC, GICC_IAR);
+    let v3 = V3.load(Ordering::Relaxed);
+    let iar = if v3 { icc::ack() } else { rd(&GICC, GICC_IAR) };
     let id = iar & 0x3FF;
     if id >= 1020 {
         // Spurious: nothing pending any more (or not for this interface).
@@ -201,10 +326,18 @@ pub fn on_irq() -> Irq {
         // The level-sensitive timer output stays high until it is off.
         timer_set(None);
     }
-    wr(&GICC, GICC_EOIR, iar);
+    if v3 {
+        icc::eoi(iar);
+    } else {
+        wr(&GICC, GICC_EOIR, iar);
+    }
     if !mine {
-        // Some other source the firmware left on: off for good.
-        wr(&GICD, GICD_ICENABLER0 + 4 * u64::from(id / 32), 1 << (id % 32));
+        // Some other source the firmware left on: off for good (a private
+        // one of a GICv3 in the redistributor).
+        match (v3, id < 32) {
+            (true, true) => wr(&GICC, GICR_SGI + GICD_ICENABLER0, 1 << id),
+            _ => wr(&GICD, GICD_ICENABLER0 + 4 * u64::from(id / 32), 1 << (id % 32)),
+        }
     }
     match (mine, fired && BUDGET.load(Ordering::Relaxed) != 0) {
         (true, true) => Irq::Expired,

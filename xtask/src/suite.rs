@@ -105,6 +105,9 @@ pub const WX_TEST: &str = "kernel-wx";
 /// thread that spins for ever outside the timed runs) with a budget of
 /// 2 * 10^7 ticks (20 ms of QEMU's virtual time), then short runs.
 pub const WATCHDOG_CMDLINE: &str = "selftest=watchdog watchdog=20000000 rounds=200 runs=1 sweep=0";
+/// CPUs of the watchdog's GICv3 boot of virt (xtask gives virt a GICv3
+/// above 8).
+pub const WATCHDOG_GICV3_SMP: u32 = 9;
 /// The reason the watchdog line of those boots must give.
 pub const WATCHDOG_REASON: &str = "ran past its budget of 20000000 ticks";
 /// Command line of the `--latency` step: every round of the single-core
@@ -249,7 +252,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::fuzz,
     );
     suite.step(
-        "watchdog (selftest=watchdog): a user thread that spins for ever outside the timed runs is killed by the kernel's timer with one IPCB watchdog line, its caller gets PartnerDied, the benchmarks then pass with interrupts=0 on every result, and the boot ends by itself; on x86_64 (LAPIC timer) and qemu-virt-aarch64 at EL1 and EL2 (generic timer, GICv2)",
+        "watchdog (selftest=watchdog): a user thread that spins for ever outside the timed runs is killed by the kernel's timer with one IPCB watchdog line, its caller gets PartnerDied, the benchmarks then pass with interrupts=0 on every result, and the boot ends by itself; on x86_64 (LAPIC timer) and qemu-virt-aarch64 at EL1 and EL2 (generic timer, GICv2) and at EL1 with 9 CPUs (GICv3)",
         Suite::watchdog,
     );
     if board.name == "pc-x86_64" {
@@ -689,20 +692,22 @@ impl Suite<'_> {
     /// the host's timeout), at the exception level asked for, and
     /// [`check_watchdog`].
     fn watchdog(&mut self) -> StepResult {
-        let mut boards = vec![(board::find_base("pc-x86_64").map_err(err_string)?, None)];
-        for el in [1, 2] {
-            let variant = board::Variant { el: Some(el), ..board::Variant::default() };
+        let mut boards = vec![(board::find_base("pc-x86_64").map_err(err_string)?, None, None)];
+        // virt at EL1 and EL2 with its GICv2, and with 9 CPUs (GICv3).
+        for (el, smp) in [(1, None), (2, None), (1, Some(WATCHDOG_GICV3_SMP))] {
+            let variant = board::Variant { el: Some(el), smp, ..board::Variant::default() };
             let b = board::find_base(ARM_BOARD)
                 .and_then(|base| board::apply(base, &variant))
                 .map_err(err_string)?;
-            boards.push((b, Some(el)));
+            boards.push((b, Some(el), smp));
         }
-        for (b, el) in boards {
-            let label = match el {
-                Some(el) => format!("watchdog-el{el}"),
-                None => "watchdog".to_string(),
+        for (b, el, smp) in boards {
+            let label = match (el, smp) {
+                (Some(el), Some(n)) => format!("watchdog-el{el}-smp{n}"),
+                (Some(el), None) => format!("watchdog-el{el}"),
+                _ => "watchdog".to_string(),
             };
-            let what = |e: String| format!("{} {}: {e}", b.name, el.map(|el| format!("EL{el}")).unwrap_or_default());
+            let what = |e: String| format!("{} {}{}: {e}", b.name, el.map(|el| format!("EL{el}")).unwrap_or_default(), smp.map(|n| format!(" -smp {n}")).unwrap_or_default());
             let o = self.board_boots(b, WATCHDOG_CMDLINE, &label).map_err(what)?;
             check_el(el, o.transcript.hello.as_ref().and_then(|h| h.el)).map_err(what)?;
             check_watchdog(&o.transcript).map_err(what)?;
