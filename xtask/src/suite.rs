@@ -16,6 +16,10 @@
 //!    then the kernel's W^X self-test (`selftest=wx`: kernel writes to
 //!    `.text` and `.rodata`, jumps into `.data` and the stack, each must
 //!    fault and be reported) on x86_64 and on virt at EL1 and EL2;
+//!    then the watchdog (`selftest=watchdog`: a user thread that spins
+//!    for ever outside the timed runs must be killed with one `IPCB
+//!    watchdog` line and the boot end by itself, every result with
+//!    `interrupts=0`) on x86_64 and on virt at EL1, EL2 and with a GICv3;
 //!    then (pc-x86_64) `--latency`: one icount boot with `latency=tsc`
 //!    (and one of qemu-virt-aarch64 at EL1 with `latency=pmccntr`)
 //!    must give consistent percentiles for every single-core bench, with
