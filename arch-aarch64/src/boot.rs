@@ -131,10 +131,7 @@ pub const PAGE_RODATA: u64 = PAGE_TEXT | BLOCK_PXN;
 /// Every other kernel page of the image window and of the direct map's
 /// split blocks: read/write, never executable.
 pub const PAGE_RW: u64 = BLOCK_RAM | 0b10 | BLOCK_PXN;
-/// A block of kernel RAM (2 MiB, level 2): Normal memory (attribute 0), EL1 read/write
-/// and no EL0 access (AP = 00), inner shareable, accessed, global, never
-/// executable at EL0 (UXN).
-pub const BLOCK_RAM: u64 = 0b01 | (3 << 8) | (1 << 10) | (1 << 54);
+pub use crate::paging::BLOCK_RAM;
 /// Never executable at EL1 (EL2 under VHE): the direct map's blocks.
 pub const BLOCK_PXN: u64 = 1 << 53;
 /// A 1 GiB block of devices: Device-nGnRE (attribute 1), EL1 only,

@@ -195,7 +195,7 @@ pub unsafe fn set_fast_state(
         pc.ctxs = ctxs;
         pc.kernel = kernel
             .cast::<u8>()
-            .wrapping_add(crate::entry::INVOKE.current);
+            .wrapping_add(ipc_core::Kernel::<crate::Aarch64>::INVOKE_LAYOUT.current);
     }
 }
 

@@ -114,6 +114,7 @@ impl FastPair {
 /// Where the assembly `invoke` fastpath finds its data in the kernel's
 /// `ipc_core::Kernel<Aarch64>`, relative to its `current` field, whose
 /// address is in the per-CPU block ([`crate::cpu::set_fast_state`]).
+#[cfg(target_os = "none")]
 pub(crate) const INVOKE: ipc_core::InvokeLayout = ipc_core::Kernel::<crate::Aarch64>::INVOKE_LAYOUT;
 
 /// What `ipcb_fast_invoke` returns: the result word in `x0` (where the

@@ -32,6 +32,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use runtime::mem::FrameAlloc;
 use runtime::{MemError, Perm};
 
+/// A block of kernel RAM (2 MiB, level 2): Normal memory (attribute 0), EL1 read/write
+/// and no EL0 access (AP = 00), inner shareable, accessed, global, never
+/// executable at EL0 (UXN). (Here, where the SMP start-up and the boot
+/// code both find it.)
+pub const BLOCK_RAM: u64 = 0b01 | (3 << 8) | (1 << 10) | (1 << 54);
 
 /// Virtual address of the direct map (kernel level-1 entry 508): the
 /// GiB-aligned GiB of RAM the image was loaded in, from its start, up to

@@ -53,7 +53,7 @@ use core::fmt::Write;
 use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crate::boot::BLOCK_RAM;
+use crate::paging::BLOCK_RAM;
 use crate::paging;
 
 /// Most CPUs the kernel starts (the runtime's driver uses as many).

@@ -27,7 +27,7 @@ use x86_64::instructions::port::Port;
 use x86_64::registers::model_specific::Msr;
 
 /// Kernel virtual address of the xAPIC register page (see `smp.rs`).
-pub const LAPIC_VA: u64 = crate::smp::DEVICE_VA;
+pub const LAPIC_VA: u64 = crate::layout::DEVICE_VA;
 
 /// `IA32_APIC_BASE`.
 pub const MSR_APIC_BASE: u32 = 0x1B;

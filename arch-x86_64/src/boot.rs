@@ -35,10 +35,7 @@
 
 use crate::memmap::{self, MemMap, Range, Source};
 
-/// Virtual address of physical address 0 in the kernel's mapping.
-pub const KERNEL_OFFSET: u64 = 0xFFFF_FFFF_8000_0000;
-/// The kernel maps (and can reach) the first GiB of physical memory.
-pub const DIRECT_MAP_SIZE: u64 = 1 << 30;
+pub use crate::layout::{DIRECT_MAP_SIZE, KERNEL_OFFSET};
 /// Multiboot 1 magic in `eax`.
 pub const MB1_BOOT_MAGIC: u64 = 0x2BAD_B002;
 /// Multiboot 2 magic in `eax`.

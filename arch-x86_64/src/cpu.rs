@@ -131,6 +131,12 @@ static mut GDT: MaybeUninit<GlobalDescriptorTable<8>> = MaybeUninit::uninit();
 #[unsafe(link_section = ".percpu")]
 static mut TSS: MaybeUninit<TaskStateSegment> = MaybeUninit::uninit();
 
+/// The watchdog's interrupt vector (`watchdog.rs`): priority class 0xE,
+/// above the wake-up IPI's (0x40), which a CPU takes only in
+/// `smp::park`. Defined here, beside the IDT that has its gate, so that
+/// this module needs nothing of the watchdog's.
+pub const WATCHDOG_VECTOR: u8 = 0xE0;
+
 /// The IDT, shared by all CPUs (written once by the boot CPU): the 32
 /// exception gates, then every other vector on a stub that returns at
 /// once (the kernel takes no interrupts; a parked CPU is woken from `hlt`
@@ -246,7 +252,7 @@ pub unsafe fn init() -> Features {
         for v in 0..256 {
             let addr = match v {
                 2 => ipcb_nmi as *const () as u64,
-                v if v == usize::from(crate::watchdog::VECTOR) => ipcb_watchdog_irq as *const () as u64,
+                v if v == usize::from(WATCHDOG_VECTOR) => ipcb_watchdog_irq as *const () as u64,
                 _ => stubs.get(v).copied().unwrap_or(ipcb_irq_ignore as *const () as u64),
             };
             let ist: u64 = match v {

@@ -523,7 +523,7 @@ ipcb_trap_stubs:
     rflags = const USER_RFLAGS,
     rflags_irq = const USER_RFLAGS_IRQ,
     p_rflags = const P_RFLAGS,
-    wd_vector = const crate::watchdog::VECTOR,
+    wd_vector = const crate::cpu::WATCHDOG_VECTOR,
     p_driver_rsp = const P_DRIVER_RSP,
     p_dummy = const P_DUMMY,
     p_user_rsp = const P_USER_RSP,

@@ -32,7 +32,7 @@ use runtime::mem::FrameAlloc;
 use runtime::{MemError, Perm};
 use x86_64::structures::paging::{PageTable, PageTableFlags};
 
-use crate::boot::{DIRECT_MAP_SIZE, KERNEL_OFFSET};
+use crate::layout::{DIRECT_MAP_SIZE, KERNEL_OFFSET};
 
 /// Page tables of the first [`SPLIT_TABLES`] × 2 MiB of the kernel's
 /// mapping, by 4 KiB pages (`ipcb_protect_kernel`; the board's `link.ld`
@@ -181,7 +181,7 @@ pub fn phys_to_virt(pa: u64) -> *mut u8 {
 /// Physical address of the running CPU's kernel PML4 (the boot PML4 on
 /// the boot CPU).
 pub fn kernel_pml4_phys() -> u64 {
-    crate::smp::kernel_pml4()
+    crate::percpu::kernel_pml4()
 }
 
 /// The page table in frame `pa`.

@@ -59,20 +59,16 @@ use x86_64::structures::paging::{PageTable, PageTableFlags as F};
 
 use crate::acpi::{self, PhysMem};
 use crate::apic::{self, TscDelay};
-use crate::boot::{BootInfo, DIRECT_MAP_SIZE, KERNEL_OFFSET};
+use crate::boot::BootInfo;
+use crate::layout::DIRECT_MAP_SIZE;
 use crate::memmap::{self, Range};
 
 /// Most CPUs the kernel starts (the rest stay in wait-for-SIPI).
 pub const MAX_CPUS: usize = 256;
-/// Virtual address of the per-CPU region (PDPT entry 511, PD entry 0).
-pub const PERCPU_VA: u64 = 0xFFFF_FFFF_C000_0000;
-/// Size of one CPU's copy of the region (one 2 MiB page).
-pub const PERCPU_CHUNK: u64 = 2 << 20;
-/// Device page table (PD entry 1): page 0 is the local APIC.
-pub const DEVICE_VA: u64 = PERCPU_VA + PERCPU_CHUNK;
-/// A 4 MiB window (PD entries 2 and 3) through which the boot CPU reads
-/// ACPI tables beyond the direct map; unmapped after boot.
-const WINDOW_VA: u64 = PERCPU_VA + 2 * PERCPU_CHUNK;
+pub use crate::layout::{DEVICE_VA, PERCPU_CHUNK, PERCPU_VA};
+use crate::layout::{image_pa, WINDOW_VA};
+pub use crate::percpu::{cpu_index, kernel_pml4};
+use crate::percpu::{CpuLocal, LOCAL};
 /// Frames left for the frame allocator at least (enough for the
 /// benchmarks); CPUs whose chunk would eat into them are not started.
 pub const MIN_FRAMES_BYTES: u64 = 16 << 20;
@@ -82,18 +78,6 @@ const TRAMPOLINE_PREFERRED: u64 = 0x8000;
 /// Stack of a secondary CPU's driver (where `entry` runs), in its region.
 const DRIVER_STACK_SIZE: usize = 256 * 1024;
 
-/// What the CPU-local code needs about its own CPU, in `.percpu`.
-#[repr(C)]
-struct CpuLocal {
-    /// Index of this CPU (0 = the boot CPU).
-    index: usize,
-    /// Physical address of this CPU's kernel PML4 (0 on the boot CPU: the
-    /// boot PML4).
-    kernel_pml4: u64,
-}
-
-#[unsafe(link_section = ".percpu")]
-static mut LOCAL: CpuLocal = CpuLocal { index: 0, kernel_pml4: 0 };
 
 #[repr(C, align(16))]
 struct DriverStack([u8; DRIVER_STACK_SIZE]);
@@ -135,7 +119,6 @@ static ENTRY: AtomicUsize = AtomicUsize::new(0);
 static mut BSP_REGS: [u64; 4] = [0; 4];
 
 unsafe extern "C" {
-    static ipcb_pml4: PageTable;
     static mut ipcb_kernel_pdpt: PageTable;
     static ipcb_boot_pdpt: PageTable;
     static __percpu_start: u8;
@@ -164,10 +147,6 @@ impl Write for Console {
     }
 }
 
-/// Physical address of a kernel static (in the image, in the direct map).
-fn image_pa<T>(p: *const T) -> u64 {
-    p as u64 - KERNEL_OFFSET
-}
 
 /// The page table in frame `pa` (direct map).
 ///
@@ -416,21 +395,6 @@ fn percpu_flags() -> F {
     F::PRESENT | F::WRITABLE | F::HUGE_PAGE | F::GLOBAL | F::NO_EXECUTE
 }
 
-/// Index of the running CPU (0 = the boot CPU).
-#[inline]
-pub fn cpu_index() -> usize {
-    // SAFETY: this CPU's own copy, written before the CPU ran any code
-    // that asks (by the boot CPU, into the clone).
-    unsafe { (*addr_of!(LOCAL)).index }
-}
-
-/// Physical address of the running CPU's kernel PML4: user spaces built on
-/// this CPU copy its kernel half, and `load_kernel_space` loads it.
-pub fn kernel_pml4() -> u64 {
-    // SAFETY: as in `cpu_index`.
-    let pa = unsafe { (*addr_of!(LOCAL)).kernel_pml4 };
-    if pa == 0 { image_pa(addr_of!(ipcb_pml4)) } else { pa }
-}
 
 /// The APIC IDs of the CPUs online, index order.
 pub fn apic_ids() -> &'static [u32] {

@@ -28,9 +28,8 @@ use core::ptr::{addr_of, addr_of_mut};
 
 use crate::apic;
 
-/// The watchdog's interrupt vector: priority class 0xE, above the wake-up
-/// IPI's (0x40), which a CPU takes only in `smp::park`.
-pub const VECTOR: u8 = 0xE0;
+/// The watchdog's interrupt vector ([`crate::cpu::WATCHDOG_VECTOR`]).
+pub use crate::cpu::WATCHDOG_VECTOR as VECTOR;
 
 /// This CPU's watchdog state (`.percpu`: each CPU its own; the region
 /// starts zeroed: disarmed).
