@@ -256,6 +256,27 @@ impl ResumePair {
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 core::arch::global_asm!(
     r#"
+    /* x2-x30 into the TrapFrame at sp (x0, x1 are there already) and
+       x0, the vector, as frame.source. */
+    .macro IPCB_SAVE_FRAME
+    stp x2, x3, [sp, #16]
+    stp x4, x5, [sp, #32]
+    stp x6, x7, [sp, #48]
+    stp x8, x9, [sp, #64]
+    stp x10, x11, [sp, #80]
+    stp x12, x13, [sp, #96]
+    stp x14, x15, [sp, #112]
+    stp x16, x17, [sp, #128]
+    stp x18, x19, [sp, #144]
+    stp x20, x21, [sp, #160]
+    stp x22, x23, [sp, #176]
+    stp x24, x25, [sp, #192]
+    stp x26, x27, [sp, #208]
+    stp x28, x29, [sp, #224]
+    str x30, [sp, #240]
+    str x0, [sp, #{tf_source}]              /* frame.source                   */
+    .endm
+
     .section .text.ipcb_vectors, "ax"
 
     /* A kernel-side vector: save x0/x1, note the vector, join the common
@@ -567,22 +588,7 @@ ipcb_user_trap:
     /* fall through */
 
 ipcb_trap_common:                           /* x0 = vector; frame.x[0..2] saved */
-    stp x2, x3, [sp, #16]
-    stp x4, x5, [sp, #32]
-    stp x6, x7, [sp, #48]
-    stp x8, x9, [sp, #64]
-    stp x10, x11, [sp, #80]
-    stp x12, x13, [sp, #96]
-    stp x14, x15, [sp, #112]
-    stp x16, x17, [sp, #128]
-    stp x18, x19, [sp, #144]
-    stp x20, x21, [sp, #160]
-    stp x22, x23, [sp, #176]
-    stp x24, x25, [sp, #192]
-    stp x26, x27, [sp, #208]
-    stp x28, x29, [sp, #224]
-    str x30, [sp, #240]
-    str x0, [sp, #{tf_source}]              /* frame.source                   */
+    IPCB_SAVE_FRAME
     add x1, sp, #{tf_size}                  /* the kernel's sp at the trap    */
     cmp x0, #8
     b.lo 4f
@@ -605,22 +611,7 @@ ipcb_trap_common:                           /* x0 = vector; frame.x[0..2] saved 
        register, ELR, SPSR (which the handler may have masked) and SP_EL0
        from the frame. */
 ipcb_irq_common:
-    stp x2, x3, [sp, #16]
-    stp x4, x5, [sp, #32]
-    stp x6, x7, [sp, #48]
-    stp x8, x9, [sp, #64]
-    stp x10, x11, [sp, #80]
-    stp x12, x13, [sp, #96]
-    stp x14, x15, [sp, #112]
-    stp x16, x17, [sp, #128]
-    stp x18, x19, [sp, #144]
-    stp x20, x21, [sp, #160]
-    stp x22, x23, [sp, #176]
-    stp x24, x25, [sp, #192]
-    stp x26, x27, [sp, #208]
-    stp x28, x29, [sp, #224]
-    str x30, [sp, #240]
-    str x0, [sp, #{tf_source}]              /* frame.source                   */
+    IPCB_SAVE_FRAME
     mrs x1, sp_el0
     str x1, [sp, #{tf_sp}]
     mrs x2, elr_el1

@@ -186,6 +186,28 @@ impl TrapFrame {
 #[cfg(target_os = "none")]
 core::arch::global_asm!(
     r#"
+    /* The general registers of a TrapFrame, below the vector and error
+       code already pushed; rdi = &TrapFrame, DF clear for the Rust call. */
+    .macro IPCB_PUSH_FRAME
+    push r15
+    push r14
+    push r13
+    push r12
+    push r11
+    push r10
+    push r9
+    push r8
+    push rbp
+    push rdi
+    push rsi
+    push rdx
+    push rcx
+    push rbx
+    push rax
+    mov rdi, rsp                            /* &TrapFrame                     */
+    cld
+    .endm
+
     /* call and reply_recv: point rsp into the current context and push
        the caller's rip, rsp, rbp, rbx into it; then onto the (empty)
        kernel stack with the tag. Touches no flags. */
@@ -403,23 +425,7 @@ ipcb_nmi:
 ipcb_watchdog_irq:
     push 0                                  /* no error code                  */
     push {wd_vector}
-    push r15
-    push r14
-    push r13
-    push r12
-    push r11
-    push r10
-    push r9
-    push r8
-    push rbp
-    push rdi
-    push rsi
-    push rdx
-    push rcx
-    push rbx
-    push rax
-    mov rdi, rsp                            /* &TrapFrame                     */
-    cld
+    IPCB_PUSH_FRAME
     call ipcb_irq_handler                   /* rax/rdx = next, or rax = 1      */
     cmp rax, 1
     jne ipcb_exit_to_user                   /* killed: the next thread        */
@@ -487,23 +493,7 @@ ipcb_trap_\n:
     IPCB_TRAP 31, 0
 
 ipcb_trap_common:
-    push r15
-    push r14
-    push r13
-    push r12
-    push r11
-    push r10
-    push r9
-    push r8
-    push rbp
-    push rdi
-    push rsi
-    push rdx
-    push rcx
-    push rbx
-    push rax
-    mov rdi, rsp                            /* &TrapFrame                     */
-    cld
+    IPCB_PUSH_FRAME
     call ipcb_trap_handler                  /* user fault: rax/rdx = next     */
     jmp ipcb_exit_to_user                   /* (kernel faults never return)   */
 
