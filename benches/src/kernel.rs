@@ -57,12 +57,8 @@ pub trait Kernel {
     /// pattern folded into one word: zero exactly when all matched.
     #[inline(always)]
     fn utcb_check_turn(&mut self, from: usize, to: usize, first: u64, d: u64) -> u64 {
-        let mut bad = 0;
-        for k in from..to {
-            let v = self.utcb(k);
-            bad |= v ^ first.wrapping_add((k - from) as u64 * crate::msg::WORD_STEP);
-            self.set_utcb(k, v.wrapping_add(d));
-        }
+        let bad = crate::msg::mismatch_words(from, to, first, |k| self.utcb(k));
+        self.utcb_add(from, to, d);
         bad
     }
     /// Reads the counter described by `selector` (docs/abi.md, word 10+i).

@@ -274,7 +274,7 @@ pub struct Expected {
 /// Folds every difference between `m` and the expected message into one
 /// word: zero exactly when status, tag (label, length, flags), badge and
 /// the register words `0..R` are right. `R` must be `min(e.len, 4)`; words
-/// `4..e.len` live in the UTCB and are checked with [`mismatch_utcb`].
+/// `4..e.len` live in the UTCB and are checked with [`mismatch_words`].
 #[inline(always)]
 pub fn mismatch<const R: usize>(m: &Msg, e: &Expected) -> u64 {
     debug_assert!(
@@ -309,12 +309,16 @@ pub fn mismatch<const R: usize>(m: &Msg, e: &Expected) -> u64 {
     }
 }
 
-/// Like [`mismatch`] for the UTCB words `4..e.len`, read through `utcb`.
+/// Like [`mismatch`] for the UTCB words `from..to`, read through `utcb`,
+/// against the pattern `first + (k - from) * WORD_STEP` (with `from` = 4
+/// and `first` = [`word_at`] of word 4: the words of a long message). The
+/// reference of the user programs' assembly (`utcb::Utcb::check_turn_words`)
+/// and what [`crate::kernel::Kernel::utcb_check_turn`] does by default.
 #[inline(always)]
-pub fn mismatch_utcb(e: &Expected, utcb: impl Fn(usize) -> u64) -> u64 {
+pub fn mismatch_words(from: usize, to: usize, first: u64, utcb: impl Fn(usize) -> u64) -> u64 {
     let mut bad = 0;
-    for k in MR_IN_REGS..e.len {
-        bad |= utcb(k) ^ word_at(e.side, e.seed, k);
+    for k in from..to {
+        bad |= utcb(k) ^ first.wrapping_add((k - from) as u64 * WORD_STEP);
     }
     bad
 }
@@ -368,7 +372,7 @@ mod tests {
     use super::{
         CLIENT_OFFSET, Expected, Failure, MR_IN_REGS, Msg, SEED_MUL, SERVER_OFFSET,
         SERVER_TAG_OFFSET, Side, WORD_STEP, check_registers, client_word, diagnose, label,
-        mismatch, mismatch_utcb, register_words, round_tag, seed, server_word, word,
+        mismatch, mismatch_words, register_words, round_tag, seed, server_word, word, word_at,
     };
     use crate::abi::{MSG_MAX_WORDS, tag, what};
 
@@ -601,9 +605,10 @@ mod tests {
             tag: round_tag(Side::Client, 3, 8),
             mr: register_words::<4>(Side::Client, 3),
         };
-        assert_eq!(mismatch::<4>(&m, &e) | mismatch_utcb(&e, |k| utcb[k]), 0);
+        let long = |utcb: &[u64; 64]| mismatch_words(MR_IN_REGS, e.len, word_at(e.side, e.seed, MR_IN_REGS), |k| utcb[k]);
+        assert_eq!(mismatch::<4>(&m, &e) | long(&utcb), 0);
         utcb[6] ^= 1 << 40;
-        assert_ne!(mismatch_utcb(&e, |k| utcb[k]), 0);
+        assert_ne!(long(&utcb), 0);
         assert_eq!(
             diagnose(m, e, |k| utcb[k]).unwrap().what,
             what::WORD_BASE + 6
@@ -611,7 +616,7 @@ mod tests {
         // Words past the length are not part of the message.
         utcb[6] ^= 1 << 40;
         utcb[8] = 0;
-        assert_eq!(mismatch_utcb(&e, |k| utcb[k]), 0);
+        assert_eq!(long(&utcb), 0);
         assert_eq!(MR_IN_REGS, 4);
     }
 }
