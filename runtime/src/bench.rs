@@ -874,6 +874,32 @@ fn run_scenario<M: Machine, B: Board>(env: &Env<'_, M, B>, sc: &Scenario, out: &
 }
 
 /// Check what `sc` left on `core` and print its verdict (and figures).
+/// Why a benchmark's run failed, as `(what, index, got, expected)` for its
+/// `IPCB fail` line, in the order of the checks: a failed message check,
+/// a malformed report, the runs or the operations per run not as
+/// configured (`ops_per_round` per round), a user fault; `None` when it
+/// verified.
+pub(crate) fn bench_failure(
+    cfg: &Config,
+    ops_per_round: u64,
+    r: &Reports,
+    fault: Option<crate::Fault>,
+) -> Option<(&'static str, u64, u64, u64)> {
+    let expect_ops = cfg.rounds * ops_per_round;
+    if let Some(f) = r.fail {
+        let (w, i) = what_name(f.what);
+        Some((w, i, f.got, f.expected))
+    } else if r.bad_report {
+        Some(("malformed report", 0, 0, 0))
+    } else if r.log.runs() as u64 != cfg.runs {
+        Some(("runs reported", 0, r.log.runs() as u64, cfg.runs))
+    } else if r.ops != expect_ops {
+        Some(("operations per run", 0, r.ops, expect_ops))
+    } else {
+        fault.map(|f| ("user fault, vector", f.vector, f.pc, 0))
+    }
+}
+
 fn judge<M: Machine, B: Board>(
     env: &Env<'_, M, B>,
     sc: &Scenario,
@@ -933,23 +959,7 @@ fn judge<M: Machine, B: Board>(
         }
         Kind::Latency { unit, ops_per_round } => judge_latency(env, sc, core, &r, fault, interrupts, unit, ops_per_round),
         Kind::Bench { unit, ops_per_round } => {
-            let cfg = &env.config;
-            let expect_ops = cfg.rounds * ops_per_round;
-            let reason: Option<(&str, u64, u64, u64)> = if let Some(f) = r.fail {
-                let (w, i) = what_name(f.what);
-                Some((w, i, f.got, f.expected))
-            } else if r.bad_report {
-                Some(("malformed report", 0, 0, 0))
-            } else if r.log.runs() as u64 != cfg.runs {
-                Some(("runs reported", 0, r.log.runs() as u64, cfg.runs))
-            } else if r.ops != expect_ops {
-                Some(("operations per run", 0, r.ops, expect_ops))
-            } else if let Some(f) = fault {
-                Some(("user fault, vector", f.vector, f.pc, 0))
-            } else {
-                None
-            };
-            if let Some((w, i, got, exp)) = reason {
+            if let Some((w, i, got, exp)) = bench_failure(&env.config, ops_per_round, &r, fault) {
                 if sc.is_ipc() {
                     kprintln!(B, "IPCB fail bench={} words={} core={} reason=\"{} {} got {:#x} expected {:#x}\"", sc.name, sc.words, core, w, i, got, exp);
                 } else {

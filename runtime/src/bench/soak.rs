@@ -23,7 +23,7 @@
 //! `IPCB soak ipcs=N cores=C passes=P corrupted=K failed=F`, `N` the
 //! one-way IPCs of the passes that verified.
 
-use super::{smp, what_name, Config, Env, Scenario, SetupError, Snapshot, BENCHES};
+use super::{bench_failure, smp, Config, Env, Scenario, SetupError, Snapshot, BENCHES};
 use crate::{kprintln, Board, Machine};
 
 /// The parallel job numbers of the soak passes: `SOAK_JOB + pass`.
@@ -46,30 +46,15 @@ pub(super) fn scenario(pass: usize) -> Scenario {
 }
 
 /// Why a core's pass failed: `(corrupted, what, index, got, expected)`,
-/// `corrupted` when a message check failed; `None` when it verified.
+/// `corrupted` when a message check failed; `None` when it verified (the
+/// checks of a benchmark's run, [`bench_failure`]; a round is two IPCs).
 fn verdict(cfg: &Config, snap: Result<Snapshot, SetupError>) -> Option<(bool, &'static str, u64, u64, u64)> {
     let s = match snap {
         Ok(s) => s,
         Err(_) => return Some((false, "setup failed", 0, 0, 0)),
     };
-    let r = s.reports;
-    if let Some(f) = r.fail {
-        let (w, i) = what_name(f.what);
-        return Some((true, w, i, f.got, f.expected));
-    }
-    if let Some(f) = s.fault {
-        return Some((false, "user fault, vector", f.vector, f.pc, 0));
-    }
-    if r.bad_report {
-        return Some((false, "malformed report", 0, 0, 0));
-    }
-    if r.log.runs() as u64 != cfg.runs {
-        return Some((false, "runs reported", 0, r.log.runs() as u64, cfg.runs));
-    }
-    if r.ops != cfg.rounds * 2 {
-        return Some((false, "operations per run", 0, r.ops, cfg.rounds * 2));
-    }
-    None
+    let (w, i, got, exp) = bench_failure(cfg, 2, &s.reports, s.fault)?;
+    Some((s.reports.fail.is_some(), w, i, got, exp))
 }
 
 /// Counts of the soak so far.
