@@ -670,12 +670,9 @@ fn map_samples<M: Machine, B: Board>(
     Ok((base, sel[i]))
 }
 
-/// Build `sc` in an empty kernel; returns the first thread to run.
-fn setup<M: Machine, B: Board>(
-    st: &mut State<M, B>,
-    env: &Env<'_, M, B>,
-    sc: &Scenario,
-) -> Result<Next, SetupError> {
+/// Empty the kernel and this CPU's frames, reports and fault record for a
+/// new scenario (or fuzz episode), with the kernel's own space loaded.
+pub(crate) fn fresh<M: Machine, B: Board>(st: &mut State<M, B>, env: &Env<'_, M, B>) {
     M::load_kernel_space();
     M::flush_user_tlb();
     st.frames.reset();
@@ -683,6 +680,15 @@ fn setup<M: Machine, B: Board>(
     st.services.reports = Reports::new(env.counters.0.len());
     st.fault = None;
     st.watchdog_kills = 0;
+}
+
+/// Build `sc` in an empty kernel; returns the first thread to run.
+fn setup<M: Machine, B: Board>(
+    st: &mut State<M, B>,
+    env: &Env<'_, M, B>,
+    sc: &Scenario,
+) -> Result<Next, SetupError> {
+    fresh(st, env);
 
     let elf = Elf::parse(env.user_elf, env.elf_machine)?;
     let mut tasks = [TaskId(0); 2];

@@ -27,7 +27,6 @@ use ipc_core::{Badge, Cap, EndpointId, Rights, TaskId, ThreadId, Word};
 use super::{load_elf, run, Env, SetupError, STACK_AREA, STACK_BASE, UTCB_BASE};
 use crate::elf::Elf;
 use crate::mem::FRAME;
-use crate::state::Reports;
 use crate::{kprint, kprintln, Board, Machine, MemError, Perm, State};
 
 /// Roles (the program's copy: `benches::fuzz::role`).
@@ -151,12 +150,7 @@ fn setup<M: Machine, B: Board>(
     env: &Env<'_, M, B>,
     threads: &[Th],
 ) -> Result<Built, SetupError> {
-    M::load_kernel_space();
-    M::flush_user_tlb();
-    st.frames.reset();
-    st.kernel.reset();
-    st.services.reports = Reports::new(env.counters.0.len());
-    st.fault = None;
+    super::fresh(st, env);
 
     let elf = Elf::parse(env.user_elf, env.elf_machine)?;
     let mut tasks = [TaskId(0); 5];
