@@ -94,18 +94,65 @@ struct Stack([u8; KSTACK_SIZE]);
 // entry's `kstack_top` hold the same value everywhere. `.percpu` is not
 // loaded from the image (link.ld): whatever the initialiser says, the
 // region starts zeroed, and `load_local` writes each of these before use.
+//
+// What the CPU itself reads or writes on an interrupt or exception from
+// user mode (GDT, TSS, the IST stacks, the entry stack) and the kernel
+// isolation mode are in `.percpu.entry`, the region's first pages: with
+// kernel isolation on (`kpti.rs`) they are the per-CPU part that the user
+// page tables keep.
 #[unsafe(link_section = ".percpu")]
 static mut KSTACK: Stack = Stack([0; KSTACK_SIZE]);
-#[unsafe(link_section = ".percpu")]
+#[unsafe(link_section = ".percpu.entry")]
 static mut FAULT_STACK: Stack = Stack([0; KSTACK_SIZE]);
 /// The NMI's stack (IST 2): apart from the fault stack, so that an NMI
 /// during a fault's handler, or a #MC during an NMI, does not overwrite
-/// the other's frame. The NMI stub pushes nothing but the CPU's frame.
-#[unsafe(link_section = ".percpu")]
+/// the other's frame. The NMI stub pushes nothing but the CPU's frame
+/// (and, with kernel isolation, two registers).
+#[unsafe(link_section = ".percpu.entry")]
 static mut NMI_STACK: NmiStack = NmiStack([0; NMI_STACK_SIZE]);
 const NMI_STACK_SIZE: usize = 4096;
 #[repr(C, align(16))]
-struct NmiStack([u8; NMI_STACK_SIZE]);
+pub(crate) struct NmiStack([u8; NMI_STACK_SIZE]);
+
+/// With kernel isolation on, `TSS.rsp0`: where the CPU pushes the frame of
+/// an interrupt or exception from user mode, while the user page tables
+/// (which do not map the kernel stack) are still loaded. The entry moves
+/// the frame to the kernel stack once it has switched to the kernel's
+/// tables (`entry.rs`, `IPCB_TRAP_ENTER`); the watchdog's return to user
+/// mode moves it back (`IPCB_IRET`). Unused with isolation off.
+#[unsafe(link_section = ".percpu.entry")]
+#[cfg_attr(not(target_os = "none"), allow(dead_code))] // the entry (assembly) and kpti.rs
+pub(crate) static mut ENTRY_STACK: NmiStack = NmiStack([0; NMI_STACK_SIZE]);
+/// Size of [`ENTRY_STACK`].
+#[cfg_attr(not(target_os = "none"), allow(dead_code))] // the entry (assembly) and kpti.rs
+pub(crate) const ENTRY_STACK_SIZE: usize = NMI_STACK_SIZE;
+
+/// Kernel isolation on this CPU (`kpti.rs`): [`KPTI_OFF`], [`KPTI_ON`]
+/// (CR3 switches flush the TLB) or [`KPTI_PCID`] (each space has a
+/// kernel and a user PCID; the switches flush nothing). In
+/// `.percpu.entry`: the entry's slow paths read it under either set of
+/// page tables. The fast paths never read it: each mode has its own copy
+/// of the `syscall` entry, which LSTAR names.
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".percpu.entry")]
+pub static mut IPCB_KPTI_MODE: u64 = KPTI_OFF;
+/// With kernel isolation on, this CPU's kernel PML4 (physical): the NMI
+/// loads it around its count, whatever tables it interrupted.
+#[unsafe(link_section = ".percpu.entry")]
+#[cfg_attr(not(target_os = "none"), allow(dead_code))] // the entry (assembly) and kpti.rs
+pub(crate) static mut KPTI_KERNEL_CR3: u64 = 0;
+/// Kernel isolation off: one page-table tree per space, the kernel in it.
+pub const KPTI_OFF: u64 = 0;
+/// Kernel isolation on, without PCID.
+pub const KPTI_ON: u64 = 1;
+/// Kernel isolation on, with PCID.
+pub const KPTI_PCID: u64 = 2;
+
+/// This CPU's kernel isolation mode.
+pub fn kpti_mode() -> u64 {
+    // SAFETY: this CPU's own copy; written only by `kpti::enable` on this CPU.
+    unsafe { *addr_of!(IPCB_KPTI_MODE) }
+}
 
 /// NMIs taken, on every CPU (the NMI stub in entry.rs counts them).
 pub static NMI_COUNT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
@@ -126,9 +173,9 @@ pub fn nmis() -> u64 {
     NMI_COUNT.load(core::sync::atomic::Ordering::Relaxed)
 }
 
-#[unsafe(link_section = ".percpu")]
+#[unsafe(link_section = ".percpu.entry")]
 static mut GDT: MaybeUninit<GlobalDescriptorTable<8>> = MaybeUninit::uninit();
-#[unsafe(link_section = ".percpu")]
+#[unsafe(link_section = ".percpu.entry")]
 static mut TSS: MaybeUninit<TaskStateSegment> = MaybeUninit::uninit();
 
 /// The watchdog's interrupt vector (`watchdog.rs`): priority class 0xE,
@@ -147,6 +194,18 @@ struct Idt([u64; 512]);
 const _: () = assert!(core::mem::size_of::<Idt>() == 4096);
 static mut IDT: Idt = Idt([0; 512]);
 
+/// The lowest address of this CPU's entry stack.
+#[cfg_attr(not(target_os = "none"), allow(dead_code))] // the entry (assembly) and kpti.rs
+pub(crate) fn entry_stack_base() -> u64 {
+    addr_of!(ENTRY_STACK) as u64
+}
+
+/// The lowest address of this CPU's kernel stack.
+#[cfg_attr(not(target_os = "none"), allow(dead_code))] // the entry (assembly) and kpti.rs
+pub(crate) fn kstack_base() -> u64 {
+    addr_of!(KSTACK) as u64
+}
+
 /// The IDT's address (the W^X self-test writes there, and must fault).
 pub fn idt_addr() -> u64 {
     addr_of!(IDT) as u64
@@ -159,14 +218,41 @@ unsafe extern "C" {
     fn ipcb_syscall_entry();
     /// The same entry, returning to user mode with interrupts on (entry.rs).
     fn ipcb_syscall_entry_irq();
-    /// The watchdog timer's interrupt stub (entry.rs).
-    fn ipcb_watchdog_irq();
     /// The floor entry (entry.rs).
     fn ipcb_floor_entry();
+    /// The three entries again, with kernel isolation (entry.rs): CR3
+    /// switches that flush the TLB ...
+    fn ipcb_syscall_entry_kpti();
+    fn ipcb_syscall_entry_irq_kpti();
+    fn ipcb_floor_entry_kpti();
+    /// ... and with PCID, switches that keep it.
+    fn ipcb_syscall_entry_pcid();
+    fn ipcb_syscall_entry_irq_pcid();
+    fn ipcb_floor_entry_pcid();
+    /// The watchdog timer's interrupt stub (entry.rs).
+    fn ipcb_watchdog_irq();
     /// Stub for vectors 32..255: `iretq` (entry.rs).
     fn ipcb_irq_ignore();
     /// NMI stub: count, `iretq` (entry.rs).
     fn ipcb_nmi();
+}
+
+/// Which `syscall` entry LSTAR names: for the timed runs (interrupts off),
+/// for the rest while the watchdog is armed (`irq`), or the floor's; each
+/// in the copy of this CPU's kernel isolation mode.
+fn entry(irq: bool, floor: bool) -> u64 {
+    let e: unsafe extern "C" fn() = match (kpti_mode(), floor, irq) {
+        (KPTI_OFF, true, _) => ipcb_floor_entry,
+        (KPTI_OFF, false, false) => ipcb_syscall_entry,
+        (KPTI_OFF, false, true) => ipcb_syscall_entry_irq,
+        (KPTI_ON, true, _) => ipcb_floor_entry_kpti,
+        (KPTI_ON, false, false) => ipcb_syscall_entry_kpti,
+        (KPTI_ON, false, true) => ipcb_syscall_entry_irq_kpti,
+        (_, true, _) => ipcb_floor_entry_pcid,
+        (_, false, false) => ipcb_syscall_entry_pcid,
+        (_, false, true) => ipcb_syscall_entry_irq_pcid,
+    };
+    e as *const () as u64
 }
 
 /// User mode with interrupts on (`on`: outside the timed runs, while the
@@ -176,25 +262,45 @@ unsafe extern "C" {
 /// runs' entry is the one that was always there, instruction for
 /// instruction; switching costs nothing on any `syscall`.
 pub fn set_user_interrupts(on: bool) {
-    let (entry, rflags) = if on {
-        (ipcb_syscall_entry_irq as *const () as u64, crate::context::USER_RFLAGS_IRQ)
-    } else {
-        (ipcb_syscall_entry as *const () as u64, crate::context::USER_RFLAGS)
-    };
+    let rflags = if on { crate::context::USER_RFLAGS_IRQ } else { crate::context::USER_RFLAGS };
     // SAFETY: this CPU's own block; no kernel entry runs meanwhile (the
     // driver calls this between runs of user mode).
     unsafe { (*addr_of_mut!(IPCB_PERCPU)).user_rflags = rflags };
-    LStar::write(VirtAddr::new(entry));
+    LStar::write(VirtAddr::new(entry(on, false)));
 }
 
 /// Point LSTAR at the floor entry (`on`) or the normal syscall entry.
 pub fn set_floor_entry(on: bool) {
-    let entry = if on {
-        ipcb_floor_entry as *const () as u64
-    } else {
-        ipcb_syscall_entry as *const () as u64
-    };
-    LStar::write(VirtAddr::new(entry));
+    LStar::write(VirtAddr::new(entry(false, on)));
+}
+
+/// Turn kernel isolation on for this CPU (`kpti.rs` has built its user
+/// page tables): the mode the entry's slow paths read, `TSS.rsp0` on the
+/// entry stack, no global pages (a global translation of a kernel page
+/// would outlive the switch to the user tables), the entry copy of the
+/// mode in LSTAR. Returns the mode.
+///
+/// # Safety
+///
+/// On this CPU, interrupts off, before any user space of it exists
+/// (spaces made before have no user tables), with the user tables of
+/// every later space built by `paging::new_space` in this mode.
+#[cfg_attr(not(target_os = "none"), allow(dead_code))] // the entry (assembly) and kpti.rs
+pub(crate) unsafe fn enable_kpti() -> u64 {
+    let mode = if features().pcid { KPTI_PCID } else { KPTI_ON };
+    // SAFETY: this CPU's own copies (per the caller); the TSS is loaded,
+    // and `rsp0` is read by the CPU only at the next entry from user mode.
+    unsafe {
+        *addr_of_mut!(KPTI_KERNEL_CR3) = crate::percpu::kernel_pml4();
+        *addr_of_mut!(IPCB_KPTI_MODE) = mode;
+        let tss = (*addr_of_mut!(TSS)).assume_init_mut();
+        tss.privilege_stack_table[0] =
+            VirtAddr::new(addr_of!(ENTRY_STACK) as u64 + ENTRY_STACK_SIZE as u64);
+        // Clearing PGE flushes every translation, the global ones too.
+        Cr4::write(Cr4::read() - Cr4Flags::PAGE_GLOBAL);
+    }
+    set_user_interrupts(false);
+    mode
 }
 
 /// Kernel code selector.
@@ -346,6 +452,9 @@ unsafe fn load_local() {
         pc.kstack_top = kstack_top - 8;
         pc.cur_top = addr_of_mut!(pc.dummy) as u64 + CTX_TOP as u64;
         pc.user_rflags = crate::context::USER_RFLAGS;
+        // Isolation off until `kpti::enable` runs on this CPU (a secondary's
+        // region is a clone of the boot CPU's, mode included).
+        *addr_of_mut!(IPCB_KPTI_MODE) = KPTI_OFF;
 
         let tss = (*addr_of_mut!(TSS)).write(TaskStateSegment::new());
         tss.privilege_stack_table[0] = VirtAddr::new(kstack_top);

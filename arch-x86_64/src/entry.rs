@@ -73,6 +73,26 @@
 //! full exit, shared, loads the phase's value from the per-CPU block (one
 //! `mov` as before, from memory instead of an immediate).
 //!
+//! **Kernel isolation** (`kpti=on`, [`crate::kpti`]). The same entry is
+//! assembled twice more, `kpti` 1 (no PCID) and 2 (PCID), with CR3
+//! switches: after the first compare (so the null syscall, which touches
+//! no kernel data, is not switched) the kernel's tables (`mov rdx, cr3`,
+//! `and` away [`crate::paging::KPTI_USER_BITS`], `mov cr3, rdx`; PCID: `bts
+//! rdx, 63` too, to keep the TLB) and the compare again, whose flags the
+//! `and` lost; before each `sysretq` the user tables of the space
+//! returned to (`or` the bits in). `rdx` is free at both ends: the ABI
+//! clobbers it and every exit scrubs it. The full exit exists once per
+//! mode (`ipcb_exit_to_user`, `_kpti`, `_pcid`); the paths every mode
+//! shares (the driver's start, traps, the watchdog) leave through
+//! `ipcb_exit_any`, which picks by the per-CPU mode. Interrupts and
+//! exceptions from user mode arrive on the entry stack, with the user
+//! tables loaded: `IPCB_TRAP_ENTER` loads the kernel's and moves the frame
+//! to the kernel stack; `IPCB_IRET`, the watchdog's return to user mode,
+//! moves it back. The NMI loads this CPU's kernel PML4 around its count
+//! and then restores whatever CR3 it interrupted. With isolation off the
+//! timed paths are the instructions they always were; the trap, NMI and
+//! watchdog paths read the mode first.
+//!
 //! **`sysretq` and a non-canonical `rcx`.** On Intel CPUs `sysretq` with a
 //! non-canonical `rcx` raises #GP in ring 0, after the user's `rsp` is
 //! back: a kernel fault on a stack the user picked. No `sysretq` here can
@@ -222,10 +242,37 @@ core::arch::global_asm!(
     push rsi                                /* the tag                         */
     .endm
 
+    /* Kernel isolation (kpti.rs; "Kernel isolation" in the module docs):
+       `kpti` 0 assembles nothing; 1 and 2 switch CR3 between a space's
+       kernel tables (the even page of its pair, the kernel PCID) and its
+       user tables (the odd page, the PCID with bit 11 set) through `reg`,
+       2 keeping the TLB (bit 63, with PCID). Both change the flags. */
+    .macro IPCB_CR3_KERNEL reg, kpti
+    .if \kpti
+    mov \reg, cr3
+    and \reg, {kpti_kernel}
+    .if \kpti == 2
+    bts \reg, 63
+    .endif
+    mov cr3, \reg
+    .endif
+    .endm
+
+    .macro IPCB_CR3_USER reg, kpti
+    .if \kpti
+    mov \reg, cr3
+    or \reg, {kpti_user}
+    .if \kpti == 2
+    bts \reg, 63
+    .endif
+    mov cr3, \reg
+    .endif
+    .endm
+
     /* After a fast handler: rax = the receiver's context top or 0, rdx =
        its badge. Hand off: load the receiver's rip, rsp, rbx, rbp; r12-r15
        (the message) and rsi (the tag) cross as they are. */
-    .macro IPCB_HANDOFF rflags
+    .macro IPCB_HANDOFF rflags, kpti
     test rax, rax
     jz 6f                                   /* 0: the general path             */
     pop rsi                                 /* rsi = the sender's tag          */
@@ -237,6 +284,7 @@ core::arch::global_asm!(
     mov rdi, rdx                            /* badge                           */
     mov r11d, \rflags
     xor eax, eax                            /* status 0                        */
+    IPCB_CR3_USER rdx, \kpti                /* (isolation: the receiver's user tables) */
     xor edx, edx                            /* scrub the clobbered registers   */
     xor r8d, r8d
     xor r9d, r9d
@@ -246,16 +294,20 @@ core::arch::global_asm!(
 
     /* The syscall entry, one copy per phase (`rflags`: the user flags
        its exits load; see "Two entries" in the module docs). */
-    .macro IPCB_ENTRY name, rflags
+    .macro IPCB_ENTRY name, rflags, kpti, exit
     .balign 64
     .global \name
 \name:
     cmp rax, 1                              /* all 64 bits: 1 << 32 is neither */
     jb 9f                                   /* 0, null: back at once           */
+    .if \kpti
+    IPCB_CR3_KERNEL rdx, \kpti              /* the kernel's tables (rdx: scrubbed on every exit) */
+    cmp rax, 1
+    .endif
     jne 5f                                  /* not call                        */
     IPCB_SAVE
     call ipcb_fast_call                     /* (cap = rdi, tag = rsi): rax = top | 0, rdx = badge */
-    IPCB_HANDOFF \rflags
+    IPCB_HANDOFF \rflags, \kpti
 
 9:  sysretq                                 /* null: rcx, r11 from `syscall`   */
 
@@ -265,7 +317,7 @@ core::arch::global_asm!(
     cmp rax, 2
     jne 7f                                  /* neither: the general path       */
     call ipcb_fast_reply_recv               /* (cap = rdi, tag = rsi)          */
-    IPCB_HANDOFF \rflags
+    IPCB_HANDOFF \rflags, \kpti
 
 7:  /* Any other number: store the arguments (rip, rsp, rbx, rbp are in the
        context already), then the message registers and the general path. */
@@ -285,7 +337,7 @@ core::arch::global_asm!(
     mov rsp, [rip + {pcpu} + {p_kstack}]
     sub rsp, 8                              /* 16-byte alignment for the call  */
     call ipcb_syscall_handler               /* rax = next ctx, rdx = regs_from */
-    jmp ipcb_exit_to_user
+    jmp \exit
 
 8:  /* invoke, its fastpath: `ping` on a thread capability with the
        control right (ipc_core::InvokeLayout: the steps of Kernel::invoke's
@@ -305,6 +357,7 @@ core::arch::global_asm!(
     jne 10f                                 /* not a thread cap with control  */
     mov rdi, [rax + rdx + {k_caps} + {slot_badge}] /* the result: the badge   */
     xor eax, eax                            /* status 0                       */
+    IPCB_CR3_USER rdx, \kpti
     xor edx, edx                            /* no kernel value leaves         */
     xor esi, esi                            /* the reply's tag: 0             */
     mov r11d, \rflags                       /* the ABI's fixed rflags         */
@@ -320,6 +373,7 @@ core::arch::global_asm!(
     pop rcx                                 /* rip for sysretq                 */
     mov rsp, [rip + {pcpu} + {p_user_rsp}]  /* back on the user stack          */
     mov rdi, rdx                            /* the result word                 */
+    IPCB_CR3_USER rdx, \kpti
     xor edx, edx                            /* scrub: no kernel value leaves   */
     xor esi, esi                            /* the reply's tag: 0              */
     xor r8d, r8d
@@ -329,16 +383,13 @@ core::arch::global_asm!(
     sysretq
     .endm
 
-    .section .text.ipcb_entry, "ax"
-    /* The timed runs' entry (the ABI's fixed rflags, interrupts off), and
-       the one for the rest, while the watchdog is armed (with IF). */
-    IPCB_ENTRY ipcb_syscall_entry, {rflags}
-    IPCB_ENTRY ipcb_syscall_entry_irq, {rflags_irq}
-
-    .global ipcb_exit_to_user
-ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from */
+    /* The full exit, one copy per isolation mode (`kpti`): rax = thread
+       ctx, rdx = regs_from. */
+    .macro IPCB_EXIT name, kpti
+    .global \name
+\name:
     test rax, rax
-    jz 3f                                   /* nothing to run: to the driver   */
+    jz ipcb_exit_to_driver                  /* nothing to run: to the driver   */
     lea rcx, [rax + {top}]
     mov [rip + {pcpu} + {p_top}], rcx       /* current = thread                */
     mov rbx, [rax + {rbx}]                  /* its own registers               */
@@ -353,13 +404,54 @@ ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from
     mov r15, [rdx + {r15}]
     mov rax, [rdx + {rax}]
     mov r11, [rip + {pcpu} + {p_rflags}]    /* this phase's user rflags        */
+    IPCB_CR3_USER rdx, \kpti
     xor edx, edx                            /* scrub the clobbered registers   */
     xor r8d, r8d
     xor r9d, r9d
     xor r10d, r10d
     sysretq                                 /* rip = rcx, rflags = r11, CPL 3  */
+    .endm
 
-3:  mov rsp, [rip + {pcpu} + {p_driver_rsp}] /* back into ipcb_run_user's frame */
+    /* The floor: the kernel's minimal round trip. LSTAR points here only
+       while the `floor` benchmark runs; syscall 0 returns at once (rax is
+       already the status 0; no register holds kernel data), anything else
+       takes the normal entry (of the same isolation mode: the floor
+       itself touches no kernel data, so it needs no switch). */
+    .macro IPCB_FLOOR name, entry
+    .balign 16
+    .global \name
+\name:
+    test rax, rax
+    jnz \entry
+    sysretq
+    .endm
+
+    .section .text.ipcb_entry, "ax"
+    /* The timed runs' entry (the ABI's fixed rflags, interrupts off), and
+       the one for the rest, while the watchdog is armed (with IF); then
+       both again for each kernel isolation mode. */
+    IPCB_ENTRY ipcb_syscall_entry, {rflags}, 0, ipcb_exit_to_user
+    IPCB_ENTRY ipcb_syscall_entry_irq, {rflags_irq}, 0, ipcb_exit_to_user
+    IPCB_ENTRY ipcb_syscall_entry_kpti, {rflags}, 1, ipcb_exit_to_user_kpti
+    IPCB_ENTRY ipcb_syscall_entry_irq_kpti, {rflags_irq}, 1, ipcb_exit_to_user_kpti
+    IPCB_ENTRY ipcb_syscall_entry_pcid, {rflags}, 2, ipcb_exit_to_user_pcid
+    IPCB_ENTRY ipcb_syscall_entry_irq_pcid, {rflags_irq}, 2, ipcb_exit_to_user_pcid
+
+    IPCB_EXIT ipcb_exit_to_user, 0
+    IPCB_EXIT ipcb_exit_to_user_kpti, 1
+    IPCB_EXIT ipcb_exit_to_user_pcid, 2
+
+    /* The full exit of this CPU's isolation mode, for the paths that are
+       shared by every mode (the driver's start, traps, the watchdog). */
+    .global ipcb_exit_any
+ipcb_exit_any:
+    cmp qword ptr [rip + {kpti_mode}], {kpti_on}
+    jb ipcb_exit_to_user
+    je ipcb_exit_to_user_kpti
+    jmp ipcb_exit_to_user_pcid
+
+ipcb_exit_to_driver:
+    mov rsp, [rip + {pcpu} + {p_driver_rsp}] /* back into ipcb_run_user's frame */
     pop r15
     pop r14
     pop r13
@@ -368,16 +460,9 @@ ipcb_exit_to_user:                          /* rax = thread ctx, rdx = regs_from
     pop rbx
     ret                                     /* ipcb_run_user returns           */
 
-    /* The floor: the kernel's minimal round trip. LSTAR points here only
-       while the `floor` benchmark runs; syscall 0 returns at once (rax is
-       already the status 0; no register holds kernel data), anything else
-       takes the normal entry. */
-    .balign 16
-    .global ipcb_floor_entry
-ipcb_floor_entry:
-    test rax, rax
-    jnz ipcb_syscall_entry
-    sysretq
+    IPCB_FLOOR ipcb_floor_entry, ipcb_syscall_entry
+    IPCB_FLOOR ipcb_floor_entry_kpti, ipcb_syscall_entry_kpti
+    IPCB_FLOOR ipcb_floor_entry_pcid, ipcb_syscall_entry_pcid
 
     /* fn ipcb_run_user(thread: *mut Context, regs_from: *const Context) */
     .global ipcb_run_user
@@ -393,7 +478,7 @@ ipcb_run_user:
     mov [rip + {pcpu} + {p_top}], rax
     mov rax, rdi
     mov rdx, rsi
-    jmp ipcb_exit_to_user
+    jmp ipcb_exit_any
 
     /* Vectors 32..255: the kernel takes no interrupts; the one a CPU can
        see is the wake-up IPI that ends a parked CPU's `hlt` (smp.rs), and
@@ -411,8 +496,91 @@ ipcb_irq_ignore:
     .balign 16
     .global ipcb_nmi
 ipcb_nmi:
+    cmp qword ptr [rip + {kpti_mode}], 0
+    jne 1f
     lock inc qword ptr [rip + {nmis}]
     iretq
+1:  /* Kernel isolation: the NMI may come with the user tables loaded (in
+       user mode or in the first instructions of an entry): the count is
+       in kernel data, so load the kernel's tables around it and then the
+       ones that were there (their PCID kept, with bit 63). */
+    push rax
+    push rdx
+    mov rdx, cr3
+    mov rax, [rip + {kpti_kernel_cr3}]      /* this CPU's kernel PML4          */
+    cmp qword ptr [rip + {kpti_mode}], {kpti_pcid}
+    jne 2f
+    bts rax, 63
+    bts rdx, 63
+2:  mov cr3, rax
+    lock inc qword ptr [rip + {nmis}]
+    mov cr3, rdx
+    pop rdx
+    pop rax
+    iretq
+
+    /* An interrupt or exception stub's first step, once the vector and
+       error code are pushed (rsp -> vector, error, rip, cs, rflags, rsp,
+       ss). With kernel isolation and from user mode, the CPU pushed the
+       frame on the entry stack with the user tables loaded: load the
+       kernel's and move the seven words to the (empty) kernel stack, so
+       that what follows finds the frame as without isolation. */
+    .macro IPCB_TRAP_ENTER
+    cmp qword ptr [rip + {kpti_mode}], 0
+    je 1f
+    test byte ptr [rsp + 24], 3
+    jz 1f                                   /* from the kernel: its tables, its stack */
+    push rax
+    mov rax, cr3
+    and rax, {kpti_kernel}
+    cmp qword ptr [rip + {kpti_mode}], {kpti_pcid}
+    jne 2f
+    bts rax, 63
+2:  mov cr3, rax
+    mov rax, rsp                            /* the entry stack: rax, then the frame */
+    mov rsp, [rip + {pcpu} + {p_kstack}]
+    add rsp, 8                              /* the kernel stack's top          */
+    push qword ptr [rax + 56]               /* ss                              */
+    push qword ptr [rax + 48]               /* rsp                             */
+    push qword ptr [rax + 40]               /* rflags                          */
+    push qword ptr [rax + 32]               /* cs                              */
+    push qword ptr [rax + 24]               /* rip                             */
+    push qword ptr [rax + 16]               /* error code                      */
+    push qword ptr [rax + 8]                /* vector                          */
+    mov rax, [rax]
+1:
+    .endm
+
+    /* `iretq` from the kernel stack (rsp -> rip, cs, rflags, rsp, ss; every
+       general register restored). With kernel isolation and to user mode,
+       first move the frame to the entry stack and load the user tables
+       (the kernel stack is not in them). */
+    .macro IPCB_IRET
+    cmp qword ptr [rip + {kpti_mode}], 0
+    je 1f
+    test byte ptr [rsp + 8], 3
+    jz 1f
+    mov [rip + {estack} + {estack_size} - 48], rax
+    mov rax, [rsp]
+    mov [rip + {estack} + {estack_size} - 40], rax
+    mov rax, [rsp + 8]
+    mov [rip + {estack} + {estack_size} - 32], rax
+    mov rax, [rsp + 16]
+    mov [rip + {estack} + {estack_size} - 24], rax
+    mov rax, [rsp + 24]
+    mov [rip + {estack} + {estack_size} - 16], rax
+    mov rax, [rsp + 32]
+    mov [rip + {estack} + {estack_size} - 8], rax
+    lea rsp, [rip + {estack} + {estack_size} - 40]
+    mov rax, cr3
+    or rax, {kpti_user}
+    cmp qword ptr [rip + {kpti_mode}], {kpti_pcid}
+    jne 2f
+    bts rax, 63
+2:  mov cr3, rax
+    mov rax, [rsp - 8]
+1:  iretq
+    .endm
 
     /* The watchdog's timer interrupt (watchdog.rs), from user mode (which
        runs with IF only while the watchdog is armed) or from the kernel's
@@ -425,10 +593,11 @@ ipcb_nmi:
 ipcb_watchdog_irq:
     push 0                                  /* no error code                  */
     push {wd_vector}
+    IPCB_TRAP_ENTER
     IPCB_PUSH_FRAME
     call ipcb_irq_handler                   /* rax/rdx = next, or rax = 1      */
     cmp rax, 1
-    jne ipcb_exit_to_user                   /* killed: the next thread        */
+    jne ipcb_exit_any                       /* killed: the next thread        */
     pop rax
     pop rbx
     pop rcx
@@ -445,7 +614,7 @@ ipcb_watchdog_irq:
     pop r14
     pop r15
     add rsp, 16                             /* vector, error code             */
-    iretq
+    IPCB_IRET
 
     /* Exception stubs: push a zero error code where the CPU pushes none,
        then the vector, then every general-purpose register. */
@@ -493,9 +662,10 @@ ipcb_trap_\n:
     IPCB_TRAP 31, 0
 
 ipcb_trap_common:
+    IPCB_TRAP_ENTER
     IPCB_PUSH_FRAME
     call ipcb_trap_handler                  /* user fault: rax/rdx = next     */
-    jmp ipcb_exit_to_user                   /* (kernel faults never return)   */
+    jmp ipcb_exit_any                       /* (kernel faults never return)   */
 
     .section .rodata.ipcb_trap_stubs, "a"
     .balign 8
@@ -506,6 +676,14 @@ ipcb_trap_stubs:
     .endr
 "#,
     pcpu = sym crate::cpu::IPCB_PERCPU,
+    kpti_mode = sym crate::cpu::IPCB_KPTI_MODE,
+    kpti_on = const crate::cpu::KPTI_ON,
+    kpti_kernel_cr3 = sym crate::cpu::KPTI_KERNEL_CR3,
+    kpti_pcid = const crate::cpu::KPTI_PCID,
+    kpti_kernel = const !(crate::paging::KPTI_USER_BITS as i64),
+    kpti_user = const crate::paging::KPTI_USER_BITS,
+    estack = sym crate::cpu::ENTRY_STACK,
+    estack_size = const crate::cpu::ENTRY_STACK_SIZE,
     nmis = sym crate::cpu::NMI_COUNT,
     p_kstack = const P_KSTACK,
     p_top = const P_TOP,

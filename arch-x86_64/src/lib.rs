@@ -35,6 +35,7 @@ pub mod context;
 pub mod cpu;
 pub mod entry;
 pub mod fbcon;
+pub mod kpti;
 pub mod layout;
 pub mod memmap;
 pub mod paging;
@@ -176,6 +177,30 @@ impl Machine for X86_64 {
 
     fn interrupts() -> u64 {
         watchdog::interrupts()
+    }
+
+    fn kernel_isolation() -> Result<&'static str, &'static str> {
+        #[cfg(target_os = "none")]
+        {
+            // SAFETY: the runtime calls this once per CPU, interrupts off,
+            // before the CPU's first space.
+            match unsafe { kpti::enable() }? {
+                cpu::KPTI_PCID => Ok("pcid"),
+                _ => Ok("on"),
+            }
+        }
+        #[cfg(not(target_os = "none"))]
+        Err("kernel isolation needs the bare-metal build")
+    }
+
+    fn isolation_check(space: u64) -> Result<u64, &'static str> {
+        #[cfg(target_os = "none")]
+        return kpti::check(space);
+        #[cfg(not(target_os = "none"))]
+        {
+            let _ = space;
+            Err("kernel isolation needs the bare-metal build")
+        }
     }
 
     fn floor_entry(on: bool) -> bool {

@@ -202,18 +202,44 @@ fn alloc_table(frames: &mut FrameAlloc) -> Result<u64, MemError> {
     Ok(pa)
 }
 
+/// What turns a space's CR3 value for its kernel tables into the one for
+/// its user tables, with kernel isolation on (`kpti.rs`): bit 12, the
+/// odd page of the space's pair of PML4s, and bit 11, the user PCID (a
+/// space's kernel PCID is below 0x800). Without PCID, CR3 bits 5..11 are
+/// ignored, so the same bits serve both modes.
+pub const KPTI_USER_BITS: u64 = 0x1800;
+
 /// A new address space with PCID `pcid` (ignored without PCID support),
 /// for tasks of the running CPU: its kernel half is this CPU's.
+///
+/// With kernel isolation on this CPU (`kpti.rs`) a space is a pair of
+/// PML4s on an 8 KiB boundary: the kernel's tables (the value returned,
+/// loaded while the kernel runs) and the user tables on the next page,
+/// which share the user half and map of the kernel only this CPU's entry
+/// trampoline; the entry switches between them by [`KPTI_USER_BITS`].
 pub fn new_space(frames: &mut FrameAlloc, pcid: u16) -> Result<u64, MemError> {
-    let pml4 = alloc_table(frames)?;
+    let kpti = crate::cpu::kpti_mode() != crate::cpu::KPTI_OFF;
+    let mut pml4 = alloc_table(frames)?;
+    if kpti {
+        if pml4 & 0x1000 != 0 {
+            pml4 = alloc_table(frames)?; // the pair starts on an even page
+        }
+        let user = alloc_table(frames)?;
+        if user != pml4 + 0x1000 {
+            return Err(MemError::OutOfFrames); // not contiguous: the bump allocator's end
+        }
+        // SAFETY: `user` is fresh; only this CPU's user tables are read.
+        unsafe { table(user)[511] = crate::kpti::user_entry() };
+    }
     // SAFETY: `pml4` is fresh; this CPU's kernel PML4 is only read here
     // (its entry 511 never changes after boot).
     unsafe {
         let k = table(kernel_pml4_phys())[511].clone();
         table(pml4)[511] = k;
     }
+    let pcid_mask = if kpti { 0x7FF } else { 0xFFF };
     Ok(if crate::cpu::features().pcid {
-        pml4 | CR3_NOFLUSH | u64::from(pcid & 0xFFF)
+        pml4 | CR3_NOFLUSH | u64::from(pcid & pcid_mask)
     } else {
         pml4
     })
@@ -232,7 +258,8 @@ pub fn map_page(
         return Err(MemError::BadAddress);
     }
     let inner = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::USER_ACCESSIBLE;
-    let mut t = cr3 & 0x000F_FFFF_FFFF_F000;
+    let root = cr3 & 0x000F_FFFF_FFFF_F000;
+    let mut t = root;
     for level in [39u32, 30, 21] {
         let i = ((va >> level) & 0x1FF) as usize;
         // SAFETY: `t` is a page-table frame of this space (the root, or one
@@ -241,6 +268,11 @@ pub fn map_page(
         if entry.is_unused() {
             let f = alloc_table(frames)?;
             entry.set_addr(x86_64::PhysAddr::new(f), inner);
+            if level == 39 && crate::cpu::kpti_mode() != crate::cpu::KPTI_OFF {
+                // The user tables share the user half, entry by entry.
+                // SAFETY: the pair's second page (`new_space`), this space's.
+                unsafe { table(root + 0x1000)[i] = entry.clone() };
+            }
         }
         t = entry.addr().as_u64();
     }
@@ -269,13 +301,13 @@ pub fn switch_to(cr3: u64) {
 }
 
 /// Flush every TLB entry of every PCID, global ones included (toggling
-/// CR4.PGE does that).
+/// CR4.PGE does that, from either value: with kernel isolation it is off).
 pub fn flush_all() {
     use x86_64::registers::control::{Cr4, Cr4Flags};
     let cr4 = Cr4::read();
-    // SAFETY: clearing and restoring PGE only invalidates translations.
+    // SAFETY: toggling PGE and back only invalidates translations.
     unsafe {
-        Cr4::write(cr4 - Cr4Flags::PAGE_GLOBAL);
+        Cr4::write(cr4 ^ Cr4Flags::PAGE_GLOBAL);
         Cr4::write(cr4);
     }
 }

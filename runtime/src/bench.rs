@@ -139,6 +139,10 @@ pub struct Config {
     /// `selftest=watchdog`: run the `watchdog` scenario (a thread that
     /// spins for ever; the watchdog must kill it) before the others.
     pub selftest_watchdog: bool,
+    /// `kpti=on`: kernel isolation ([`Machine::kernel_isolation`]) on
+    /// every CPU, and its check before the first scenario. Off by default
+    /// (`kpti=off`), as the published figures are measured.
+    pub kpti: bool,
 }
 
 /// The default watchdog budget: 10^9 ticks (1 s in QEMU; on hardware,
@@ -148,7 +152,7 @@ pub const WATCHDOG_TICKS: u64 = 1_000_000_000;
 
 impl Default for Config {
     fn default() -> Self {
-        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0, selftest_wx: false, latency: None, soak: false, fuzz: 0, seed: 0, watchdog: WATCHDOG_TICKS, selftest_watchdog: false }
+        Config { rounds: 20_000, runs: 5, warmup: 1, inject: Inject::None, sweep: true, words: 0, selftest_wx: false, latency: None, soak: false, fuzz: 0, seed: 0, watchdog: WATCHDOG_TICKS, selftest_watchdog: false, kpti: false }
     }
 }
 
@@ -197,6 +201,13 @@ pub fn parse_cmdline(s: &str) -> Result<Config, &str> {
                     }
                 }
             }
+            "kpti" => {
+                c.kpti = match v {
+                    "on" | "1" => true,
+                    "off" | "0" => false,
+                    _ => return Err(w),
+                }
+            }
             "fuzz" => c.fuzz = num()?,
             "seed" => {
                 c.seed = match v.strip_prefix("0x") {
@@ -232,6 +243,32 @@ pub fn parse_cmdline(s: &str) -> Result<Config, &str> {
 /// ([`Machine::wx_probe`]), one human line each, then `IPCB ok
 /// test=kernel-wx` or `IPCB fail test=kernel-wx reason="..."` naming the
 /// first access that was not refused. `true` if all were.
+/// With kernel isolation on: make a space with one user page, walk its
+/// user tables ([`Machine::isolation_check`]) and report (`IPCB ok
+/// test=kpti pages=N`: the kernel pages they keep, the entry trampoline).
+fn kpti_selftest<M: Machine, B: Board>(env: &Env<'_, M, B>) -> bool {
+    // SAFETY: the boot CPU's state, before any scenario; no entry runs.
+    let st = unsafe { &mut *(env.state)() };
+    fresh(st, env);
+    let r = M::new_space(&mut st.frames, 1).map_err(|_| "no frames for a space").and_then(|space| {
+        let page = st.frames.alloc().ok_or("no frame for a page")?;
+        M::map_page(&mut st.frames, space, 0x40_0000, page, Perm { write: true, exec: false })
+            .map_err(|_| "could not map a user page")?;
+        M::isolation_check(space)
+    });
+    fresh(st, env);
+    match r {
+        Ok(pages) => {
+            kprintln!(B, "IPCB ok test=kpti pages={}", pages);
+            true
+        }
+        Err(why) => {
+            kprintln!(B, "IPCB fail test=kpti reason=\"{}\"", why);
+            false
+        }
+    }
+}
+
 fn wx_selftest<M: Machine, B: Board>() -> bool {
     let mut first_bad = None;
     let mut n = 0;
@@ -1122,6 +1159,20 @@ fn print_str_field<B: Board>(b: &[u8]) {
 /// Run every scenario, print the results, exit with the overall status.
 pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     let cfg = env.config;
+    // Kernel isolation first: before the first space of this CPU (the
+    // others turn it on as they start, `smp::secondary`).
+    let kpti = if cfg.kpti {
+        match M::kernel_isolation() {
+            Ok(mode) => mode,
+            Err(why) => {
+                kprintln!(B, "IPCB fail bench=boot core=0 reason=\"kpti=on: {}\"", why);
+                kprintln!(B, "IPCB end status=fail");
+                B::exit(1)
+            }
+        }
+    } else {
+        "off"
+    };
     // SAFETY: called once, on the boot CPU, before any scenario; `env`
     // lives until the end (this function does not return).
     let cores = unsafe { smp::start(&env) };
@@ -1161,11 +1212,14 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     if M::watchdog(None) {
         kprint!(B, " watchdog={}", cfg.watchdog);
     }
-    kprintln!(B, "");
+    kprintln!(B, " kpti={}", kpti);
     kprintln!(B, "");
     kprintln!(B, "ipcbench-rs on {} ({}): rounds={} runs={} warm-up={}", B::NAME, M::NAME, cfg.rounds, cfg.runs, cfg.warmup);
 
     let mut all_ok = !cfg.selftest_wx || wx_selftest::<M, B>();
+    if cfg.kpti {
+        all_ok &= kpti_selftest(&env);
+    }
     if cfg.fuzz > 0 {
         all_ok &= fuzz::fuzz(&env);
     }

@@ -216,6 +216,24 @@ pub trait Machine: Arch {
         false
     }
 
+    /// Turn kernel isolation on for this CPU (`kpti=on`): from now on the
+    /// user tables of every space made on it map nothing of the kernel
+    /// but its entry trampoline (Meltdown-style isolation, as Linux's
+    /// KPTI). Called on each CPU before its first space. Returns the
+    /// mode's name for the report, or why the arch cannot (the default:
+    /// it has no isolation).
+    fn kernel_isolation() -> Result<&'static str, &'static str> {
+        Err("this arch has no kernel isolation mode")
+    }
+
+    /// With kernel isolation on: walk the user tables of `space` and prove
+    /// that they keep of the kernel only the entry trampoline; returns how
+    /// many kernel pages they keep, or what is wrong.
+    fn isolation_check(space: Self::Space) -> Result<u64, &'static str> {
+        let _ = space;
+        Err("this arch has no kernel isolation mode")
+    }
+
     /// Run user mode, starting in `thread` with argument registers from
     /// `regs_from`, until the kernel has no ready thread left; then return.
     ///

@@ -50,6 +50,28 @@ pub struct BenchOpts {
     pub latency: bool,
     /// `--counter`: the counter that times them.
     pub counter: Option<String>,
+    /// `--kpti`: kernel isolation on.
+    pub kpti: bool,
+}
+
+/// `--kpti`: the command-line word `kpti=on` (`None` without `--kpti`),
+/// on a board whose arch has kernel isolation (x86_64); elsewhere a
+/// one-line error, before anything is built or booted.
+pub fn kpti_word(board: &Board, kpti: bool) -> Result<Option<&'static str>> {
+    if kpti && board.arch != "x86_64" {
+        bail!("--kpti: kernel isolation is x86_64-only; board {} is {} (Arm kernels already run user code on their own TTBR0 tables with the kernel in TTBR1: leave --kpti off)", board.name, board.arch);
+    }
+    Ok(kpti.then_some("kpti=on"))
+}
+
+/// Append `word` (if any) to `cmdline`.
+pub fn push_word(cmdline: &mut String, word: Option<&str>) {
+    if let Some(w) = word {
+        if !cmdline.is_empty() {
+            cmdline.push(' ');
+        }
+        cmdline.push_str(w);
+    }
 }
 
 /// The kernel to boot: `prebuilt` if given (it must exist), else a fresh build.
@@ -175,6 +197,7 @@ pub fn print_problems(problems: &[Problem]) -> usize {
 pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
     let board = board::find(&opts.board)?;
     let lat_counter = latency::check(board, opts.accel, opts.latency, opts.counter.as_deref(), opts.rounds, opts.runs)?;
+    let kpti = kpti_word(board, opts.kpti)?;
     if let Some(path) = &opts.json {
         check_json_path(path)?;
     }
@@ -184,11 +207,9 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
     let mut cmdline = bench_cmdline(opts.rounds, opts.runs, opts.words);
     if let Some(c) = &lat_counter {
         latency::check_resolved(board, accel, c)?;
-        if !cmdline.is_empty() {
-            cmdline.push(' ');
-        }
-        cmdline.push_str(&format!("latency={c}"));
+        push_word(&mut cmdline, Some(&format!("latency={c}")));
     }
+    push_word(&mut cmdline, kpti);
     let spec = BootSpec {
         board,
         accel,

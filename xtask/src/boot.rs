@@ -360,7 +360,8 @@ pub fn config_mismatch(
         .filter(|(k, _)| matches!(*k, "rounds" | "runs" | "words"))
         .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
         .collect();
-    if wanted.is_empty() {
+    let want_kpti = asked.split_whitespace().any(|w| w == "kpti=on");
+    if wanted.is_empty() && !want_kpti {
         return None;
     }
     let Some(c) = config else {
@@ -371,11 +372,14 @@ pub fn config_mismatch(
         "runs" => Some(u64::from(c.runs)),
         _ => c.words,
     };
-    let differ: Vec<String> = wanted
+    let mut differ: Vec<String> = wanted
         .iter()
         .filter(|(k, v)| got(k).is_some_and(|g| g != *v))
         .map(|(k, v)| format!("{k}={} (asked {k}={v})", got(k).unwrap_or(0)))
         .collect();
+    if want_kpti && c.kpti.as_deref().is_none_or(|k| k == "off") {
+        differ.push(format!("kpti={} (asked kpti=on)", c.kpti.as_deref().unwrap_or("?")));
+    }
     (!differ.is_empty()).then(|| {
         format!(
             "the kernel ran {}: its command line did not reach it (check the boot loader's command line / bootargs)",
@@ -659,9 +663,14 @@ pub(crate) mod tests {
             sweep: Some(true),
             words,
             latency: None,
+            kpti: None,
         };
         assert_eq!(config_mismatch("rounds=200 runs=2", Some(&cfg(200, 2, Some(0))), true), None);
         assert_eq!(config_mismatch("", Some(&cfg(20000, 5, None)), true), None);
+        let off = crate::protocol::Config { kpti: Some("off".into()), ..cfg(200, 2, Some(0)) };
+        assert!(config_mismatch("kpti=on", Some(&off), true).unwrap().contains("kpti=off (asked kpti=on)"));
+        let on = crate::protocol::Config { kpti: Some("pcid".into()), ..off };
+        assert_eq!(config_mismatch("rounds=200 kpti=on", Some(&on), true), None);
         let why = config_mismatch("rounds=200 runs=2 words=4", Some(&cfg(20000, 2, Some(0))), true).unwrap();
         assert!(why.starts_with("the kernel ran rounds=20000 (asked rounds=200) words=0 (asked words=4)"), "{why}");
         assert!(config_mismatch("rounds=200", None, true).unwrap().contains("no \"IPCB config\" line"));

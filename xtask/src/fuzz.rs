@@ -48,6 +48,8 @@ pub struct FuzzOpts {
     pub el: Option<u8>,
     /// `--smp`, for the replay line.
     pub smp: Option<u32>,
+    /// `--kpti`: kernel isolation on (x86_64).
+    pub kpti: bool,
 }
 
 /// `--count`: a whole number of at least 1.
@@ -126,12 +128,16 @@ pub fn cmd_fuzz(ws: &Workspace, opts: &FuzzOpts) -> Result<ExitCode> {
         None => fresh_seed(),
     };
     let board = board::find(&opts.board)?;
+    let kpti = bench::kpti_word(board, opts.kpti)?;
     if !board.emulated {
         bail!("board {} is not emulated: fuzzing boots it in QEMU (boards: pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64)", board.name);
     }
-    let el = opts.el.map(|e| format!(" --el {e}")).unwrap_or_default() + &opts.smp.map(|n| format!(" --smp {n}")).unwrap_or_default();
+    let el = opts.el.map(|e| format!(" --el {e}")).unwrap_or_default()
+        + &opts.smp.map(|n| format!(" --smp {n}")).unwrap_or_default()
+        + if opts.kpti { " --kpti" } else { "" };
     println!("fuzz: seed {seed:#x} (replay: cargo xtask fuzz --board {}{el} --count {count} --seed {seed:#x})", board.name);
-    let cmdline = cmdline(count, seed);
+    let mut cmdline = cmdline(count, seed);
+    bench::push_word(&mut cmdline, kpti);
     // About 50 000 syscalls a second under TCG, and the benchmarks.
     let timeout = opts.timeout.unwrap_or(300 + count / 5_000);
     let o = bench::long_run_boot(ws, board, opts.accel, &cmdline, timeout, "fuzz", opts.verbose)?;

@@ -141,6 +141,8 @@ enum Cmd {
         latency: bool,
         /// The counter that times them.
         counter: Option<String>,
+        /// Kernel isolation.
+        kpti: bool,
     },
     /// `fuzz`
     Fuzz(fuzz::FuzzOpts),
@@ -183,6 +185,14 @@ fn board_arg() -> Arg {
         .value_name("BOARD")
         .default_value("pc-x86_64")
         .help("Board: a crate in examples/ (pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64 boot in QEMU; rpi5, s32g2 image only); a wrong name lists them")
+}
+
+/// `--kpti`, of `bench`, `fuzz` and `soak`.
+fn kpti_arg() -> Arg {
+    Arg::new("kpti")
+        .long("kpti")
+        .action(ArgAction::SetTrue)
+        .help("x86_64: kernel isolation (KPTI-style: user page tables map only the kernel's entry trampoline; CR3 switched on every entry and exit). Default off, as the published figures are measured")
 }
 
 fn el_arg() -> Arg {
@@ -378,6 +388,7 @@ fn cli() -> Command {
                         .value_name("NAME")
                         .help("The counter --latency times rounds with: x86_64 tsc (default), instructions, core-cycles, ref-cycles; Arm pmccntr (default), instructions"),
                 )
+                .arg(kpti_arg())
                 .arg(el_arg())
                 .arg(smp_arg())
                 .arg(cpu_arg())
@@ -417,6 +428,7 @@ fn cli() -> Command {
                 .arg(accel_arg().default_value("tcg"))
                 .arg(long_run_timeout_arg("Seconds before the guest counts as hung (default 300 + N / 5000)"))
                 .arg(long_run_verbose_arg())
+                .arg(kpti_arg())
                 .arg(el_arg())
                 .arg(smp_arg())
                 .arg(cpu_arg()),
@@ -435,6 +447,7 @@ fn cli() -> Command {
                 .arg(accel_arg().default_value("tcg"))
                 .arg(long_run_timeout_arg("Seconds before the guest counts as hung (default 300 + M / 10000)"))
                 .arg(long_run_verbose_arg())
+                .arg(kpti_arg())
                 .arg(el_arg())
                 .arg(smp_arg())
                 .arg(cpu_arg()),
@@ -532,6 +545,7 @@ fn parse(m: &ArgMatches) -> Cmd {
             kernel: sub.get_one::<PathBuf>("kernel").cloned(),
             latency: sub.get_flag("latency"),
             counter: sub.get_one::<String>("counter").cloned(),
+            kpti: sub.get_flag("kpti"),
         },
         "fuzz" => Cmd::Fuzz(fuzz::FuzzOpts {
             board,
@@ -542,6 +556,7 @@ fn parse(m: &ArgMatches) -> Cmd {
             verbose: sub.get_flag("verbose"),
             el: sub.get_one::<u8>("el").copied(),
             smp: sub.get_one::<u32>("smp").copied(),
+            kpti: sub.get_flag("kpti"),
         }),
         "soak" => Cmd::Soak(soak::SoakOpts {
             board,
@@ -549,6 +564,7 @@ fn parse(m: &ArgMatches) -> Cmd {
             accel: accel(),
             timeout: sub.get_one::<u64>("timeout").copied(),
             verbose: sub.get_flag("verbose"),
+            kpti: sub.get_flag("kpti"),
         }),
         "test" => Cmd::Test {
             board,
@@ -623,10 +639,12 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             kernel,
             latency,
             counter,
+            kpti,
         } => {
             let opts = BenchOpts {
                 latency,
                 counter,
+                kpti,
                 board,
                 accel,
                 rounds,
@@ -802,8 +820,10 @@ mod tests {
                 kernel: None,
                 latency: false,
                 counter: None,
+                kpti: false,
             }
         );
+        assert!(matches!(parse_args(&["bench", "--kpti"]).unwrap(), Cmd::Bench { kpti: true, .. }));
         assert!(matches!(
             parse_args(&["bench", "--latency", "--counter", "instructions"]).unwrap(),
             Cmd::Bench { latency: true, counter: Some(ref c), .. } if c == "instructions"
@@ -886,6 +906,7 @@ mod tests {
                 verbose: false,
                 el: Some(2),
                 smp: None,
+                kpti: false,
             })
         );
         // Bad values reach the command (one error line there, not clap's usage).

@@ -132,6 +132,9 @@ pub struct Config {
     /// `latency=<counter>`: the counter that times single rounds (`None`
     /// unless the command line asked for `latency=`).
     pub latency: Option<String>,
+    /// `kpti=off|on|pcid`: kernel isolation (`None` when the kernel does
+    /// not print the key).
+    pub kpti: Option<String>,
 }
 
 /// `IPCB soak`: the SMP soak's counts (`soak=1`; docs/protocol.md).
@@ -610,6 +613,7 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
             sweep: f.flag("sweep")?,
             words: f.opt_num("words")?,
             latency: f.opt("latency").map(str::to_string),
+            kpti: f.opt("kpti").map(str::to_string),
         }),
         "latency" => {
             let l = Latency {

@@ -424,6 +424,10 @@ pub struct Report {
     /// `--latency`: the kernel counter that timed single rounds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_counter: Option<String>,
+    /// Kernel isolation (`off`, `on`, `pcid`: on, with PCID), as the
+    /// kernel's config line says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kpti: Option<String>,
     /// Git commit of the checkout.
     pub git_commit: Option<String>,
     /// Compiler.
@@ -557,6 +561,7 @@ impl Report {
             warmup: config.map(|c| c.warmup),
             inject: config.map(|c| c.inject.clone()),
             latency_counter: config.and_then(|c| c.latency.clone()),
+            kpti: config.and_then(|c| c.kpti.clone()),
             git_commit: meta.git_commit.clone(),
             rustc: meta.rustc.clone(),
             qemu: meta.qemu.clone(),

@@ -43,6 +43,8 @@ pub struct SoakOpts {
     pub timeout: Option<u64>,
     /// Echo the console.
     pub verbose: bool,
+    /// `--kpti`: kernel isolation on (x86_64).
+    pub kpti: bool,
 }
 
 /// `--ipcs`: a whole number of at least 1.
@@ -126,12 +128,14 @@ pub fn cmd_soak(ws: &Workspace, opts: &SoakOpts) -> Result<ExitCode> {
         None => DEFAULT_IPCS,
     };
     let board = board::find(&opts.board)?;
+    let kpti = bench::kpti_word(board, opts.kpti)?;
     if !board.emulated {
         bail!("board {} is not emulated: the soak boots it in QEMU (boards: pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64)", board.name);
     }
     let cores = cores_of(board);
     let rounds = rounds_for(ipcs, cores);
-    let cmdline = cmdline(rounds);
+    let mut cmdline = cmdline(rounds);
+    bench::push_word(&mut cmdline, kpti);
     println!("soak: {ipcs} one-way IPCs on {cores} cores of {} ({} passes of {rounds} rounds x {} runs)", board.name, passes(cores), RUNS.0 + RUNS.1);
     // About a million one-way IPCs a minute per core under TCG on a slow
     // host, and the benchmarks.

@@ -120,6 +120,16 @@ pub const LATENCY_CMDLINE: &str = "rounds=400 runs=2 warmup=1 sweep=0 latency=ts
 /// One-way IPCs of the suite's soak, per board (on 4 cores).
 pub const SOAK_IPCS: u64 = 1_000_000;
 /// Bad `cargo xtask soak` input: one `error:` line each, nothing booted.
+/// Command line of the kernel isolation boot: the isolation check, W^X,
+/// the watchdog's spinner (an interrupt from user mode under the user
+/// tables), seeded fuzzing (hostile syscalls through the isolated entry),
+/// the fault tests and every benchmark, with `kpti=on`.
+pub const KPTI_CMDLINE: &str = "kpti=on selftest=wx,watchdog watchdog=20000000 fuzz=20000 seed=0x13 rounds=200 runs=1 sweep=0";
+/// Syscalls the kernel isolation boot fuzzes.
+const KPTI_FUZZ: u64 = 20_000;
+/// `--kpti` where the arch has no isolation mode: one error line.
+pub const KPTI_BAD: &[&[&str]] = &[&["bench", "--kpti", "--board", "qemu-virt-aarch64"]];
+
 pub const SOAK_BAD: &[&[&str]] = &[
     &["soak", "--ipcs", "0"],
     &["soak", "--ipcs", "many"],
@@ -260,6 +270,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::watchdog,
     );
     if board.name == "pc-x86_64" {
+        suite.step(
+            "kernel isolation (kpti=on, x86_64): the user tables of a space keep only the entry trampoline (IPCB ok test=kpti), and with it on W^X, the watchdog's kill, 20000 fuzzed syscalls, the fault tests and every benchmark pass, each IPC figure above the one with it off; --kpti on an Arm board is one error line",
+            Suite::kpti,
+        );
         suite.step(
             "--latency: an icount boot with latency=tsc, and one of qemu-virt-aarch64 at EL1 with latency=pmccntr: every single-core bench has p50 <= p90 <= p99 <= max, the read overhead, p50 within a few instructions of the throughput round; bad --latency input is one error line before any boot",
             Suite::latency,
@@ -717,6 +731,53 @@ impl Suite<'_> {
             check_watchdog(&o.transcript).map_err(what)?;
         }
         Ok(())
+    }
+
+    /// Kernel isolation: one icount boot of the PC with [`KPTI_CMDLINE`];
+    /// the isolation check passed and the config says it was on; W^X, the
+    /// watchdog and the fuzzing as in their own steps; the IPC and syscall
+    /// figures above the first boot's (isolation off: the switches are
+    /// instructions, counted exactly); [`KPTI_BAD`] refused.
+    fn kpti(&mut self) -> StepResult {
+        let b = board::find_base("pc-x86_64").map_err(err_string)?;
+        let o = self.board_boots(b, KPTI_CMDLINE, "kpti")?;
+        let t = &o.transcript;
+        match t.config.as_ref().and_then(|c| c.kpti.as_deref()) {
+            Some("on" | "pcid") => {}
+            k => return Err(format!("the config line says kpti={}, expected on or pcid", k.unwrap_or("(missing)"))),
+        }
+        if !t.tests.iter().any(|n| n == "kpti") {
+            return Err("no \"IPCB ok test=kpti\" line: the user tables were not checked".to_string());
+        }
+        check_wx(t)?;
+        check_watchdog(t)?;
+        crate::fuzz::verdict(&o, b.expected_benches, KPTI_FUZZ)?;
+        // The CPU's own word that user code ran on tables without the
+        // kernel: its read of the kernel image faults as not present
+        // (#PF error bit 0 clear), where with isolation off the page is
+        // present and the fault is a protection one (bit 0 set).
+        let console = std::fs::read_to_string(o.out_dir.join("console.log")).map_err(|e| format!("cannot read the console log: {e}"))?;
+        let error = console
+            .lines()
+            .find(|l| l.starts_with("IPCB ok test=fault-kernel-read "))
+            .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("error=0x")))
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            .ok_or("no fault-kernel-read line with an error code")?;
+        if error & 1 != 0 {
+            return Err(format!("fault-kernel-read: #PF error {error:#x} says the kernel page was present in the user tables"));
+        }
+        let Some(first) = &self.first else {
+            return Err("skipped the on/off comparison: the first icount boot did not pass (see step 4)".to_string());
+        };
+        for bench in ["ipc-intra", "ipc-inter", "syscall"] {
+            let fig = |t: &Transcript| t.results.iter().find(|r| r.bench == bench && r.core == 0).map(|r| r.median);
+            match (fig(&first.transcript), fig(t)) {
+                (Some(off), Some(on)) if on > off => eprintln!("[ipcb] {bench}: {off:.2} with isolation off, {on:.2} on (instructions)"),
+                (Some(off), Some(on)) => return Err(format!("{bench}: {on:.2} instructions with isolation on, not above {off:.2} with it off: the isolated entry did not run")),
+                _ => return Err(format!("{bench}: no figure in one of the boots")),
+            }
+        }
+        self.refuses(KPTI_BAD)
     }
 
     /// Build another board's kernel (a no-op when it is built) and boot

@@ -314,9 +314,14 @@ pub fn render(r: &Report) -> String {
     }
     let num = |v: Option<String>| v.unwrap_or_else(|| "?".to_string());
     let _ = writeln!(out, "{head}");
+    let kpti = match r.kpti.as_deref() {
+        Some("off") => "  kernel isolation (KPTI): off".to_string(),
+        Some(m) => format!("  kernel isolation (KPTI): on{}", if m == "pcid" { ", PCID" } else { ", no PCID" }),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "rounds={} runs={}  figures: median per operation (min..max) over runs",
+        "rounds={} runs={}{kpti}  figures: median per operation (min..max) over runs",
         num(r.rounds.map(|v| v.to_string())),
         num(r.runs_per_bench.map(|v| v.to_string()))
     );

@@ -153,6 +153,9 @@ fn secondary<M: Machine, B: Board>(cpu: usize) -> ! {
     let (env, split) = unsafe {
         (&*ENV.load(Ordering::Acquire).cast::<Env<'static, M, B>>(), (*SPLIT.0.get()).unwrap())
     };
+    if let Err(why) = env.config.kpti.then(M::kernel_isolation).transpose() {
+        panic!("kpti=on on CPU {}: {}", cpu, why);
+    }
     // SAFETY: this CPU's own state copy; nothing else references it.
     unsafe { (*(env.state)()).reinit(split.part(cpu)) };
     let _ = M::counters();
