@@ -247,10 +247,10 @@ core::arch::global_asm!(
        kernel tables (the even page of its pair, the kernel PCID) and its
        user tables (the odd page, the PCID with bit 11 set) through `reg`,
        2 keeping the TLB (bit 63, with PCID). Both change the flags. */
-    .macro IPCB_CR3_KERNEL reg, kpti
+    .macro IPCB_CR3 reg, kpti, op, bits
     .if \kpti
     mov \reg, cr3
-    and \reg, {kpti_kernel}
+    \op \reg, \bits
     .if \kpti == 2
     bts \reg, 63
     .endif
@@ -258,15 +258,23 @@ core::arch::global_asm!(
     .endif
     .endm
 
+    .macro IPCB_CR3_KERNEL reg, kpti
+    IPCB_CR3 \reg, \kpti, and, {kpti_kernel}
+    .endm
+
     .macro IPCB_CR3_USER reg, kpti
-    .if \kpti
+    IPCB_CR3 \reg, \kpti, or, {kpti_user}
+    .endm
+
+    /* The same for the paths every mode shares, by this CPU's mode (read
+       from `.percpu.entry`, mapped under both tables). */
+    .macro IPCB_CR3_BY_MODE reg, op, bits
     mov \reg, cr3
-    or \reg, {kpti_user}
-    .if \kpti == 2
+    \op \reg, \bits
+    cmp qword ptr [rip + {kpti_mode}], {kpti_pcid}
+    jne 3f
     bts \reg, 63
-    .endif
-    mov cr3, \reg
-    .endif
+3:  mov cr3, \reg
     .endm
 
     /* After a fast handler: rax = the receiver's context top or 0, rdx =
@@ -531,12 +539,7 @@ ipcb_nmi:
     test byte ptr [rsp + 24], 3
     jz 1f                                   /* from the kernel: its tables, its stack */
     push rax
-    mov rax, cr3
-    and rax, {kpti_kernel}
-    cmp qword ptr [rip + {kpti_mode}], {kpti_pcid}
-    jne 2f
-    bts rax, 63
-2:  mov cr3, rax
+    IPCB_CR3_BY_MODE rax, and, {kpti_kernel}
     mov rax, rsp                            /* the entry stack: rax, then the frame */
     mov rsp, [rip + {pcpu} + {p_kstack}]
     add rsp, 8                              /* the kernel stack's top          */
@@ -572,12 +575,7 @@ ipcb_nmi:
     mov rax, [rsp + 32]
     mov [rip + {estack} + {estack_size} - 8], rax
     lea rsp, [rip + {estack} + {estack_size} - 40]
-    mov rax, cr3
-    or rax, {kpti_user}
-    cmp qword ptr [rip + {kpti_mode}], {kpti_pcid}
-    jne 2f
-    bts rax, 63
-2:  mov cr3, rax
+    IPCB_CR3_BY_MODE rax, or, {kpti_user}
     mov rax, [rsp - 8]
 1:  iretq
     .endm

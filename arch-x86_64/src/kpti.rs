@@ -203,7 +203,8 @@ pub unsafe fn enable() -> Result<u64, &'static str> {
 /// entry pages, none user-accessible, no text writable, nothing else
 /// executable; the kernel state, the kernel stack, the image's first page
 /// and the direct map are absent; the entry, the IDT and the entry stack
-/// present. Returns the number of kernel pages kept.
+/// present. Returns the number of kernel pages kept. Leaves a watchdog
+/// interrupt pending for the stale-interrupt return (see the end).
 pub fn check(space: u64) -> Result<u64, &'static str> {
     let kernel = space & 0x000F_FFFF_FFFF_F000;
     let user = kernel + 0x1000;
@@ -282,6 +283,15 @@ pub fn check(space: u64) -> Result<u64, &'static str> {
     if present.iter().any(|&va| walk(user, va).is_none()) {
         return Err("the user tables lack the entry, the IDT or the entry stack");
     }
+    // And the one path no scenario reaches by itself: the watchdog's
+    // return to user mode of an interrupt that is not an expiry (a stale
+    // one), which moves the frame back to the entry stack and loads the
+    // user tables before its `iretq` (`IPCB_IRET`). An interrupt of the
+    // watchdog's vector sent to this CPU now stays pending (interrupts are
+    // off in the kernel) until the first user code that runs with them on
+    // (the correctness scenarios, under the watchdog), is found not
+    // expired there, and returns: a broken path faults that scenario.
+    crate::apic::send_ipi(crate::apic::id(), u32::from(crate::cpu::WATCHDOG_VECTOR));
     Ok(kept)
 }
 
