@@ -2,8 +2,9 @@
 //! Fault injection for the test suite: corrupt the 100th message handed
 //! over on the fastpath, so that `cargo xtask test` can show the user
 //! program's end-to-end check catches it (`inject=mr|badge|label` on the
-//! kernel command line). The example kernels call these only when built
-//! with their `inject` feature: the kernel's fast handler sends the 100th
+//! kernel command line). The example kernels use these only when built
+//! with their `inject` feature, which turns on this crate's ([`ENABLED`]):
+//! the kernel's fast handler sends the 100th
 //! `call`/`reply_recv` down the general path (`due`), where the message
 //! sits in memory, and corrupts it there before the exit (`apply`).
 
@@ -13,6 +14,10 @@ use ipc_core::{MessageInfo, Next, UserContext};
 
 use crate::bench::Inject;
 use crate::{Board, Machine, State};
+
+/// Fault injection is built in (the `inject` feature; never in a measured
+/// build). Without it the checks on the fast handlers fold away.
+pub const ENABLED: bool = cfg!(feature = "inject");
 
 static KIND: AtomicU8 = AtomicU8::new(0);
 static COUNT: AtomicU64 = AtomicU64::new(0);

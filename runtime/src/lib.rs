@@ -15,15 +15,27 @@
 //!   (`docs/protocol.md`);
 //! * [`State`]: the kernel state the arch entry points work on, and
 //!   [`State::syscall`] / [`State::user_fault`], the Rust halves of the
-//!   syscall and trap entries.
+//!   syscall and trap entries;
+//! * [`kernel`]: the kernel glue every example kernel shares (the
+//!   kernel-state cell, the arch-independent parts of the entry halves,
+//!   fatal ends, the driver's start), generic over the arch and the board;
+//! * `build` (feature `build`, for a board's build script): linking a
+//!   kernel and embedding its user program.
 
 #![no_std]
+
+#[cfg(feature = "build")]
+extern crate std;
+
+#[cfg(feature = "build")]
+pub mod build;
 
 pub mod bench;
 pub mod console;
 pub use console::Uart;
 pub mod elf;
 pub mod inject;
+pub mod kernel;
 pub mod mem;
 mod state;
 pub use state::{svc, FailRecord, Reports, RuntimeServices};
