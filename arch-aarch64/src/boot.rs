@@ -83,7 +83,8 @@
 //! window), `__ram_map_limit` (how much of the kernel's GiB is RAM, from its
 //! start: a multiple of 2 MiB, at most 1 GiB) and `__ipcb_stay_el2` (1: keep
 //! EL2 when the CPU has VHE; 0: always run at EL1); the shared
-//! `examples/aarch64-shared/kernel.ld` defines all but the last three, and
+//! `arch-aarch64/ld/aarch64-kernel.ld` defines all but the last three
+//! (`__ipcb_stay_el2` defaults to 1 there), and
 //! puts the sections `.text.ipcb_header` and `.text.ipcb_boot` first.
 
 /// Virtual address of the GiB the kernel image is linked in (kernel

@@ -21,7 +21,12 @@
 //! * [`acpi`]: the CPUs, PSCI conduit and console of an ACPI-only (SBBR)
 //!   machine, from its MADT, FADT and SPCR;
 //! * [`pl011`], [`ns16550`], [`linflex`] (NXP LINFlexD), [`semihosting`]:
-//!   console and exit for boards that have them.
+//!   console and exit for boards that have them;
+//! * [`kernel`] (bare metal only): the kernel glue every AArch64 board
+//!   shares, generic over its `runtime::Board` (the entries' Rust halves,
+//!   the rest of the boot, the end of a run, defmt), and
+//!   [`kernel_entries!`], the entry symbols for one board; `ld/` holds the
+//!   boards' shared linker layout (`aarch64-kernel.ld`).
 //!
 //! # Design
 //!
@@ -51,6 +56,9 @@ pub mod boot;
 pub mod context;
 pub mod cpu;
 pub mod entry;
+// The example kernels' glue, with the defmt logger: bare metal only.
+#[cfg(any(doc, target_os = "none"))]
+pub mod kernel;
 pub mod linflex;
 pub mod ns16550;
 pub mod paging;
@@ -64,6 +72,10 @@ pub mod wx;
 
 pub use context::Context;
 pub use entry::{FastPair, InvokePair, ResumePair, TrapFrame};
+
+/// For [`kernel_entries!`]'s expansion in a board crate.
+#[doc(hidden)]
+pub use runtime as __runtime;
 
 use ipc_core::Arch;
 use runtime::mem::FrameAlloc;

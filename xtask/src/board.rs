@@ -338,7 +338,7 @@ fn exit_device_args(board: &Board) -> &'static [&'static str] {
 
 /// The command-line word by which an Arm kernel knows that QEMU runs with
 /// `-semihosting` ([`exit_device_args`]); without it the kernel ends with
-/// PSCI `SYSTEM_OFF` (`examples/aarch64-shared/glue.rs`).
+/// PSCI `SYSTEM_OFF` (`arch_aarch64::kernel::exit`).
 pub const SEMIHOSTING_WORD: &str = "exit=semihosting";
 
 /// The kernel command line QEMU passes: `cmdline`, after

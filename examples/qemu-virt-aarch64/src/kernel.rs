@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Board glue: the console and exit, and the boot (device tree). The rest
 //! of the kernel glue (the entries' Rust halves, panics, defmt) is shared
-//! by the AArch64 examples: `examples/aarch64-shared/glue.rs`.
+//! by the AArch64 examples: `arch_aarch64::kernel`.
 
-use arch_aarch64::boot;
+use arch_aarch64::{boot, kernel};
 use arch_aarch64::pl011::Pl011;
 use arch_aarch64::{cpu, paging::DEVICE_VA, smp};
 use runtime::Board;
 
-use crate::glue;
 
 /// Start of RAM on `virt`: where QEMU puts the DTB for an ELF kernel.
 const RAM_BASE: u64 = 0x4000_0000;
@@ -26,8 +25,9 @@ const CONSOLE: Pl011 = unsafe { Pl011::new((DEVICE_VA + UART0) as usize) };
 /// The `virt` board.
 pub struct Virt;
 
-/// The board the shared glue runs the kernel on.
-pub type ThisBoard = Virt;
+// The entry points, the kernel-state static and the panic handler
+// (`arch_aarch64::kernel`).
+arch_aarch64::kernel_entries!(Virt);
 
 impl Board for Virt {
     const NAME: &'static str = env!("IPCB_BOARD");
@@ -37,10 +37,10 @@ impl Board for Virt {
     }
 
     /// Semihosting when `cargo xtask` asked for it, else PSCI
-    /// `SYSTEM_OFF` (`glue::exit`), once the UART has drained.
+    /// `SYSTEM_OFF` (`kernel::exit`), once the UART has drained.
     fn exit(status: u8) -> ! {
         CONSOLE.flush();
-        glue::exit(status)
+        kernel::exit(status)
     }
 
     fn el() -> Option<u8> {
@@ -58,9 +58,9 @@ extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
     // The CPUs and the PSCI conduit (hvc at EL1, smc with
     // virtualization=on) from the device tree.
     let cfg = bi.dtb.and_then(smp::from_dt).unwrap_or(smp::Config::single());
-    let frames = glue::percpu_and_frames(cfg, ram_start + ram_size);
+    let frames = kernel::percpu_and_frames::<Virt>(cfg, ram_start + ram_size);
     // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
     // with the per-CPU region mapped.
     unsafe { cpu::init(el as u8) };
-    glue::start(el, bi.cmdline, frames, bi.dtb)
+    kernel::start::<Virt>(el, bi.cmdline, frames, bi.dtb)
 }

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Board glue: the console and exit, the cores (spin table), the
 //! boot (ATAGs or a device tree). The rest of the kernel glue is shared by the AArch64
-//! examples: `examples/aarch64-shared/glue.rs`.
+//! examples: `arch_aarch64::kernel`.
 
-use arch_aarch64::boot;
+use arch_aarch64::{boot, kernel};
 use arch_aarch64::pl011::Pl011;
 use arch_aarch64::{cpu, paging, smp};
 use runtime::Board;
 
-use crate::glue;
 
 /// The PL011 (UART0), physical.
 const UART0: u64 = 0x3F20_1000;
@@ -33,8 +32,9 @@ const CONSOLE: Pl011 = unsafe { Pl011::new((paging::DEVICE_VA + UART0) as usize)
 /// QEMU's `raspi3b`.
 pub struct Raspi3b;
 
-/// The board the shared glue runs the kernel on.
-pub type ThisBoard = Raspi3b;
+// The entry points, the kernel-state static and the panic handler
+// (`arch_aarch64::kernel`).
+arch_aarch64::kernel_entries!(Raspi3b);
 
 impl Board for Raspi3b {
     const NAME: &'static str = env!("IPCB_BOARD");
@@ -44,10 +44,10 @@ impl Board for Raspi3b {
     }
 
     /// Semihosting when `cargo xtask` asked for it, else park (the Pi 3
-    /// has no PSCI: `glue::exit`), once the UART has drained.
+    /// has no PSCI: `kernel::exit`), once the UART has drained.
     fn exit(status: u8) -> ! {
         CONSOLE.flush();
-        glue::exit(status)
+        kernel::exit(status)
     }
 
     fn el() -> Option<u8> {
@@ -80,9 +80,9 @@ extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
             None => ("", None),
         }
     };
-    let frames = glue::percpu_and_frames(smp_config(), ram_end.unwrap_or(DEFAULT_RAM_END));
+    let frames = kernel::percpu_and_frames::<Raspi3b>(smp_config(), ram_end.unwrap_or(DEFAULT_RAM_END));
     // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
     // with the per-CPU region mapped.
     unsafe { cpu::init(el as u8) };
-    glue::start(el, cmdline, frames, bi.dtb)
+    kernel::start::<Raspi3b>(el, cmdline, frames, bi.dtb)
 }

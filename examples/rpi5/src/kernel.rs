@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Board glue: the debug UART, the end of a run (park), the boot (device
 //! tree). The rest of the kernel glue is shared by the AArch64 examples:
-//! `examples/aarch64-shared/glue.rs`.
+//! `arch_aarch64::kernel`.
 
 use core::ptr::addr_of_mut;
 
-use arch_aarch64::boot;
+use arch_aarch64::{boot, kernel};
 use arch_aarch64::pl011::Pl011;
 use arch_aarch64::{cpu, paging, smp};
 use runtime::Board;
 
-use crate::glue;
 
 /// The debug UART (`uart10`), physical: above 4 GiB, so every address
 /// computation here is 64-bit (truncated to 32 bits it would be DRAM).
@@ -33,8 +32,9 @@ const CONSOLE: Pl011 =
 /// The Raspberry Pi 5.
 pub struct Rpi5;
 
-/// The board the shared glue runs the kernel on.
-pub type ThisBoard = Rpi5;
+// The entry points, the kernel-state static and the panic handler
+// (`arch_aarch64::kernel`).
+arch_aarch64::kernel_entries!(Rpi5);
 
 impl Board for Rpi5 {
     const NAME: &'static str = env!("IPCB_BOARD");
@@ -45,10 +45,10 @@ impl Board for Rpi5 {
 
     /// No semihosting on hardware: the status is in the `IPCB end` line
     /// already printed. Let the UART drain, then PSCI `SYSTEM_OFF` through
-    /// TF-A (`glue::exit`; parks the core if the firmware declines).
+    /// TF-A (`kernel::exit`; parks the core if the firmware declines).
     fn exit(status: u8) -> ! {
         CONSOLE.flush();
-        glue::exit(status)
+        kernel::exit(status)
     }
 
     fn el() -> Option<u8> {
@@ -97,12 +97,12 @@ extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
     let ram_end = bi.memory.map_or(DEFAULT_RAM_END, |(start, size)| start + size);
     // Frames from the end of the image up to the first thing the firmware
     // put above it (the device tree, reserved memory), if that comes first.
-    let end = boot::usable_end(x0, glue::kernel_end(), ram_end);
+    let end = boot::usable_end(x0, kernel::kernel_end(), ram_end);
     // The cores and the PSCI conduit (smc, to TF-A) from the device tree.
     let cfg = bi.dtb.and_then(smp::from_dt).unwrap_or(smp::Config::single());
-    let frames = glue::percpu_and_frames(cfg, end);
+    let frames = kernel::percpu_and_frames::<Rpi5>(cfg, end);
     // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
     // with the per-CPU region mapped.
     unsafe { cpu::init(el as u8) };
-    glue::start(el, cmdline, frames, bi.dtb)
+    kernel::start::<Rpi5>(el, cmdline, frames, bi.dtb)
 }

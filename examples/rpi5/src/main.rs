@@ -35,9 +35,6 @@
 
 #[cfg(target_os = "none")]
 mod kernel;
-#[cfg(target_os = "none")]
-#[path = "../../aarch64-shared/glue.rs"]
-mod glue;
 
 #[cfg(not(target_os = "none"))]
 fn main() {

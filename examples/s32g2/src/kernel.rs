@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Board glue: the LINFlexD console (from the device tree, else UART0),
 //! the end of a run (PSCI), the boot (device tree). The rest of the kernel
-//! glue is shared by the AArch64 examples: `examples/aarch64-shared/glue.rs`.
+//! glue is shared by the AArch64 examples: `arch_aarch64::kernel`.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use arch_aarch64::linflex::{self, Linflex, Mmio};
-use arch_aarch64::{boot, cpu, paging, smp};
+use arch_aarch64::{boot, cpu, kernel, paging, smp};
 use runtime::{Board, kprintln};
 
-use crate::glue;
 
 /// LINFlexD UART0, physical: the console when the device tree names none.
 const UART0: u64 = 0x401C_8000;
@@ -44,8 +43,9 @@ fn console() -> Linflex<Mmio> {
 /// The NXP S32G2.
 pub struct S32g2;
 
-/// The board the shared glue runs the kernel on.
-pub type ThisBoard = S32g2;
+// The entry points, the kernel-state static and the panic handler
+// (`arch_aarch64::kernel`).
+arch_aarch64::kernel_entries!(S32g2);
 
 impl Board for S32g2 {
     const NAME: &'static str = env!("IPCB_BOARD");
@@ -56,10 +56,10 @@ impl Board for S32g2 {
 
     /// No semihosting on hardware: the status is in the `IPCB end` line
     /// already printed. Let the UART drain, then PSCI `SYSTEM_OFF` through
-    /// TF-A (`glue::exit`; parks the core if the firmware declines).
+    /// TF-A (`kernel::exit`; parks the core if the firmware declines).
     fn exit(status: u8) -> ! {
         console().flush();
-        glue::exit(status)
+        kernel::exit(status)
     }
 
     fn el() -> Option<u8> {
@@ -104,26 +104,26 @@ extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
     let (how, init) = choose_console(bi.dtb);
     if let DtConsole::OutOfReach(pa) = how {
         kprintln!(
-            ThisBoard,
+            S32g2,
             "IPCB warn reason=\"the device tree's stdout-path UART at {:#x} is outside the device window: console on UART0 at {:#x}\"",
             pa, UART0
         );
     }
     if init.is_err() {
         kprintln!(
-            ThisBoard,
+            S32g2,
             "IPCB warn reason=\"the LINFlexD never entered initialisation mode: console left as U-Boot set it\""
         );
     }
     let ram_end = bi.memory.map_or(DEFAULT_RAM_END, |(start, size)| start + size);
     // Frames from the end of the image up to the first thing U-Boot put
     // above it (the device tree, reserved memory), if that comes first.
-    let end = boot::usable_end(x0, glue::kernel_end(), ram_end);
+    let end = boot::usable_end(x0, kernel::kernel_end(), ram_end);
     // The cores and the PSCI conduit (smc, to TF-A) from the device tree.
     let cfg = bi.dtb.and_then(smp::from_dt).unwrap_or(smp::Config::single());
-    let frames = glue::percpu_and_frames(cfg, end);
+    let frames = kernel::percpu_and_frames::<S32g2>(cfg, end);
     // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
     // with the per-CPU region mapped.
     unsafe { cpu::init(el as u8) };
-    glue::start(el, bi.cmdline, frames, bi.dtb)
+    kernel::start::<S32g2>(el, bi.cmdline, frames, bi.dtb)
 }

@@ -2,7 +2,7 @@
 //! Board glue of the kernel: the console the SPCR named (PL011 or 16550),
 //! the end of a run (PSCI `SYSTEM_OFF`), the boot from the UEFI
 //! application's [`Handoff`]. The rest of the kernel glue is shared by the
-//! AArch64 examples: `examples/aarch64-shared/glue.rs`.
+//! AArch64 examples: `arch_aarch64::kernel`.
 
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -10,10 +10,9 @@ use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use arch_aarch64::ns16550::Ns16550;
 use arch_aarch64::pl011::Pl011;
 use arch_aarch64::smp::{self, CpuDesc, Start};
-use arch_aarch64::{cpu, paging};
+use arch_aarch64::{cpu, kernel, paging};
 use runtime::{Board, kprintln};
 
-use crate::glue;
 use crate::handoff::{self, Handoff};
 
 /// The console: `handoff::CONSOLE_*` (none until the hand-off is read).
@@ -28,8 +27,9 @@ static PSCI: AtomicU32 = AtomicU32::new(handoff::PSCI_NONE);
 /// An SBBR machine booted through UEFI.
 pub struct Uefi;
 
-/// The board the shared glue runs the kernel on.
-pub type ThisBoard = Uefi;
+// The entry points, the kernel-state static and the panic handler
+// (`arch_aarch64::kernel`).
+arch_aarch64::kernel_entries!(Uefi);
 
 fn pl011() -> Pl011 {
     // SAFETY: CONSOLE_VA is the device-window address of the PL011 the
@@ -71,7 +71,7 @@ impl Board for Uefi {
             handoff::PSCI_SMC => arch_aarch64::psci::system_off(true),
             _ => {}
         }
-        glue::exit(status)
+        kernel::exit(status)
     }
 
     fn el() -> Option<u8> {
@@ -177,16 +177,16 @@ extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
     }
     if h.dropped_cpus > 0 {
         kprintln!(
-            ThisBoard,
+            Uefi,
             "IPCB warn reason=\"the MADT lists {} CPUs, more than the {} the kernel drives: using the first {}\"",
             h.n_cpus as usize + h.dropped_cpus as usize,
             smp::MAX_CPUS,
             smp::MAX_CPUS
         );
     }
-    let frames = glue::percpu_and_frames(cfg, h.ram_end);
+    let frames = kernel::percpu_and_frames::<Uefi>(cfg, h.ram_end);
     // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
     // with the per-CPU region mapped.
     unsafe { cpu::init(el as u8) };
-    glue::start(el, cmdline, frames, None)
+    kernel::start::<Uefi>(el, cmdline, frames, None)
 }

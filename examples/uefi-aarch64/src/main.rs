@@ -30,9 +30,6 @@ mod handoff;
 
 #[cfg(target_os = "none")]
 mod kernel;
-#[cfg(target_os = "none")]
-#[path = "../../aarch64-shared/glue.rs"]
-mod glue;
 
 #[cfg(target_os = "uefi")]
 mod loader;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! The `cargo xtask test` step that shows a board crate is all a board
 //! needs: [`COPY_FROM`] is copied to `examples/`[`COPY_NAME`] with that
-//! package name and nothing else changed (the copy keeps its
-//! `#[path]` glue and build script in `examples/aarch64-shared`), and
+//! package name and nothing else changed (its glue is a library,
+//! `arch_aarch64::kernel`, and its build script `runtime::build`), and
 //! `cargo xtask run --board` [`COPY_NAME`] must boot it and pass. Then the
 //! copy's metadata is broken three ways, and a `--board` that names no
 //! crate is asked for: each must be one `error:` line, naming the crate

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The kernel glue every AArch64 example kernel shares: the kernel state
-//! static, the Rust halves of the `svc` and trap entries (the symbols
-//! `arch_aarch64::entry` calls), the start of the benchmark driver, the end
-//! of a run ([`exit`]), panics, defmt and fault injection.
+//! The kernel glue every AArch64 example kernel shares, generic over its
+//! [`runtime::Board`]: the Rust halves of the `svc` and trap entries (the
+//! symbols [`entry`](crate::entry) calls, emitted for one board by
+//! [`kernel_entries!`](crate::kernel_entries)), the start of the benchmark
+//! driver ([`start`]), the end of a run ([`exit`]) and defmt. What x86_64
+//! shares (the general syscall path, user faults, the watchdog's kill,
+//! panics, the kernel-state cell) is `runtime::kernel`'s.
 //!
 //! **How a run ends** ([`exit`]). A kernel started by firmware (U-Boot,
 //! the Pi firmware) powers the machine off with PSCI `SYSTEM_OFF`
@@ -19,95 +22,111 @@
 //! semihosting console (`SYS_WRITE0`, and `SYS_WRITEC` for the frames'
 //! zero delimiters), which `cargo xtask` points at the run's `defmt.bin`
 //! (`-semihosting-config chardev=`) and decodes into `defmt.log`; without
-//! it (firmware boots, real boards) they are dropped.
+//! it (firmware boots, real boards) they are dropped. This module is the
+//! defmt global logger of any kernel that links this crate for
+//! `target_os = "none"`.
 //!
-//! It is not a crate: the `#[no_mangle]` entry points must be compiled with
-//! the board's type (the kernel state is `State<Aarch64, ThisBoard>`), and
-//! a generic function cannot carry a fixed symbol name. Each example
-//! includes this file as its `glue` module:
-//!
-//! ```ignore
-//! #[path = "../../aarch64-shared/glue.rs"]
-//! mod glue;
-//! ```
-//!
-//! and its `kernel` module provides `pub type ThisBoard` (its
-//! [`runtime::Board`]) and `ipcb_kernel_main`, which finds the command line
-//! and RAM its own way (device tree, ATAGs, ...) and calls [`start`].
+//! **A board** implements [`runtime::Board`], invokes
+//! `arch_aarch64::kernel_entries!(ItsBoard);` once, and provides
+//! `ipcb_kernel_main`, which finds the command line and RAM its own way
+//! (device tree, ATAGs, ...), calls [`percpu_and_frames`], `cpu::init`
+//! and then [`start`]. The entry symbols must be compiled with the board's
+//! type (the kernel state is `State<Aarch64, ItsBoard>`) and a generic
+//! function cannot carry a fixed symbol name: so the macro emits thin
+//! `#[no_mangle]` shims that call the generic functions here.
 
-use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-use arch_aarch64::entry::ec;
-use arch_aarch64::paging;
-use arch_aarch64::{Aarch64, Context, FastPair, InvokePair, ResumePair, TrapFrame};
-use ipc_core::{Fast, MessageInfo, Next, Syscall, SyscallArgs, ThreadId};
-use runtime::bench::{self, Env};
-#[cfg(feature = "inject")]
-use runtime::inject;
+use crate::entry::ec;
+use crate::paging;
+use crate::{Aarch64, Context, FastPair, InvokePair, ResumePair, TrapFrame};
+use ipc_core::{Fast, MessageInfo, Syscall, SyscallArgs, ThreadId};
+use runtime::kernel::{self as rt, BoardKernel};
 use runtime::mem::FrameAlloc;
-use runtime::{kprintln, Board, Fault, Machine, State};
+use runtime::{kprintln, Board, Fault, State};
 
-use crate::kernel::ThisBoard;
+/// The kernel state of board `B`.
+pub type St<B> = State<Aarch64, B>;
 
-/// The user program (ELF), built for aarch64-unknown-none.
-static USER_ELF: &[u8] = include_bytes!(env!("IPCB_USER_ELF"));
+/// The `#[no_mangle]` entry points of [`entry`](crate::entry) (and the
+/// panic handler) for board `$board`, each a call of the generic function
+/// of [`kernel`](crate::kernel) that does the work; and the board's
+/// kernel-state static with its `runtime::kernel::BoardKernel` impl
+/// (`runtime::board_kernel!`). Invoke once, in the board crate's
+/// `target_os = "none"` build:
+///
+/// ```ignore
+/// arch_aarch64::kernel_entries!(Virt);
+/// ```
+///
+/// It emits `ipcb_fast_call`, `ipcb_fast_reply_recv`, `ipcb_fast_invoke`
+/// (the `svc` fastpath halves), `ipcb_syscall_handler` (the general one),
+/// `ipcb_trap_handler`, `ipcb_irq_handler` and the `#[panic_handler]`.
+#[macro_export]
+macro_rules! kernel_entries {
+    ($board:ty) => {
+        $crate::__runtime::board_kernel!($crate::Aarch64, $board);
 
-type St = State<Aarch64, ThisBoard>;
-
-/// The kernel state. In the per-CPU region (`arch_aarch64::smp`): each CPU
-/// reaches its own copy at this one address, so the entry halves below use
-/// it as a plain static, with no CPU number and no lock.
-#[unsafe(link_section = ".percpu")]
-static mut STATE: MaybeUninit<St> = MaybeUninit::uninit();
-
-/// The kernel state (initialised in `ipcb_kernel_main` before any entry).
-#[inline(always)]
-fn state_ptr() -> *mut St {
-    addr_of_mut!(STATE) as *mut St
-}
-
-/// Turn the core's decision into the two context pointers of the exit path.
-#[inline(always)]
-fn to_pair(st: &mut St, next: Next) -> ResumePair {
-    match next {
-        Next::Resume { thread, regs_from } => {
-            let t = st.kernel.context_mut(thread) as *mut Context;
-            let r = st.kernel.context(regs_from) as *const Context;
-            ResumePair { thread: t, regs_from: r }
+        #[unsafe(no_mangle)]
+        extern "C" fn ipcb_fast_call(cap: u64, tag: u64, st: &mut $crate::kernel::St<$board>, ctxs: *mut $crate::Context) -> $crate::FastPair {
+            $crate::kernel::fast_call(cap, tag, st, ctxs)
         }
-        Next::Idle => ResumePair { thread: core::ptr::null_mut(), regs_from: core::ptr::null() },
-    }
+        #[unsafe(no_mangle)]
+        extern "C" fn ipcb_fast_reply_recv(cap: u64, tag: u64, st: &mut $crate::kernel::St<$board>, ctxs: *mut $crate::Context) -> $crate::FastPair {
+            $crate::kernel::fast_reply_recv(cap, tag, st, ctxs)
+        }
+        #[unsafe(no_mangle)]
+        extern "C" fn ipcb_fast_invoke(cap: u64, tag: u64, st: &$crate::kernel::St<$board>) -> $crate::InvokePair {
+            $crate::kernel::fast_invoke(cap, tag, st)
+        }
+        #[unsafe(no_mangle)]
+        extern "C" fn ipcb_syscall_handler() -> $crate::ResumePair {
+            $crate::kernel::syscall_handler::<$board>()
+        }
+        #[unsafe(no_mangle)]
+        extern "C" fn ipcb_trap_handler(f: &mut $crate::TrapFrame) -> $crate::ResumePair {
+            $crate::kernel::trap_handler::<$board>(f)
+        }
+        #[unsafe(no_mangle)]
+        extern "C" fn ipcb_irq_handler(f: &mut $crate::TrapFrame) -> $crate::ResumePair {
+            $crate::kernel::irq_handler::<$board>(f)
+        }
+        #[panic_handler]
+        fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+            $crate::__runtime::kernel::panic::<$board>(info)
+        }
+    };
 }
 
-/// The fastpath half of the `svc` entry for `call`: the message registers
-/// are still in the CPU, the caller's preserved state is already in its
-/// context (see `arch_aarch64::entry`). `st` and `ctxs` are what [`start`]
-/// gave `cpu::set_fast_state`: the state and thread 0's context.
-#[unsafe(no_mangle)]
-extern "C" fn ipcb_fast_call(cap: u64, tag: u64, st: &mut St, ctxs: *mut Context) -> FastPair {
+/// The two context pointers of the exit path as the entry takes them.
+#[inline(always)]
+fn pair((thread, regs_from): (*mut Context, *const Context)) -> ResumePair {
+    ResumePair { thread, regs_from }
+}
+
+/// The fastpath half of the `svc` entry for `call` (`ipcb_fast_call`): the
+/// message registers are still in the CPU, the caller's preserved state is
+/// already in its context (see [`entry`](crate::entry)). `st` and `ctxs`
+/// are what [`start`] gave `cpu::set_fast_state`: the state and thread 0's
+/// context.
+#[inline(always)]
+pub fn fast_call<B: Board>(cap: u64, tag: u64, st: &mut St<B>, ctxs: *mut Context) -> FastPair {
     fast(st, ctxs, SyscallArgs { op: Syscall::Call as u64, cap, tag: MessageInfo(tag) })
 }
 
-/// The fastpath half of the `svc` entry for `reply_recv` (as
-/// [`ipcb_fast_call`]).
-#[unsafe(no_mangle)]
-extern "C" fn ipcb_fast_reply_recv(
-    cap: u64,
-    tag: u64,
-    st: &mut St,
-    ctxs: *mut Context,
-) -> FastPair {
+/// The fastpath half of the `svc` entry for `reply_recv`
+/// (`ipcb_fast_reply_recv`, as [`fast_call`]).
+#[inline(always)]
+pub fn fast_reply_recv<B: Board>(cap: u64, tag: u64, st: &mut St<B>, ctxs: *mut Context) -> FastPair {
     fast(st, ctxs, SyscallArgs { op: Syscall::ReplyRecv as u64, cap, tag: MessageInfo(tag) })
 }
 
 /// Both fast handlers: the entry has dispatched on the number already, so
 /// `args.op` is a constant here and the core's own dispatch folds away.
 #[inline(always)]
-fn fast(st: &mut St, ctxs: *mut Context, args: SyscallArgs) -> FastPair {
-    #[cfg(feature = "inject")]
-    if inject::due(args.op) {
+fn fast<B: Board>(st: &mut St<B>, ctxs: *mut Context, args: SyscallArgs) -> FastPair {
+    if rt::inject_due(args.op) {
         // Send this message through the general path, where it sits in
         // memory and can be corrupted.
         return slow(st, args);
@@ -117,8 +136,8 @@ fn fast(st: &mut St, ctxs: *mut Context, args: SyscallArgs) -> FastPair {
     if (args.tag.0 as u16) > <Aarch64 as ipc_core::Arch>::MR_IN_REGS as u16 {
         core::hint::cold_path();
         return match args.op {
-            1 => long::<1>(args.cap, args.tag.0, st, ctxs),
-            _ => long::<2>(args.cap, args.tag.0, st, ctxs),
+            1 => long::<B, 1>(args.cap, args.tag.0, st, ctxs),
+            _ => long::<B, 2>(args.cap, args.tag.0, st, ctxs),
         };
     }
     match st.kernel.fastpath_ipc(args) {
@@ -143,7 +162,7 @@ fn fast(st: &mut St, ctxs: *mut Context, args: SyscallArgs) -> FastPair {
 /// the register-only path keeps its instructions either way (x86_64, where
 /// inlining it costs the register-only path, keeps it out of line).
 #[inline(always)]
-fn long<const OP: u64>(cap: u64, tag: u64, st: &mut St, ctxs: *mut Context) -> FastPair {
+fn long<B: Board, const OP: u64>(cap: u64, tag: u64, st: &mut St<B>, ctxs: *mut Context) -> FastPair {
     let args = SyscallArgs { op: OP, cap, tag: MessageInfo(tag) };
     match st.kernel.fastpath_long(args) {
         Some(Fast::HandOff { thread, badge }) => {
@@ -155,11 +174,11 @@ fn long<const OP: u64>(cap: u64, tag: u64, st: &mut St, ctxs: *mut Context) -> F
     }
 }
 
-/// The `invoke` half of the `svc` entry: the kernel answers without a
-/// switch. Returns the result word (`x0`) and the status (`x1`), the order
-/// in which the entry wants them.
-#[unsafe(no_mangle)]
-extern "C" fn ipcb_fast_invoke(cap: u64, tag: u64, st: &St) -> InvokePair {
+/// The `invoke` half of the `svc` entry (`ipcb_fast_invoke`): the kernel
+/// answers without a switch. Returns the result word (`x0`) and the status
+/// (`x1`), the order in which the entry wants them.
+#[inline(always)]
+pub fn fast_invoke<B: Board>(cap: u64, tag: u64, st: &St<B>) -> InvokePair {
     st.kernel.invoke(cap, MessageInfo(tag)).into()
 }
 
@@ -167,22 +186,16 @@ extern "C" fn ipcb_fast_invoke(cap: u64, tag: u64, st: &St) -> InvokePair {
 /// entry has saved the preserved registers, the assembly saves the message
 /// registers) and tell the entry to take the general path.
 #[cold]
-fn slow(st: &mut St, args: SyscallArgs) -> FastPair {
+fn slow<B: Board>(st: &mut St<B>, args: SyscallArgs) -> FastPair {
     st.kernel.save_syscall_args(args);
     FastPair::GENERAL
 }
 
-/// The general half of the `svc` entry (called with the whole context
-/// saved).
-#[unsafe(no_mangle)]
-extern "C" fn ipcb_syscall_handler() -> ResumePair {
-    // SAFETY: the state was initialised before user mode started, and this
-    // CPU runs one kernel entry at a time with interrupts masked.
-    let st = unsafe { &mut *state_ptr() };
-    let next = st.syscall();
-    #[cfg(feature = "inject")]
-    inject::apply(st, next);
-    to_pair(st, next)
+/// The general half of the `svc` entry (`ipcb_syscall_handler`, called
+/// with the whole context saved).
+#[inline(always)]
+pub fn syscall_handler<B: BoardKernel<Aarch64>>() -> ResumePair {
+    pair(rt::syscall::<Aarch64, B>())
 }
 
 /// A name for an exception class, for the diagnostics.
@@ -200,55 +213,45 @@ fn class_name(class: u64) -> &'static str {
     }
 }
 
-/// Rust half of the trap entry (every exception but an `svc` from EL0).
-#[unsafe(no_mangle)]
-extern "C" fn ipcb_trap_handler(f: &mut TrapFrame) -> ResumePair {
+/// Rust half of the trap entry (`ipcb_trap_handler`: every exception but
+/// an `svc` from EL0).
+pub fn trap_handler<B: BoardKernel<Aarch64>>(f: &mut TrapFrame) -> ResumePair {
     if f.from_user() && f.synchronous() {
-        // SAFETY: as in `ipcb_syscall_handler`.
-        let st = unsafe { &mut *state_ptr() };
         let class = f.class();
         let addr = if f.is_abort() { f.far } else { 0 };
         defmt::println!(
             "user fault: class {=u64:#x} ({=str}) esr {=u64:#x} pc {=u64:#x} addr {=u64:#x}",
             class, class_name(class), f.esr, f.elr, addr
         );
-        let next = st.user_fault(Fault { vector: class, error: f.esr, addr, pc: f.elr, task: None });
-        return to_pair(st, next);
+        return pair(rt::user_fault::<Aarch64, B>(Fault { vector: class, error: f.esr, addr, pc: f.elr, task: None }));
     }
     // The W^X self-test's deliberate faults resume the test (no return).
     if !f.from_user() {
-        arch_aarch64::wx::kernel_fault(f.esr, f.elr, f.far);
+        crate::wx::kernel_fault(f.esr, f.elr, f.far);
     }
-    kprintln!(
-        ThisBoard,
-        "IPCB panic reason=\"kernel exception vector {} class {:#x} ({}) esr {:#x} elr {:#x} far {:#x} sp {:#x}\"",
+    rt::fatal::<B>(format_args!(
+        "kernel exception vector {} class {:#x} ({}) esr {:#x} elr {:#x} far {:#x} sp {:#x}",
         f.source, f.class(), class_name(f.class()), f.esr, f.elr, f.far, f.sp
-    );
-    kprintln!(ThisBoard, "IPCB end status=fail");
-    ThisBoard::exit(2)
+    ))
 }
 
-/// Rust half of the IRQ entry from EL0 (`arch_aarch64::watchdog`): the
-/// watchdog's expiry kills the running task (the `IPCB watchdog` line),
-/// gives the threads left a fresh budget and runs the next; a stray IRQ is
-/// counted and masked for the thread it hit, as ever; anything else
-/// resumes.
-#[unsafe(no_mangle)]
-extern "C" fn ipcb_irq_handler(f: &mut TrapFrame) -> ResumePair {
-    use arch_aarch64::watchdog::{self, Irq};
+/// Rust half of the IRQ entry from EL0 (`ipcb_irq_handler`,
+/// [`watchdog`](crate::watchdog)): the watchdog's expiry kills the running
+/// task (the `IPCB watchdog` line), gives the threads left a fresh budget
+/// and runs the next; a stray IRQ is counted and masked for the thread it
+/// hit, as ever; anything else resumes.
+pub fn irq_handler<B: BoardKernel<Aarch64>>(f: &mut TrapFrame) -> ResumePair {
+    use crate::watchdog::{self, Irq};
     match watchdog::on_irq() {
         Irq::Expired => {
-            // SAFETY: as in `ipcb_syscall_handler` (interrupts are masked
-            // in the kernel: this came from EL0, between kernel entries).
-            let st = unsafe { &mut *state_ptr() };
             defmt::println!("watchdog: expiry at pc {=u64:#x}", f.elr);
-            let next = st.watchdog_kill(Aarch64::cpu_index(), watchdog::budget());
+            let resume = pair(rt::watchdog_kill::<Aarch64, B>(watchdog::budget()));
             watchdog::rearm();
-            to_pair(st, next)
+            resume
         }
         Irq::Resume => ResumePair::RESUME,
         Irq::Stray => {
-            arch_aarch64::entry::count_stray();
+            crate::entry::count_stray();
             f.spsr |= 0xc0;
             ResumePair::RESUME
         }
@@ -265,14 +268,14 @@ pub fn kernel_end() -> u64 {
 }
 
 /// Reserve the per-CPU regions for the CPUs of `cfg` and map the boot
-/// CPU's (`arch_aarch64::smp::init_boot`); then the frames the kernel may
+/// CPU's ([`smp::init_boot`](crate::smp::init_boot)); then the frames the kernel may
 /// hand out: from there to `ram_end`, at most to the end of the directly
 /// mapped RAM. Call first thing in `ipcb_kernel_main`, before `cpu::init`.
-pub fn percpu_and_frames(cfg: arch_aarch64::smp::Config, ram_end: u64) -> FrameAlloc {
+pub fn percpu_and_frames<B: Board>(cfg: crate::smp::Config, ram_end: u64) -> FrameAlloc {
     let end = ram_end.min(paging::direct_map_end());
     // SAFETY: the board calls this once, on the boot CPU, before anything
     // touches `.percpu`.
-    let start = unsafe { arch_aarch64::smp::init_boot(cfg, kernel_end(), end, ThisBoard::putc) };
+    let start = unsafe { crate::smp::init_boot(cfg, kernel_end(), end, B::putc) };
     FrameAlloc::new(start, end)
 }
 
@@ -334,25 +337,25 @@ fn take_semihosting_word(cmdline: &'static str) -> (&'static str, bool) {
 /// if the firmware declines) park this CPU for good.
 pub fn exit(status: u8) -> ! {
     match EXIT_HOW.load(Ordering::Relaxed) {
-        EXIT_SEMIHOSTING => arch_aarch64::semihosting::exit_status(status),
-        EXIT_PSCI_HVC => arch_aarch64::psci::system_off(false),
-        EXIT_PSCI_SMC => arch_aarch64::psci::system_off(true),
+        EXIT_SEMIHOSTING => crate::semihosting::exit_status(status),
+        EXIT_PSCI_HVC => crate::psci::system_off(false),
+        EXIT_PSCI_SMC => crate::psci::system_off(true),
         _ => {}
     }
-    arch_aarch64::halt()
+    crate::halt()
 }
 
 /// The board-independent rest of the boot, on the boot CPU after
 /// `cpu::init`: choose how the run ends ([`exit`]: `exit=semihosting` on
 /// the command line, else the PSCI conduit of the device tree at `dtb`),
 /// say in an `IPCB warn` line when the loader misplaced the image
-/// (`arch_aarch64::boot::misplaced_load`), parse the rest of the kernel
-/// command line, set up the kernel state
-/// with `frames`, run the scenarios and benchmarks (never returns).
-/// `el` and `dtb` are also for the diagnostics.
-pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64>) -> ! {
+/// ([`boot::misplaced_load`](crate::boot::misplaced_load)), parse the
+/// rest of the kernel command line, set up the kernel state with
+/// `frames`, run the scenarios and benchmarks (never returns). `el` and
+/// `dtb` are also for the diagnostics.
+pub fn start<B: BoardKernel<Aarch64>>(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64>) -> ! {
     let (cmdline, semihosting) = take_semihosting_word(cmdline);
-    let how = match (semihosting, dtb.and_then(arch_aarch64::psci::conduit_from_dt)) {
+    let how = match (semihosting, dtb.and_then(crate::psci::conduit_from_dt)) {
         (true, _) => EXIT_SEMIHOSTING,
         (false, Some(false)) => EXIT_PSCI_HVC,
         (false, Some(true)) => EXIT_PSCI_SMC,
@@ -363,47 +366,32 @@ pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64
     // the run's defmt.bin.
     DEFMT_ON.store(semihosting, Ordering::Release);
     if let Some(pa) = dtb {
-        arch_aarch64::watchdog::init_from_dt(pa, arch_aarch64::cpu::el());
+        crate::watchdog::init_from_dt(pa, crate::cpu::el());
     }
-    if let (Some(pa), true) = (dtb, arch_aarch64::boot::dt_without_memory()) {
+    if let (Some(pa), true) = (dtb, crate::boot::dt_without_memory()) {
         kprintln!(
-            ThisBoard,
+            B,
             "IPCB warn reason=\"the device tree at {:#x} has no /memory node with a size: the board's default RAM is used\"",
             pa
         );
     }
-    if let Some((pa, text_offset)) = arch_aarch64::boot::misplaced_load() {
+    if let Some((pa, text_offset)) = crate::boot::misplaced_load() {
         kprintln!(
-            ThisBoard,
+            B,
             "IPCB warn reason=\"image loaded at {:#x}, not text_offset {:#x} from a 2 MiB boundary as its Image header asks: mapped by 4 KiB pages instead of 2 MiB blocks\"",
             pa, text_offset
         );
     }
-    let config = match bench::parse_cmdline(cmdline) {
-        Ok(c) => c,
-        Err(w) => {
-            kprintln!(ThisBoard, "IPCB fail bench=boot core=0 reason=\"bad command-line word '{}'\"", w);
-            kprintln!(ThisBoard, "IPCB end status=fail");
-            ThisBoard::exit(1)
-        }
-    };
-    #[cfg(not(feature = "inject"))]
-    if config.inject != bench::Inject::None {
-        kprintln!(ThisBoard, "IPCB fail bench=boot core=0 reason=\"inject= needs the fault-injection build\"");
-        kprintln!(ThisBoard, "IPCB end status=fail");
-        ThisBoard::exit(1)
-    }
-    #[cfg(feature = "inject")]
-    inject::set(config.inject);
+    let config = rt::config::<B>(cmdline);
 
-    // SAFETY: boot is single-threaded; nothing has referenced STATE yet.
-    unsafe { (*addr_of_mut!(STATE)).write(State::new(frames)) };
+    // SAFETY: boot is single-threaded; nothing has referenced the state yet.
+    unsafe { rt::init_state::<Aarch64, B>(frames) };
     // The fast handlers get the state and thread 0's context from the
     // entry, in registers: one `add` then finds any thread's context. The
-    // contexts live in the STATE static and never move.
+    // contexts live in the state static and never move.
     {
         // SAFETY: as above; the state is initialised and nothing runs yet.
-        let st = unsafe { &mut *state_ptr() };
+        let st = unsafe { &mut *B::state() };
         let ctxs = st.kernel.context_mut(ThreadId(0)) as *mut Context;
         for t in 0..=u8::MAX {
             let at = st.kernel.context_mut(ThreadId(t)) as *mut Context;
@@ -412,8 +400,8 @@ pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64
         // SAFETY: boot CPU, before user code; the fast handlers take a
         // `&mut St` third and the contexts are contiguous (just checked).
         unsafe {
-            let kernel = core::ptr::addr_of!((*state_ptr()).kernel);
-            arch_aarch64::cpu::set_fast_state(state_ptr().cast(), ctxs, kernel)
+            let kernel = core::ptr::addr_of!((*B::state()).kernel);
+            crate::cpu::set_fast_state(B::state().cast(), ctxs, kernel)
         };
     }
     defmt::println!(
@@ -421,20 +409,7 @@ pub fn start(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64
         el, dtb, cmdline, frames.free_frames()
     );
 
-    bench::main(Env {
-        state: state_ptr,
-        user_elf: USER_ELF,
-        elf_machine: runtime::elf::EM_AARCH64,
-        config,
-        counters: Aarch64::counters(),
-    })
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    kprintln!(ThisBoard, "IPCB panic reason=\"{}\"", info.message());
-    kprintln!(ThisBoard, "IPCB end status=fail");
-    ThisBoard::exit(2)
+    rt::run::<Aarch64, B>(config, runtime::elf::EM_AARCH64)
 }
 
 // ----- defmt: to the semihosting console, where QEMU runs it --------------
@@ -456,7 +431,7 @@ fn defmt_flush() {
     // SAFETY: only while the logger is taken (`Logger`'s contract).
     let (buf, len) = unsafe { (&*core::ptr::addr_of!(DEFMT_BUF), &mut *addr_of_mut!(DEFMT_LEN)) };
     if *len > 0 && DEFMT_ON.load(Ordering::Acquire) {
-        arch_aarch64::semihosting::write_console(&buf[..*len]);
+        crate::semihosting::write_console(&buf[..*len]);
     }
     *len = 0;
 }
@@ -509,4 +484,4 @@ unsafe impl defmt::Logger for Logger {
     }
 }
 
-defmt::timestamp!("{=u64}", arch_aarch64::pmu::ticks());
+defmt::timestamp!("{=u64}", crate::pmu::ticks());
