@@ -20,7 +20,10 @@
 //!   its budget outside the timed runs;
 //! * [`pmu`]: Intel fixed counters, AMD core counters, TSC;
 //! * [`serial`], the 16550 UARTs (COM1..COM4 or any I/O port) and
-//!   `console=` / `defmt=`.
+//!   `console=` / `defmt=`;
+//! * [`kernel`] (bare metal only): the Rust halves of the entries for any
+//!   `runtime::Board`, and [`kernel_entries!`], their symbols for one
+//!   board.
 //!
 //! The assembly exists only for `target_os = "none"`; on the host the crate
 //! builds (so `cargo test`, `doc` and `clippy` run) and the few functions
@@ -35,6 +38,9 @@ pub mod context;
 pub mod cpu;
 pub mod entry;
 pub mod fbcon;
+// The example kernel's glue (the entries' Rust halves): bare metal only.
+#[cfg(any(doc, target_os = "none"))]
+pub mod kernel;
 pub mod kpti;
 pub mod layout;
 pub mod memmap;
@@ -48,6 +54,10 @@ pub mod watchdog;
 pub mod wx;
 
 pub use context::Context;
+
+/// For [`kernel_entries!`]'s expansion in a board crate.
+#[doc(hidden)]
+pub use runtime as __runtime;
 pub use cpu::mcg_status;
 pub use entry::{FastPair, ResumePair, TrapFrame};
 

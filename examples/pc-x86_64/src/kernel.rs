@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Board glue: the kernel state static, the Rust halves of the entries,
-//! the console and exit device, defmt and critical-section, panics.
+//! Board glue: the console and exit device, the boot, defmt and
+//! critical-section. The entries' Rust halves, the kernel-state static and
+//! the panic handler are `arch_x86_64::kernel`'s (for this board:
+//! `kernel_entries!`), the rest of the kernel glue `runtime::kernel`'s.
 
 use core::mem::MaybeUninit;
 use core::ptr::{addr_of, addr_of_mut};
@@ -10,20 +12,18 @@ use arch_x86_64::boot::{self, KERNEL_OFFSET};
 use arch_x86_64::fbcon::{self, Screen};
 use arch_x86_64::smp;
 use arch_x86_64::serial::{self, Com};
-use arch_x86_64::{Context, FastPair, ResumePair, TrapFrame, X86_64};
-use ipc_core::{Fast, MessageInfo, Next, Reply, Syscall, SyscallArgs};
-use runtime::bench::{self, Env};
-#[cfg(feature = "inject")]
-use runtime::inject;
+use arch_x86_64::X86_64;
+use runtime::kernel as rt;
 use runtime::mem::FrameAlloc;
-use runtime::{kprintln, Board, Fault, Machine, State, Uart};
+use runtime::{kprintln, Board, Machine, Uart};
 use x86_64::instructions::port::Port;
-
-/// The user program (ELF), built for x86_64-unknown-none.
-static USER_ELF: &[u8] = include_bytes!(env!("IPCB_USER_ELF"));
 
 /// The PC board.
 pub struct Pc;
+
+// The entry points, the kernel-state static and the panic handler
+// (`arch_x86_64::kernel`).
+arch_x86_64::kernel_entries!(Pc);
 
 impl Board for Pc {
     const NAME: &'static str = env!("IPCB_BOARD");
@@ -70,188 +70,6 @@ static SCREEN_BUSY: AtomicBool = AtomicBool::new(false);
 const CMDLINE_MAX: usize = 4096;
 static mut RUNTIME_CMDLINE: [u8; CMDLINE_MAX] = [0; CMDLINE_MAX];
 
-type St = State<X86_64, Pc>;
-
-/// The kernel state. In the per-CPU region (`arch_x86_64::smp`): each CPU
-/// reaches its own copy at this one address, so the entry halves below use
-/// it as a plain static, with no CPU number and no lock.
-#[unsafe(link_section = ".percpu")]
-static mut STATE: MaybeUninit<St> = MaybeUninit::uninit();
-
-// `ipcb_fast_kernel`: the address of `STATE.kernel`, where the entry's
-// assembly `invoke` fastpath reads (`arch_x86_64::entry`).
-core::arch::global_asm!(
-    ".globl ipcb_fast_kernel",
-    ".set ipcb_fast_kernel, {state} + {kernel}",
-    state = sym STATE,
-    kernel = const core::mem::offset_of!(St, kernel),
-);
-
-/// The kernel state (initialised in `ipcb_kernel_main` before any entry).
-#[inline(always)]
-fn state_ptr() -> *mut St {
-    addr_of_mut!(STATE) as *mut St
-}
-
-/// The fastpath's answer for each thread index: its context's address plus
-/// `CTX_TOP`, the form the entry keeps the current thread in. Filled once
-/// at boot (the contexts live in the `STATE` static and never move): one
-/// load on the hand-off instead of a shift, an add and an or. Per-CPU like
-/// `STATE` (the values are the same on every CPU: so are the addresses).
-#[unsafe(link_section = ".percpu")]
-static mut CTX_TOPS: [usize; 256] = [0; 256];
-
-/// Turn the core's decision into the two context pointers of the exit path.
-#[inline(always)]
-fn to_pair(st: &mut St, next: Next) -> ResumePair {
-    match next {
-        Next::Resume { thread, regs_from } => {
-            let t = st.kernel.context_mut(thread) as *mut Context;
-            let r = st.kernel.context(regs_from) as *const Context;
-            ResumePair { thread: t, regs_from: r }
-        }
-        Next::Idle => ResumePair { thread: core::ptr::null_mut(), regs_from: core::ptr::null() },
-    }
-}
-
-/// The fastpath half of the `syscall` entry for `call`: the message
-/// registers are still in the CPU (see `arch_x86_64::entry`).
-#[unsafe(no_mangle)]
-extern "sysv64" fn ipcb_fast_call(cap: u64, tag: u64) -> FastPair {
-    fast(SyscallArgs { op: Syscall::Call as u64, cap, tag: MessageInfo(tag) })
-}
-
-/// The fastpath half of the `syscall` entry for `reply_recv` (as
-/// [`ipcb_fast_call`]).
-#[unsafe(no_mangle)]
-extern "sysv64" fn ipcb_fast_reply_recv(cap: u64, tag: u64) -> FastPair {
-    fast(SyscallArgs { op: Syscall::ReplyRecv as u64, cap, tag: MessageInfo(tag) })
-}
-
-/// Both IPC fast handlers: the entry has dispatched on the number already,
-/// so `args.op` is a constant here and the core's own dispatch folds away.
-#[inline(always)]
-fn fast(args: SyscallArgs) -> FastPair {
-    // SAFETY: the state was initialised before user mode started, and this
-    // CPU runs one kernel entry at a time with interrupts off.
-    let st = unsafe { &mut *state_ptr() };
-    #[cfg(feature = "inject")]
-    if inject::due(args.op) {
-        // Send this message through the general path, where it sits in
-        // memory and can be corrupted.
-        return slow(st, args);
-    }
-    // A message longer than the registers: straight to its own fastpath
-    // (the register-only one would test the same bits, later).
-    if (args.tag.0 as u16) > <X86_64 as ipc_core::Arch>::MR_IN_REGS as u16 {
-        return match args.op {
-            1 => long::<1>(args.cap, args.tag.0),
-            _ => long::<2>(args.cap, args.tag.0),
-        };
-    }
-    match st.kernel.fastpath_ipc(args) {
-        Some(Fast::HandOff { thread, badge }) => {
-            // SAFETY: written only at boot, before any entry.
-            FastPair { top: unsafe { (*addr_of!(CTX_TOPS))[usize::from(thread.0)] }, badge }
-        }
-        // `fastpath_ipc` answers `call` and `reply_recv` only.
-        Some(Fast::Return | Fast::Reply(_)) | None => slow(st, args),
-    }
-}
-
-/// A message longer than the registers: the long-message fastpath, with
-/// the message registers still in the CPU (`Kernel::fastpath_long` touches
-/// none), or else the general path. (The arguments come as words, in the
-/// registers they arrived in: a `SyscallArgs` by reference, or the state
-/// first, would make the fast handler spill or move them before its
-/// checks.)
-/// One copy per syscall number `OP` (1 `call`, 2 `reply_recv`), so that
-/// each knows its own.
-#[cold]
-fn long<const OP: u64>(cap: u64, tag: u64) -> FastPair {
-    // SAFETY: as in `fast` (which no longer uses its reference).
-    let st = unsafe { &mut *state_ptr() };
-    let args = SyscallArgs { op: OP, cap, tag: MessageInfo(tag) };
-    match st.kernel.fastpath_long(args) {
-        Some(Fast::HandOff { thread, badge }) => {
-            // SAFETY: written only at boot, before any entry.
-            FastPair { top: unsafe { (*addr_of!(CTX_TOPS))[usize::from(thread.0)] }, badge }
-        }
-        _ => slow(st, args),
-    }
-}
-
-/// The `invoke` half of the `syscall` entry: the kernel answers it without
-/// a switch; the entry puts the reply into the caller's registers.
-#[unsafe(no_mangle)]
-extern "sysv64" fn ipcb_fast_invoke(cap: u64, tag: u64) -> Reply {
-    // SAFETY: as in `fast`; only read.
-    let st = unsafe { &*state_ptr() };
-    st.kernel.invoke(cap, MessageInfo(tag))
-}
-
-/// Not for the fastpath: park the arguments in the current context (the
-/// assembly saves the rest) and tell the entry to take the general path.
-#[cold]
-fn slow(st: &mut St, args: SyscallArgs) -> FastPair {
-    st.kernel.save_syscall_args(args);
-    FastPair::GENERAL
-}
-
-/// The general half of the `syscall` entry (called with the whole context
-/// saved).
-#[unsafe(no_mangle)]
-extern "sysv64" fn ipcb_syscall_handler() -> ResumePair {
-    // SAFETY: the state was initialised before user mode started, and this
-    // CPU runs one kernel entry at a time with interrupts off.
-    let st = unsafe { &mut *state_ptr() };
-    let next = st.syscall();
-    #[cfg(feature = "inject")]
-    inject::apply(st, next);
-    to_pair(st, next)
-}
-
-/// Rust half of the exception stubs.
-#[unsafe(no_mangle)]
-extern "sysv64" fn ipcb_trap_handler(f: &mut TrapFrame) -> ResumePair {
-    if f.vector == 18 {
-        // Not the running task's fault, and not one to carry on past.
-        let (status, user) = (arch_x86_64::mcg_status(), if f.from_user() { "user" } else { "kernel" });
-        kprintln!(Pc, "IPCB panic reason=\"machine check (#MC, vector 18) in {} mode at rip {:#x}: the CPU reported a hardware error (IA32_MCG_STATUS {:#x}); the run stops\"", user, f.rip, status);
-        Pc::exit(2)
-    }
-    if f.from_user() {
-        // SAFETY: as in `ipcb_syscall_handler`.
-        let st = unsafe { &mut *state_ptr() };
-        let addr = if f.vector == 14 { arch_x86_64::cr2() } else { 0 };
-        defmt::println!("user fault: vector {=u64} error {=u64:#x} rip {=u64:#x} addr {=u64:#x}", f.vector, f.error, f.rip, addr);
-        let next = st.user_fault(Fault { vector: f.vector, error: f.error, addr, pc: f.rip, task: None });
-        return to_pair(st, next);
-    }
-    // The W^X self-test's deliberate faults resume the test (no return).
-    arch_x86_64::wx::kernel_fault(f.vector, f.error, f.rip, arch_x86_64::cr2());
-    kprintln!(Pc, "IPCB panic reason=\"kernel exception vector {} error {:#x} rip {:#x} cr2 {:#x}\"", f.vector, f.error, f.rip, arch_x86_64::cr2());
-    Pc::exit(2)
-}
-
-/// Rust half of the watchdog's interrupt stub (`arch_x86_64::watchdog`):
-/// on an expiry in user mode, kill the running task (the `IPCB watchdog`
-/// line), give the threads left a fresh budget and run the next; anything
-/// else resumes the interrupted code.
-#[unsafe(no_mangle)]
-extern "sysv64" fn ipcb_irq_handler(f: &mut TrapFrame) -> ResumePair {
-    if !arch_x86_64::watchdog::expired(f.from_user()) {
-        return ResumePair::RESUME;
-    }
-    // SAFETY: as in `ipcb_syscall_handler` (the kernel runs with interrupts
-    // off, so this interrupt came from user mode, between kernel entries).
-    let st = unsafe { &mut *state_ptr() };
-    defmt::println!("watchdog: expiry at rip {=u64:#x}", f.rip);
-    let next = st.watchdog_kill(X86_64::cpu_index(), arch_x86_64::watchdog::budget());
-    arch_x86_64::watchdog::rearm();
-    to_pair(st, next)
-}
-
 unsafe extern "C" {
     static __kernel_start: u8;
     static __bss_end: u8;
@@ -274,9 +92,7 @@ extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
     // A line of its own: the loader may have left the cursor mid-line.
     kprintln!(Pc, "");
     if let Err(w) = ports {
-        kprintln!(Pc, "IPCB fail bench=boot core=0 reason=\"bad command-line word '{}' (console= and defmt= take COM1..COM4, 0xNNNN or none)\"", w);
-        kprintln!(Pc, "IPCB end status=fail");
-        Pc::exit(1)
+        rt::boot_fail::<Pc>(format_args!("bad command-line word '{}' (console= and defmt= take COM1..COM4, 0xNNNN or none)", w))
     }
     if p.defmt_shared {
         kprintln!(Pc, "IPCB warn reason=\"defmt names the console's port {:#x}: defmt off (move it with defmt=COM1..COM4 or 0xNNNN)\"", p.console.unwrap_or(0));
@@ -284,9 +100,7 @@ extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
     // SAFETY: written once, here, before anything reads it.
     let runtime_cmdline = unsafe { serial::without_port_words(bi.cmdline, &mut *addr_of_mut!(RUNTIME_CMDLINE)) };
     let Some(runtime_cmdline) = runtime_cmdline else {
-        kprintln!(Pc, "IPCB fail bench=boot core=0 reason=\"command line longer than {} bytes\"", CMDLINE_MAX);
-        kprintln!(Pc, "IPCB end status=fail");
-        Pc::exit(1)
+        rt::boot_fail::<Pc>(format_args!("command line longer than {} bytes", CMDLINE_MAX))
     };
     // Per-CPU regions and frames: in the usable RAM of the loader's map,
     // less the image (physical addresses of its first and last byte + 1).
@@ -297,45 +111,20 @@ extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
     // SAFETY: once, on the boot CPU, before anything touches `.percpu`.
     let frames = match unsafe { smp::init_bsp(&bi, kernel, Pc::putc) } {
         Ok(r) => r,
-        Err(why) => {
-            kprintln!(Pc, "IPCB fail bench=boot core=0 reason=\"{}\"", why);
-            kprintln!(Pc, "IPCB end status=fail");
-            Pc::exit(1)
-        }
+        Err(why) => rt::boot_fail::<Pc>(format_args!("{}", why)),
     };
     // SAFETY: once, on the boot CPU, interrupts off, before user mode, with
     // the per-CPU region mapped.
     let feat = unsafe { arch_x86_64::cpu::init() };
-    let config = match bench::parse_cmdline(runtime_cmdline) {
-        Ok(c) => c,
-        Err(w) => {
-            kprintln!(Pc, "IPCB fail bench=boot core=0 reason=\"bad command-line word '{}'\"", w);
-            kprintln!(Pc, "IPCB end status=fail");
-            Pc::exit(1)
-        }
-    };
-    #[cfg(not(feature = "inject"))]
-    if config.inject != bench::Inject::None {
-        kprintln!(Pc, "IPCB fail bench=boot core=0 reason=\"inject= needs the fault-injection build\"");
-        kprintln!(Pc, "IPCB end status=fail");
-        Pc::exit(1)
-    }
-    #[cfg(feature = "inject")]
-    inject::set(config.inject);
+    let config = rt::config::<Pc>(runtime_cmdline);
 
     let frames = FrameAlloc::new(frames.start, frames.end);
-    // SAFETY: boot is single-threaded; nothing has referenced STATE yet.
-    // (The other CPUs get a clone of it when they start, which the runtime
-    // re-initialises with their own frames.)
-    unsafe { (*addr_of_mut!(STATE)).write(State::new(frames)) };
+    // SAFETY: boot is single-threaded; nothing has referenced the state
+    // yet. (The other CPUs get a clone of it when they start, which the
+    // runtime re-initialises with their own frames.)
+    unsafe { rt::init_state::<X86_64, Pc>(frames) };
     // SAFETY: as above; the state is initialised and nothing runs yet.
-    unsafe {
-        let st = &mut *state_ptr();
-        let tops = &mut *addr_of_mut!(CTX_TOPS);
-        for (i, top) in tops.iter_mut().enumerate() {
-            *top = FastPair::hand_off(st.kernel.context_mut(ipc_core::ThreadId(i as u8)), 0).top;
-        }
-    }
+    unsafe { arch_x86_64::kernel::init_fast_state::<Pc>() };
     if let Some(fb) = bi.framebuffer {
         defmt::println!("framebuffer: {=u32}x{=u32}x{=u8} type {=u8} at {=u64:#x}, pitch {=u32}", fb.width, fb.height, fb.bpp, fb.kind, fb.addr, fb.pitch);
         // SAFETY: once, on the boot CPU, before the others start.
@@ -351,20 +140,7 @@ extern "sysv64" fn ipcb_kernel_main(magic: u64, info: u64) -> ! {
         bi.loader, bi.cmdline, frames.free_frames(), feat.pcid, feat.smep, feat.smap
     );
 
-    bench::main(Env {
-        state: state_ptr,
-        user_elf: USER_ELF,
-        elf_machine: runtime::elf::EM_X86_64,
-        config,
-        counters: X86_64::counters(),
-    })
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    kprintln!(Pc, "IPCB panic reason=\"{}\"", info.message());
-    kprintln!(Pc, "IPCB end status=fail");
-    Pc::exit(2)
+    rt::run::<X86_64, Pc>(config, runtime::elf::EM_X86_64)
 }
 
 // ----- critical-section: interrupts off and a lock across CPUs -------------
