@@ -201,6 +201,10 @@ impl Machine for Aarch64 {
         false
     }
 
+    fn el() -> Option<u8> {
+        Some(cpu::el())
+    }
+
     fn stray_interrupts() -> u64 {
         entry::stray_el0()
     }

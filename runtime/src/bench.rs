@@ -1177,7 +1177,7 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
     // lives until the end (this function does not return).
     let cores = unsafe { smp::start(&env) };
     kprintln!(B, "IPCB hello proto=1 board={} arch={} el={} cores={}", B::NAME, M::NAME,
-        match B::el() { Some(1) => "1", Some(2) => "2", _ => "-" }, cores);
+        match M::el() { Some(1) => "1", Some(2) => "2", _ => "-" }, cores);
     let mut vendor = [0u8; 16];
     let mut model = [0u8; 48];
     let (vl, ml) = M::cpu_identity(&mut vendor, &mut model);

@@ -160,6 +160,12 @@ pub trait Machine: Arch {
     /// Does the CPU report that it runs under a hypervisor?
     fn hypervisor() -> bool;
 
+    /// The exception level the kernel runs at (Arm: 1, or 2 with VHE), for
+    /// `IPCB hello`; `None` (the default) where the arch has none.
+    fn el() -> Option<u8> {
+        None
+    }
+
     /// The rate of the arch's time counter (the TSC), where it knows one,
     /// for the `IPCB clock` line. `None` (the default): not reported.
     fn clock() -> Option<ClockInfo> {
@@ -318,9 +324,5 @@ pub trait Board {
     /// Number of CPUs the kernel uses.
     fn cores() -> usize {
         1
-    }
-    /// Exception level (Arm), `None` elsewhere.
-    fn el() -> Option<u8> {
-        None
     }
 }

@@ -42,10 +42,6 @@ impl Board for Virt {
         CONSOLE.flush();
         kernel::exit(status)
     }
-
-    fn el() -> Option<u8> {
-        Some(cpu::el())
-    }
 }
 
 /// Called by the boot code on the boot stack, in the higher half: `el` is

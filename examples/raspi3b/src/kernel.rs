@@ -49,10 +49,6 @@ impl Board for Raspi3b {
         CONSOLE.flush();
         kernel::exit(status)
     }
-
-    fn el() -> Option<u8> {
-        Some(cpu::el())
-    }
 }
 
 /// The four A53 cores (MPIDR Aff0 = 0..3) and their spin-table words.

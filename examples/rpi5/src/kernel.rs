@@ -50,10 +50,6 @@ impl Board for Rpi5 {
         CONSOLE.flush();
         kernel::exit(status)
     }
-
-    fn el() -> Option<u8> {
-        Some(cpu::el())
-    }
 }
 
 /// The kernel's copy of the command line: the words it knows.

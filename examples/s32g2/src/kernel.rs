@@ -61,10 +61,6 @@ impl Board for S32g2 {
         console().flush();
         kernel::exit(status)
     }
-
-    fn el() -> Option<u8> {
-        Some(cpu::el())
-    }
 }
 
 /// What became of the console the device tree names.

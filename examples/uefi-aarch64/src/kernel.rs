@@ -73,10 +73,6 @@ impl Board for Uefi {
         }
         kernel::exit(status)
     }
-
-    fn el() -> Option<u8> {
-        Some(cpu::el())
-    }
 }
 
 unsafe extern "C" {
