@@ -42,6 +42,7 @@ use crate::entry::ec;
 use crate::paging;
 use crate::{Aarch64, Context, FastPair, InvokePair, ResumePair, TrapFrame};
 use ipc_core::{Fast, MessageInfo, Syscall, SyscallArgs, ThreadId};
+use runtime::cmdline::WordBuf;
 use runtime::kernel::{self as rt, BoardKernel};
 use runtime::mem::FrameAlloc;
 use runtime::{kprintln, Board, Fault, State};
@@ -314,21 +315,13 @@ fn take_semihosting_word(cmdline: &'static str) -> (&'static str, bool) {
     }
     // SAFETY: called once, on the boot CPU, before anything else reads
     // CMDLINE; the slice handed out is never written again.
-    let buf = unsafe { &mut *addr_of_mut!(CMDLINE) };
-    let mut len = 0;
+    let mut kept = WordBuf::new(unsafe { &mut *addr_of_mut!(CMDLINE) });
     for w in cmdline.split_ascii_whitespace().filter(|&w| w != SEMIHOSTING_WORD) {
-        if len + w.len() + 1 > buf.len() {
+        if !kept.push(w) {
             break;
         }
-        if len > 0 {
-            buf[len] = b' ';
-            len += 1;
-        }
-        buf[len..len + w.len()].copy_from_slice(w.as_bytes());
-        len += w.len();
     }
-    // Whole words of a `str`, joined by spaces: valid UTF-8.
-    (core::str::from_utf8(&buf[..len]).unwrap_or(""), true)
+    (kept.into_str(), true)
 }
 
 /// End the run (the board's [`Board::exit`], after it has drained its

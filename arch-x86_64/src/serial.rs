@@ -87,18 +87,13 @@ impl Ports {
 /// so a loader's leading image path stays first). `None`: `buf` is too
 /// small.
 pub fn without_port_words<'a>(s: &str, buf: &'a mut [u8]) -> Option<&'a str> {
-    let mut n = 0;
+    let mut kept = runtime::cmdline::WordBuf::new(buf);
     for w in s.split_ascii_whitespace().filter(|w| !is_port_word(w)) {
-        let sep = usize::from(n > 0);
-        let dst = buf.get_mut(n..n + sep + w.len())?;
-        if sep == 1 {
-            dst[0] = b' ';
+        if !kept.push(w) {
+            return None;
         }
-        dst[sep..].copy_from_slice(w.as_bytes());
-        n += sep + w.len();
     }
-    // Whole words of a `str`, joined by ASCII spaces: valid UTF-8.
-    core::str::from_utf8(&buf[..n]).ok()
+    Some(kept.into_str())
 }
 
 /// Program `base` for 115200 baud, 8N1, FIFOs on, interrupts off.

@@ -31,6 +31,7 @@ extern crate std;
 pub mod build;
 
 pub mod bench;
+pub mod cmdline;
 pub mod console;
 pub use console::Uart;
 pub mod elf;

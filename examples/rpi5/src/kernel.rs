@@ -9,6 +9,7 @@ use arch_aarch64::{boot, kernel};
 use arch_aarch64::pl011::Pl011;
 use arch_aarch64::{cpu, paging, smp};
 use runtime::Board;
+use runtime::cmdline::WordBuf;
 
 
 /// The debug UART (`uart10`), physical: above 4 GiB, so every address
@@ -63,23 +64,15 @@ static mut CMDLINE: [u8; 1024] = [0; 1024];
 fn known_words(bootargs: &'static str) -> (&'static str, usize) {
     // SAFETY: called once, on the boot CPU, before anything else reads
     // CMDLINE; the slice handed out is never written again.
-    let buf = unsafe { &mut *addr_of_mut!(CMDLINE) };
-    let (mut len, mut dropped) = (0, 0);
+    let mut kept = WordBuf::new(unsafe { &mut *addr_of_mut!(CMDLINE) });
+    let mut dropped = 0;
     for w in bootargs.split_ascii_whitespace() {
         let known = w.contains('=') && runtime::bench::parse_cmdline(w).is_ok();
-        if !known || len + w.len() + 1 > buf.len() {
+        if !known || !kept.push(w) {
             dropped += 1;
-            continue;
         }
-        if len > 0 {
-            buf[len] = b' ';
-            len += 1;
-        }
-        buf[len..len + w.len()].copy_from_slice(w.as_bytes());
-        len += w.len();
     }
-    // Whole words of a `str`, joined by spaces: valid UTF-8.
-    (core::str::from_utf8(&buf[..len]).unwrap_or(""), dropped)
+    (kept.into_str(), dropped)
 }
 
 /// Called by the boot code on the boot stack, in the higher half: `el` is

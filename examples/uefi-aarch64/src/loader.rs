@@ -32,6 +32,7 @@ use core::fmt::Write;
 
 use arch_aarch64::acpi::{self, NoConsole, UartKind};
 use arch_aarch64::smp::MAX_CPUS;
+use runtime::cmdline::WordBuf;
 use uefi::boot::{self, AllocateType, MemoryType};
 use uefi::mem::memory_map::MemoryMap;
 use uefi::proto::loaded_image::LoadedImage;
@@ -201,19 +202,13 @@ fn strip_program_name(text: &str, out: &mut [u8]) -> usize {
         None if is_efi_name(text) => "",
         _ => text,
     };
-    let mut n = 0;
+    let mut kept = WordBuf::new(out);
     for w in rest.split_ascii_whitespace() {
-        if n + w.len() + 1 > out.len() {
+        if !kept.push(w) {
             break;
         }
-        if n > 0 {
-            out[n] = b' ';
-            n += 1;
-        }
-        out[n..n + w.len()].copy_from_slice(w.as_bytes());
-        n += w.len();
     }
-    n
+    kept.len()
 }
 
 /// `word` ends in `.efi`, in any case.
