@@ -18,7 +18,8 @@
 //! QEMU's `SYSTEM_OFF` ends QEMU with status 0, so there the verdict is
 //! the `IPCB end` line.
 //!
-//! **defmt.** With `exit=semihosting` the defmt frames go to the
+//! **defmt.** With `exit=semihosting`, or `defmt=semihosting` (a board
+//! that ends by PSCI under QEMU too: uefi-aarch64), the defmt frames go to the
 //! semihosting console (`SYS_WRITE0`, and `SYS_WRITEC` for the frames'
 //! zero delimiters), which `cargo xtask` points at the run's `defmt.bin`
 //! (`-semihosting-config chardev=`) and decodes into `defmt.log`; without
@@ -296,32 +297,41 @@ static EXIT_HOW: AtomicU8 = AtomicU8::new(EXIT_PARK);
 /// `-semihosting`.
 pub const SEMIHOSTING_WORD: &str = "exit=semihosting";
 
-/// The command line without [`SEMIHOSTING_WORD`], when that word is not
-/// its first.
+/// The command-line word by which `cargo xtask` says that QEMU takes the
+/// defmt frames on its semihosting console, on a board that ends its runs
+/// otherwise (PSCI: uefi-aarch64).
+pub const DEFMT_SEMIHOSTING_WORD: &str = "defmt=semihosting";
+
+/// The command line without the words of [`take_host_words`], when one is
+/// not its first.
 static mut CMDLINE: [u8; 1024] = [0; 1024];
 
-/// `cmdline` without the word [`SEMIHOSTING_WORD`] (copied into
-/// [`CMDLINE`] when the word is not first) and whether it was there.
-fn take_semihosting_word(cmdline: &'static str) -> (&'static str, bool) {
-    if !cmdline.split_ascii_whitespace().any(|w| w == SEMIHOSTING_WORD) {
-        return (cmdline, false);
+/// `cmdline` without the words [`SEMIHOSTING_WORD`] and
+/// [`DEFMT_SEMIHOSTING_WORD`] (copied into [`CMDLINE`] unless the one word
+/// is first), and which of the two were there.
+fn take_host_words(cmdline: &'static str) -> (&'static str, bool, bool) {
+    let host = |w: &str| w == SEMIHOSTING_WORD || w == DEFMT_SEMIHOSTING_WORD;
+    let (exit, defmt) = cmdline.split_ascii_whitespace().fold((false, false), |(e, d), w| {
+        (e || w == SEMIHOSTING_WORD, d || w == DEFMT_SEMIHOSTING_WORD)
+    });
+    if !exit && !defmt {
+        return (cmdline, false, false);
     }
-    let trimmed = cmdline.trim_start();
-    if let Some(rest) = trimmed.strip_prefix(SEMIHOSTING_WORD)
-        && !rest.split_ascii_whitespace().any(|w| w == SEMIHOSTING_WORD)
-        && rest.chars().next().is_none_or(|c| c.is_ascii_whitespace())
-    {
-        return (rest.trim_start(), true);
+    let mut words = cmdline.split_ascii_whitespace();
+    if words.next().is_some_and(host) && !words.any(host) {
+        // The one word, first (as xtask writes it): the rest as it is.
+        let rest = cmdline.trim_start().split_once(|c: char| c.is_ascii_whitespace()).map_or("", |(_, r)| r);
+        return (rest.trim_start(), exit, defmt);
     }
     // SAFETY: called once, on the boot CPU, before anything else reads
     // CMDLINE; the slice handed out is never written again.
     let mut kept = WordBuf::new(unsafe { &mut *addr_of_mut!(CMDLINE) });
-    for w in cmdline.split_ascii_whitespace().filter(|&w| w != SEMIHOSTING_WORD) {
+    for w in cmdline.split_ascii_whitespace().filter(|&w| !host(w)) {
         if !kept.push(w) {
             break;
         }
     }
-    (kept.into_str(), true)
+    (kept.into_str(), exit, defmt)
 }
 
 /// End the run (the board's [`Board::exit`], after it has drained its
@@ -347,7 +357,7 @@ pub fn exit(status: u8) -> ! {
 /// `frames`, run the scenarios and benchmarks (never returns). `el` and
 /// `dtb` are also for the diagnostics.
 pub fn start<B: BoardKernel<Aarch64>>(el: u64, cmdline: &'static str, frames: FrameAlloc, dtb: Option<u64>) -> ! {
-    let (cmdline, semihosting) = take_semihosting_word(cmdline);
+    let (cmdline, semihosting, defmt_semihosting) = take_host_words(cmdline);
     let how = match (semihosting, dtb.and_then(crate::psci::conduit_from_dt)) {
         (true, _) => EXIT_SEMIHOSTING,
         (false, Some(false)) => EXIT_PSCI_HVC,
@@ -357,7 +367,7 @@ pub fn start<B: BoardKernel<Aarch64>>(el: u64, cmdline: &'static str, frames: Fr
     EXIT_HOW.store(how, Ordering::Relaxed);
     // defmt frames to the semihosting console, which xtask's QEMU sends to
     // the run's defmt.bin.
-    DEFMT_ON.store(semihosting, Ordering::Release);
+    DEFMT_ON.store(semihosting || defmt_semihosting, Ordering::Release);
     if let Some(pa) = dtb {
         crate::watchdog::init_from_dt(pa, crate::cpu::el());
     }

@@ -157,6 +157,10 @@ pub struct Board {
     pub u_boot: Option<UBoot>,
     /// How the kernel ends a run.
     pub exit: Exit,
+    /// The kernel's defmt frames reach the host through QEMU's
+    /// semihosting console (`defmt = "semihosting"`, or implied by
+    /// `exit = "semihosting"`): xtask sends that console to `defmt.bin`.
+    pub defmt_semihosting: bool,
     /// The document that says how to run a board QEMU does not emulate.
     pub hardware_doc: Option<&'static str>,
     /// False for hardware QEMU does not emulate (no `[qemu]`): image only.
@@ -341,13 +345,24 @@ fn exit_device_args(board: &Board) -> &'static [&'static str] {
 /// PSCI `SYSTEM_OFF` (`arch_aarch64::kernel::exit`).
 pub const SEMIHOSTING_WORD: &str = "exit=semihosting";
 
-/// The kernel command line QEMU passes: `cmdline`, after
-/// [`SEMIHOSTING_WORD`] when [`exit_device_args`] turn semihosting on.
-fn kernel_cmdline(board: &Board, cmdline: &str) -> String {
-    match (exit_device_args(board).contains(&"-semihosting"), cmdline.is_empty()) {
-        (false, _) => cmdline.to_string(),
-        (true, true) => SEMIHOSTING_WORD.to_string(),
-        (true, false) => format!("{SEMIHOSTING_WORD} {cmdline}"),
+/// The command-line word by which a kernel that ends otherwise (PSCI)
+/// knows that QEMU takes its defmt frames on the semihosting console
+/// (`defmt = "semihosting"`: uefi-aarch64).
+pub const DEFMT_SEMIHOSTING_WORD: &str = "defmt=semihosting";
+
+/// The kernel command line QEMU (or the ESP's `cmdline.txt`) passes:
+/// `cmdline`, after [`SEMIHOSTING_WORD`] when [`exit_device_args`] turn
+/// semihosting on, or [`DEFMT_SEMIHOSTING_WORD`] when only defmt takes it.
+pub fn kernel_cmdline(board: &Board, cmdline: &str) -> String {
+    let word = if exit_device_args(board).contains(&"-semihosting") {
+        Some(SEMIHOSTING_WORD)
+    } else {
+        board.defmt_semihosting.then_some(DEFMT_SEMIHOSTING_WORD)
+    };
+    match (word, cmdline.is_empty()) {
+        (None, _) => cmdline.to_string(),
+        (Some(w), true) => w.to_string(),
+        (Some(w), false) => format!("{w} {cmdline}"),
     }
 }
 
@@ -493,7 +508,7 @@ pub fn qemu_args(
     for a in ["-display", "none", "-monitor", "none", "-no-reboot"] {
         args.push(a.into());
     }
-    if matches!(board.exit, Exit::Semihosting) {
+    if board.defmt_semihosting {
         // The console on the first UART; the kernel's defmt frames on the
         // semihosting console (`:tt`), which this sends to defmt.bin (the
         // Arm boards have no second UART the kernel drives).

@@ -229,7 +229,7 @@ pub fn boot(ws: &Workspace, spec: &BootSpec<'_>) -> Result<BootOutcome> {
     if let (true, Medium::Kernel { elf, cmdline }) = (crate::uefi_arm::is_uefi(board), &spec.medium) {
         // AAVMF boots the ESP; `qemu_args` names it.
         let esp = out_dir.join(crate::uefi_arm::ESP_DIR);
-        crate::uefi_arm::prepare_boot(ws, board, elf, &esp, cmdline)?;
+        crate::uefi_arm::prepare_boot(ws, board, elf, &esp, &crate::board::kernel_cmdline(board, cmdline))?;
     }
     let mut cmd = crate::prereq::qemu_command(board);
     cmd.current_dir(&ws.root);

@@ -817,7 +817,7 @@ impl Suite<'_> {
         };
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, b.expected_benches)?;
-        if matches!(b.exit, board::Exit::Semihosting) {
+        if b.defmt_semihosting {
             check_defmt_boot_line(&o.out_dir)?;
         }
         Ok(o)
@@ -990,6 +990,8 @@ impl Suite<'_> {
         let b = board::apply(base, &variant).map_err(err_string)?;
         let o = self.uefi_boot(b, MANY_CMDLINE, &format!("smp{MANY_CORES_ARM}"))?;
         check_pass(&o, b.expected_benches).map_err(|e| format!("-smp {MANY_CORES_ARM}: {e}"))?;
+        // defmt over the semihosting console (`defmt = "semihosting"`).
+        check_defmt_boot_line(&o.out_dir).map_err(|e| format!("-smp {MANY_CORES_ARM}: {e}"))?;
         check_cores(&o.transcript, MANY_CORES_ARM, PARALLEL_BENCHES)
             .map_err(|e| format!("-smp {MANY_CORES_ARM}: {e}"))?;
         // The command line from the load options (the UEFI shell's).

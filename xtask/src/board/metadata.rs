@@ -189,7 +189,7 @@ fn board(p: &Value, manifest: &str) -> Result<Board> {
         meta,
         "",
         &[
-            "name", "target", "user", "images", "exit", "features", "inject-feature", "runs-at-el", "fixed-cpus", "el",
+            "name", "target", "user", "images", "exit", "defmt", "features", "inject-feature", "runs-at-el", "fixed-cpus", "el",
             "hardware-doc", "qemu", "raw", "efi", "config-txt", "u-boot",
         ],
     )?;
@@ -311,6 +311,17 @@ fn board(p: &Value, manifest: &str) -> Result<Board> {
         }
     };
 
+    // Where defmt frames go: the semihosting console (implied by the
+    // semihosting exit), or nowhere the host reads.
+    let defmt_semihosting = match c.str(m, "", "defmt")? {
+        None => matches!(exit, Exit::Semihosting),
+        Some("semihosting") if arch == "aarch64" => true,
+        Some("none") if !matches!(exit, Exit::Semihosting) => false,
+        Some(other) => {
+            return Err(c.err("defmt", format!("{other}: on {arch} {}", if arch == "aarch64" { "semihosting, or none without the semihosting exit" } else { "leave it out (x86 boards send defmt to their second UART)" })));
+        }
+    };
+
     // Features and exception levels.
     let build_features = c.strs(m, "", "features")?.unwrap_or(&[]);
     for f in build_features {
@@ -376,6 +387,7 @@ fn board(p: &Value, manifest: &str) -> Result<Board> {
         config_txt,
         u_boot,
         exit,
+        defmt_semihosting,
         hardware_doc: c.str(m, "", "hardware-doc")?,
         emulated: m.contains_key("qemu"),
         expected_el,
@@ -488,6 +500,7 @@ mod tests {
             format!("{at} target: riscv64gc-unknown-none-elf: not a target of x86_64 or aarch64 (e.g. riscv64gc-unknown-none)")
         );
         assert_eq!(with(&|m| drop(m.insert("exit".into(), "reboot".into()))), format!("{at} exit: reboot: on aarch64 one of semihosting, psci-off, park"));
+        assert_eq!(with(&|m| drop(m.insert("defmt".into(), "uart".into()))), format!("{at} defmt: uart: on aarch64 semihosting, or none without the semihosting exit"));
         assert!(with(&|m| drop(m.insert("tagret".into(), "x".into()))).starts_with(&format!("{at} tagret: unknown field; the fields are name, target,")));
         assert_eq!(with(&|m| m["qemu"]["machine"] = "virt".into()), format!("{at} qemu.machine: expected a list of strings, found the string \"virt\""));
         assert_eq!(with(&|m| m["el"][1]["el"] = 3.into()), format!("{at} el[1].el: 3: the kernels run at EL1 or EL2"));
