@@ -72,7 +72,8 @@
 //!    hide those writes once the caches are on;
 //! 5. turns on the MMU and the caches, jumps to the higher half, sets the
 //!    stack and the vectors, swaps `TTBR0` for an empty table (ASID 0) and
-//!    calls `ipcb_kernel_main(el, x0_at_entry)`.
+//!    calls the board's init hook (`ipcb_board_init`, `runtime::Board::init`)
+//!    and `ipcb_kernel_main(el, x0_at_entry)`.
 //!
 //! The board's linker script (or its build script, with `--defsym`) must
 //! define `__bss_start`, `__bss_end` (both 16-byte aligned),
@@ -423,6 +424,7 @@ ipcb_secondary_start:
     ldr x1, =__device_window_pa
     adrp x0, {dwin}
     str x1, [x0, :lo12:{dwin}]              /* IPCB_DEVICE_WINDOW_PA          */
+    bl ipcb_board_init                      /* the board's init hook (runtime::Board::init) */
     mov x0, x19                             /* ipcb_kernel_main(el, x0)       */
     mov x1, x21
     bl ipcb_kernel_main                     /* never returns                  */

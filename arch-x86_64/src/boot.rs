@@ -20,7 +20,8 @@
 //! turns on PAE, long mode, NX, `syscall` and paging, and jumps to the
 //! higher half, which drops the identity map, remaps the kernel W^X
 //! (`paging::ipcb_protect_kernel`: text read + execute, rodata read-only, the
-//! rest never executable) and calls the board's
+//! rest never executable) and calls the board's init hook
+//! (`ipcb_board_init`, `runtime::Board::init`), then its
 //! `ipcb_kernel_main(magic, info)`.
 //!
 //! The 32-bit code first copies a multiboot 2 information structure into
@@ -189,6 +190,7 @@ ipcb_start64:
     push %rdi
     push %rsi
     call ipcb_protect_kernel            /* W^X: paging.rs */
+    call ipcb_board_init                /* the board's init hook (runtime::Board::init) */
     pop %rsi
     pop %rdi
     call ipcb_kernel_main               /* never returns */

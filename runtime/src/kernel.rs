@@ -56,6 +56,13 @@ macro_rules! board_kernel {
         static mut IPCB_STATE: core::mem::MaybeUninit<$crate::State<$arch, $board>> =
             core::mem::MaybeUninit::uninit();
 
+        /// The board's init hook (`runtime::Board::init`),
+        /// called by the arch's boot code before `ipcb_kernel_main`.
+        #[unsafe(no_mangle)]
+        extern "C" fn ipcb_board_init() {
+            <$board as $crate::Board>::init()
+        }
+
         // SAFETY: `IPCB_STATE` is a per-CPU static that only the runtime's
         // and the arch's entry halves touch, through `state`.
         unsafe impl $crate::kernel::BoardKernel<$arch> for $board {

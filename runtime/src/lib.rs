@@ -317,6 +317,15 @@ pub trait Machine: Arch {
 pub trait Board {
     /// The board's name in reports (`pc-x86_64`, `qemu-virt-aarch64`).
     const NAME: &'static str;
+    /// The board's init hook: bring up what its console and the rest of
+    /// the kernel need before anything else runs (a UART's enable, clocks,
+    /// pin muxing). Called once, on the boot CPU, by the arch's boot code
+    /// right before the board's `ipcb_kernel_main`: in the higher half
+    /// with the MMU on and the device window mapped, on the boot stack,
+    /// before the kernel's first console byte (the symbol
+    /// `ipcb_board_init`, emitted by `board_kernel!`). The default does
+    /// nothing.
+    fn init() {}
     /// Write one byte to the console.
     fn putc(b: u8);
     /// Exit: status 0 = pass, 1 = a check failed, 2 = kernel panic. Under
