@@ -20,8 +20,9 @@
 //! * [`pmu`]: PMUv3 (cycle counter, instructions event), the CPU identity;
 //! * [`acpi`]: the CPUs, PSCI conduit and console of an ACPI-only (SBBR)
 //!   machine, from its MADT, FADT and SPCR;
-//! * [`pl011`], [`ns16550`], [`linflex`] (NXP LINFlexD), [`semihosting`]:
-//!   console and exit for boards that have them;
+//! * [`pl011`], [`ns16550`], [`linflex`] (NXP LINFlexD), [`cadence`]
+//!   (the Xilinx Zynq's Cadence UART), [`semihosting`]: console and exit
+//!   for boards that have them;
 //! * [`kernel`] (bare metal only): the kernel glue every AArch64 board
 //!   shares, generic over its `runtime::Board` (the entries' Rust halves,
 //!   the rest of the boot, the end of a run, defmt), and
@@ -53,6 +54,7 @@
 
 pub mod acpi;
 pub mod boot;
+pub mod cadence;
 pub mod context;
 pub mod cpu;
 pub mod entry;

@@ -10,8 +10,8 @@ use crate::Board;
 /// The transmit side of a serial port, as a board's console (or its
 /// second port, for defmt) drives it. The drivers implement it: the PC's
 /// 16550 on I/O ports (`arch_x86_64::serial::Com`), and on AArch64 the
-/// PL011, the memory-mapped 16550 and NXP's LINFlexD
-/// (`arch_aarch64::{pl011, ns16550, linflex}`). A port to a board with
+/// PL011, the memory-mapped 16550, NXP's LINFlexD and the Xilinx Zynq's
+/// Cadence UART (`arch_aarch64::{pl011, ns16550, linflex, cadence}`). A port to a board with
 /// another UART implements it for that UART; its [`Board::putc`] and
 /// [`Board::exit`] call it (`docs/porting.md`).
 pub trait Uart {
