@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! PSCI (Arm Power State Coordination Interface) calls besides `CPU_ON`
 //! (which `smp` makes): `SYSTEM_OFF`, how a kernel started by firmware
-//! ends its run, and the conduit the device tree names.
+//! ends its run; `AFFINITY_INFO`, which CPUs exist where nothing lists
+//! them (QEMU's `xlnx-zcu102`); and the conduit the device tree names.
 //!
 //! The conduit is `hvc` or `smc` (the firmware answers at EL2 or EL3), as
 //! the device tree's `/psci` node says in `method` (ACPI: the FADT's Arm
@@ -14,6 +15,12 @@
 
 /// `SYSTEM_OFF` (SMC32 function ID; PSCI 0.2 and later).
 const PSCI_SYSTEM_OFF: u32 = 0x8400_0008;
+/// `AFFINITY_INFO` (SMC64 function ID; PSCI 0.2 and later).
+const PSCI_AFFINITY_INFO: u64 = 0xC400_0004;
+/// `AFFINITY_INFO`'s answer for a CPU that is on.
+pub const AFFINITY_ON: i64 = 0;
+/// `AFFINITY_INFO`'s answer for a CPU that is off (`CPU_ON` starts it).
+pub const AFFINITY_OFF: i64 = 1;
 
 /// The PSCI conduit of the device tree at physical `dtb`: `Some(true)` for
 /// `smc`, `Some(false)` for `hvc`; `None` without a tree, without a `/psci`
@@ -62,4 +69,37 @@ pub fn system_off(smc: bool) {
     }
     #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
     let _ = (smc, PSCI_SYSTEM_OFF);
+}
+
+/// PSCI `AFFINITY_INFO(target, 0)` through `smc` or `hvc`: the power state
+/// of the CPU whose affinity (`MPIDR_EL1` bits 0-23, 32-39) is `target`:
+/// [`AFFINITY_ON`], [`AFFINITY_OFF`], 2 (on, pending), or a negative PSCI
+/// error (-2, `INVALID_PARAMETERS`: no such CPU). Only where the conduit
+/// is known to answer: without PSCI firmware the instruction is undefined.
+pub fn affinity_info(smc: bool, target: u64) -> i64 {
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    {
+        let mut x0 = PSCI_AFFINITY_INFO;
+        // SAFETY: an SMC Calling Convention call: x0-x17 may be clobbered;
+        // AFFINITY_INFO only reads the firmware's state.
+        unsafe {
+            if smc {
+                core::arch::asm!("smc #0", inout("x0") x0, inout("x1") target => _, inout("x2") 0u64 => _,
+                    out("x3") _, out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _,
+                    out("x9") _, out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
+                    out("x15") _, out("x16") _, out("x17") _, options(nostack));
+            } else {
+                core::arch::asm!("hvc #0", inout("x0") x0, inout("x1") target => _, inout("x2") 0u64 => _,
+                    out("x3") _, out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _,
+                    out("x9") _, out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
+                    out("x15") _, out("x16") _, out("x17") _, options(nostack));
+            }
+        }
+        x0 as i64
+    }
+    #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+    {
+        let _ = (smc, target, PSCI_AFFINITY_INFO);
+        -1
+    }
 }
