@@ -612,7 +612,7 @@ mod tests {
         assert!(!find("rpi5").unwrap().emulated);
         assert_eq!(
             find("vax").unwrap_err().to_string(),
-            "unknown board vax: no crate in examples/ has that name; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5, s32g2, uefi-aarch64"
+            "unknown board vax: no crate in examples/ has that name; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5, s32g2, uefi-aarch64, zcu102"
         );
     }
 
@@ -664,9 +664,10 @@ mod tests {
             format!(r#"rpi5 aarch64 aarch64-unknown-none rpi5 {user}  [] [] [2:None:[]:None; 1:None:["el1"]:Some(1)]   host none false true Some(("kernel_2712.img", 524288, true, 66584576)) None Some(67108864) None Park Some("docs/raspberry-pi.md") false Some(2) [] 4"#),
             format!(r#"s32g2 aarch64 aarch64-unknown-none s32g2 {user}  [] [] []   host none false true None None None Some((2147483648, 2197815296)) PsciOff Some("docs/s32g2.md") false Some(1) [] 4"#),
             format!(r#"uefi-aarch64 aarch64 aarch64-unknown-none uefi-aarch64 {user} qemu-system-aarch64 ["qemu-system-arm"] [-M virt,gic-version=3 -m 1024M] [1:None:[]:None; 2:Some("-M virt,gic-version=3,virtualization=on -m 1024M"):[]:None] neoverse-n1,max,cortex-a57,cortex-a72,cortex-a76 neoverse-n1 host aarch64 false false None Some(("aarch64-unknown-uefi", "EFI/BOOT/BOOTAA64.EFI")) None None PsciOff None true None [] 0"#),
+            format!(r#"zcu102 aarch64 aarch64-unknown-none zcu102 {user} qemu-system-aarch64 ["qemu-system-arm"] [-M xlnx-zcu102 -m 256M] [1:None:[]:None; 2:Some("-M xlnx-zcu102,virtualization=on -m 256M"):[]:Some(1)] cortex-a53 cortex-a53 host none false true Some(("Image", 524288, false, 67108864)) None None None Semihosting None true Some(1) [] 0"#),
         ];
         let names: Vec<&str> = all().unwrap().iter().map(|b| b.name).collect();
-        assert_eq!(names, ["pc-x86_64", "qemu-virt-aarch64", "raspi3b", "rpi5", "s32g2", "uefi-aarch64"]);
+        assert_eq!(names, ["pc-x86_64", "qemu-virt-aarch64", "raspi3b", "rpi5", "s32g2", "uefi-aarch64", "zcu102"]);
         for (name, want) in names.iter().zip(rows) {
             assert_eq!(row(name), want);
         }

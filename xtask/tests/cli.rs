@@ -58,7 +58,7 @@ fn unemulated_and_unknown_boards_are_one_clear_error_line() {
     let out = xtask(&["build", "--board", "vax"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: unknown board vax: no crate in examples/ has that name; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5, s32g2, uefi-aarch64\n"
+        "error: unknown board vax: no crate in examples/ has that name; boards: pc-x86_64, qemu-virt-aarch64, raspi3b, rpi5, s32g2, uefi-aarch64, zcu102\n"
     );
     let out = xtask(&["image", "--board", "pc-x86_64"]);
     assert_eq!(out.status.code(), Some(1));
