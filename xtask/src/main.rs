@@ -184,7 +184,7 @@ fn board_arg() -> Arg {
         .long("board")
         .value_name("BOARD")
         .default_value("pc-x86_64")
-        .help("Board: a crate in examples/ (pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64 boot in QEMU; rpi5, s32g2 image only); a wrong name lists them")
+        .help("Board: a crate in examples/ (pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64, zcu102 boot in QEMU; rpi5, s32g2 image only); a wrong name lists them")
 }
 
 /// `--kpti`, of `bench`, `fuzz` and `soak`.
@@ -200,7 +200,7 @@ fn el_arg() -> Arg {
         .long("el")
         .value_name("EL")
         .value_parser(value_parser!(u8).range(1..=2))
-        .help("Arm: qemu-virt-aarch64: start at EL1 (default) or EL2 (virtualization=on; the kernel keeps EL2 with VHE); rpi5: run at EL2 (default) or drop to EL1")
+        .help("Arm: qemu-virt-aarch64: start at EL1 (default) or EL2 (virtualization=on; the kernel keeps EL2 with VHE); zcu102: enter at EL1 (default) or EL2 (virtualization=on; the A53 drops to EL1); rpi5: run at EL2 (default) or drop to EL1")
 }
 
 fn cpu_arg() -> Arg {
@@ -258,7 +258,7 @@ fn smp_arg() -> Arg {
         .long("smp")
         .value_name("N")
         .value_parser(value_parser!(u32).range(1..=board::MAX_SMP as i64))
-        .help("CPUs for QEMU (-smp; default: the host's CPUs, at most 4; raspi3b has 4, fixed)")
+        .help("CPUs for QEMU (-smp; default: the host's CPUs, at most 4; raspi3b has 4, fixed; zcu102: 1 to 4 Cortex-A53)")
 }
 
 fn accel_arg() -> Arg {

@@ -49,11 +49,15 @@
 //! 9. (when testing another board) the raspi3b kernel, as a raw
 //!    `kernel8.img` entered at EL2, boots under icount and passes, at EL1,
 //!    with verified parallel results from each of its four cores;
-//! 10. (when testing another board) the Raspberry Pi 5 boot files are made
+//! 10. (when testing another board) the zcu102 kernel, as a Linux arm64
+//!     `Image` on QEMU's `xlnx-zcu102` (entered at EL1, its cores started
+//!     by QEMU's PSCI over `smc`), boots under icount with `-smp 4` and
+//!     passes, with verified parallel results from each core;
+//! 11. (when testing another board) the Raspberry Pi 5 boot files are made
 //!     and checked: `kernel_2712.img` starts with the boot code, is padded
 //!     to the kernel's whole footprint, which stays below the device tree
 //!     `config.txt` places; `config.txt` is the one the docs describe;
-//! 11. a copy of a board crate under a new package name is a new `--board`
+//! 12. a copy of a board crate under a new package name is a new `--board`
 //!     that boots, and bad board metadata is one error line
 //!     (`crate::board::copy`).
 //!
@@ -192,6 +196,11 @@ pub const MANY_CMDLINE: &str = "rounds=100 runs=2 warmup=1 sweep=0";
 pub const ARM_BOARD: &str = "qemu-virt-aarch64";
 /// The Raspberry Pi 3 board that the suite of every other board boots.
 pub const RASPI3_BOARD: &str = "raspi3b";
+/// The ZynqMP board (QEMU's `xlnx-zcu102`) that the suite of every other
+/// board boots, and its CPUs there (the machine's four Cortex-A53).
+pub const ZCU102_BOARD: &str = "zcu102";
+/// See [`ZCU102_BOARD`].
+pub const ZCU102_SMP: u32 = 4;
 /// The Raspberry Pi 5 board whose image the suite of every other board
 /// makes and checks.
 pub const RPI5_BOARD: &str = "rpi5";
@@ -372,6 +381,12 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         suite.step(
             "raspi3b kernel8.img (entered at EL2) boots under icount and passes at EL1, all 4 cores verified",
             Suite::raspi3b,
+        );
+    }
+    if board.name != ZCU102_BOARD {
+        suite.step(
+            "zcu102 Image on xlnx-zcu102 (entered at EL1, Cadence UART, cores by QEMU's PSCI over smc) -smp 4 boots under icount and passes, every core verified",
+            Suite::zcu102,
         );
     }
     if board.name != RPI5_BOARD {
@@ -964,6 +979,19 @@ impl Suite<'_> {
         let b = board::find_base(RASPI3_BOARD).map_err(err_string)?;
         let t = self.other_board_boots(b, "raspi3b", b.expected_el)?;
         check_cores(&t, b.fixed_cpus, PARALLEL_BENCHES)
+    }
+
+    /// Build the zcu102 kernel and boot its Linux arm64 `Image` on
+    /// `xlnx-zcu102` with [`ZCU102_SMP`] cores under icount: it must pass at
+    /// EL1 (QEMU's default there), every benchmark verified, and each core
+    /// must report verified parallel results (the cores found by PSCI
+    /// `AFFINITY_INFO` and started by `CPU_ON` over `smc`).
+    fn zcu102(&mut self) -> StepResult {
+        let base = board::find_base(ZCU102_BOARD).map_err(err_string)?;
+        let variant = board::Variant { smp: Some(ZCU102_SMP), ..board::Variant::default() };
+        let b = board::apply(base, &variant).map_err(err_string)?;
+        let t = self.other_board_boots(b, &format!("zcu102-smp{ZCU102_SMP}"), b.expected_el)?;
+        check_cores(&t, ZCU102_SMP, PARALLEL_BENCHES)
     }
 
     /// The UEFI application under AAVMF (`uefi_arm`): the CPUs from the
