@@ -559,6 +559,28 @@ pub fn dt_without_memory() -> bool {
     DT_WITHOUT_MEMORY.load(core::sync::atomic::Ordering::Relaxed)
 }
 
+/// The node at `path` in `fdt` (`/cpus`, `/memory`: a name without a unit
+/// address matches the first node of that name with any):
+/// `Fdt::find_node` first; when that finds nothing, a walk from the root
+/// through each node's children, which steps over the `FDT_NOP` tokens
+/// libfdt leaves where it took a node out. QEMU's rewrite of a `-dtb` tree
+/// replaces `/psci`, `/memory` and `/chosen` so, and the `fdt` crate's
+/// `find_node` (0.1.5) gives up at such a hole: every node after it (the
+/// `/cpus` of a `-dtb` boot of `xlnx-zcu102`) would be missed.
+pub fn dt_node<'b, 'a: 'b>(fdt: &'b fdt::Fdt<'a>, path: &str) -> Option<fdt::node::FdtNode<'b, 'a>> {
+    if let Some(n) = fdt.find_node(path) {
+        return Some(n);
+    }
+    let mut node = fdt.find_node("/")?;
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        let bare = !part.contains('@');
+        node = node
+            .children()
+            .find(|c| c.name == part || (bare && c.name.split('@').next() == Some(part)))?;
+    }
+    Some(node)
+}
+
 /// Read the device tree at the first of `candidates` (physical addresses)
 /// that holds one: a tree header in the direct map, 0 included (a board
 /// with RAM at 0 may have its tree there).
@@ -578,12 +600,12 @@ pub fn parse(candidates: &[u64]) -> BootInfo {
         return bi;
     };
     bi.dtb = Some(pa);
-    // `find_node`, not `chosen()` / `memory()`, which panic when the node
+    // `dt_node`, not `chosen()` / `memory()`, which panic when the node
     // is missing.
-    if let Some(args) = fdt.find_node("/chosen").and_then(|n| n.property("bootargs")) {
+    if let Some(args) = dt_node(&fdt, "/chosen").and_then(|n| n.property("bootargs")) {
         bi.cmdline = args.as_str().unwrap_or("");
     }
-    if let Some(r) = fdt.find_node("/memory").and_then(|n| n.reg()).and_then(|mut r| r.next()) {
+    if let Some(r) = dt_node(&fdt, "/memory").and_then(|n| n.reg()).and_then(|mut r| r.next()) {
         bi.memory = Some((r.starting_address as u64, r.size.unwrap_or(0) as u64));
     }
     if bi.memory.is_none_or(|(_, size)| size == 0) {
@@ -621,7 +643,7 @@ pub fn usable_end(dtb: u64, start: u64, end: u64) -> u64 {
     let memreserve =
         fdt.memory_reservations().map(|r| (r.address() as u64, r.size() as u64));
     let end = free_end(start, end, tree.chain(memreserve));
-    let Some(node) = fdt.find_node("/reserved-memory") else {
+    let Some(node) = dt_node(&fdt, "/reserved-memory") else {
         return end;
     };
     let regions = node
@@ -708,7 +730,98 @@ pub fn atags_at(pa: u64, max_words: usize) -> Option<Atags<'static>> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
+    use std::vec::Vec;
+
     use super::*;
+
+    /// A flattened device tree of `/` (2 address and size cells), a
+    /// `/memory@0` of 256 MiB, a `/cpus` with `cpus` CPU nodes (`reg` =
+    /// their number), and a `/psci`; the node `hole` put before `/cpus`
+    /// and then overwritten with `FDT_NOP` tokens, as libfdt's
+    /// `fdt_nop_node` leaves it (QEMU's `-dtb` rewrite).
+    fn dtb_with_hole(cpus: u32) -> Vec<u8> {
+        let mut strings: Vec<u8> = Vec::new();
+        let mut st: Vec<u32> = Vec::new();
+        let name_off = |strings: &mut Vec<u8>, n: &str| {
+            let off = strings.len() as u32;
+            strings.extend_from_slice(n.as_bytes());
+            strings.push(0);
+            off
+        };
+        let begin = |st: &mut Vec<u32>, name: &str| {
+            st.push(1);
+            let mut b = name.as_bytes().to_vec();
+            b.push(0);
+            while !b.len().is_multiple_of(4) {
+                b.push(0);
+            }
+            st.extend(b.chunks(4).map(|c| u32::from_be_bytes(c.try_into().unwrap())));
+        };
+        let prop = |st: &mut Vec<u32>, strings: &mut Vec<u8>, name: &str, cells: &[u32]| {
+            let off = name_off(strings, name);
+            st.extend([3, 4 * cells.len() as u32, off]);
+            st.extend(cells);
+        };
+        begin(&mut st, "");
+        prop(&mut st, &mut strings, "#address-cells", &[2]);
+        prop(&mut st, &mut strings, "#size-cells", &[2]);
+        begin(&mut st, "memory@0");
+        prop(&mut st, &mut strings, "reg", &[0, 0, 0, 0x1000_0000]);
+        st.push(2);
+        let hole = st.len();
+        begin(&mut st, "hole");
+        prop(&mut st, &mut strings, "reg", &[0, 0x100, 0, 0x100]);
+        st.push(2);
+        for t in &mut st[hole..] {
+            *t = 4; // FDT_NOP
+        }
+        begin(&mut st, "cpus");
+        prop(&mut st, &mut strings, "#address-cells", &[1]);
+        prop(&mut st, &mut strings, "#size-cells", &[0]);
+        for i in 0..cpus {
+            begin(&mut st, &std::format!("cpu@{i}"));
+            prop(&mut st, &mut strings, "reg", &[i]);
+            st.push(2);
+        }
+        st.push(2);
+        begin(&mut st, "psci");
+        st.push(2);
+        st.push(2); // the root's end
+        st.push(9); // FDT_END
+        let header = 40u32;
+        let rsv = header;
+        let structs = rsv + 16;
+        let strs = structs + 4 * st.len() as u32;
+        let total = strs + strings.len() as u32;
+        let mut out: Vec<u8> = Vec::new();
+        for w in [0xD00D_FEED, total, structs, strs, rsv, 17, 16, 0, strings.len() as u32, 4 * st.len() as u32] {
+            out.extend(u32::to_be_bytes(w));
+        }
+        out.extend([0u8; 16]);
+        for w in st {
+            out.extend(u32::to_be_bytes(w));
+        }
+        out.extend(strings);
+        out
+    }
+
+    #[test]
+    fn dt_node_steps_over_nop_holes() {
+        let blob = dtb_with_hole(3);
+        let fdt = fdt::Fdt::new(&blob).unwrap();
+        let cpus = dt_node(&fdt, "/cpus").expect("/cpus past the hole");
+        let regs: Vec<usize> = cpus.children().filter_map(|c| c.reg()?.next()).map(|r| r.starting_address as usize).collect();
+        assert_eq!(regs, [0, 1, 2]);
+        let mem = dt_node(&fdt, "/memory").and_then(|n| n.reg()?.next()).unwrap();
+        assert_eq!((mem.starting_address as usize, mem.size), (0, Some(0x1000_0000)));
+        assert_eq!(dt_node(&fdt, "/cpus/cpu@2").map(|n| n.name), Some("cpu@2"));
+        assert_eq!(dt_node(&fdt, "/cpus/cpu").map(|n| n.name), Some("cpu@0"));
+        assert!(dt_node(&fdt, "/psci").is_some());
+        assert!(dt_node(&fdt, "/hole").is_none());
+        assert!(dt_node(&fdt, "/cpus/cpu@7").is_none());
+    }
 
     /// What QEMU 7.2 `-M raspi3b -append "rounds=5 runs=2"` writes at 0x100.
     const QEMU_RASPI3B: [u32; 16] = [

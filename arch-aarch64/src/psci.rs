@@ -34,7 +34,7 @@ pub fn conduit_from_dt(dtb: u64) -> Option<bool> {
     // written, mapped for the life of the kernel (the crate checks the
     // header).
     let fdt = unsafe { fdt::Fdt::from_ptr(crate::paging::phys_to_virt(dtb)) }.ok()?;
-    let node = fdt.find_node("/psci")?;
+    let node = crate::boot::dt_node(&fdt, "/psci")?;
     let v02 = node
         .compatible()
         .is_some_and(|c| c.all().any(|s| s == "arm,psci-0.2" || s == "arm,psci-1.0"));

@@ -158,13 +158,12 @@ pub fn from_dt(dtb: u64) -> Option<Config> {
     // header).
     let fdt = unsafe { fdt::Fdt::from_ptr(paging::phys_to_virt(dtb)) }.ok()?;
     let mut cfg = Config::single();
-    let psci_smc = fdt
-        .find_node("/psci")
+    let psci_smc = crate::boot::dt_node(&fdt, "/psci")
         .and_then(|n| n.property("method"))
         .and_then(|p| p.as_str())
         .map(|m| m == "smc");
     let mut spin = false;
-    for node in fdt.find_node("/cpus")?.children() {
+    for node in crate::boot::dt_node(&fdt, "/cpus")?.children() {
         if node.name.split('@').next() != Some("cpu") {
             continue;
         }
