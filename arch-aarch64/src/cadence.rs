@@ -22,8 +22,9 @@
 //! ([`divisors`]; the reference clock is the firmware's business), resets
 //! both FIFOs and enables the transmitter and the receiver.
 //!
-//! All register access goes through [`Regs`], so the logic runs on the
-//! host against a fake (the tests below); on the board it is [`Mmio`].
+//! All register access goes through [`Regs`] (`crate::mmio`, shared with
+//! `linflex`), so the logic runs on the host against a fake (the tests
+//! below); on the board it is [`Mmio`].
 
 /// Control register.
 pub const CR: usize = 0x00;
@@ -82,44 +83,8 @@ pub const ALL_INTERRUPTS: u32 = 0x1FFF;
 /// UART's on the hardware, immediate in QEMU).
 pub const RESET_SPINS: u32 = 1 << 16;
 
-/// Access to a Cadence UART's register block, `off` bytes from its start.
-pub trait Regs {
-    /// Read the 32-bit register at `off`.
-    fn read(&self, off: usize) -> u32;
-    /// Write the 32-bit register at `off`.
-    fn write(&self, off: usize, v: u32);
-}
-
-/// A Cadence UART's registers at a kernel virtual address.
-#[derive(Clone, Copy, Debug)]
-pub struct Mmio {
-    base: usize,
-}
-
-impl Mmio {
-    /// The register block mapped at `base`.
-    ///
-    /// # Safety
-    ///
-    /// `base` must be the kernel virtual address of a Cadence UART's
-    /// register block, mapped as device memory for the life of the kernel.
-    pub const unsafe fn new(base: usize) -> Self {
-        Mmio { base }
-    }
-}
-
-impl Regs for Mmio {
-    fn read(&self, off: usize) -> u32 {
-        // SAFETY: `new`'s contract: a mapped register of this UART, read
-        // volatile at the 32 bits the block wants.
-        unsafe { ((self.base + off) as *const u32).read_volatile() }
-    }
-
-    fn write(&self, off: usize, v: u32) {
-        // SAFETY: as in `read`.
-        unsafe { ((self.base + off) as *mut u32).write_volatile(v) }
-    }
-}
+/// The register access, shared with `linflex` (`crate::mmio`).
+pub use crate::mmio::{Mmio, Regs};
 
 /// The baud-rate divisors: `BAUDGEN` (`CD`) and `BAUDDIV` (`BDIV`), for
 /// `baud = clock / (CD * (BDIV + 1))`.
@@ -339,6 +304,9 @@ mod tests {
                 }
                 _ => self.regs.borrow_mut()[off / 4] = v,
             }
+        }
+        fn write_byte(&self, _: usize, _: u8) {
+            unreachable!("the Cadence UART takes 32-bit writes only");
         }
     }
 

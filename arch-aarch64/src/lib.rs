@@ -62,6 +62,7 @@ pub mod entry;
 #[cfg(any(doc, target_os = "none"))]
 pub mod kernel;
 pub mod linflex;
+pub mod mmio;
 pub mod ns16550;
 pub mod paging;
 pub mod pl011;

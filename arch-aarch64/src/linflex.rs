@@ -27,9 +27,9 @@
 //! the caller asks ([`divisors`]): U-Boot has set them for its own console
 //! and the clock that feeds them is the firmware's business.
 //!
-//! All register access goes through [`Regs`], so the logic runs on the
-//! host against a recording fake (the tests below); on the board it is
-//! [`Mmio`].
+//! All register access goes through [`Regs`] (`crate::mmio`), so the
+//! logic runs on the host against a recording fake (the tests below); on
+//! the board it is [`Mmio`].
 
 /// LIN control register 1.
 pub const LINCR1: usize = 0x00;
@@ -107,53 +107,9 @@ pub const DEFAULT_OVERSAMPLING: u32 = 16;
 /// cycles of the module; this is generous).
 pub const INIT_SPINS: u32 = 1 << 20;
 
-/// Access to a LINFlexD register block, `off` bytes from its start.
-pub trait Regs {
-    /// Read the 32-bit register at `off`.
-    fn read(&self, off: usize) -> u32;
-    /// Write the 32-bit register at `off`.
-    fn write(&self, off: usize, v: u32);
-    /// Write the low byte of the register at `off` (the transmit data:
-    /// one byte access pushes one byte).
-    fn write_byte(&self, off: usize, v: u8);
-}
-
-/// A LINFlexD's registers at a kernel virtual address.
-#[derive(Clone, Copy, Debug)]
-pub struct Mmio {
-    base: usize,
-}
-
-impl Mmio {
-    /// The register block mapped at `base`.
-    ///
-    /// # Safety
-    ///
-    /// `base` must be the kernel virtual address of a LINFlexD register
-    /// block, mapped as device memory for the life of the kernel.
-    pub const unsafe fn new(base: usize) -> Self {
-        Mmio { base }
-    }
-}
-
-impl Regs for Mmio {
-    fn read(&self, off: usize) -> u32 {
-        // SAFETY: `new`'s contract: a mapped register of this UART, read
-        // volatile at the 32 bits the block wants.
-        unsafe { ((self.base + off) as *const u32).read_volatile() }
-    }
-
-    fn write(&self, off: usize, v: u32) {
-        // SAFETY: as in `read`.
-        unsafe { ((self.base + off) as *mut u32).write_volatile(v) }
-    }
-
-    fn write_byte(&self, off: usize, v: u8) {
-        // SAFETY: as in `read`; the block is little-endian, so the byte at
-        // `off` is the register's low byte.
-        unsafe { ((self.base + off) as *mut u8).write_volatile(v) }
-    }
-}
+/// The register access ([`crate::mmio`], shared with the other drivers
+/// that test on the host), under the names this driver has always had.
+pub use crate::mmio::{Mmio, Regs};
 
 /// The baud-rate divisors: `LINIBRR` and `LINFBRR`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
