@@ -40,6 +40,13 @@ arch_aarch64::kernel_entries!(Zcu102);
 impl Board for Zcu102 {
     const NAME: &'static str = env!("IPCB_BOARD");
 
+    /// Enable UART0 before the first byte: out of reset its transmitter
+    /// is off (QEMU drops what is written then; on the board the FSBL or
+    /// U-Boot has enabled it, and its baud rate stays).
+    fn init() {
+        CONSOLE.init(None);
+    }
+
     fn putc(b: u8) {
         CONSOLE.putc(b);
     }
@@ -81,8 +88,6 @@ fn qemu_cpus() -> smp::Config {
 /// ATAG list at 0x100, or a device tree).
 #[unsafe(no_mangle)]
 extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
-    // Before the first byte: out of reset the transmitter is off.
-    CONSOLE.init(None);
     let bi = boot::parse(&[x0]);
     let (cmdline, ram_end) = if bi.dtb.is_some() {
         let end = bi.memory.map(|(start, size)| start + size).unwrap_or(DEFAULT_RAM_END);
