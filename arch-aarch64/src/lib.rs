@@ -53,6 +53,7 @@
 #![no_std]
 
 pub mod acpi;
+pub mod bcm2836;
 pub mod boot;
 pub mod cadence;
 pub mod context;

@@ -77,6 +77,55 @@ pub fn device_va(pa: u64) -> Option<u64> {
     (off < DIRECT_MAP_SIZE).then_some(DEVICE_VA + off)
 }
 
+/// Virtual address of the second device window (kernel level-1 entry
+/// 507, empty until [`map_device_gib`] fills it): for a board whose
+/// devices span two GiBs (the Raspberry Pi 3's peripherals at
+/// 0x3F00_0000 and its local interrupt controller at 0x4000_0000).
+pub const DEVICE2_VA: u64 = 0xFFFF_FFFE_C000_0000;
+/// The physical GiB mapped at [`DEVICE2_VA`] (`u64::MAX`: none).
+static DEVICE2_PA: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Kernel virtual address of device register `pa`: in the device window,
+/// or in the second one if that maps its GiB.
+pub fn device_va_any(pa: u64) -> Option<u64> {
+    device_va(pa).or_else(|| {
+        let off = pa.wrapping_sub(DEVICE2_PA.load(Ordering::Relaxed));
+        (off < DIRECT_MAP_SIZE).then_some(DEVICE2_VA + off)
+    })
+}
+
+/// Map the GiB that holds device register `pa` as the second device
+/// window (Device-nGnRE, EL1 only, never executable) unless a window maps
+/// it already; its kernel virtual address, or `None` when the second
+/// window holds another GiB. Boot CPU, before the other CPUs start (they
+/// copy its level-1 table then).
+pub fn map_device_gib(pa: u64) -> Option<u64> {
+    if let Some(va) = device_va_any(pa) {
+        return Some(va);
+    }
+    if DEVICE2_PA.load(Ordering::Relaxed) != u64::MAX {
+        return None;
+    }
+    let base = pa & !(DIRECT_MAP_SIZE - 1);
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    {
+        unsafe extern "C" {
+            static mut ipcb_kernel_l1: [u64; 512];
+        }
+        // SAFETY: entry 507 of the kernel's level-1 table is unused (it was
+        // invalid, so no translation of it is cached: no break-before-make
+        // needed); the boot CPU alone runs, and the barriers make the walker
+        // see the entry before the first access through it.
+        unsafe {
+            let l1 = &mut *core::ptr::addr_of_mut!(ipcb_kernel_l1);
+            core::ptr::write_volatile(&mut l1[507], base | crate::boot::BLOCK_DEVICE);
+            core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags));
+        }
+    }
+    DEVICE2_PA.store(base, Ordering::Relaxed);
+    device_va_any(pa)
+}
+
 /// `TTBR0` value of the kernel alone: the physical address of an empty
 /// level-0 table, ASID 0. Written once by the boot code.
 #[unsafe(no_mangle)]
