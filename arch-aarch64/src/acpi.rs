@@ -2,18 +2,22 @@
 //! The Arm ACPI tables an SBBR server (Ampere Altra, QEMU `virt` under
 //! AAVMF) describes itself with when it gives the OS no device tree: the
 //! CPUs from the MADT's GICC entries, the PSCI conduit from the FADT's Arm
-//! boot flags and the console from the SPCR.
+//! boot flags, the console from the SPCR, and for the watchdog the GIC
+//! from the MADT (GICD, GICC, GICR entries: GICv2 or GICv3) and the
+//! generic timer's interrupts from the GTDT.
 //!
 //! Only reading: [`platform`] walks RSDP → XSDT (or RSDT) → tables through
 //! a `read(pa, len)` callback, so the same code reads identity-mapped
 //! firmware memory in the UEFI loader and byte arrays in the host tests.
 //! Every table's length and checksum are checked; a table that fails them
 //! counts as missing. Table layouts are those of ACPI 6.5 (§5.2.5 RSDP,
-//! §5.2.8 XSDT, §5.2.9 FADT, §5.2.12 MADT, §5.2.12.14 GICC) and of the
+//! §5.2.8 XSDT, §5.2.9 FADT, §5.2.12 MADT, §5.2.12.14 GICC, §5.2.12.15
+//! GICD, §5.2.12.17 GICR, §5.2.25 GTDT) and of the
 //! Serial Port Console Redirection table, revision 2+ (Microsoft), whose
 //! interface types are the DBG2 serial subtypes.
 
 use crate::smp::{Config, CpuDesc, Start};
+use crate::watchdog::{Intc, MAX_GICR_REGIONS, TimerIrqs};
 
 /// Length of every system description table's header.
 const HEADER: usize = 36;
@@ -23,6 +27,21 @@ const MADT_ENTRIES: usize = 44;
 const MADT_GICC: u8 = 0x0B;
 /// GICC: bytes up to and including the MPIDR (ACPI 6.0 and later).
 const GICC_MIN_LEN: usize = 76;
+/// GICC: the CPU interface's physical base (GICv2), the CPU's
+/// redistributor (GICv3; 0 when a GICR entry describes them).
+const GICC_BASE: usize = 32;
+const GICC_GICR: usize = 60;
+/// MADT structure type of the GIC distributor: its base at 8, the GIC
+/// version at 20 (0: not said, else 1-4).
+const MADT_GICD: u8 = 0x0C;
+const GICD_BASE: usize = 8;
+const GICD_VERSION: usize = 20;
+/// MADT structure type of a GIC redistributor region: its base at 4.
+const MADT_GICR: u8 = 0x0E;
+const GICR_BASE: usize = 4;
+/// GTDT: the EL1 virtual timer's GSIV at 64, the EL2 timer's at 72.
+const GTDT_VIRT_GSIV: usize = 64;
+const GTDT_EL2_GSIV: usize = 72;
 /// GICC flags: the CPU is usable.
 const GICC_ENABLED: u32 = 1 << 0;
 /// GICC flags: the CPU is off now but may be brought online (ACPI 6.5).
@@ -85,6 +104,10 @@ pub struct Platform {
     pub psci_smc: Option<bool>,
     /// The console, or why there is none.
     pub console: Result<Uart, NoConsole>,
+    /// The GIC the MADT describes ([`madt_gic`]), for the watchdog.
+    pub gic: Option<Intc>,
+    /// The generic timer's interrupts from the GTDT ([`gtdt_timer`]).
+    pub timer: Option<TimerIrqs>,
 }
 
 /// Why the tables could not be read at all.
@@ -170,7 +193,9 @@ pub fn platform<'a>(
     let mut cpus = madt.map(madt_cpus).unwrap_or(Config::single());
     cpus.start = Start::Psci { smc: psci_smc.unwrap_or(true) };
     let console = find(b"SPCR").ok_or(NoConsole::Missing).and_then(spcr_uart);
-    Ok(Platform { cpus, madt: madt.is_some(), psci_smc, console })
+    let gic = madt.and_then(madt_gic);
+    let timer = find(b"GTDT").and_then(gtdt_timer);
+    Ok(Platform { cpus, madt: madt.is_some(), psci_smc, console, gic, timer })
 }
 
 /// The FADT's PSCI conduit: `Some(true)` for `smc`, `Some(false)` for
@@ -202,6 +227,74 @@ pub fn madt_cpus(madt: &[u8]) -> Config {
         at += len;
     }
     cfg
+}
+
+/// The MADT's interrupt-controller structures, in table order.
+fn madt_entries(madt: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut at = MADT_ENTRIES;
+    core::iter::from_fn(move || {
+        let (&ty, &len) = (madt.get(at)?, madt.get(at + 1)?);
+        let len = usize::from(len);
+        if len < 2 || at + len > madt.len() {
+            return None;
+        }
+        let e = &madt[at..at + len];
+        at += len;
+        Some((ty, e))
+    })
+}
+
+/// The GIC of a MADT: its distributor (GICD entry) and, by the version it
+/// states (or, when it states none, by whether there are redistributors),
+/// a GICv2's CPU interface (the first usable GICC entry's base; banked,
+/// the same for every CPU) or a GICv3's redistributor regions (the GICR
+/// entries; without any, the lowest redistributor a GICC entry names, the
+/// start of a run each CPU searches for its own). `None` without a GICD
+/// entry, or a GICv1 (no architected timer interrupts to route), or no
+/// CPU interface or redistributor at all.
+pub fn madt_gic(madt: &[u8]) -> Option<Intc> {
+    let (_, d) = madt_entries(madt).find(|&(ty, e)| ty == MADT_GICD && e.len() >= 24)?;
+    let gicd = u64_at(d, GICD_BASE)?;
+    let version = d[GICD_VERSION];
+    let mut gicr = [0u64; MAX_GICR_REGIONS];
+    let mut regions = 0;
+    for (_, e) in madt_entries(madt).filter(|&(ty, e)| ty == MADT_GICR && e.len() >= 16) {
+        if regions < MAX_GICR_REGIONS {
+            gicr[regions] = u64_at(e, GICR_BASE)?;
+            regions += 1;
+        }
+    }
+    let usable = |e: &[u8]| {
+        e.len() >= GICC_MIN_LEN
+            && u32_at(e, 12).unwrap_or(0) & (GICC_ENABLED | GICC_ONLINE_CAPABLE) != 0
+    };
+    let giccs = || madt_entries(madt).filter(move |&(ty, e)| ty == MADT_GICC && usable(e));
+    let per_cpu_gicr = giccs().filter_map(|(_, e)| u64_at(e, GICC_GICR)).filter(|&a| a != 0).min();
+    let v3 = match version {
+        1 => return None,
+        2 => false,
+        3 | 4 => true,
+        _ => regions > 0 || per_cpu_gicr.is_some(),
+    };
+    if v3 {
+        if regions == 0 {
+            gicr[0] = per_cpu_gicr?;
+        }
+        Some(Intc::V3 { gicd, gicr })
+    } else {
+        let gicc = giccs().filter_map(|(_, e)| u64_at(e, GICC_BASE)).find(|&a| a != 0)?;
+        Some(Intc::V2 { gicd, gicc })
+    }
+}
+
+/// The generic timer's interrupts of a GTDT: the EL1 virtual timer's and
+/// the EL2 (physical) timer's GSIVs. `None` when the table is too short or
+/// either is not a private interrupt (16..32).
+pub fn gtdt_timer(gtdt: &[u8]) -> Option<TimerIrqs> {
+    let virt = u32_at(gtdt, GTDT_VIRT_GSIV)?;
+    let hyp = u32_at(gtdt, GTDT_EL2_GSIV)?;
+    let ppi = |x: u32| (16..32).contains(&x);
+    (ppi(virt) && ppi(hyp)).then_some(TimerIrqs { virt, hyp })
 }
 
 /// The console of an SPCR: PL011 (type 0x03), SBSA generic UART (0x0D,
@@ -413,5 +506,91 @@ mod tests {
         assert_eq!(spcr_uart(&spcr(0x00, 1, 8, 1, 0x3F8)), Err(NoConsole::NotMmio));
         assert_eq!(spcr_uart(&spcr(0x03, 0, 8, 1, 0)), Err(NoConsole::NotMmio));
         assert_eq!(spcr_uart(&[0; 20]), Err(NoConsole::Missing));
+    }
+
+    /// A MADT of `entries` alone (no GICD added).
+    fn madt_raw(entries: &[Vec<u8>]) -> Vec<u8> {
+        let mut body = std::vec![0u8; MADT_ENTRIES - HEADER];
+        for e in entries {
+            body.extend_from_slice(e);
+        }
+        sdt(b"APIC", 4, &body)
+    }
+
+    fn gicd(base: u64, version: u8) -> Vec<u8> {
+        let mut e = std::vec![0u8; 24];
+        e[0] = MADT_GICD;
+        e[1] = 24;
+        e[GICD_BASE..GICD_BASE + 8].copy_from_slice(&base.to_le_bytes());
+        e[GICD_VERSION] = version;
+        e
+    }
+
+    fn gicr(base: u64) -> Vec<u8> {
+        let mut e = std::vec![0u8; 16];
+        e[0] = MADT_GICR;
+        e[1] = 16;
+        e[GICR_BASE..GICR_BASE + 8].copy_from_slice(&base.to_le_bytes());
+        e[12..16].copy_from_slice(&0x00F6_0000u32.to_le_bytes());
+        e
+    }
+
+    /// A GICC entry with its CPU interface and redistributor bases.
+    fn gicc_at(mpidr: u64, base: u64, rd: u64) -> Vec<u8> {
+        let mut e = gicc(mpidr, GICC_ENABLED);
+        e[GICC_BASE..GICC_BASE + 8].copy_from_slice(&base.to_le_bytes());
+        e[GICC_GICR..GICC_GICR + 8].copy_from_slice(&rd.to_le_bytes());
+        e
+    }
+
+    fn gtdt(virt: u32, el2: u32) -> Vec<u8> {
+        let mut body = std::vec![0u8; 104 - HEADER];
+        body[GTDT_VIRT_GSIV - HEADER..GTDT_VIRT_GSIV - HEADER + 4].copy_from_slice(&virt.to_le_bytes());
+        body[GTDT_EL2_GSIV - HEADER..GTDT_EL2_GSIV - HEADER + 4].copy_from_slice(&el2.to_le_bytes());
+        sdt(b"GTDT", 3, &body)
+    }
+
+    #[test]
+    fn madt_gic_v2_and_v3_as_qemu_virt_gives_them() {
+        // virt,gic-version=2: GICD 0x0800_0000, the CPU interface in every
+        // GICC entry (0x0801_0000), no GICR.
+        let v2 = madt_raw(&[gicd(0x0800_0000, 2), gicc_at(0, 0x0801_0000, 0), gicc_at(1, 0x0801_0000, 0)]);
+        assert_eq!(madt_gic(&v2), Some(Intc::V2 { gicd: 0x0800_0000, gicc: 0x0801_0000 }));
+        // virt,gic-version=3: one GICR region at 0x080A_0000.
+        let v3 = madt_raw(&[gicd(0x0800_0000, 3), gicc_at(0, 0, 0), gicr(0x080A_0000)]);
+        assert_eq!(madt_gic(&v3), Some(Intc::V3 { gicd: 0x0800_0000, gicr: [0x080A_0000, 0, 0, 0] }));
+        // Two regions (virt above 123 CPUs), and a GICv4.
+        let two = madt_raw(&[gicd(0x0800_0000, 4), gicr(0x080A_0000), gicr(0x40_1000_0000)]);
+        assert_eq!(
+            madt_gic(&two),
+            Some(Intc::V3 { gicd: 0x0800_0000, gicr: [0x080A_0000, 0x40_1000_0000, 0, 0] })
+        );
+        // Version not stated: per-CPU redistributors make it a GICv3 (the
+        // lowest one starts the search); none, a GICv2.
+        let percpu = madt_raw(&[gicd(0x3000_0000, 0), gicc_at(1, 0, 0x3004_0000), gicc_at(0, 0, 0x3002_0000)]);
+        assert_eq!(madt_gic(&percpu), Some(Intc::V3 { gicd: 0x3000_0000, gicr: [0x3002_0000, 0, 0, 0] }));
+        let plain = madt_raw(&[gicd(0x3000_0000, 0), gicc_at(0, 0x3001_0000, 0)]);
+        assert_eq!(madt_gic(&plain), Some(Intc::V2 { gicd: 0x3000_0000, gicc: 0x3001_0000 }));
+        // No distributor, a GICv1, a GICv3 without redistributors: none.
+        assert_eq!(madt_gic(&madt_raw(&[gicc_at(0, 0x0801_0000, 0)])), None);
+        assert_eq!(madt_gic(&madt_raw(&[gicd(0x0800_0000, 1), gicc_at(0, 0x0801_0000, 0)])), None);
+        assert_eq!(madt_gic(&madt_raw(&[gicd(0x0800_0000, 3), gicc_at(0, 0, 0)])), None);
+    }
+
+    #[test]
+    fn gtdt_timer_interrupts() {
+        // QEMU virt: virtual EL1 timer 27, EL2 timer 26.
+        assert_eq!(gtdt_timer(&gtdt(27, 26)), Some(TimerIrqs { virt: 27, hyp: 26 }));
+        assert_eq!(gtdt_timer(&gtdt(27, 0)), None);
+        assert_eq!(gtdt_timer(&gtdt(27, 26)[..70]), None);
+        // Through the tables, with the MADT's GIC.
+        let m = Mem::with(&[
+            fadt(PSCI_COMPLIANT),
+            madt_raw(&[gicd(0x0800_0000, 3), gicc_at(0, 0, 0), gicr(0x080A_0000)]),
+            gtdt(27, 26),
+        ]);
+        let p = platform(0x100, |pa, len| m.read(pa, len)).unwrap();
+        assert_eq!(p.timer, Some(TimerIrqs::default()));
+        assert_eq!(p.gic, Some(Intc::V3 { gicd: 0x0800_0000, gicr: [0x080A_0000, 0, 0, 0] }));
     }
 }

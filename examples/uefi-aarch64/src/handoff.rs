@@ -29,6 +29,11 @@ pub const PSCI_HVC: u32 = 1;
 /// `Handoff::psci`: PSCI through `smc`.
 pub const PSCI_SMC: u32 = 2;
 
+/// `Handoff::gic`: a GICv2 (`gicd`, `gicc`).
+pub const GIC_V2: u32 = 2;
+/// `Handoff::gic`: a GICv3 (`gicd`, `gicr` regions).
+pub const GIC_V3: u32 = 3;
+
 /// The block.
 #[repr(C)]
 pub struct Handoff {
@@ -55,6 +60,18 @@ pub struct Handoff {
     pub dropped_cpus: u32,
     /// Length of `cmdline`.
     pub cmdline_len: u32,
+    /// `GIC_*`, from the MADT (`arch_aarch64::acpi::madt_gic`); 0: no
+    /// GIC the watchdog can use.
+    pub gic: u32,
+    /// The timer's interrupt IDs from the GTDT (0: not said): EL1
+    /// virtual, EL2.
+    pub timer_virt: u32,
+    pub timer_hyp: u32,
+    /// The distributor, and a GICv2's CPU interface (physical).
+    pub gicd: u64,
+    pub gicc: u64,
+    /// A GICv3's redistributor regions (physical; 0: none).
+    pub gicr: [u64; arch_aarch64::watchdog::MAX_GICR_REGIONS],
     /// The CPUs' affinities (MPIDR).
     pub mpidr: [u64; MAX_CPUS],
     /// The command line, UTF-8.

@@ -184,5 +184,22 @@ extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
     // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
     // with the per-CPU region mapped.
     unsafe { cpu::init(el as u8) };
+    watchdog_from_acpi(h, el as u8);
     kernel::start::<Uefi>(el, cmdline, frames, None)
+}
+
+/// The watchdog's GIC and timer interrupts, as the loader read them from
+/// the MADT and the GTDT (no device tree here).
+fn watchdog_from_acpi(h: &Handoff, el: u8) {
+    use arch_aarch64::watchdog::{self, Intc, TimerIrqs};
+    let intc = match h.gic {
+        handoff::GIC_V2 => Intc::V2 { gicd: h.gicd, gicc: h.gicc },
+        handoff::GIC_V3 => Intc::V3 { gicd: h.gicd, gicr: h.gicr },
+        _ => return,
+    };
+    let timer = match (h.timer_virt, h.timer_hyp) {
+        (0, _) | (_, 0) => TimerIrqs::default(),
+        (virt, hyp) => TimerIrqs { virt, hyp },
+    };
+    watchdog::init(intc, timer, el);
 }

@@ -32,6 +32,7 @@ use core::fmt::Write;
 
 use arch_aarch64::acpi::{self, NoConsole, UartKind};
 use arch_aarch64::smp::MAX_CPUS;
+use arch_aarch64::watchdog::Intc;
 use runtime::cmdline::WordBuf;
 use uefi::boot::{self, AllocateType, MemoryType};
 use uefi::mem::memory_map::MemoryMap;
@@ -361,6 +362,11 @@ fn main() -> Status {
         p.cpus.n,
         ["none", "hvc", "smc"][psci as usize]
     );
+    match (p.gic, p.timer) {
+        (Some(g), Some(t)) => say!("uefi-aarch64: watchdog: {g:x?} (MADT), timer INTIDs {t:?} (GTDT)"),
+        (Some(g), None) => say!("uefi-aarch64: watchdog: {g:x?} (MADT), no GTDT: the architected timer INTIDs"),
+        (None, _) => say!("uefi-aarch64: the MADT describes no GICv2 or GICv3: no watchdog"),
+    }
 
     // The kernel at its link address if that is free, else where there is
     // room (it runs at any 2 MiB boundary plus its text offset), and the
@@ -400,6 +406,14 @@ fn main() -> Status {
     h.rsdp = rsdp;
     (h.console_kind, h.console_width, h.console_base) = h_console;
     h.psci = psci;
+    match p.gic {
+        Some(Intc::V2 { gicd, gicc }) => (h.gic, h.gicd, h.gicc) = (handoff::GIC_V2, gicd, gicc),
+        Some(Intc::V3 { gicd, gicr }) => (h.gic, h.gicd, h.gicr) = (handoff::GIC_V3, gicd, gicr),
+        Some(Intc::Bcm2836 { .. }) | None => {}
+    }
+    if let Some(t) = p.timer {
+        (h.timer_virt, h.timer_hyp) = (t.virt, t.hyp);
+    }
     h.n_cpus = p.cpus.n as u32;
     h.dropped_cpus = p.cpus.dropped as u32;
     for (m, c) in h.mpidr.iter_mut().zip(&p.cpus.cpus[..p.cpus.n]) {
