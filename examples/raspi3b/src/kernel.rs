@@ -5,7 +5,7 @@
 
 use arch_aarch64::{boot, kernel};
 use arch_aarch64::pl011::Pl011;
-use arch_aarch64::{cpu, paging, smp};
+use arch_aarch64::{cpu, paging, smp, watchdog};
 use runtime::Board;
 
 
@@ -80,5 +80,10 @@ extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
     // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
     // with the per-CPU region mapped.
     unsafe { cpu::init(el as u8) };
+    // The watchdog: the generic timer through the BCM2836 local interrupt
+    // controller (no GIC on the Pi 3; its block is not in the device tree
+    // QEMU's raspi3b runs without).
+    let local = watchdog::Intc::Bcm2836 { base: arch_aarch64::bcm2836::BASE };
+    watchdog::init(local, watchdog::TimerIrqs::default(), el as u8);
     kernel::start::<Raspi3b>(el, cmdline, frames, bi.dtb)
 }

@@ -7,7 +7,7 @@ use core::ptr::addr_of_mut;
 
 use arch_aarch64::{boot, kernel};
 use arch_aarch64::pl011::Pl011;
-use arch_aarch64::{cpu, paging, smp};
+use arch_aarch64::{cpu, paging, smp, watchdog};
 use runtime::Board;
 use runtime::cmdline::WordBuf;
 
@@ -18,6 +18,10 @@ const UART10: u64 = 0x10_7D00_1000;
 /// The physical base of the device window (`__device_window_pa` in
 /// `link.ld`).
 const DEVICE_WINDOW: u64 = 0x10_4000_0000;
+/// The GIC-400's distributor and CPU interface, physical (BCM2712).
+const GICD: u64 = 0x10_7FFF_9000;
+const GICC: u64 = 0x10_7FFF_A000;
+const _: () = assert!(GICC + 0x2000 - DEVICE_WINDOW <= paging::DIRECT_MAP_SIZE, "GIC outside the window");
 /// RAM when the device tree does not say: every Pi 5 has at least 2 GiB,
 /// so the first 256 MiB are safe.
 const DEFAULT_RAM_END: u64 = 0x1000_0000;
@@ -93,5 +97,9 @@ extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
     // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
     // with the per-CPU region mapped.
     unsafe { cpu::init(el as u8) };
+    // The watchdog's GIC-400 (GICv2) at its known address: the device
+    // tree names it on the SoC bus (0x7fff9000, translated by the bus's
+    // `ranges`, which the kernel does not follow).
+    watchdog::init(watchdog::Intc::V2 { gicd: GICD, gicc: GICC }, watchdog::TimerIrqs::default(), el as u8);
     kernel::start::<Rpi5>(el, cmdline, frames, bi.dtb)
 }
