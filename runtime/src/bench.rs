@@ -448,6 +448,14 @@ const WATCHDOG: Scenario = Scenario {
     kind: Kind::Watchdog,
 };
 
+/// [`WATCHDOG`] on every core at once (each core's own spinner, its own
+/// timer: one kill per core), after the boot CPU's run alone.
+const WATCHDOG_PARALLEL: Scenario = Scenario { name: "watchdog-parallel", ..WATCHDOG };
+
+/// The parallel job number of [`WATCHDOG_PARALLEL`] (not an index of
+/// [`PARALLEL`], below the soak's).
+const WATCHDOG_JOB: usize = 1 << 15;
+
 /// The benchmarks.
 const BENCHES: &[Scenario] = &[
     Scenario {
@@ -578,6 +586,7 @@ pub(crate) fn cross_words(cfg: &Config) -> u64 {
 pub(crate) fn job_scenario(cfg: &Config, job: usize) -> Scenario {
     match job.checked_sub(soak::SOAK_JOB) {
         Some(pass) => soak::scenario(pass),
+        None if job == WATCHDOG_JOB => WATCHDOG_PARALLEL,
         None => parallel(cfg, job),
     }
 }
@@ -608,6 +617,9 @@ pub enum SetupError {
     Kernel(ipc_core::Error),
     /// The CPU did not take part (a parallel run).
     NotRun,
+    /// A scenario that needs the watchdog (a thread that spins for ever)
+    /// on a CPU whose watchdog cannot be armed: not run, rather than hang.
+    NoWatchdog,
 }
 
 impl From<ElfError> for SetupError {
@@ -891,6 +903,10 @@ pub(crate) fn exec_on<M: Machine, B: Board>(
         let st = unsafe { &mut *(env.state)() };
         setup(st, env, sc)
     };
+    let next = match sc.kind {
+        Kind::Watchdog if !M::watchdog(None) => Err(SetupError::NoWatchdog),
+        _ => next,
+    };
     if let Some(n) = barrier {
         smp::barrier::<M>(n);
     }
@@ -989,7 +1005,9 @@ fn judge<M: Machine, B: Board>(
         }
         Kind::Watchdog => {
             let ok = kills == 1 && r.tests_ok & (1 << sc.id) != 0 && r.fail.is_none() && fault.is_none();
-            if ok {
+            if ok && sc.name == WATCHDOG_PARALLEL.name {
+                kprintln!(B, "IPCB ok test={} core={} kills=1 budget={}", sc.name, core, env.config.watchdog);
+            } else if ok {
                 kprintln!(B, "IPCB ok test={} kills=1 budget={}", sc.name, env.config.watchdog);
             } else if let Some(f) = r.fail {
                 let (w, i) = what_name(f.what);
@@ -1228,6 +1246,12 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
         // The spinner would hang a kernel without a watchdog: refused.
         if M::watchdog(None) {
             all_ok &= run_scenario(&env, &WATCHDOG, &mut results).ok;
+            // Then on every core at once: each arms its own timer.
+            if cores > 1 {
+                smp::run_parallel(&env, WATCHDOG_JOB, cores, |core, snap| {
+                    all_ok &= judge(&env, &WATCHDOG_PARALLEL, core, snap, &mut results).ok;
+                });
+            }
         } else {
             kprintln!(B, "IPCB fail test=watchdog reason=\"no watchdog timer on {} yet: the scenario would spin for ever\"", M::NAME);
             all_ok = false;

@@ -3,12 +3,16 @@
 //! service calls.
 
 use core::marker::PhantomData;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use ipc_core::{Error, Kernel, Next, Services, TaskId, ThreadId, UserContext, Utcb, Word};
 use pmu::{RunLog, MAX_COUNTERS};
 
 use crate::mem::FrameAlloc;
 use crate::{Board, Machine};
+
+/// Taken while a core prints its `IPCB watchdog` line.
+static WATCHDOG_LINE: AtomicBool = AtomicBool::new(false);
 
 /// Service call numbers (docs/abi.md).
 pub mod svc {
@@ -227,10 +231,16 @@ impl<M: Machine, B: Board> State<M, B> {
     pub fn watchdog_kill(&mut self, core: usize, budget: u64) -> Next {
         let (task, next) = self.kernel.fault_current();
         self.watchdog_kills += 1;
+        // Several cores' watchdogs may expire at once: one line at a time
+        // (nothing else prints while they run user code).
+        while WATCHDOG_LINE.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            core::hint::spin_loop();
+        }
         match task {
             Some(t) => crate::kprintln!(B, "IPCB watchdog core={} task={} reason=\"ran past its budget of {} ticks\"", core, t.0, budget),
             None => crate::kprintln!(B, "IPCB watchdog core={} task=- reason=\"ran past its budget of {} ticks\"", core, budget),
         }
+        WATCHDOG_LINE.store(false, Ordering::Release);
         next
     }
 }
