@@ -116,6 +116,34 @@ pub const WATCHDOG_CMDLINE: &str = "selftest=watchdog watchdog=20000000 rounds=2
 /// CPUs of the watchdog's GICv3 boot of virt (xtask gives virt a GICv3
 /// above 8).
 pub const WATCHDOG_GICV3_SMP: u32 = 9;
+/// One boot of the watchdog step.
+pub struct WatchdogBoot {
+    /// The board crate.
+    pub board: &'static str,
+    /// `--el`, `--smp`.
+    pub el: Option<u8>,
+    pub smp: Option<u32>,
+    /// QEMU's machine arguments instead of the board's.
+    pub machine: Option<&'static [&'static str]>,
+    /// The run's label (its output directory).
+    pub label: &'static str,
+    /// What it tries, for the failure message.
+    pub what: &'static str,
+}
+
+/// The watchdog step's boots: every board QEMU runs, every interrupt
+/// controller the watchdog drives, several CPUs each (a kill per core).
+pub const WATCHDOG_BOOTS: &[WatchdogBoot] = &[
+    WatchdogBoot { board: "pc-x86_64", el: None, smp: Some(2), machine: None, label: "watchdog", what: "local APIC timer, 2 CPUs" },
+    WatchdogBoot { board: ARM_BOARD, el: Some(1), smp: Some(2), machine: None, label: "watchdog-el1", what: "EL1, GICv2 from the device tree, 2 CPUs" },
+    WatchdogBoot { board: ARM_BOARD, el: Some(2), smp: Some(2), machine: None, label: "watchdog-el2", what: "EL2, GICv2 from the device tree, 2 CPUs" },
+    WatchdogBoot { board: ARM_BOARD, el: Some(1), smp: Some(WATCHDOG_GICV3_SMP), machine: None, label: "watchdog-el1-smp9", what: "EL1, GICv3 from the device tree, 9 CPUs" },
+    WatchdogBoot { board: "uefi-aarch64", el: Some(1), smp: Some(2), machine: None, label: "watchdog-uefi-el1", what: "EL1, GICv3 from the ACPI MADT and GTDT, 2 CPUs" },
+    WatchdogBoot { board: "uefi-aarch64", el: Some(2), smp: Some(2), machine: None, label: "watchdog-uefi-el2", what: "EL2, GICv3 from the ACPI MADT and GTDT, 2 CPUs" },
+    WatchdogBoot { board: "uefi-aarch64", el: Some(1), smp: Some(2), machine: Some(&["-M", "virt,gic-version=2", "-m", "1024M"]), label: "watchdog-uefi-gicv2", what: "EL1, GICv2 from the ACPI MADT and GTDT, 2 CPUs" },
+    WatchdogBoot { board: "raspi3b", el: None, smp: None, machine: None, label: "watchdog-raspi3b", what: "BCM2836 local interrupt controller, 4 CPUs" },
+];
+
 /// The reason the watchdog line of those boots must give.
 pub const WATCHDOG_REASON: &str = "ran past its budget of 20000000 ticks";
 /// Command line of the `--latency` step: every round of the single-core
@@ -275,7 +303,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::fuzz,
     );
     suite.step(
-        "watchdog (selftest=watchdog): a user thread that spins for ever outside the timed runs is killed by the kernel's timer with one IPCB watchdog line, its caller gets PartnerDied, the benchmarks then pass with interrupts=0 on every result, and the boot ends by itself; on x86_64 (LAPIC timer) and qemu-virt-aarch64 at EL1 and EL2 (generic timer, GICv2) and at EL1 with 9 CPUs (GICv3)",
+        "watchdog (selftest=watchdog): a user thread that spins for ever outside the timed runs is killed by the kernel's timer with one IPCB watchdog line, its caller gets PartnerDied, then the same on every core at once (each core's own timer: one kill per core), the benchmarks then pass with interrupts=0 on every result, and the boot ends by itself; on x86_64 (LAPIC timer, 2 CPUs), qemu-virt-aarch64 at EL1 and EL2 (GICv2 from the device tree, 2 CPUs) and at EL1 with 9 CPUs (GICv3), uefi-aarch64 at EL1 and EL2 (GICv3 from the ACPI MADT and GTDT) and with a GICv2, raspi3b (BCM2836 local interrupt controller, 4 CPUs)",
         Suite::watchdog,
     );
     if board.name == "pc-x86_64" {
@@ -720,29 +748,25 @@ impl Suite<'_> {
         Ok(())
     }
 
-    /// The watchdog: one icount boot with [`WATCHDOG_CMDLINE`] on x86_64
-    /// and on virt at EL1 and EL2; each must pass by itself (not end by
-    /// the host's timeout), at the exception level asked for, and
-    /// [`check_watchdog`].
+    /// The watchdog: one icount boot with [`WATCHDOG_CMDLINE`] per board
+    /// and interrupt controller, with several CPUs so that every core's
+    /// own timer is tried ([`WATCHDOG_BOOTS`]); each must pass by itself
+    /// (not end by the host's timeout), at the exception level asked for,
+    /// and [`check_watchdog`].
     fn watchdog(&mut self) -> StepResult {
-        let mut boards = vec![(board::find_base("pc-x86_64").map_err(err_string)?, None, None)];
-        // virt at EL1 and EL2 with its GICv2, and with 9 CPUs (GICv3).
-        for (el, smp) in [(1, None), (2, None), (1, Some(WATCHDOG_GICV3_SMP))] {
-            let variant = board::Variant { el: Some(el), smp, ..board::Variant::default() };
-            let b = board::find_base(ARM_BOARD)
+        for w in WATCHDOG_BOOTS {
+            let variant = board::Variant { el: w.el, smp: w.smp, ..board::Variant::default() };
+            let mut b = board::find_base(w.board)
                 .and_then(|base| board::apply(base, &variant))
                 .map_err(err_string)?;
-            boards.push((b, Some(el), smp));
-        }
-        for (b, el, smp) in boards {
-            let label = match (el, smp) {
-                (Some(el), Some(n)) => format!("watchdog-el{el}-smp{n}"),
-                (Some(el), None) => format!("watchdog-el{el}"),
-                _ => "watchdog".to_string(),
-            };
-            let what = |e: String| format!("{} {}{}: {e}", b.name, el.map(|el| format!("EL{el}")).unwrap_or_default(), smp.map(|n| format!(" -smp {n}")).unwrap_or_default());
-            let o = self.board_boots(b, WATCHDOG_CMDLINE, &label).map_err(what)?;
-            check_el(el, o.transcript.hello.as_ref().and_then(|h| h.el)).map_err(what)?;
+            if let Some(m) = w.machine {
+                let mut c = b.clone();
+                c.machine_args = m;
+                b = Box::leak(Box::new(c));
+            }
+            let what = |e: String| format!("{} ({}): {e}", b.name, w.what);
+            let o = self.board_boots(b, WATCHDOG_CMDLINE, w.label).map_err(what)?;
+            check_el(w.el, o.transcript.hello.as_ref().and_then(|h| h.el)).map_err(what)?;
             check_watchdog(&o.transcript).map_err(what)?;
         }
         Ok(())
@@ -1699,17 +1723,34 @@ pub fn check_bad_input(args: &[&str], success: bool, stderr: &str) -> StepResult
     }
 }
 
-/// A [`WATCHDOG_CMDLINE`] boot: exactly one `IPCB watchdog` line (core 0,
-/// [`WATCHDOG_REASON`]), the `watchdog` scenario passed (its caller saw
-/// `PartnerDied`), and every result says `interrupts=0`.
+/// A [`WATCHDOG_CMDLINE`] boot: the `watchdog` scenario on core 0 alone,
+/// then (with several cores) `watchdog-parallel` on every core at once:
+/// one `IPCB watchdog` line ([`WATCHDOG_REASON`]) per kill, so two for
+/// core 0 and one for each other core (the hello line's `cores=`), each
+/// scenario passed (its caller saw `PartnerDied`) on every core, and
+/// every result says `interrupts=0`.
 pub fn check_watchdog(t: &Transcript) -> StepResult {
-    match t.watchdogs.as_slice() {
-        [w] if w.core == 0 && w.reason == WATCHDOG_REASON => {}
-        [w] => return Err(format!("the watchdog line says core {} reason {:?}; expected core 0, {WATCHDOG_REASON:?}", w.core, w.reason)),
-        ws => return Err(format!("{} \"IPCB watchdog\" lines; expected exactly 1", ws.len())),
+    let cores = t.hello.as_ref().map_or(1, |h| h.cores.max(1));
+    if let Some(w) = t.watchdogs.iter().find(|w| w.reason != WATCHDOG_REASON) {
+        return Err(format!("the watchdog line of core {} says reason {:?}; expected {WATCHDOG_REASON:?}", w.core, w.reason));
+    }
+    for core in 0..cores {
+        let want = if core == 0 && cores > 1 { 2 } else { 1 };
+        let got = t.watchdogs.iter().filter(|w| w.core == core).count();
+        if got != want {
+            return Err(format!("{got} \"IPCB watchdog\" lines for core {core} of {cores}; expected {want}"));
+        }
+    }
+    if let Some(w) = t.watchdogs.iter().find(|w| w.core >= cores) {
+        return Err(format!("an \"IPCB watchdog\" line for core {}, beyond the {cores} cores", w.core));
     }
     if !t.tests.iter().any(|n| n == "watchdog") {
         return Err("no \"IPCB ok test=watchdog\" line".to_string());
+    }
+    let parallel = t.tests.iter().filter(|n| *n == "watchdog-parallel").count();
+    let want = if cores > 1 { cores as usize } else { 0 };
+    if parallel != want {
+        return Err(format!("{parallel} \"IPCB ok test=watchdog-parallel\" lines; expected {want} (one per core)"));
     }
     if t.results.is_empty() {
         return Err("no results after the watchdog's kill".to_string());
@@ -2083,5 +2124,30 @@ mod tests {
         assert!(check_watchdog(&Transcript::parse_str(&irq).unwrap()).unwrap_err().contains("interrupts=Some(2)"));
         let old = good.replace(" interrupts=0", "");
         assert!(check_watchdog(&Transcript::parse_str(&old).unwrap()).is_err());
+    }
+
+    #[test]
+    fn watchdog_boot_on_two_cores_needs_a_kill_on_each() {
+        let good = concat!(
+            "IPCB hello proto=1 board=qemu-virt-aarch64 arch=aarch64 el=1 cores=2\n",
+            "IPCB watchdog core=0 task=0 reason=\"ran past its budget of 20000000 ticks\"\n",
+            "IPCB ok test=watchdog kills=1 budget=20000000\n",
+            "IPCB watchdog core=1 task=0 reason=\"ran past its budget of 20000000 ticks\"\n",
+            "IPCB watchdog core=0 task=0 reason=\"ran past its budget of 20000000 ticks\"\n",
+            "IPCB ok test=watchdog-parallel core=0 kills=1 budget=20000000\n",
+            "IPCB ok test=watchdog-parallel core=1 kills=1 budget=20000000\n",
+            "IPCB result bench=null core=0 counter=pmccntr unit=syscall ops=10 runs=1 min=16 median=16 mean=16 max=16 interrupts=0 verified=1\n",
+        );
+        assert_eq!(check_watchdog(&Transcript::parse_str(good).unwrap()), Ok(()));
+        // Core 1's timer never fired (armed on the boot CPU only).
+        let no_core1: String = good.lines().filter(|l| !l.starts_with("IPCB watchdog core=1")).map(|l| format!("{l}\n")).collect();
+        let e = check_watchdog(&Transcript::parse_str(&no_core1).unwrap()).unwrap_err();
+        assert!(e.contains("0 \"IPCB watchdog\" lines for core 1"), "{e}");
+        // Or its scenario did not pass.
+        let failed = good.replace("watchdog-parallel core=1", "watchdog-parallel-x core=1");
+        assert!(check_watchdog(&Transcript::parse_str(&failed).unwrap()).unwrap_err().contains("1 \"IPCB ok test=watchdog-parallel\""));
+        // A core the hello line does not have.
+        let extra = good.replace("cores=2", "cores=1");
+        assert!(check_watchdog(&Transcript::parse_str(&extra).unwrap()).is_err());
     }
 }
