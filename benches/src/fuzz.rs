@@ -983,9 +983,19 @@ pub fn fuzz<M: FuzzMachine>(m: &mut M) -> Result<(), Failure> {
     end(m, end_fault, &mut r)
 }
 
+/// The faulter's end (word 7) that is no fault: spin in user mode for
+/// ever (`FAULTING`), which only the kernel's watchdog ends (the driver's
+/// last episode; never drawn at random).
+pub const END_SPIN: u64 = 17;
+
 /// The end of a fuzz or faulter thread: `DONE`, or the fault of
-/// `end_fault` (`FAULTING`; surviving it is a failure).
+/// `end_fault` (`FAULTING`; surviving it is a failure), or ([`END_SPIN`])
+/// a spin for ever.
 fn end<M: FuzzMachine>(m: &mut M, end_fault: u64, r: &mut Rng) -> Result<(), Failure> {
+    if end_fault == END_SPIN {
+        m.set_utcb(stat::STATE, stat::FAULTING);
+        crate::run::spin();
+    }
     match end_fault.checked_sub(1).and_then(FaultKind::from_index) {
         Some(f) => {
             m.set_utcb(stat::STATE, stat::FAULTING);

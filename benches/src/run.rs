@@ -596,7 +596,7 @@ fn watchdog_role<K: Kernel>(k: &mut K, job: &Job) -> Result<(), Failure> {
 /// spinning at once (`watchdog-parallel`) no core's threads wait past
 /// its budget for a turn before they have started.
 #[cfg(target_os = "none")]
-fn spin() -> ! {
+pub(crate) fn spin() -> ! {
     loop {
         for i in 0..64u32 {
             core::hint::black_box(i);
@@ -606,7 +606,7 @@ fn spin() -> ! {
 }
 
 #[cfg(not(target_os = "none"))]
-fn spin() -> ! {
+pub(crate) fn spin() -> ! {
     panic!("role 38 spins for ever")
 }
 

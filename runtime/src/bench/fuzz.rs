@@ -24,7 +24,7 @@
 
 use ipc_core::{Badge, Cap, EndpointId, Rights, TaskId, ThreadId, Word};
 
-use super::{load_elf, run, Env, SetupError, STACK_AREA, STACK_BASE, UTCB_BASE};
+use super::{load_elf, run, run_guarded, Env, SetupError, STACK_AREA, STACK_BASE, UTCB_BASE};
 use crate::elf::Elf;
 use crate::mem::FRAME;
 use crate::{kprint, kprintln, Board, Machine, MemError, Perm, State};
@@ -233,9 +233,58 @@ pub(super) fn fuzz<M: Machine, B: Board>(env: &Env<'_, M, B>) -> bool {
             next_note = (t.syscalls / step + 1) * step;
         }
     }
+    if hang_episode(env, seed).is_err() {
+        return false;
+    }
     kprintln!(B, "IPCB fuzz syscalls={} kills={} episodes={} seed={:#x} kernel_faults=0", t.syscalls, t.kills, t.episodes, seed);
     kprintln!(B, "IPCB ok test=fuzz");
     true
+}
+
+/// The faulter's end that spins for ever (`benches::fuzz::END_SPIN`).
+const END_SPIN: u64 = 17;
+
+/// The watchdog's budget in the hang episode (ticks: 20 ms of QEMU's
+/// virtual time on x86, 0.32 s on Arm), at most the configured one.
+const HANG_BUDGET: u64 = 20_000_000;
+
+/// After the random episodes, one that hangs: the faulter alone, which
+/// spins in user mode for ever ([`END_SPIN`]); the watchdog must kill it
+/// (one `IPCB watchdog` line), which proves the episodes run under it.
+/// Not counted in the totals (no syscalls, no fault kill). Skipped, and
+/// said, on a board without a watchdog.
+fn hang_episode<M: Machine, B: Board>(env: &Env<'_, M, B>, seed: u64) -> Result<(), ()> {
+    if !M::watchdog(None) {
+        kprintln!(B, "fuzz: no watchdog on {}: no hang episode", B::NAME);
+        return Ok(());
+    }
+    let mut r = Rng(seed ^ 0x4841_4E47);
+    let threads = [Th { task: 4, role: role::FAULTER, budget: 0, seed: r.next(), end_fault: END_SPIN, slot: 1 }];
+    let built = {
+        // SAFETY: no other reference to the state is live in the driver.
+        let st = unsafe { &mut *(env.state)() };
+        setup(st, env, &threads)
+    };
+    let (next, ids, _, _) = match built {
+        Ok(x) => x,
+        Err(err) => {
+            kprintln!(B, "IPCB fail test=fuzz reason=\"the hang episode: setup failed: {:?}\"", err);
+            return Err(());
+        }
+    };
+    M::watchdog(Some(env.config.watchdog.min(HANG_BUDGET)));
+    run(env, next);
+    M::watchdog(None);
+    // SAFETY: user mode is over; the driver is the only user of the state.
+    let st = unsafe { &*(env.state)() };
+    let spun = st.kernel.utcb(ids[0]).map_or(0, |u| u.get(stat::STATE)) == stat::FAULTING;
+    if !spun || st.watchdog_kills != 1 || st.services.reports.fail.is_some() {
+        kprintln!(B, "IPCB fail test=fuzz reason=\"the hang episode: the spinning faulter {}, {} watchdog kills (expected 1)\"",
+            if spun { "spun" } else { "did not spin" }, st.watchdog_kills);
+        return Err(());
+    }
+    kprintln!(B, "fuzz: hang episode: the spinning faulter killed by the watchdog");
+    Ok(())
 }
 
 /// One episode with at most `left` syscalls; adds its counts to `t`.
@@ -285,7 +334,8 @@ fn episode<M: Machine, B: Board>(env: &Env<'_, M, B>, seed: u64, t: &mut Totals,
             return Err(());
         }
     };
-    run(env, next);
+    // Under the watchdog, as any user code outside the timed runs.
+    run_guarded(env, next);
     // SAFETY: user mode is over; the driver is the only user of the state.
     let st = unsafe { &*(env.state)() };
     let word = |n: usize, i: usize| st.kernel.utcb(ids[n]).map_or(0, |u| u.get(i));
@@ -352,6 +402,9 @@ fn episode<M: Machine, B: Board>(env: &Env<'_, M, B>, seed: u64, t: &mut Totals,
         let kind = if task == 4 { kind } else { f0_fault };
         kprintln!(B, "fuzz: episode {}: task {} killed ({}): vector {:#x} error {:#x} addr {:#x} pc {:#x}",
             e, TASKS[task], FAULT_NAMES[(kind - 1) as usize], f.vector, f.error, f.addr, f.pc);
+    }
+    if st.watchdog_kills > 0 {
+        return fail(format_args!("{} thread(s) ran past the watchdog's budget of {} ticks", st.watchdog_kills, env.config.watchdog));
     }
     if word(VICTIM, stat::STATE) != stat::DONE || word(VICTIM, stat::COUNT) != rounds {
         return fail(format_args!("the victim did {} of its {} rounds", word(VICTIM, stat::COUNT), rounds));
