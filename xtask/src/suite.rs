@@ -98,6 +98,7 @@ pub const FUZZ_BOARDS: &[&[&str]] = &[
     &["--board", "qemu-virt-aarch64", "--el", "1"],
     &["--board", "qemu-virt-aarch64", "--el", "2"],
     &["--board", "raspi3b"],
+    &["--board", "uefi-aarch64"],
 ];
 /// Bad `cargo xtask fuzz` input: each one `error:` line, no boot.
 pub const FUZZ_BAD: &[&[&str]] = &[
@@ -107,6 +108,9 @@ pub const FUZZ_BAD: &[&[&str]] = &[
     &["fuzz", "--board", "no-such-board"],
     &["fuzz", "--board", "rpi5"],
 ];
+/// What xtask says of the fuzz boot's hang episode (its faulter, task 4,
+/// spins for ever; the watchdog kills it with a budget of 2 * 10^7 ticks).
+pub const FUZZ_HANG_KILL: &str = "watchdog: core 0 killed task 4: ran past its budget of 20000000 ticks";
 /// The correctness test the W^X boots must report.
 pub const WX_TEST: &str = "kernel-wx";
 /// Command line of the watchdog boots: the `watchdog` scenario first (a
@@ -299,7 +303,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::kernel_wx,
     );
     suite.step(
-        "seeded syscall fuzzing: cargo xtask fuzz --count 100000 --seed 0x13 on pc-x86_64, qemu-virt-aarch64 at EL1 and EL2 and raspi3b (TCG) each ends `fuzz: 100000 syscalls, K task kills, 0 kernel faults, benchmarks verified`; the x86 run replayed gives the same line; bad --count/--seed/--board: one error line",
+        "seeded syscall fuzzing: cargo xtask fuzz --count 100000 --seed 0x13 on pc-x86_64, qemu-virt-aarch64 at EL1 and EL2, raspi3b and uefi-aarch64 (TCG) each ends `fuzz: 100000 syscalls, K task kills, 0 kernel faults, benchmarks verified`, the episodes under the watchdog (the last one's spinning faulter killed by it); the x86 run replayed gives the same line; bad --count/--seed/--board: one error line",
         Suite::fuzz,
     );
     suite.step(
@@ -630,14 +634,21 @@ impl Suite<'_> {
         let run = |args: &[&str]| -> std::result::Result<String, String> {
             let mut cmd = std::process::Command::new(&exe);
             cmd.arg("fuzz").args(args).args(["--count", &FUZZ_COUNT.to_string(), "--seed", FUZZ_SEED]);
-            cmd.current_dir(&self.ws.root).stderr(std::process::Stdio::inherit());
+            cmd.current_dir(&self.ws.root);
             let shown = args.join(" ");
             let out = cmd.output().map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            eprint!("{stderr}");
             let stdout = String::from_utf8_lossy(&out.stdout);
             let last = stdout.lines().last().unwrap_or("").to_string();
             check_fuzz_line(&last, FUZZ_COUNT).map_err(|e| format!("fuzz {shown}: {e}"))?;
             if !out.status.success() {
                 return Err(format!("fuzz {shown}: exit status {}", out.status));
+            }
+            // The episodes ran under the watchdog: the last one's faulter
+            // (task 4), which spins for ever, was killed by it.
+            if !stderr.contains(FUZZ_HANG_KILL) {
+                return Err(format!("fuzz {shown}: no \"{FUZZ_HANG_KILL}\" (the hang episode's faulter, killed by the watchdog)"));
             }
             eprintln!("[ipcb] fuzz {shown}: {last}");
             Ok(last)
