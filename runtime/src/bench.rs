@@ -1239,7 +1239,7 @@ pub fn main<M: Machine, B: Board>(env: Env<'_, M, B>) -> ! {
         all_ok &= kpti_selftest(&env);
     }
     if cfg.fuzz > 0 {
-        all_ok &= fuzz::fuzz(&env);
+        all_ok &= fuzz::fuzz(&env, cores);
     }
     let mut results = Results { names: [""; 8], stats: [[None; MAX_COUNTERS]; 8], ok: [false; 8], n: 0 };
     if cfg.selftest_watchdog {

@@ -303,7 +303,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::kernel_wx,
     );
     suite.step(
-        "seeded syscall fuzzing: cargo xtask fuzz --count 100000 --seed 0x13 on pc-x86_64, qemu-virt-aarch64 at EL1 and EL2, raspi3b and uefi-aarch64 (TCG) each ends `fuzz: 100000 syscalls, K task kills, 0 kernel faults, benchmarks verified`, the episodes under the watchdog (the last one's spinning faulter killed by it); the x86 run replayed gives the same line; bad --count/--seed/--board: one error line",
+        "seeded syscall fuzzing: cargo xtask fuzz --count 100000 --seed 0x13 on pc-x86_64, qemu-virt-aarch64 at EL1 and EL2, raspi3b and uefi-aarch64 (TCG) each ends `fuzz: 100000 syscalls, K task kills, 0 kernel faults, benchmarks verified`, the episodes under the watchdog (the last one's spinning faulter killed by it), then on every core at once (fuzz-parallel, each core its own seed); the x86 run replayed gives the same line; bad --count/--seed/--board: one error line",
         Suite::fuzz,
     );
     suite.step(
@@ -650,6 +650,7 @@ impl Suite<'_> {
             if !stderr.contains(FUZZ_HANG_KILL) {
                 return Err(format!("fuzz {shown}: no \"{FUZZ_HANG_KILL}\" (the hang episode's faulter, killed by the watchdog)"));
             }
+            check_fuzz_parallel(&stderr).map_err(|e| format!("fuzz {shown}: {e}"))?;
             eprintln!("[ipcb] fuzz {shown}: {last}");
             Ok(last)
         };
@@ -1776,6 +1777,24 @@ pub fn check_watchdog(t: &Transcript) -> StepResult {
     }
 }
 
+/// A fuzz boot with several cores also fuzzed on every core at once: one
+/// `ok fuzz-parallel` line per core of xtask's `kernel up: ... cores=N`
+/// (what `cargo xtask fuzz` shows on stderr).
+pub fn check_fuzz_parallel(stderr: &str) -> StepResult {
+    let cores = stderr
+        .lines()
+        .find(|l| l.contains("kernel up:"))
+        .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("cores=")))
+        .and_then(|n| n.parse::<usize>().ok())
+        .ok_or("no \"kernel up: ... cores=N\" line")?;
+    let ok = stderr.lines().filter(|l| l.split_whitespace().collect::<Vec<_>>() == ["[ipcb]", "ok", "fuzz-parallel"]).count();
+    let want = if cores > 1 { cores } else { 0 };
+    if ok != want {
+        return Err(format!("{ok} cores passed fuzz-parallel, expected {want} (the boot has {cores})"));
+    }
+    Ok(())
+}
+
 /// The boot reported the W^X self-test passed ([`WX_TEST`]).
 pub fn check_wx(t: &Transcript) -> StepResult {
     if t.tests.iter().any(|n| n == WX_TEST) {
@@ -2139,6 +2158,16 @@ mod tests {
         assert!(check_watchdog(&Transcript::parse_str(&irq).unwrap()).unwrap_err().contains("interrupts=Some(2)"));
         let old = good.replace(" interrupts=0", "");
         assert!(check_watchdog(&Transcript::parse_str(&old).unwrap()).is_err());
+    }
+
+    #[test]
+    fn fuzz_boot_fuzzes_on_every_core() {
+        let two = "[ipcb] kernel up: board=pc-x86_64 arch=x86_64 cores=2\n[ipcb] ok     fuzz-parallel\n[ipcb] ok     fuzz-parallel\n";
+        assert_eq!(check_fuzz_parallel(two), Ok(()));
+        let one_missing = two.replacen("[ipcb] ok     fuzz-parallel\n", "", 1);
+        assert!(check_fuzz_parallel(&one_missing).unwrap_err().contains("1 cores passed"));
+        assert_eq!(check_fuzz_parallel("[ipcb] kernel up: board=x arch=y cores=1\n"), Ok(()));
+        assert!(check_fuzz_parallel("nothing\n").is_err());
     }
 
     #[test]

@@ -22,10 +22,13 @@
 //! `IPCB fail test=fuzz reason="episode E ..."` at the first episode that
 //! fails (and the fuzzing stops there).
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use ipc_core::{Badge, Cap, EndpointId, Rights, TaskId, ThreadId, Word};
 
 use super::{load_elf, run, run_guarded, Env, SetupError, STACK_AREA, STACK_BASE, UTCB_BASE};
 use crate::elf::Elf;
+use super::smp::MAX_CPUS;
 use crate::mem::FRAME;
 use crate::{kprint, kprintln, Board, Machine, MemError, Perm, State};
 
@@ -215,30 +218,92 @@ struct Totals {
     episodes: u64,
 }
 
-/// Runs the fuzz phase (`cfg.fuzz` syscalls, seed `cfg.seed`); prints its
-/// `IPCB` lines. `true` if every episode passed.
-pub(super) fn fuzz<M: Machine, B: Board>(env: &Env<'_, M, B>) -> bool {
+/// Runs the fuzz phase (`cfg.fuzz` syscalls, seed `cfg.seed`) on this
+/// CPU; prints its `IPCB` lines. Then, with several CPUs, every core at
+/// once ([`parallel`]). `true` if every episode passed.
+pub(super) fn fuzz<M: Machine, B: Board>(env: &Env<'_, M, B>, cores: usize) -> bool {
     let (want, seed) = (env.config.fuzz, env.config.seed);
     kprintln!(B, "fuzz: {} syscalls, seed {:#x}", want, seed);
-    let mut t = Totals { syscalls: 0, kills: 0, episodes: 0 };
-    let step = (want / 10).max(1);
-    let mut next_note = step;
-    while t.syscalls < want {
-        let left = want - t.syscalls;
-        if let Err(()) = episode(env, seed, &mut t, left) {
-            return false;
-        }
-        if t.syscalls >= next_note && t.syscalls < want {
-            kprintln!(B, "fuzz: {} syscalls, {} task kills, {} episodes so far", t.syscalls, t.kills, t.episodes);
-            next_note = (t.syscalls / step + 1) * step;
-        }
-    }
+    let Ok(t) = episodes(env, seed, want, true) else { return false };
     if hang_episode(env, seed).is_err() {
         return false;
     }
     kprintln!(B, "IPCB fuzz syscalls={} kills={} episodes={} seed={:#x} kernel_faults=0", t.syscalls, t.kills, t.episodes, seed);
     kprintln!(B, "IPCB ok test=fuzz");
-    true
+    cores < 2 || parallel(env, cores)
+}
+
+/// Episodes until `want` syscalls, from `seed`; `notes`: the progress
+/// lines (the boot CPU's run alone).
+fn episodes<M: Machine, B: Board>(env: &Env<'_, M, B>, seed: u64, want: u64, notes: bool) -> Result<Totals, ()> {
+    let mut t = Totals { syscalls: 0, kills: 0, episodes: 0 };
+    let step = (want / 10).max(1);
+    let mut next_note = step;
+    while t.syscalls < want {
+        let left = want - t.syscalls;
+        episode(env, seed, &mut t, left)?;
+        if notes && t.syscalls >= next_note && t.syscalls < want {
+            kprintln!(B, "fuzz: {} syscalls, {} task kills, {} episodes so far", t.syscalls, t.kills, t.episodes);
+            next_note = (t.syscalls / step + 1) * step;
+        }
+    }
+    Ok(t)
+}
+
+/// The parallel job number of the fuzzing on every core (not an index
+/// of the benchmarks' `PARALLEL`).
+pub(super) const FUZZ_JOB: usize = 1 << 14;
+
+/// What each core's share of [`parallel`] came to: syscalls, task
+/// kills, and 1 if every episode passed (its own cache lines, written by
+/// that core before its slot says done).
+static PAR_SYSCALLS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static PAR_KILLS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static PAR_OK: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// The seed of core `core`'s share of [`parallel`].
+pub(super) fn core_seed(seed: u64, core: usize) -> u64 {
+    seed ^ (core as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)
+}
+
+/// Core `core`'s share of [`parallel`]: a quarter of the syscalls (at
+/// least one) from its own seed, in its own kernel, under its own
+/// watchdog; the totals in `PAR_*`.
+pub(super) fn fuzz_core<M: Machine, B: Board>(env: &Env<'_, M, B>, core: usize) {
+    let want = (env.config.fuzz / 4).max(1);
+    let r = episodes(env, core_seed(env.config.seed, core), want, false);
+    let (s, k, ok) = match r {
+        Ok(t) => (t.syscalls, t.kills, 1),
+        Err(()) => (0, 0, 0),
+    };
+    if let Some(i) = (core < MAX_CPUS).then_some(core) {
+        PAR_SYSCALLS[i].store(s, Ordering::Relaxed);
+        PAR_KILLS[i].store(k, Ordering::Relaxed);
+        PAR_OK[i].store(ok, Ordering::Release);
+    }
+}
+
+/// Fuzzing on every core at once (each core its own kernel, seed and
+/// watchdog: [`fuzz_core`]); one `IPCB ok test=fuzz-parallel core=N
+/// syscalls=S kills=K` line per core (a failed episode has printed its
+/// `IPCB fail test=fuzz` line). Not in the `IPCB fuzz` totals, which stay
+/// the boot CPU's run alone (the seed's replay).
+fn parallel<M: Machine, B: Board>(env: &Env<'_, M, B>, cores: usize) -> bool {
+    for ok in PAR_OK.iter().take(cores) {
+        ok.store(0, Ordering::Relaxed);
+    }
+    super::smp::run_fuzz_parallel(env, cores);
+    let mut all = true;
+    for core in 0..cores.min(MAX_CPUS) {
+        if PAR_OK[core].load(Ordering::Acquire) == 1 {
+            kprintln!(B, "IPCB ok test=fuzz-parallel core={} syscalls={} kills={}", core,
+                PAR_SYSCALLS[core].load(Ordering::Relaxed), PAR_KILLS[core].load(Ordering::Relaxed));
+        } else {
+            kprintln!(B, "IPCB fail test=fuzz-parallel reason=\"core {} (seed {:#x}): an episode failed\"", core, core_seed(env.config.seed, core));
+            all = false;
+        }
+    }
+    all
 }
 
 /// The faulter's end that spins for ever (`benches::fuzz::END_SPIN`).

@@ -171,7 +171,10 @@ fn secondary<M: Machine, B: Board>(cpu: usize) -> ! {
         }
         seen = g;
         let job = JOB.0.load(Ordering::Acquire);
-        let r = if job == CROSS_JOB {
+        let r = if job == super::fuzz::FUZZ_JOB {
+            super::fuzz::fuzz_core(env, cpu);
+            Err(SetupError::NotRun)
+        } else if job == CROSS_JOB {
             if cpu != 1 {
                 SLOTS[cpu].done.store(g, Ordering::Release);
                 continue;
@@ -226,6 +229,25 @@ pub(super) fn run_parallel<M: Machine, B: Board>(
         // SAFETY: `done` reached `g`: the CPU wrote its snapshot and does
         // not touch the slot until the next generation.
         each(cpu, unsafe { (*slot.snap.get()).take() }.unwrap_or(Err(SetupError::NotRun)));
+    }
+}
+
+/// Fuzz on all `n` CPUs at once (`fuzz::fuzz_core`, this one as core 0);
+/// returns when every core has finished.
+pub(super) fn run_fuzz_parallel<M: Machine, B: Board>(env: &Env<'_, M, B>, n: usize) {
+    ARRIVED.0.store(0, Ordering::Release);
+    JOB.0.store(super::fuzz::FUZZ_JOB, Ordering::Release);
+    let g = GEN.0.fetch_add(1, Ordering::AcqRel) + 1;
+    M::unpark_all();
+    super::fuzz::fuzz_core(env, 0);
+    for slot in SLOTS.iter().take(n).skip(1) {
+        while slot.done.load(Ordering::Acquire) != g {
+            M::relax();
+        }
+    }
+    for slot in SLOTS.iter().take(n).skip(1) {
+        // SAFETY: as in `run_parallel`: `done` reached `g`.
+        let _ = unsafe { (*slot.snap.get()).take() };
     }
 }
 
