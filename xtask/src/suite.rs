@@ -146,6 +146,7 @@ pub const WATCHDOG_BOOTS: &[WatchdogBoot] = &[
     WatchdogBoot { board: "uefi-aarch64", el: Some(2), smp: Some(2), machine: None, label: "watchdog-uefi-el2", what: "EL2, GICv3 from the ACPI MADT and GTDT, 2 CPUs" },
     WatchdogBoot { board: "uefi-aarch64", el: Some(1), smp: Some(2), machine: Some(&["-M", "virt,gic-version=2", "-m", "1024M"]), label: "watchdog-uefi-gicv2", what: "EL1, GICv2 from the ACPI MADT and GTDT, 2 CPUs" },
     WatchdogBoot { board: "raspi3b", el: None, smp: None, machine: None, label: "watchdog-raspi3b", what: "BCM2836 local interrupt controller, 4 CPUs" },
+    WatchdogBoot { board: "zcu102", el: None, smp: Some(2), machine: None, label: "watchdog-zcu102", what: "GIC-400 at its known address, 2 CPUs" },
 ];
 
 /// The reason the watchdog line of those boots must give.
@@ -307,7 +308,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::fuzz,
     );
     suite.step(
-        "watchdog (selftest=watchdog): a user thread that spins for ever outside the timed runs is killed by the kernel's timer with one IPCB watchdog line, its caller gets PartnerDied, then the same on every core at once (each core's own timer: one kill per core), the benchmarks then pass with interrupts=0 on every result, and the boot ends by itself; on x86_64 (LAPIC timer, 2 CPUs), qemu-virt-aarch64 at EL1 and EL2 (GICv2 from the device tree, 2 CPUs) and at EL1 with 9 CPUs (GICv3), uefi-aarch64 at EL1 and EL2 (GICv3 from the ACPI MADT and GTDT) and with a GICv2, raspi3b (BCM2836 local interrupt controller, 4 CPUs)",
+        "watchdog (selftest=watchdog): a user thread that spins for ever outside the timed runs is killed by the kernel's timer with one IPCB watchdog line, its caller gets PartnerDied, then the same on every core at once (each core's own timer: one kill per core), the benchmarks then pass with interrupts=0 on every result, and the boot ends by itself; on x86_64 (LAPIC timer, 2 CPUs), qemu-virt-aarch64 at EL1 and EL2 (GICv2 from the device tree, 2 CPUs) and at EL1 with 9 CPUs (GICv3), uefi-aarch64 at EL1 and EL2 (GICv3 from the ACPI MADT and GTDT) and with a GICv2, raspi3b (BCM2836 local interrupt controller, 4 CPUs), zcu102 (GIC-400 at its known address, 2 CPUs)",
         Suite::watchdog,
     );
     if board.name == "pc-x86_64" {

@@ -4,8 +4,13 @@
 //! code every AArch64 board shares: `arch_aarch64::kernel`.
 
 use arch_aarch64::cadence::{Cadence, Mmio};
-use arch_aarch64::{boot, cpu, kernel, paging, psci, smp};
+use arch_aarch64::{boot, cpu, kernel, paging, psci, smp, watchdog};
 use runtime::Board;
+
+/// The GIC-400's distributor and CPU interface, physical (ZynqMP), in
+/// the device window (GiB 3).
+const GICD: u64 = 0xF901_0000;
+const GICC: u64 = 0xF902_0000;
 
 /// UART0 (Cadence), physical: QEMU's first `-serial`.
 const UART0: u64 = 0xFF00_0000;
@@ -109,5 +114,8 @@ extern "C" fn ipcb_kernel_main(el: u64, x0: u64) -> ! {
     // SAFETY: once, on the boot CPU, interrupts masked, before user mode,
     // with the per-CPU region mapped.
     unsafe { cpu::init(el as u8) };
+    // The watchdog's GIC-400 (GICv2) at its known address (QEMU gives no
+    // device tree; one from U-Boot names the same).
+    watchdog::init(watchdog::Intc::V2 { gicd: GICD, gicc: GICC }, watchdog::TimerIrqs::default(), el as u8);
     kernel::start::<Zcu102>(el, cmdline, frames, bi.dtb)
 }
