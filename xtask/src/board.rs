@@ -274,6 +274,12 @@ static VARIANT: OnceLock<Variant> = OnceLock::new();
 
 /// Makes [`find`] return boards adjusted to `v` from now on (first call
 /// wins).
+/// The names of the boards QEMU emulates, for an error line that sends a
+/// user from an image-only board to one that boots here.
+pub fn emulated_names() -> String {
+    all().map_or_else(|_| String::new(), |bs| bs.iter().filter(|b| b.emulated).map(|b| b.name).collect::<Vec<_>>().join(", "))
+}
+
 pub fn set_variant(v: Variant) {
     let _ = VARIANT.set(v);
 }

@@ -130,7 +130,7 @@ pub fn cmd_fuzz(ws: &Workspace, opts: &FuzzOpts) -> Result<ExitCode> {
     let board = board::find(&opts.board)?;
     let kpti = bench::kpti_word(board, opts.kpti)?;
     if !board.emulated {
-        bail!("board {} is not emulated: fuzzing boots it in QEMU (boards: pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64)", board.name);
+        bail!("board {} is not emulated: fuzzing boots it in QEMU (boards: {})", board.name, board::emulated_names());
     }
     let el = opts.el.map(|e| format!(" --el {e}")).unwrap_or_default()
         + &opts.smp.map(|n| format!(" --smp {n}")).unwrap_or_default()

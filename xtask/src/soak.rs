@@ -130,7 +130,7 @@ pub fn cmd_soak(ws: &Workspace, opts: &SoakOpts) -> Result<ExitCode> {
     let board = board::find(&opts.board)?;
     let kpti = bench::kpti_word(board, opts.kpti)?;
     if !board.emulated {
-        bail!("board {} is not emulated: the soak boots it in QEMU (boards: pc-x86_64, qemu-virt-aarch64, raspi3b, uefi-aarch64)", board.name);
+        bail!("board {} is not emulated: the soak boots it in QEMU (boards: {})", board.name, board::emulated_names());
     }
     let cores = cores_of(board);
     let rounds = rounds_for(ipcs, cores);

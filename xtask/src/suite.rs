@@ -99,6 +99,7 @@ pub const FUZZ_BOARDS: &[&[&str]] = &[
     &["--board", "qemu-virt-aarch64", "--el", "2"],
     &["--board", "raspi3b"],
     &["--board", "uefi-aarch64"],
+    &["--board", "zcu102"],
 ];
 /// Bad `cargo xtask fuzz` input: each one `error:` line, no boot.
 pub const FUZZ_BAD: &[&[&str]] = &[
@@ -304,7 +305,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::kernel_wx,
     );
     suite.step(
-        "seeded syscall fuzzing: cargo xtask fuzz --count 100000 --seed 0x13 on pc-x86_64, qemu-virt-aarch64 at EL1 and EL2, raspi3b and uefi-aarch64 (TCG) each ends `fuzz: 100000 syscalls, K task kills, 0 kernel faults, benchmarks verified`, the episodes under the watchdog (the last one's spinning faulter killed by it), then on every core at once (fuzz-parallel, each core its own seed); the x86 run replayed gives the same line; bad --count/--seed/--board: one error line",
+        "seeded syscall fuzzing: cargo xtask fuzz --count 100000 --seed 0x13 on pc-x86_64, qemu-virt-aarch64 at EL1 and EL2, raspi3b, uefi-aarch64 and zcu102 (TCG) each ends `fuzz: 100000 syscalls, K task kills, 0 kernel faults, benchmarks verified`, the episodes under the watchdog (the last one's spinning faulter killed by it), then on every core at once (fuzz-parallel, each core its own seed); the x86 run replayed gives the same line; bad --count/--seed/--board: one error line",
         Suite::fuzz,
     );
     suite.step(
