@@ -32,7 +32,7 @@
 //!
 //! Module map:
 //!
-//! * [`cli`]: the subcommands and options, parsed into a [`cli::Cmd`]
+//! * [`cli`](mod@cli): the subcommands and options, parsed into a [`cli::Cmd`]
 //!   (this module runs it);
 //! * [`protocol`]: the line decoder;
 //! * [`board`]: the boards, read from the board crates' metadata, and
