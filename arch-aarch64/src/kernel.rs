@@ -65,8 +65,38 @@ pub type St<B> = State<Aarch64, B>;
 /// It emits `ipcb_fast_call`, `ipcb_fast_reply_recv`, `ipcb_fast_invoke`
 /// (the `svc` fastpath halves), `ipcb_syscall_handler` (the general one),
 /// `ipcb_trap_handler`, `ipcb_irq_handler` and the `#[panic_handler]`.
+///
+/// A board whose console is one [`runtime::Uart`] and whose end is the
+/// shared one (drain the UART, then [`exit`]: semihosting when xtask asked
+/// for it, else PSCI `SYSTEM_OFF`, else park) names that UART, and the
+/// macro also writes its `runtime::Board` impl (`NAME` from the build
+/// script's `IPCB_BOARD`, the default `init`):
+///
+/// ```ignore
+/// arch_aarch64::kernel_entries!(Virt, console = CONSOLE);
+/// ```
+///
+/// `$console` is any expression of a `runtime::Uart` type, evaluated at
+/// each use (a `const`, or a function that reads where the boot code put
+/// the UART). A board with its own init or exit writes the impl itself.
 #[macro_export]
 macro_rules! kernel_entries {
+    ($board:ty, console = $console:expr) => {
+        $crate::kernel_entries!($board);
+
+        impl $crate::__runtime::Board for $board {
+            const NAME: &'static str = env!("IPCB_BOARD");
+
+            fn putc(b: u8) {
+                $crate::__runtime::Uart::putc(&$console, b);
+            }
+
+            fn exit(status: u8) -> ! {
+                $crate::__runtime::Uart::flush(&$console);
+                $crate::kernel::exit(status)
+            }
+        }
+    };
     ($board:ty) => {
         $crate::__runtime::board_kernel!($crate::Aarch64, $board);
 

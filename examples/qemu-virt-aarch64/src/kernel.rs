@@ -6,7 +6,6 @@
 use arch_aarch64::{boot, kernel};
 use arch_aarch64::pl011::Pl011;
 use arch_aarch64::{cpu, paging::DEVICE_VA, smp};
-use runtime::Board;
 
 
 /// Start of RAM on `virt`: where QEMU puts the DTB for an ELF kernel.
@@ -25,24 +24,11 @@ const CONSOLE: Pl011 = unsafe { Pl011::new((DEVICE_VA + UART0) as usize) };
 /// The `virt` board.
 pub struct Virt;
 
-// The entry points, the kernel-state static and the panic handler
-// (`arch_aarch64::kernel`).
-arch_aarch64::kernel_entries!(Virt);
-
-impl Board for Virt {
-    const NAME: &'static str = env!("IPCB_BOARD");
-
-    fn putc(b: u8) {
-        CONSOLE.putc(b);
-    }
-
-    /// Semihosting when `cargo xtask` asked for it, else PSCI
-    /// `SYSTEM_OFF` (`kernel::exit`), once the UART has drained.
-    fn exit(status: u8) -> ! {
-        CONSOLE.flush();
-        kernel::exit(status)
-    }
-}
+// The entry points, the kernel-state static, the panic handler and the
+// `Board` impl: the console is `CONSOLE`; the end drains it, then
+// `arch_aarch64::kernel::exit` (semihosting when `cargo xtask` asked for it,
+// else PSCI `SYSTEM_OFF`).
+arch_aarch64::kernel_entries!(Virt, console = CONSOLE);
 
 /// Called by the boot code on the boot stack, in the higher half: `el` is
 /// the exception level the kernel runs at, `x0` what the loader passed in

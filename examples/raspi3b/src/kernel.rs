@@ -6,7 +6,6 @@
 use arch_aarch64::{boot, kernel};
 use arch_aarch64::pl011::Pl011;
 use arch_aarch64::{cpu, paging, smp, watchdog};
-use runtime::Board;
 
 
 /// The PL011 (UART0), physical.
@@ -32,24 +31,11 @@ const CONSOLE: Pl011 = unsafe { Pl011::new((paging::DEVICE_VA + UART0) as usize)
 /// QEMU's `raspi3b`.
 pub struct Raspi3b;
 
-// The entry points, the kernel-state static and the panic handler
-// (`arch_aarch64::kernel`).
-arch_aarch64::kernel_entries!(Raspi3b);
-
-impl Board for Raspi3b {
-    const NAME: &'static str = env!("IPCB_BOARD");
-
-    fn putc(b: u8) {
-        CONSOLE.putc(b);
-    }
-
-    /// Semihosting when `cargo xtask` asked for it, else park (the Pi 3
-    /// has no PSCI: `kernel::exit`), once the UART has drained.
-    fn exit(status: u8) -> ! {
-        CONSOLE.flush();
-        kernel::exit(status)
-    }
-}
+// The entry points, the kernel-state static, the panic handler and the
+// `Board` impl: the console is `CONSOLE`; the end drains it, then
+// `arch_aarch64::kernel::exit` (semihosting when `cargo xtask` asked for it,
+// else park: the Pi 3 has no PSCI).
+arch_aarch64::kernel_entries!(Raspi3b, console = CONSOLE);
 
 /// The four A53 cores (MPIDR Aff0 = 0..3) and their spin-table words.
 fn smp_config() -> smp::Config {

@@ -8,7 +8,6 @@ use core::ptr::addr_of_mut;
 use arch_aarch64::{boot, kernel};
 use arch_aarch64::pl011::Pl011;
 use arch_aarch64::{cpu, paging, smp, watchdog};
-use runtime::Board;
 use runtime::cmdline::WordBuf;
 
 
@@ -37,25 +36,12 @@ const CONSOLE: Pl011 =
 /// The Raspberry Pi 5.
 pub struct Rpi5;
 
-// The entry points, the kernel-state static and the panic handler
-// (`arch_aarch64::kernel`).
-arch_aarch64::kernel_entries!(Rpi5);
-
-impl Board for Rpi5 {
-    const NAME: &'static str = env!("IPCB_BOARD");
-
-    fn putc(b: u8) {
-        CONSOLE.putc(b);
-    }
-
-    /// No semihosting on hardware: the status is in the `IPCB end` line
-    /// already printed. Let the UART drain, then PSCI `SYSTEM_OFF` through
-    /// TF-A (`kernel::exit`; parks the core if the firmware declines).
-    fn exit(status: u8) -> ! {
-        CONSOLE.flush();
-        kernel::exit(status)
-    }
-}
+// The entry points, the kernel-state static, the panic handler and the
+// `Board` impl: the console is `CONSOLE`; the end drains it, then
+// `arch_aarch64::kernel::exit` (no semihosting on hardware: the status is in
+// the `IPCB end` line already printed; PSCI `SYSTEM_OFF` through TF-A,
+// parking the core if the firmware declines).
+arch_aarch64::kernel_entries!(Rpi5, console = CONSOLE);
 
 /// The kernel's copy of the command line: the words it knows.
 static mut CMDLINE: [u8; 1024] = [0; 1024];

@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use arch_aarch64::linflex::{self, Linflex, Mmio};
 use arch_aarch64::{boot, cpu, kernel, paging, smp};
-use runtime::{Board, kprintln};
+use runtime::kprintln;
 
 
 /// LINFlexD UART0, physical: the console when the device tree names none.
@@ -43,25 +43,12 @@ fn console() -> Linflex<Mmio> {
 /// The NXP S32G2.
 pub struct S32g2;
 
-// The entry points, the kernel-state static and the panic handler
-// (`arch_aarch64::kernel`).
-arch_aarch64::kernel_entries!(S32g2);
-
-impl Board for S32g2 {
-    const NAME: &'static str = env!("IPCB_BOARD");
-
-    fn putc(b: u8) {
-        console().putc(b);
-    }
-
-    /// No semihosting on hardware: the status is in the `IPCB end` line
-    /// already printed. Let the UART drain, then PSCI `SYSTEM_OFF` through
-    /// TF-A (`kernel::exit`; parks the core if the firmware declines).
-    fn exit(status: u8) -> ! {
-        console().flush();
-        kernel::exit(status)
-    }
-}
+// The entry points, the kernel-state static, the panic handler and the
+// `Board` impl: the console is `console()`; the end drains it, then
+// `arch_aarch64::kernel::exit` (no semihosting on hardware: the status is in
+// the `IPCB end` line already printed; PSCI `SYSTEM_OFF` through TF-A,
+// parking the core if the firmware declines).
+arch_aarch64::kernel_entries!(S32g2, console = console());
 
 /// What became of the console the device tree names.
 enum DtConsole {
