@@ -19,6 +19,7 @@ use anyhow::{Context, Result, bail};
 use crate::accel::{self, AccelChoice};
 use crate::board::{self, Accel, Board, Medium};
 use crate::boot::{self, BootOutcome, BootSpec, Problem, Progress, Subject};
+use crate::protocol::Transcript;
 use crate::report::{Report, RunMeta};
 use crate::util::{Workspace, git_commit, one_line, rustc_version};
 use crate::{image, latency, prereq};
@@ -140,7 +141,8 @@ pub fn make_report(
     problems: &[Problem],
 ) -> Report {
     let meta = RunMeta {
-        board,
+        board: board.name.to_string(),
+        arch: board.arch.to_string(),
         accel,
         kernel_cmdline: cmdline.to_string(),
         qemu: o.qemu_version.clone(),
@@ -235,71 +237,67 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
     let problems = outcome.problems(board.expected_benches);
     let report = make_report(ws, board, accel, &cmdline, &outcome, &problems);
 
-    let t = &outcome.transcript;
+    let defmt = outcome.out_dir.join("defmt.log");
+    publish(&report, &outcome.transcript, &outcome.out_dir, &outcome.console, opts.json.as_deref(), Some(&defmt))?;
+    Ok(verdict(&problems, &outcome.console))
+}
+
+/// Shows and saves a run's report (`bench`, and `report` for a serial
+/// capture): the table on stdout (when the kernel printed anything), its
+/// JSON as `<out_dir>/results.json` and to `json`, the plots of what ran
+/// (sweep, per core, latency) into `out_dir`, and one line on stderr
+/// naming the files (`console`, `defmt` when there is one).
+pub fn publish(report: &Report, t: &Transcript, out_dir: &Path, console: &Path, json: Option<&Path>, defmt: Option<&Path>) -> Result<()> {
     if t.hello.is_some() || !t.results.is_empty() || !t.failures.is_empty() {
         println!();
-        print!("{}", table::render(&report));
+        print!("{}", table::render(report));
     }
-    let run_json = outcome.out_dir.join("results.json");
-    write_json(&report, &run_json)?;
-    if let Some(path) = &opts.json {
-        write_json(&report, path)?;
+    let run_json = out_dir.join("results.json");
+    write_json(report, &run_json)?;
+    if let Some(path) = json {
+        write_json(report, path)?;
         eprintln!("[ipcb] wrote {}", path.display());
     }
-    let sweep = match plot::sweep::write(&report, &outcome.out_dir) {
+    let warn = |what: &str, e: anyhow::Error| eprintln!("warning: {what} not written: {}", one_line(&format!("{e:#}")));
+    let sweep = match plot::sweep::write(report, out_dir) {
         Ok(files) => files.map(|f| {
-            let png = f
-                .png
-                .map(|p| format!(" and {}", p.display()))
-                .unwrap_or_default();
+            let png = f.png.map(|p| format!(" and {}", p.display())).unwrap_or_default();
             format!("  sweep plot: {}{png}", f.svg.display())
         }),
         Err(e) => {
-            eprintln!(
-                "warning: sweep plot not written: {}",
-                one_line(&format!("{e:#}"))
-            );
+            warn("sweep plot", e);
             None
         }
     };
-    let cores = match plot::cores::write(&report, &outcome.out_dir) {
-        Ok(files) => files
-            .iter()
-            .map(|f| format!("  per-core plot: {}", f.display()))
-            .collect::<String>(),
+    let listed = |what: &str, files: Result<Vec<PathBuf>>| match files {
+        Ok(files) => files.iter().map(|f| format!("  {what} plot: {}", f.display())).collect::<String>(),
         Err(e) => {
-            eprintln!(
-                "warning: per-core plots not written: {}",
-                one_line(&format!("{e:#}"))
-            );
+            warn(&format!("{what} plots"), e);
             String::new()
         }
     };
-    let lat_plots = match plot::latency::write(&report, &outcome.out_dir) {
-        Ok(files) => files
-            .iter()
-            .map(|f| format!("  latency plot: {}", f.display()))
-            .collect::<String>(),
-        Err(e) => {
-            eprintln!("warning: latency plots not written: {}", one_line(&format!("{e:#}")));
-            String::new()
-        }
-    };
+    let cores = listed("per-core", plot::cores::write(report, out_dir));
+    let lat_plots = listed("latency", plot::latency::write(report, out_dir));
+    let defmt = defmt.map(|d| format!("  defmt: {}", d.display())).unwrap_or_default();
     eprintln!(
-        "[ipcb] console: {}  results: {}  defmt: {}{}{cores}{lat_plots}",
-        outcome.console.display(),
+        "[ipcb] console: {}  results: {}{defmt}{}{cores}{lat_plots}",
+        console.display(),
         run_json.display(),
-        outcome.out_dir.join("defmt.log").display(),
         sweep.unwrap_or_default()
     );
+    Ok(())
+}
 
-    let failed = print_problems(&problems);
+/// The exit status of a run with `problems`, after printing them as
+/// `error:` lines (and one line naming the failed benches and tests).
+pub fn verdict(problems: &[Problem], console: &Path) -> ExitCode {
+    let failed = print_problems(problems);
     if problems.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+        return ExitCode::SUCCESS;
     }
     if failed > 0 {
         let mut names: Vec<String> = Vec::new();
-        for p in &problems {
+        for p in problems {
             let n = match &p.subject {
                 Subject::Bench(b) => b.clone(),
                 Subject::Test(t) => format!("test {t}"),
@@ -312,10 +310,10 @@ pub fn cmd_bench(ws: &Workspace, opts: &BenchOpts) -> Result<ExitCode> {
         eprintln!(
             "error: failed: {} (reasons under the table; console: {})",
             names.join(", "),
-            outcome.console.display()
+            console.display()
         );
     }
-    Ok(ExitCode::FAILURE)
+    ExitCode::FAILURE
 }
 
 /// `cargo xtask run`.

@@ -399,9 +399,12 @@ fn find_in(boards: &'static [Board], name: &str) -> Result<&'static Board> {
     );
 }
 
-/// The virtualisation mode a guest runs under.
+/// The virtualisation mode a guest runs under, or real hardware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accel {
+    /// No guest: a real machine, its figures read from a serial capture
+    /// (`cargo xtask report`); never booted in QEMU.
+    Hardware,
     /// Hardware virtualisation.
     Kvm,
     /// QEMU's software emulator, real-time clock.
@@ -415,16 +418,18 @@ impl Accel {
     /// Name used in JSON, the table and directory names.
     pub fn name(self) -> &'static str {
         match self {
+            Accel::Hardware => "hardware",
             Accel::Kvm => "kvm",
             Accel::Tcg => "tcg",
             Accel::Icount => "tcg-icount",
         }
     }
 
-    /// QEMU arguments selecting this accelerator.
+    /// QEMU arguments selecting this accelerator (none for hardware).
     pub fn qemu_args(self, board: &Board) -> Vec<String> {
         let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         match self {
+            Accel::Hardware => Vec::new(),
             Accel::Kvm => v(&["-accel", "kvm", "-cpu", KVM_CPU.get().copied().unwrap_or(board.kvm_cpu)]),
             Accel::Tcg => v(&["-accel", "tcg", "-cpu", board.tcg_cpu]),
             Accel::Icount => v(&[

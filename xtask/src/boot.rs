@@ -83,7 +83,8 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn run(reason: String) -> Problem {
+    /// A problem of the run as a whole.
+    pub fn run(reason: String) -> Problem {
         Problem {
             subject: Subject::Run,
             core: None,
@@ -481,49 +482,6 @@ impl BootOutcome {
                 excerpt(&one_line(r))
             )));
         }
-        for f in &t.failures {
-            out.push(Problem {
-                subject: if f.is_test {
-                    Subject::Test(f.bench.clone())
-                } else {
-                    Subject::Bench(f.bench.clone())
-                },
-                core: f.core,
-                words: f.words,
-                reason: one_line(&f.reason),
-            });
-        }
-        for r in t.results.iter().filter(|r| r.interrupts.is_some_and(|n| n > 0)) {
-            out.push(Problem {
-                subject: Subject::Bench(r.bench.clone()),
-                core: Some(r.core),
-                words: r.words,
-                reason: format!(
-                    "{} interrupts during its timed runs (counter {}; expected 0): reported as failed",
-                    r.interrupts.unwrap_or(0),
-                    r.counter
-                ),
-            });
-        }
-        for l in t.latencies.iter().filter(|l| l.interrupts.is_some_and(|n| n > 0)) {
-            out.push(Problem {
-                subject: Subject::Bench(format!("latency {}", l.bench)),
-                core: Some(l.core),
-                words: l.words,
-                reason: format!("{} interrupts during its timed runs (expected 0): reported as failed", l.interrupts.unwrap_or(0)),
-            });
-        }
-        for r in t.results.iter().filter(|r| !r.verified) {
-            out.push(Problem {
-                subject: Subject::Bench(r.bench.clone()),
-                core: Some(r.core),
-                words: r.words,
-                reason: format!(
-                    "figures not verified (counter {}): reported as failed",
-                    r.counter
-                ),
-            });
-        }
         // Missing results only mean something when the kernel ended normally.
         let ended_normally = end.is_some()
             && t.panic.is_none()
@@ -536,28 +494,83 @@ impl BootOutcome {
                 h.board, self.board
             )));
         }
-        if ended_normally {
-            if t.hello.is_none() {
-                out.push(Problem::run(
-                    "no \"IPCB hello\" line before \"IPCB end\"".to_string(),
-                ));
-            }
-            for bench in expected {
-                let reported = t.results.iter().any(|r| r.bench == *bench)
-                    || t.failures.iter().any(|f| f.bench == *bench && !f.is_test);
-                if !reported {
-                    out.push(Problem {
-                        subject: Subject::Bench(bench.to_string()),
-                        core: None,
-                        words: None,
-                        reason: "no result reported".to_string(),
-                    });
-                }
-            }
-            out.extend(latency_missing(&self.asked, t, expected));
-        }
+        out.extend(transcript_problems(t, expected, &self.asked, ended_normally));
         out
     }
+}
+
+/// The problems a console transcript shows on its own, however the kernel
+/// ran (a QEMU boot, or a serial capture from a real machine given to
+/// `cargo xtask report`): failed checks (`IPCB fail`), interrupts during
+/// timed runs, unverified figures; and, when the kernel `ended` normally,
+/// a missing hello line, an `expected` benchmark with no result and the
+/// latency lines `asked` for ([`latency_missing`]).
+pub fn transcript_problems(t: &Transcript, expected: &[&str], asked: &str, ended: bool) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for f in &t.failures {
+        out.push(Problem {
+            subject: if f.is_test {
+                Subject::Test(f.bench.clone())
+            } else {
+                Subject::Bench(f.bench.clone())
+            },
+            core: f.core,
+            words: f.words,
+            reason: one_line(&f.reason),
+        });
+    }
+    for r in t.results.iter().filter(|r| r.interrupts.is_some_and(|n| n > 0)) {
+        out.push(Problem {
+            subject: Subject::Bench(r.bench.clone()),
+            core: Some(r.core),
+            words: r.words,
+            reason: format!(
+                "{} interrupts during its timed runs (counter {}; expected 0): reported as failed",
+                r.interrupts.unwrap_or(0),
+                r.counter
+            ),
+        });
+    }
+    for l in t.latencies.iter().filter(|l| l.interrupts.is_some_and(|n| n > 0)) {
+        out.push(Problem {
+            subject: Subject::Bench(format!("latency {}", l.bench)),
+            core: Some(l.core),
+            words: l.words,
+            reason: format!("{} interrupts during its timed runs (expected 0): reported as failed", l.interrupts.unwrap_or(0)),
+        });
+    }
+    for r in t.results.iter().filter(|r| !r.verified) {
+        out.push(Problem {
+            subject: Subject::Bench(r.bench.clone()),
+            core: Some(r.core),
+            words: r.words,
+            reason: format!(
+                "figures not verified (counter {}): reported as failed",
+                r.counter
+            ),
+        });
+    }
+    if ended {
+        if t.hello.is_none() {
+            out.push(Problem::run(
+                "no \"IPCB hello\" line before \"IPCB end\"".to_string(),
+            ));
+        }
+        for bench in expected {
+            let reported = t.results.iter().any(|r| r.bench == *bench)
+                || t.failures.iter().any(|f| f.bench == *bench && !f.is_test);
+            if !reported {
+                out.push(Problem {
+                    subject: Subject::Bench(bench.to_string()),
+                    core: None,
+                    words: None,
+                    reason: "no result reported".to_string(),
+                });
+            }
+        }
+        out.extend(latency_missing(asked, t, expected));
+    }
+    out
 }
 
 /// The benchmarks that `latency=` times round by round.

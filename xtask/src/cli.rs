@@ -8,6 +8,8 @@ use anyhow::{Context, Result};
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
 use crate::accel::AccelChoice;
+use crate::board::Accel;
+use crate::capture::ReportOpts;
 use crate::{board, fuzz, soak};
 
 /// A parsed command line.
@@ -75,6 +77,8 @@ pub enum Cmd {
     Fuzz(fuzz::FuzzOpts),
     /// `soak`
     Soak(soak::SoakOpts),
+    /// `report`
+    Report(ReportOpts),
     /// `test`
     Test {
         /// Board.
@@ -415,6 +419,32 @@ pub fn cli() -> Command {
                 ),
         )
         .subcommand(
+            Command::new("report")
+                .about("Turn a serial capture of a real machine's console into the table, results.json and plots of bench; exit 1 when a check failed or the capture is cut short")
+                .arg(Arg::new("log").value_name("LOG").required(true).value_parser(value_parser!(PathBuf)).help("The console capture (picocom --logfile, screen -L, ...)"))
+                .arg(
+                    Arg::new("board")
+                        .long("board")
+                        .value_name("BOARD")
+                        .help("The board (default: the one the kernel's hello line names; given, it must match)"),
+                )
+                .arg(
+                    Arg::new("accel")
+                        .long("accel")
+                        .value_name("ACCEL")
+                        .value_parser(["hardware", "kvm", "tcg", "icount"])
+                        .default_value("hardware")
+                        .help("What the kernel ran on: hardware (a real machine: its own counters), or kvm, tcg, icount for a saved QEMU console"),
+                )
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .value_name("PATH")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("Also write the JSON to PATH; a copy always goes to the report's output directory"),
+                ),
+        )
+        .subcommand(
             Command::new("iso")
                 .about("Make a hybrid (BIOS + UEFI) GRUB2 ISO that boots the kernel with multiboot2")
                 .arg(board_arg())
@@ -492,6 +522,17 @@ pub fn parse(m: &ArgMatches) -> Cmd {
             timeout: sub.get_one::<u64>("timeout").copied(),
             verbose: sub.get_flag("verbose"),
             kpti: sub.get_flag("kpti"),
+        }),
+        "report" => Cmd::Report(ReportOpts {
+            log: sub.get_one::<PathBuf>("log").cloned().unwrap_or_default(),
+            board: sub.get_one::<String>("board").cloned(),
+            accel: match sub.get_one::<String>("accel").map(String::as_str) {
+                Some("kvm") => Accel::Kvm,
+                Some("tcg") => Accel::Tcg,
+                Some("icount") => Accel::Icount,
+                _ => Accel::Hardware,
+            },
+            json: sub.get_one::<PathBuf>("json").cloned(),
         }),
         "test" => Cmd::Test {
             board,
@@ -645,6 +686,16 @@ mod tests {
 
     #[test]
     fn fuzz_parses() {
+        assert_eq!(
+            parse_args(&["report", "pi5.log"]).unwrap(),
+            Cmd::Report(ReportOpts { log: "pi5.log".into(), board: None, accel: Accel::Hardware, json: None })
+        );
+        assert_eq!(
+            parse_args(&["report", "q.log", "--board", "raspi3b", "--accel", "icount", "--json", "r.json"]).unwrap(),
+            Cmd::Report(ReportOpts { log: "q.log".into(), board: Some("raspi3b".into()), accel: Accel::Icount, json: Some("r.json".into()) })
+        );
+        assert!(parse_args(&["report"]).is_err());
+        assert!(parse_args(&["report", "x.log", "--accel", "auto"]).is_err());
         let cmd = parse_args(&["fuzz", "--board", "qemu-virt-aarch64", "--count", "1000", "--seed", "0x2a", "--el", "2"]).unwrap();
         assert_eq!(
             cmd,

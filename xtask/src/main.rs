@@ -17,6 +17,7 @@
 //! cargo xtask test  [--board B] [--timeout SECS]
 //! cargo xtask fuzz  [--board B] [--count N] [--seed S] [--smp N] [--el 1|2] [--accel A] [--timeout SECS] [--verbose]
 //! cargo xtask soak  [--board B] [--smp N] [--ipcs M] [--el 1|2] [--accel A] [--timeout SECS] [--verbose]
+//! cargo xtask report LOG [--board B] [--accel hardware|kvm|tcg|icount] [--json PATH]
 //! cargo xtask iso   [--board B] [--out PATH] [--kernel ELF] [-- KERNEL_ARGS]
 //! cargo xtask image --board raspi3b|rpi5|s32g2|uefi-aarch64 [--el 1|2] [--out DIR] [--kernel ELF] [-- KERNEL_ARGS]
 //! ```
@@ -44,7 +45,9 @@
 //! * [`report`], [`table`], [`plot`]: counter relabelling, JSON, the table,
 //!   the plots (message-size sweep, per core, latency histograms);
 //! * [`image`], [`prereq`]: building kernels and ISOs, installing tools;
-//! * [`bench`](mod@bench), [`suite`]: the `bench`/`run` and `test` subcommands.
+//! * [`bench`](mod@bench), [`suite`]: the `bench`/`run` and `test` subcommands;
+//! * [`capture`]: `report`, the figures of a real machine from a serial
+//!   capture of its console.
 //!
 //! Every error ends the program with one line, `error: ...`, naming the fix,
 //! and a non-zero exit status.
@@ -56,6 +59,7 @@ mod cli;
 mod compare;
 mod board;
 mod boot;
+mod capture;
 mod defmt_log;
 mod fuzz;
 mod image;
@@ -151,6 +155,11 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Test { board, timeout } => suite::cmd_test(&ws, &board, Duration::from_secs(timeout)),
         Cmd::Fuzz(opts) => fuzz::cmd_fuzz(&ws, &opts),
         Cmd::Soak(opts) => soak::cmd_soak(&ws, &opts),
+        Cmd::Report(mut opts) => {
+            opts.log = absolute(Some(opts.log), "LOG")?.unwrap_or_default();
+            opts.json = absolute(opts.json, "--json")?;
+            capture::cmd_report(&ws, &opts)
+        }
         Cmd::Image {
             board,
             out,

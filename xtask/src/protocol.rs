@@ -911,11 +911,11 @@ impl Transcript {
         Ok(Some(line))
     }
 
-    /// Decodes a whole console capture (used by tests and for saved logs).
+    /// Decodes a whole console capture (a saved log: `cargo xtask report`,
+    /// and tests); CRLF line ends are fine ([`Transcript::feed`]).
     ///
     /// The final segment counts as incomplete when `text` does not end with a
     /// newline, exactly as when streaming from QEMU.
-    #[cfg(test)]
     pub fn parse_str(text: &str) -> Result<Transcript, ParseError> {
         let mut t = Transcript::default();
         let mut segments: Vec<&str> = text.split('\n').collect();

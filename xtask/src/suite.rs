@@ -13,6 +13,9 @@
 //! 4. build the kernel and boot it under icount: it must pass, with a verified
 //!    result for every expected benchmark;
 //! 5. boot it again under icount: the per-op figures must be identical;
+//!    then `cargo xtask report` on that boot's console dressed as a real
+//!    machine's serial capture must give the same table and JSON, and
+//!    refuse a missing, empty, garbled or cut capture;
 //!    then the kernel's W^X self-test (`selftest=wx`: kernel writes to
 //!    `.text` and `.rodata`, jumps into `.data` and the stack, each must
 //!    fault and be reported) on x86_64 and on virt at EL1 and EL2;
@@ -123,6 +126,10 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
     suite.step(
         "icount single-core figures equal the committed baselines (x86, virt EL1; cargo xtask compare at 0 %)",
         Suite::baselines,
+    );
+    suite.step(
+        "cargo xtask report: the first icount boot's console as a real machine's serial capture (firmware text, a boot cut by a reset, CRLF) gives the same table and results.json; hardware labels by default; a missing, empty, garbled or cut capture refused",
+        Suite::report,
     );
     suite.step(
         "kernel W^X (selftest=wx): kernel writes to its .text and .rodata (x86_64: and the IDT) and jumps into .data and the stack fault and are reported, on x86_64 and qemu-virt-aarch64 at EL1 and EL2",
@@ -1057,6 +1064,65 @@ impl Suite<'_> {
         self.refuses(SOAK_BAD)
     }
 
+    /// `cargo xtask report` on the first icount boot's console, dressed as
+    /// the serial capture of a real machine: firmware text and a boot cut
+    /// short by a reset before it, CRLF line ends, a NUL and escape codes.
+    /// With `--accel icount` its table and `results.json` equal the boot's
+    /// own ([`check_report_json`]); by default its counters are labelled as
+    /// the hardware's. A missing, empty or garbled capture is one error
+    /// line; one cut before `IPCB end` fails saying so.
+    fn report(&mut self) -> StepResult {
+        let Some(first) = &self.first else {
+            return Err("skipped: the first icount boot did not pass (see step 4)".to_string());
+        };
+        let console = std::fs::read_to_string(&first.console).map_err(|e| format!("cannot read {}: {e}", first.console.display()))?;
+        let crlf = console.replace("\r\n", "\n").replace('\n', "\r\n");
+        let cut: String = crlf.split_inclusive('\n').take_while(|l| !l.starts_with("IPCB result ")).collect();
+        let firmware = "U-Boot 2026.01 (Dec 04 2026)\r\nHit any key to stop autoboot:  0 \r\n\0\x1b[0m";
+        let dir = self.ws.ipcb_dir().join("report-check");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let write = |name: &str, text: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+            Ok::<String, String>(p.display().to_string())
+        };
+        let capture = write("capture.log", &format!("{firmware}{cut}NOTICE:  BL31: reset\r\n{firmware}{crlf}"))?;
+        let json = dir.join("results.json").display().to_string();
+        let _ = std::fs::remove_file(&json);
+        let out = self.xtask(&["report", &capture, "--accel", "icount", "--json", &json])?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            let why = stderr.lines().find(|l| l.starts_with("error:")).unwrap_or("no error line");
+            return Err(format!("`cargo xtask report {capture} --accel icount` failed: {why}"));
+        }
+        let problems = first.problems(self.board.expected_benches);
+        let want = crate::bench::make_report(self.ws, self.board, Accel::Icount, ICOUNT_CMDLINE, first, &problems);
+        let got = std::fs::read_to_string(&json).map_err(|e| format!("cannot read {json}: {e}"))?;
+        check_report_json(&want.to_json(), &got)?;
+        if !String::from_utf8_lossy(&out.stdout).contains(&crate::table::render(&want)) {
+            return Err("the report's table differs from the boot's".to_string());
+        }
+        let out = self.xtask(&["report", &capture])?;
+        if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("accel=hardware") {
+            return Err(format!("`cargo xtask report {capture}` did not pass with accel=hardware"));
+        }
+        let missing = dir.join("missing.log").display().to_string();
+        let empty = write("empty.log", "")?;
+        let garbled = write("garbled.log", &format!("{firmware}{}", crlf.replacen(" median=", " median=8#", 1)))?;
+        for bad in [&missing, &empty, &garbled] {
+            let out = self.xtask(&["report", bad])?;
+            check_bad_input(&["report", bad], out.status.success(), &String::from_utf8_lossy(&out.stderr))?;
+        }
+        let cut = write("cut.log", &format!("{firmware}{cut}"))?;
+        let out = self.xtask(&["report", &cut])?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() || !stderr.lines().any(|l| l.starts_with("error: no \"IPCB end\" line")) {
+            return Err(format!("`cargo xtask report {cut}` (cut before IPCB end) must fail saying so; printed: {}", crate::util::one_line(&stderr)));
+        }
+        eprintln!("[ipcb] report of a dressed-up capture equals the boot's; missing, empty, garbled and cut captures refused");
+        Ok(())
+    }
+
     /// Runs this xtask binary with `args` in the workspace; its output.
     fn xtask(&self, args: &[&str]) -> std::result::Result<std::process::Output, String> {
         let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask binary: {e}"))?;
@@ -1440,6 +1506,15 @@ mod tests {
         assert!(check_wx(&t).is_err());
         let t = Transcript::parse_str(&format!("IPCB ok test={WX_TEST}\n{PASS}")).unwrap();
         assert_eq!(check_wx(&t), Ok(()));
+    }
+
+    #[test]
+    fn report_json_ignores_host_fields_only() {
+        let want = r#"{"board":"pc-x86_64","results":[1],"git_commit":"abc","qemu":"7.2","exit_code":33}"#;
+        assert_eq!(check_report_json(want, r#"{"board":"pc-x86_64","results":[1],"git_commit":null}"#), Ok(()));
+        let e = check_report_json(want, r#"{"board":"pc-x86_64","results":[2],"extra":0}"#).unwrap_err();
+        assert_eq!(e, "the report's results.json differs from the boot's in: extra, results");
+        assert!(check_report_json(want, "[]").is_err());
     }
 
     #[test]

@@ -538,7 +538,7 @@ pub fn render(r: &Report) -> String {
     for w in &r.kernel_warnings {
         notes.push(format!("kernel warning: {w}"));
     }
-    if accel == Accel::Kvm && r.arch == "x86_64" {
+    if matches!(accel, Accel::Kvm | Accel::Hardware) && r.arch == "x86_64" {
         let triples: Vec<String> = single
             .iter()
             .filter_map(|b| {
@@ -569,6 +569,9 @@ pub fn render(r: &Report) -> String {
         ),
         Accel::Icount => notes.push(
             "accel tcg-icount: deterministic; figures count instructions, not cycles".to_string(),
+        ),
+        Accel::Hardware => notes.push(
+            "accel hardware: the figures are the CPU's own hardware counters, read from a serial log of a real machine (cargo xtask report)".to_string(),
         ),
         Accel::Kvm => {}
     }

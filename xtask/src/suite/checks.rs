@@ -469,3 +469,24 @@ pub fn injection_detected(o: &BootOutcome) -> std::result::Result<String, String
         None => Err("QEMU was killed".to_string()),
     }
 }
+
+/// The `results.json` fields that describe the host run rather than the
+/// kernel's console: a report from a serial capture leaves them empty.
+pub const HOST_FIELDS: &[&str] = &["git_commit", "rustc", "qemu", "kernel_cmdline", "exit_code"];
+
+/// `cargo xtask report`'s JSON (`got`) against the JSON of the boot whose
+/// console it was given (`want`): every field but [`HOST_FIELDS`] equal.
+pub fn check_report_json(want: &str, got: &str) -> StepResult {
+    let parse = |s: &str, what: &str| match serde_json::from_str::<serde_json::Value>(s) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(_) | Err(_) => Err(format!("the {what} JSON is not an object")),
+    };
+    let (want, got) = (parse(want, "boot's")?, parse(got, "report's")?);
+    let keys = want.keys().chain(got.keys()).filter(|k| !HOST_FIELDS.contains(&k.as_str()));
+    let differ: std::collections::BTreeSet<&str> = keys.filter(|k| want.get(*k) != got.get(*k)).map(String::as_str).collect();
+    if differ.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("the report's results.json differs from the boot's in: {}", differ.into_iter().collect::<Vec<_>>().join(", ")))
+    }
+}
