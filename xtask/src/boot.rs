@@ -58,6 +58,31 @@ pub struct BootSpec<'a> {
     pub echo_defmt: bool,
 }
 
+impl<'a> BootSpec<'a> {
+    /// A boot that stops at the first garbled `IPCB` line, shows the usual
+    /// progress and keeps the defmt lines to `defmt.log`: the suite's boots.
+    pub fn checked(
+        board: &'static Board,
+        accel: Accel,
+        medium: Medium<'a>,
+        cmdline: &'a str,
+        timeout: Duration,
+        label: &'a str,
+    ) -> BootSpec<'a> {
+        BootSpec {
+            board,
+            accel,
+            medium,
+            cmdline,
+            timeout: Some(timeout),
+            label: Some(label),
+            progress: Progress::Normal,
+            strict: true,
+            echo_defmt: false,
+        }
+    }
+}
+
 /// Whom a problem concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {

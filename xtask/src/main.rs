@@ -167,21 +167,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             kernel,
         } => {
             let b = board::find(&board)?;
-            if uefi_arm::is_uefi(b) {
-                let kernel = bench::kernel_for(&ws, b, absolute(kernel, "--kernel")?.as_deref())?;
-                let dir = match absolute(out, "--out")? {
-                    Some(d) => d,
-                    None => ws.ipcb_dir().join(format!("image-{}", b.name)),
-                };
-                let cmdline = if cmdline.is_empty() {
-                    image::DEFAULT_IMAGE_CMDLINE.to_string()
-                } else {
-                    cmdline.join(" ")
-                };
-                uefi_arm::cmd_image(&ws, b, &kernel, &dir, &cmdline)?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            if b.raw_image.is_none() && !b.linux_image {
+            if !uefi_arm::is_uefi(b) && b.raw_image.is_none() && !b.linux_image {
                 anyhow::bail!(
                     "board {} boots the ELF: no image to make (`cargo xtask build`; for GRUB, `cargo xtask iso`)",
                     b.name
@@ -197,6 +183,10 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             } else {
                 cmdline.join(" ")
             };
+            if uefi_arm::is_uefi(b) {
+                uefi_arm::cmd_image(&ws, b, &kernel, &dir, &cmdline)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let f = image::sd_files(b, &kernel, &dir, &cmdline)?;
             let limit = b
                 .raw_image

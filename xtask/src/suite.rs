@@ -79,7 +79,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::board::{self, Accel, Board, Medium};
-use crate::boot::{self, BootOutcome, BootSpec, Progress};
+use crate::boot::{self, BootOutcome, BootSpec};
 use crate::protocol::Transcript;
 use crate::util::{Workspace, run_streamed};
 use crate::{image, prereq};
@@ -644,17 +644,7 @@ impl Suite<'_> {
     ) -> std::result::Result<BootOutcome, String> {
         prereq::ensure_qemu(b).map_err(err_string)?;
         let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
-        let spec = BootSpec {
-            board: b,
-            accel: Accel::Icount,
-            medium: Medium::Kernel { elf: &kernel, cmdline },
-            cmdline,
-            timeout: Some(self.timeout),
-            label: Some(label),
-            progress: Progress::Normal,
-            strict: true,
-            echo_defmt: false,
-        };
+        let spec = BootSpec::checked(b, Accel::Icount, Medium::Kernel { elf: &kernel, cmdline }, cmdline, self.timeout, label);
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, b.expected_benches)?;
         if b.defmt_semihosting {
@@ -775,20 +765,8 @@ impl Suite<'_> {
         };
         let b = board::apply(base, &variant).map_err(err_string)?;
         let kernel = self.kernel()?;
-        let spec = BootSpec {
-            board: b,
-            accel,
-            medium: Medium::Kernel {
-                elf: kernel,
-                cmdline: SMP_CMDLINE,
-            },
-            cmdline: SMP_CMDLINE,
-            timeout: Some(self.timeout),
-            label: Some(&format!("smp{n}-{}", accel.name())),
-            progress: Progress::Normal,
-            strict: true,
-            echo_defmt: false,
-        };
+        let label = format!("smp{n}-{}", accel.name());
+        let spec = BootSpec::checked(b, accel, Medium::Kernel { elf: kernel, cmdline: SMP_CMDLINE }, SMP_CMDLINE, self.timeout, &label);
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, b.expected_benches)?;
         check_cores(&o.transcript, n, PARALLEL_BENCHES)?;
@@ -861,17 +839,7 @@ impl Suite<'_> {
     /// One uefi-aarch64 boot of `b` under icount with `cmdline`.
     fn uefi_boot(&self, b: &'static Board, cmdline: &str, label: &str) -> std::result::Result<BootOutcome, String> {
         let kernel = image::build(self.ws, b, &[]).map_err(err_string)?;
-        let spec = BootSpec {
-            board: b,
-            accel: Accel::Icount,
-            medium: Medium::Kernel { elf: &kernel, cmdline },
-            cmdline,
-            timeout: Some(self.timeout),
-            label: Some(label),
-            progress: Progress::Normal,
-            strict: true,
-            echo_defmt: false,
-        };
+        let spec = BootSpec::checked(b, Accel::Icount, Medium::Kernel { elf: &kernel, cmdline }, cmdline, self.timeout, label);
         boot::boot(self.ws, &spec).map_err(err_string)
     }
 
@@ -930,17 +898,7 @@ impl Suite<'_> {
         cmdline: &str,
         label: &str,
     ) -> std::result::Result<BootOutcome, String> {
-        let spec = BootSpec {
-            board: self.board,
-            accel,
-            medium,
-            cmdline,
-            timeout: Some(self.timeout),
-            label: Some(label),
-            progress: Progress::Normal,
-            strict: true,
-            echo_defmt: false,
-        };
+        let spec = BootSpec::checked(self.board, accel, medium, cmdline, self.timeout, label);
         boot::boot(self.ws, &spec).map_err(err_string)
     }
 
@@ -1253,20 +1211,7 @@ impl Suite<'_> {
         let b = board::find_base(self.board.name)
             .and_then(|base| board::apply(base, &variant))
             .map_err(err_string)?;
-        let spec = BootSpec {
-            board: b,
-            accel: Accel::Tcg,
-            medium: Medium::Cdrom {
-                iso: &iso,
-                elf: &kernel,
-            },
-            cmdline: GRUB_CMDLINE,
-            timeout: Some(self.timeout),
-            label: Some("grub"),
-            progress: Progress::Normal,
-            strict: true,
-            echo_defmt: false,
-        };
+        let spec = BootSpec::checked(b, Accel::Tcg, Medium::Cdrom { iso: &iso, elf: &kernel }, GRUB_CMDLINE, self.timeout, "grub");
         let o = boot::boot(self.ws, &spec).map_err(err_string)?;
         check_pass(&o, self.board.expected_benches)?;
         check_cores(&o.transcript, GRUB_SMP, PARALLEL_BENCHES)

@@ -32,7 +32,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::board::{self, Accel, Board, Medium};
-use crate::boot::{self, BootOutcome, BootSpec, Progress};
+use crate::boot::{self, BootOutcome, BootSpec};
 use crate::protocol::EndStatus;
 use crate::qemu::GuestExit;
 use crate::util::{Workspace, capture};
@@ -275,17 +275,7 @@ fn boot_ovmf(
     fs::copy(OVMF_VARS, &vars)
         .with_context(|| format!("cannot copy {OVMF_VARS} to {}", vars.display()))?;
     let b = ovmf_board(base, mem, smp, &vars)?;
-    let spec = BootSpec {
-        board: b,
-        accel: Accel::Tcg,
-        medium,
-        cmdline,
-        timeout: Some(timeout),
-        label: Some(label),
-        progress: Progress::Normal,
-        strict: true,
-        echo_defmt: false,
-    };
+    let spec = BootSpec::checked(b, Accel::Tcg, medium, cmdline, timeout, label);
     let o = boot::boot(ws, &spec);
     if let Ok(o) = &o {
         let _ = fs::rename(&vars, o.out_dir.join("OVMF_VARS.fd"));
@@ -323,20 +313,7 @@ pub fn boot_small(
     let mut b = board::apply(base, &variant)?.clone();
     b.machine_args = leak_args(with_memory(b.machine_args, mem));
     let label = format!("ram-{mem}-smp{smp}");
-    let spec = BootSpec {
-        board: Box::leak(Box::new(b)),
-        accel: Accel::Tcg,
-        medium: Medium::Kernel {
-            elf: kernel,
-            cmdline,
-        },
-        cmdline,
-        timeout: Some(timeout),
-        label: Some(&label),
-        progress: Progress::Normal,
-        strict: true,
-        echo_defmt: false,
-    };
+    let spec = BootSpec::checked(Box::leak(Box::new(b)), Accel::Tcg, Medium::Kernel { elf: kernel, cmdline }, cmdline, timeout, &label);
     boot::boot(ws, &spec)
 }
 
