@@ -3,16 +3,18 @@
 //! map its exit code.
 //!
 //! A reader thread copies QEMU's stdout (the first serial port) byte for byte
-//! into `console.log` and hands each line to the main thread over a channel,
-//! so the main thread can enforce the deadline with `recv_timeout` and kill
-//! QEMU (only the child it started) when the guest hangs. Bytes that are not
-//! UTF-8 are decoded lossily; a line that never ends is cut at
+//! into `console.log` and hands what it read to the main thread over a
+//! channel, so the main thread can enforce the deadline with `recv_timeout`
+//! and kill QEMU (only the child it started) when the guest hangs
+//! ([`run_session`]; U-Boot's dialogue answers its prompts from there).
+//! [`run_streaming`] cuts the stream into lines ([`Lines`]): bytes that are
+//! not UTF-8 are decoded lossily; a line that never ends is cut at
 //! [`MAX_LINE`] bytes.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -122,53 +124,64 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Runs `cmd`, feeding its stdout line by line to `on_line(line_no, text, complete)`.
-///
-/// `complete` is false for a final line without a newline. Raw stdout is
-/// copied to `console` when given. With a `timeout`, QEMU is killed when it
-/// has not exited by then.
-pub fn run_streaming(
+/// A running emulator, as the callback of [`run_session`] sees it.
+pub struct Session {
+    /// QEMU's stdin, the console's input (when [`run_session`] was asked
+    /// for it).
+    pub stdin: Option<ChildStdin>,
+    /// When QEMU was started.
+    pub start: Instant,
+    deadline: Option<Instant>,
+}
+
+impl Session {
+    /// Kill QEMU at `at` unless it has exited (instead of the deadline in
+    /// force: the `timeout` given, or the grace after [`Flow::ExpectExit`]).
+    pub fn set_deadline(&mut self, at: Instant) {
+        self.deadline = Some(at);
+    }
+}
+
+/// Runs `cmd`, handing its stdout to `on_bytes` as it arrives, in pieces
+/// of any size (a firmware prompt ends in no newline). Raw stdout is
+/// copied to `console` when given. With a `timeout`, QEMU is killed when
+/// it has not exited by then (the callback may move that deadline). With
+/// `stdin`, QEMU's stdin is a pipe the callback writes to
+/// ([`Session::stdin`]); otherwise it is closed.
+pub fn run_session(
     mut cmd: Command,
     console: Option<&Path>,
     timeout: Option<Duration>,
-    mut on_line: impl FnMut(usize, &str, bool) -> Flow,
+    stdin: bool,
+    mut on_bytes: impl FnMut(&mut Session, &[u8]) -> Flow,
 ) -> Result<RawExit> {
     let shown = show(&cmd);
     let mut log = match console {
         Some(p) => Some(File::create(p).with_context(|| format!("cannot create {}", p.display()))?),
         None => None,
     };
-    cmd.stdin(Stdio::null())
+    cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot start `{shown}`"))?;
-    let stdout = child.stdout.take().context("no stdout pipe")?;
+    let mut stdout = child.stdout.take().context("no stdout pipe")?;
     let mut stderr = child.stderr.take().context("no stderr pipe")?;
 
-    let (tx, rx) = mpsc::channel::<(Vec<u8>, bool)>();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
     let reader = thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        loop {
-            let mut buf = Vec::new();
-            match r.by_ref().take(MAX_LINE).read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if let Some(f) = log.as_mut() {
-                        let _ = f.write_all(&buf);
-                    }
-                    let ended = buf.last() == Some(&b'\n');
-                    if ended {
-                        buf.pop();
-                    }
-                    // A line cut at MAX_LINE counts as complete.
-                    let complete = ended || n as u64 == MAX_LINE;
-                    if tx.send((buf, complete)).is_err() {
-                        break;
-                    }
-                }
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Some(f) = log.as_mut() {
+                let _ = f.write_all(&buf[..n]);
+            }
+            if tx.send(buf[..n].to_vec()).is_err() {
+                break;
             }
         }
         if let Some(f) = log.as_mut() {
@@ -182,12 +195,15 @@ pub fn run_streaming(
         let _ = etx.send(String::from_utf8_lossy(&v).into_owned());
     });
 
-    let mut deadline = timeout.map(|t| start + t);
+    let mut session = Session {
+        stdin: child.stdin.take(),
+        start,
+        deadline: timeout.map(|t| start + t),
+    };
     let mut end_seen = false;
     let (mut timed_out, mut stopped, mut stuck_after_end) = (false, false, false);
-    let mut line_no = 0;
     loop {
-        let msg = match deadline {
+        let msg = match session.deadline {
             Some(d) => match d.checked_duration_since(Instant::now()) {
                 Some(left) if !left.is_zero() => rx.recv_timeout(left),
                 _ => Err(RecvTimeoutError::Timeout),
@@ -195,22 +211,20 @@ pub fn run_streaming(
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match msg {
-            Ok((bytes, complete)) => {
-                line_no += 1;
-                let text = String::from_utf8_lossy(&bytes);
-                match on_line(line_no, &text, complete) {
-                    Flow::Continue => {}
-                    Flow::ExpectExit => {
+            Ok(bytes) => match on_bytes(&mut session, &bytes) {
+                Flow::Continue => {}
+                Flow::ExpectExit => {
+                    if !end_seen {
                         end_seen = true;
                         let grace = Instant::now() + EXIT_GRACE;
-                        deadline = Some(deadline.map_or(grace, |d| d.min(grace)));
-                    }
-                    Flow::Stop => {
-                        stopped = true;
-                        break;
+                        session.deadline = Some(session.deadline.map_or(grace, |d| d.min(grace)));
                     }
                 }
-            }
+                Flow::Stop => {
+                    stopped = true;
+                    break;
+                }
+            },
             Err(RecvTimeoutError::Timeout) => {
                 if end_seen {
                     stuck_after_end = true;
@@ -233,7 +247,7 @@ pub fn run_streaming(
                 code = status.code();
                 break;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if session.deadline.is_some_and(|d| Instant::now() >= d) {
                 kill(&mut child);
                 if end_seen {
                     stuck_after_end = true;
@@ -265,6 +279,68 @@ pub fn run_streaming(
         stderr,
         elapsed,
     })
+}
+
+/// Cuts a byte stream into console lines: `on_line(line_no, text,
+/// complete)` gets each line without its `\n` (a `\r` stays), decoded
+/// lossily; a line that never ends is handed on at [`MAX_LINE`] bytes, as
+/// complete.
+#[derive(Debug, Default)]
+pub struct Lines {
+    line: Vec<u8>,
+    line_no: usize,
+}
+
+impl Lines {
+    /// Takes `bytes`; every line they complete goes to `on_line`. The
+    /// strongest wish of the callback is returned: [`Flow::Stop`] at once
+    /// (the rest is dropped), else [`Flow::ExpectExit`] if any line said so.
+    pub fn push(&mut self, bytes: &[u8], mut on_line: impl FnMut(usize, &str, bool) -> Flow) -> Flow {
+        let mut flow = Flow::Continue;
+        for &b in bytes {
+            if b != b'\n' {
+                self.line.push(b);
+                if self.line.len() as u64 != MAX_LINE {
+                    continue;
+                }
+            }
+            self.line_no += 1;
+            let text = String::from_utf8_lossy(&self.line).into_owned();
+            self.line.clear();
+            match on_line(self.line_no, &text, true) {
+                Flow::Continue => {}
+                Flow::ExpectExit => flow = Flow::ExpectExit,
+                Flow::Stop => return Flow::Stop,
+            }
+        }
+        flow
+    }
+
+    /// The last line, which had no newline, as incomplete.
+    pub fn finish(&mut self, mut on_line: impl FnMut(usize, &str, bool) -> Flow) {
+        if !self.line.is_empty() {
+            self.line_no += 1;
+            let _ = on_line(self.line_no, &String::from_utf8_lossy(&self.line), false);
+            self.line.clear();
+        }
+    }
+}
+
+/// Runs `cmd`, feeding its stdout line by line to `on_line(line_no, text,
+/// complete)` ([`Lines`]); `complete` is false for a final line without a
+/// newline. Otherwise as [`run_session`], with stdin closed.
+pub fn run_streaming(
+    cmd: Command,
+    console: Option<&Path>,
+    timeout: Option<Duration>,
+    mut on_line: impl FnMut(usize, &str, bool) -> Flow,
+) -> Result<RawExit> {
+    let mut lines = Lines::default();
+    let raw = run_session(cmd, console, timeout, false, |_, bytes| lines.push(bytes, &mut on_line))?;
+    if !raw.killed() {
+        lines.finish(&mut on_line);
+    }
+    Ok(raw)
 }
 
 /// Sends each of `cmds` (QMP JSON) to the QMP socket at `sock`, after
@@ -406,6 +482,60 @@ mod tests {
         .unwrap();
         assert_eq!(std::fs::read(&log).unwrap(), b"a\xff\r\nb");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lines_cut_pieces_and_keep_going_after_the_end_line() {
+        let mut l = Lines::default();
+        let mut got = Vec::new();
+        let mut f = |n: usize, t: &str, c: bool| {
+            got.push((n, t.to_string(), c));
+            if t == "IPCB end status=pass" { Flow::ExpectExit } else { Flow::Continue }
+        };
+        assert_eq!(l.push(b"a\r\nIPCB e", &mut f), Flow::Continue);
+        assert_eq!(l.push(b"nd status=pass\nb\nha", &mut f), Flow::ExpectExit);
+        l.finish(&mut f);
+        let want = [(1, "a\r", true), (2, "IPCB end status=pass", true), (3, "b", true), (4, "ha", false)];
+        assert_eq!(got, want.map(|(n, t, c)| (n, t.to_string(), c)));
+        // A line that never ends is handed on at MAX_LINE bytes.
+        let mut l = Lines::default();
+        let mut lens = Vec::new();
+        l.push(&vec![b'x'; MAX_LINE as usize + 3], |_, t, c| {
+            lens.push((t.len(), c));
+            Flow::Continue
+        });
+        l.finish(|_, t, c| {
+            lens.push((t.len(), c));
+            Flow::Continue
+        });
+        assert_eq!(lens, [(MAX_LINE as usize, true), (3, false)]);
+        // Stop drops the rest.
+        let mut l = Lines::default();
+        let mut n = 0;
+        assert_eq!(l.push(b"1\n2\n3\n", |_, _, _| { n += 1; Flow::Stop }), Flow::Stop);
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn a_session_answers_a_prompt_and_moves_its_deadline() {
+        let script = "printf '=> '; read x; echo \"got $x\"; exit 33";
+        let mut seen = String::new();
+        let exit = run_session(sh(script), None, Some(Duration::from_secs(20)), true, |s, b| {
+            seen.push_str(&String::from_utf8_lossy(b));
+            if seen.ends_with("=> ") {
+                let _ = s.stdin.as_mut().unwrap().write_all(b"hi\n");
+            }
+            Flow::Continue
+        })
+        .unwrap();
+        assert_eq!((exit.code, seen.as_str()), (Some(33), "=> got hi\n"));
+        // Unanswered, with the deadline moved from 20 s to 300 ms: killed.
+        let exit = run_session(sh(script), None, Some(Duration::from_secs(20)), true, |s, _| {
+            s.set_deadline(Instant::now() + Duration::from_millis(300));
+            Flow::Continue
+        })
+        .unwrap();
+        assert!(exit.timed_out && exit.code.is_none() && exit.elapsed < Duration::from_secs(10), "{exit:?}");
     }
 
     #[test]

@@ -20,20 +20,19 @@
 //! ([`power_off_exit`]). Everything after `booti` is decoded as any other
 //! boot's console ([`crate::boot::BootOutcome`]).
 
-use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::fs;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::process::ChildStdin;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::board::Board;
 use crate::boot::BootOutcome;
 use crate::protocol::{EndStatus, Line, ParseError, Transcript};
-use crate::qemu::{self, GuestExit};
+use crate::qemu::{self, Flow, GuestExit};
 use crate::util::{Workspace, first_line, show};
 
 /// Where QEMU's loader puts the `Image` (2 MiB-aligned, 4 MiB into RAM:
@@ -136,99 +135,44 @@ pub fn boot_image(
         out_dir.display()
     );
 
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().with_context(|| format!("cannot start `{shown}`"))?;
-    let stdin = child.stdin.take().context("no stdin pipe")?;
-    let mut stdout = child.stdout.take().context("no stdout pipe")?;
-    let mut stderr = child.stderr.take().context("no stderr pipe")?;
-    let mut log = File::create(&console).with_context(|| format!("cannot create {}", console.display()))?;
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let (etx, erx) = mpsc::channel::<String>();
-    thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = stderr.read_to_end(&mut v);
-        let _ = etx.send(String::from_utf8_lossy(&v).into_owned());
-    });
-
     let mut run = Run {
         steps: dialogue(cmdline).into_iter(),
         step: None,
-        stdin: Some(stdin),
         firmware_text: String::new(),
         kernel: false,
-        line: Vec::new(),
-        line_no: 0,
+        lines: qemu::Lines::default(),
         transcript: Transcript::default(),
         parse_error: None,
     };
     run.next_step();
-    let start = Instant::now();
-    let mut deadline = start + FIRMWARE_STEP;
-    let (mut hung, mut stuck_after_end, mut end_seen) = (false, false, false);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(bytes) => {
-                let _ = log.write_all(&bytes);
-                let before = run.kernel;
-                match run.feed(&bytes) {
-                    Ok(Progress::Going) => {}
-                    Ok(Progress::Step) => deadline = Instant::now() + FIRMWARE_STEP,
-                    Ok(Progress::End) if !end_seen => {
-                        end_seen = true;
-                        deadline = Instant::now() + qemu::EXIT_GRACE;
-                    }
-                    Ok(Progress::End) => {}
-                    Err(e) => {
-                        run.parse_error.get_or_insert(e);
-                        break;
-                    }
-                }
-                if run.kernel && !before {
-                    deadline = start + timeout;
-                }
+    let raw = qemu::run_session(cmd, Some(&console), Some(FIRMWARE_STEP), true, |session, bytes| {
+        let before = run.kernel;
+        let flow = match run.feed(bytes, session.stdin.as_mut()) {
+            Ok(Progress::Step) => {
+                session.set_deadline(Instant::now() + FIRMWARE_STEP);
+                Flow::Continue
             }
-            Err(RecvTimeoutError::Timeout) => {
-                if end_seen {
-                    stuck_after_end = true;
-                } else {
-                    hung = true;
-                }
-                break;
+            Ok(Progress::Going) => Flow::Continue,
+            Ok(Progress::End) => Flow::ExpectExit,
+            Err(e) => {
+                run.parse_error.get_or_insert(e);
+                return Flow::Stop;
             }
-            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if run.kernel && !before {
+            session.set_deadline(session.start + timeout);
         }
+        flow
+    })?;
+    if !raw.killed() {
+        run.flush();
     }
-    run.flush();
-    let killed = hung || stuck_after_end || run.parse_error.is_some();
-    let code = if killed {
-        kill(&mut child);
-        None
-    } else {
-        wait(&mut child, qemu::EXIT_GRACE)
-    };
-    let _ = log.flush();
-    let stderr = erx
-        .recv_timeout(Duration::from_secs(if killed { 1 } else { 10 }))
-        .unwrap_or_default();
-    if !stderr.trim().is_empty() {
-        let _ = fs::write(out_dir.join("qemu-stderr.log"), &stderr);
+    if !raw.stderr.trim().is_empty() {
+        let _ = fs::write(out_dir.join("qemu-stderr.log"), &raw.stderr);
     }
-    let exit = (!killed && code.is_some()).then(|| power_off_exit(qemu::classify(code), &run.transcript));
-    // QEMU that did not exit within the grace after its console closed
-    // was killed by `wait`: after the end line, stuck; before, hung.
-    let lost = !killed && code.is_none();
-    let (hung, stuck_after_end) = (hung || (lost && !end_seen), stuck_after_end || (lost && end_seen));
-    let secs = start.elapsed().as_secs_f64();
-    match (exit, code) {
+    let exit = (!raw.killed()).then(|| power_off_exit(qemu::classify(raw.code), &run.transcript));
+    let secs = raw.elapsed.as_secs_f64();
+    match (exit, raw.code) {
         (Some(GuestExit::Other(_)) | None, _) | (_, None) => match exit {
             Some(e) => eprintln!("[ipcb] QEMU exited after {secs:.1} s: {}", e.describe()),
             None => eprintln!("[ipcb] QEMU killed after {secs:.1} s"),
@@ -253,13 +197,13 @@ pub fn boot_image(
     Ok(BootOutcome {
         transcript: run.transcript,
         exit,
-        hung,
-        stuck_after_end,
+        hung: raw.timed_out,
+        stuck_after_end: raw.stuck_after_end,
         parse_error: run.parse_error,
         timeout_secs: Some(timeout.as_secs()),
         out_dir,
         console,
-        qemu_stderr: stderr,
+        qemu_stderr: raw.stderr,
         board: board.name,
         qemu_version,
         asked: cmdline.to_string(),
@@ -294,14 +238,12 @@ struct Run {
     steps: std::vec::IntoIter<Step>,
     /// The step waiting for its text; `None` once `booti` was typed.
     step: Option<Step>,
-    stdin: Option<ChildStdin>,
     /// U-Boot's output since the last step.
     firmware_text: String,
     /// `booti` was typed: what follows is the kernel's console.
     kernel: bool,
-    /// The kernel's console line being read.
-    line: Vec<u8>,
-    line_no: usize,
+    /// The kernel's console, cut into lines.
+    lines: qemu::Lines,
     transcript: Transcript,
     parse_error: Option<ParseError>,
 }
@@ -314,9 +256,9 @@ impl Run {
         }
     }
 
-    /// Takes `bytes` of QEMU's console: answers U-Boot, then decodes the
-    /// kernel's lines.
-    fn feed(&mut self, bytes: &[u8]) -> std::result::Result<Progress, ParseError> {
+    /// Takes `bytes` of QEMU's console: answers U-Boot (on `stdin`), then
+    /// decodes the kernel's lines.
+    fn feed(&mut self, bytes: &[u8], stdin: Option<&mut ChildStdin>) -> std::result::Result<Progress, ParseError> {
         if self.kernel {
             return self.kernel_bytes(bytes);
         }
@@ -332,7 +274,7 @@ impl Run {
         }
         let Some(step) = &self.step else { return Ok(Progress::Going) };
         let Some(at) = self.firmware_text.find(step.expect) else { return Ok(Progress::Going) };
-        if let Some(stdin) = self.stdin.as_mut() {
+        if let Some(stdin) = stdin {
             // Typed slowly enough for U-Boot's 16-byte UART FIFO: it polls
             // the PL011 while it echoes.
             for chunk in step.send.as_bytes().chunks(8) {
@@ -352,51 +294,34 @@ impl Run {
 
     /// The kernel's console: complete lines into the transcript.
     fn kernel_bytes(&mut self, bytes: &[u8]) -> std::result::Result<Progress, ParseError> {
-        let mut progress = Progress::Going;
-        for &b in bytes {
-            if b != b'\n' {
-                self.line.push(b);
-                continue;
+        let (t, mut err) = (&mut self.transcript, None);
+        let flow = self.lines.push(bytes, |n, text, complete| match t.feed(n, text, complete) {
+            Ok(Some(Line::End(_))) => Flow::ExpectExit,
+            Ok(_) => Flow::Continue,
+            Err(e) => {
+                err = Some(e);
+                Flow::Stop
             }
-            let text = String::from_utf8_lossy(&self.line).into_owned();
-            self.line.clear();
-            self.line_no += 1;
-            if let Some(Line::End(_)) = self.transcript.feed(self.line_no, &text, true)? {
-                progress = Progress::End;
-            }
+        });
+        match (err, flow) {
+            (Some(e), _) => Err(e),
+            (None, Flow::ExpectExit) => Ok(Progress::End),
+            (None, _) => Ok(Progress::Going),
         }
-        Ok(progress)
     }
 
     /// The last kernel line, if it has no newline.
     fn flush(&mut self) {
-        if self.kernel && !self.line.is_empty() {
-            let text = String::from_utf8_lossy(&self.line).into_owned();
-            self.line_no += 1;
-            if let Err(e) = self.transcript.feed(self.line_no, &text, false) {
-                self.parse_error.get_or_insert(e);
-            }
+        if self.kernel {
+            let (t, err) = (&mut self.transcript, &mut self.parse_error);
+            self.lines.finish(|n, text, complete| {
+                if let Err(e) = t.feed(n, text, complete) {
+                    err.get_or_insert(e);
+                }
+                Flow::Continue
+            });
         }
     }
-}
-
-fn kill(child: &mut Child) {
-    // Only the child we started, by its handle.
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// QEMU's exit code, waiting at most `grace` (then it is killed: `None`).
-fn wait(child: &mut Child, grace: Duration) -> Option<i32> {
-    let until = Instant::now() + grace;
-    while Instant::now() < until {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.code();
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    kill(child);
-    None
 }
 
 #[cfg(test)]
