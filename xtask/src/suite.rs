@@ -128,7 +128,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::baselines,
     );
     suite.step(
-        "cargo xtask report: the first icount boot's console as a real machine's serial capture (firmware text, a boot cut by a reset, CRLF) gives the same table and results.json; hardware labels by default; a missing, empty, garbled or cut capture refused",
+        "cargo xtask report: the first icount boot's console as a real machine's serial capture (firmware text, a boot cut by a reset, CRLF) gives the same table and results.json; hardware labels by default; a board crate of the user's own reported as printed; a missing, empty, garbled or cut capture refused",
         Suite::report,
     );
     suite.step(
@@ -1027,8 +1027,9 @@ impl Suite<'_> {
     /// short by a reset before it, CRLF line ends, a NUL and escape codes.
     /// With `--accel icount` its table and `results.json` equal the boot's
     /// own ([`check_report_json`]); by default its counters are labelled as
-    /// the hardware's. A missing, empty or garbled capture is one error
-    /// line; one cut before `IPCB end` fails saying so.
+    /// the hardware's; a board of the user's own is reported as printed. A
+    /// missing, empty or garbled capture is one error line; one cut before
+    /// `IPCB end` fails saying so.
     fn report(&mut self) -> StepResult {
         let Some(first) = &self.first else {
             return Err("skipped: the first icount boot did not pass (see step 4)".to_string());
@@ -1063,6 +1064,14 @@ impl Suite<'_> {
         let out = self.xtask(&["report", &capture])?;
         if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("accel=hardware") {
             return Err(format!("`cargo xtask report {capture}` did not pass with accel=hardware"));
+        }
+        // A kernel of the user's own board crate, which this workspace
+        // does not have: reported as printed.
+        let own = console.replace(&format!("board={} ", self.board.name), "board=my-own-soc ");
+        let own = write("own-board.log", &own)?;
+        let out = self.xtask(&["report", &own])?;
+        if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("board=my-own-soc ") {
+            return Err(format!("`cargo xtask report {own}` (a board of the user's own) did not pass naming it"));
         }
         let missing = dir.join("missing.log").display().to_string();
         let empty = write("empty.log", "")?;
