@@ -14,16 +14,25 @@
 //! naming its line. A log holding several boots (the board was reset with
 //! the capture running) is reported from its last boot.
 //!
+//! LOG may also be the live console: a serial device (`/dev/ttyACM0`, set
+//! to 115200 8N1 raw with `stty`), a named pipe, or `-` for stdin. It is
+//! read until the kernel's `IPCB end` line or `--timeout`; the bytes are
+//! kept as the report's `console.log`.
+//!
 //! The counters are the hardware's own (`--accel hardware`, the default),
 //! or, for a saved QEMU console, what `--accel` says the guest ran under.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench;
+use crate::{bench, qemu};
 use crate::board::{self, Accel};
 use crate::boot::{self, Problem};
 use crate::protocol::{EndStatus, Transcript, excerpt, is_protocol_line};
@@ -41,7 +50,99 @@ pub struct ReportOpts {
     pub accel: Accel,
     /// A copy of `results.json`.
     pub json: Option<PathBuf>,
+    /// How long a live console (a serial device, a pipe, stdin) is read.
+    pub timeout: Duration,
 }
+
+/// Whether `path` is a live console (a serial device, a pipe, `-` for
+/// stdin), read until the kernel's end line rather than to its end.
+pub fn is_live(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    path == Path::new("-") || fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device() || m.file_type().is_fifo())
+}
+
+/// Reads a live console until its `IPCB end` line (or a panic line and a
+/// moment after it) or `timeout`, whichever comes first: a serial device
+/// set to 115200 8N1 raw first (`stty`), a pipe, or stdin (`-`). What
+/// arrived is returned; a capture cut by the timeout is judged as any
+/// other cut capture.
+pub fn read_live(path: &Path, timeout: Duration) -> Result<Vec<u8>> {
+    use std::os::unix::fs::FileTypeExt;
+    let device = fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device());
+    if device {
+        let out = Command::new("stty")
+            .args(["-F"])
+            .arg(path)
+            .args(["115200", "raw", "-echo", "cs8", "-parenb", "-cstopb"])
+            .output()
+            .context("cannot run stty (coreutils)")?;
+        if !out.status.success() {
+            let why = one_line(&String::from_utf8_lossy(&out.stderr));
+            let fix = if why.contains("Permission denied") {
+                "add your user to the dialout group (sudo usermod -aG dialout $USER, then log in again)"
+            } else {
+                "is it a serial port?"
+            };
+            bail!("cannot set {} to 115200 8N1 ({why}): {fix}", path.display());
+        }
+    }
+    eprintln!(
+        "[ipcb] reading {} until \"IPCB end\" (at most {} s): power the board on now",
+        path.display(),
+        timeout.as_secs()
+    );
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let p = path.to_path_buf();
+    // Left blocked in `read` when the deadline passes: the process ends.
+    thread::spawn(move || {
+        let mut src: Box<dyn Read> = if p == Path::new("-") {
+            Box::new(std::io::stdin())
+        } else {
+            match File::open(&p) {
+                Ok(f) => Box::new(f),
+                Err(_) => return,
+            }
+        };
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = src.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut bytes = Vec::new();
+    let mut lines = qemu::Lines::default();
+    let mut deadline = Instant::now() + timeout;
+    let mut ended = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(chunk) = rx.recv_timeout(left) else { break };
+        bytes.extend_from_slice(&chunk);
+        let flow = lines.push(&chunk, |_, text, _| {
+            let text = text.trim_end_matches('\r');
+            if text.starts_with("IPCB end ") {
+                qemu::Flow::Stop
+            } else if text.starts_with("IPCB panic ") {
+                qemu::Flow::ExpectExit
+            } else {
+                qemu::Flow::Continue
+            }
+        });
+        match flow {
+            qemu::Flow::Stop => break,
+            qemu::Flow::ExpectExit if !ended => {
+                ended = true;
+                deadline = deadline.min(Instant::now() + PANIC_GRACE);
+            }
+            _ => {}
+        }
+    }
+    Ok(bytes)
+}
+
+/// How long a live console is read after a panic line (its end line, if
+/// the kernel gets that far, comes at once).
+const PANIC_GRACE: Duration = Duration::from_secs(2);
 
 /// The last boot in `text`, and the 1-based line it starts at; `None`
 /// when `text` holds at most one boot. It starts after the last `IPCB`
@@ -119,10 +220,23 @@ pub fn cmd_report(ws: &Workspace, opts: &ReportOpts) -> Result<ExitCode> {
     if let Some(path) = &opts.json {
         bench::check_json_path(path)?;
     }
-    let bytes = fs::read(log).with_context(|| format!("cannot read the console capture {}", log.display()))?;
-    if bytes.is_empty() {
-        bail!("{} is empty: nothing was captured (start the capture before powering the board)", log.display());
-    }
+    let bytes = if is_live(log) {
+        let bytes = read_live(log, opts.timeout)?;
+        if bytes.is_empty() {
+            bail!(
+                "nothing arrived from {} in {} s: is the board powered, the cable on its debug UART (TX to RX, GND to GND), the right port?",
+                log.display(),
+                opts.timeout.as_secs()
+            );
+        }
+        bytes
+    } else {
+        let bytes = fs::read(log).with_context(|| format!("cannot read the console capture {}", log.display()))?;
+        if bytes.is_empty() {
+            bail!("{} is empty: nothing was captured (start the capture before powering the board)", log.display());
+        }
+        bytes
+    };
     let text = String::from_utf8_lossy(&bytes);
     let (t, first) = decode(&text).with_context(|| format!("{}", log.display()))?;
     if first > 1 {
@@ -213,6 +327,51 @@ mod tests {
         let garbled = PASS.replace("min=95.00", "min=9\u{fffd}.00");
         let e = decode(&format!("noise\n{garbled}")).unwrap_err().to_string();
         assert!(e.contains("line 18"), "{e}");
+    }
+
+    /// A named pipe in a fresh directory, and a writer that sends `parts`
+    /// into it and then holds it open for 20 s (a console that stays up).
+    fn fifo(name: &str, parts: Vec<String>) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-capture-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("console");
+        assert!(Command::new("mkfifo").arg(&p).status().unwrap().success());
+        let w = p.clone();
+        thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&w).unwrap();
+            for part in parts {
+                let _ = std::io::Write::write_all(&mut f, part.as_bytes());
+                thread::sleep(Duration::from_millis(50));
+            }
+            thread::sleep(Duration::from_secs(20));
+        });
+        p
+    }
+
+    #[test]
+    fn a_live_console_is_read_until_its_end_line() {
+        let (a, b) = PASS.split_at(PASS.find("IPCB result").unwrap());
+        let p = fifo("end", vec![format!("U-Boot\r\n{a}"), b.to_string(), "after the end\n".into()]);
+        assert!(is_live(&p) && is_live(Path::new("-")) && !is_live(Path::new("Cargo.toml")));
+        let t0 = Instant::now();
+        let bytes = read_live(&p, Duration::from_secs(60)).unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(15), "read past the end line");
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.starts_with("U-Boot") && text.ends_with("IPCB end status=pass\r\n"), "{text}");
+        assert_eq!(decode(&text).unwrap().0.end, Some(EndStatus::Pass));
+    }
+
+    #[test]
+    fn a_live_console_without_an_end_stops_at_the_timeout() {
+        let cut = PASS[..PASS.find("IPCB result").unwrap()].to_string();
+        let p = fifo("cut", vec![cut.clone()]);
+        let t0 = Instant::now();
+        let bytes = read_live(&p, Duration::from_millis(500)).unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(15));
+        let (t, _) = decode(&String::from_utf8(bytes).unwrap()).unwrap();
+        assert!(t.hello.is_some() && t.end.is_none());
+        assert!(problems(&t, &[], &p)[0].reason.contains("no \"IPCB end\" line"));
     }
 
     #[test]

@@ -421,7 +421,7 @@ pub fn cli() -> Command {
         .subcommand(
             Command::new("report")
                 .about("Turn a serial capture of a real machine's console into the table, results.json and plots of bench; exit 1 when a check failed or the capture is cut short")
-                .arg(Arg::new("log").value_name("LOG").required(true).value_parser(value_parser!(PathBuf)).help("The console capture (picocom --logfile, screen -L, ...)"))
+                .arg(Arg::new("log").value_name("LOG").required(true).value_parser(value_parser!(PathBuf)).help("The console capture (picocom --logfile, screen -L, ...), or the live console: a serial device such as /dev/ttyACM0, a pipe, - for stdin"))
                 .arg(
                     Arg::new("board")
                         .long("board")
@@ -442,6 +442,14 @@ pub fn cli() -> Command {
                         .value_name("PATH")
                         .value_parser(value_parser!(PathBuf))
                         .help("Also write the JSON to PATH; a copy always goes to the report's output directory"),
+                )
+                .arg(
+                    Arg::new("timeout")
+                        .long("timeout")
+                        .value_name("SECS")
+                        .value_parser(value_parser!(u64).range(1..))
+                        .default_value("600")
+                        .help("When LOG is a live console (a serial device, a pipe, - for stdin): seconds to wait for IPCB end"),
                 ),
         )
         .subcommand(
@@ -533,6 +541,7 @@ pub fn parse(m: &ArgMatches) -> Cmd {
                 _ => Accel::Hardware,
             },
             json: sub.get_one::<PathBuf>("json").cloned(),
+            timeout: std::time::Duration::from_secs(sub.get_one::<u64>("timeout").copied().unwrap_or(600)),
         }),
         "test" => Cmd::Test {
             board,
@@ -688,14 +697,21 @@ mod tests {
     fn fuzz_parses() {
         assert_eq!(
             parse_args(&["report", "pi5.log"]).unwrap(),
-            Cmd::Report(ReportOpts { log: "pi5.log".into(), board: None, accel: Accel::Hardware, json: None })
+            Cmd::Report(ReportOpts { log: "pi5.log".into(), board: None, accel: Accel::Hardware, json: None, timeout: std::time::Duration::from_secs(600) })
         );
         assert_eq!(
-            parse_args(&["report", "q.log", "--board", "raspi3b", "--accel", "icount", "--json", "r.json"]).unwrap(),
-            Cmd::Report(ReportOpts { log: "q.log".into(), board: Some("raspi3b".into()), accel: Accel::Icount, json: Some("r.json".into()) })
+            parse_args(&["report", "q.log", "--board", "raspi3b", "--accel", "icount", "--json", "r.json", "--timeout", "5"]).unwrap(),
+            Cmd::Report(ReportOpts {
+                log: "q.log".into(),
+                board: Some("raspi3b".into()),
+                accel: Accel::Icount,
+                json: Some("r.json".into()),
+                timeout: std::time::Duration::from_secs(5),
+            })
         );
         assert!(parse_args(&["report"]).is_err());
         assert!(parse_args(&["report", "x.log", "--accel", "auto"]).is_err());
+        assert!(parse_args(&["report", "/dev/ttyACM0", "--timeout", "0"]).is_err());
         let cmd = parse_args(&["fuzz", "--board", "qemu-virt-aarch64", "--count", "1000", "--seed", "0x2a", "--el", "2"]).unwrap();
         assert_eq!(
             cmd,

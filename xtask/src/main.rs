@@ -17,7 +17,7 @@
 //! cargo xtask test  [--board B] [--timeout SECS]
 //! cargo xtask fuzz  [--board B] [--count N] [--seed S] [--smp N] [--el 1|2] [--accel A] [--timeout SECS] [--verbose]
 //! cargo xtask soak  [--board B] [--smp N] [--ipcs M] [--el 1|2] [--accel A] [--timeout SECS] [--verbose]
-//! cargo xtask report LOG [--board B] [--accel hardware|kvm|tcg|icount] [--json PATH]
+//! cargo xtask report LOG|DEVICE|- [--board B] [--accel hardware|kvm|tcg|icount] [--json PATH] [--timeout SECS]
 //! cargo xtask iso   [--board B] [--out PATH] [--kernel ELF] [-- KERNEL_ARGS]
 //! cargo xtask image --board raspi3b|rpi5|s32g2|uefi-aarch64 [--el 1|2] [--out DIR] [--kernel ELF] [-- KERNEL_ARGS]
 //! ```
@@ -156,7 +156,9 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::Fuzz(opts) => fuzz::cmd_fuzz(&ws, &opts),
         Cmd::Soak(opts) => soak::cmd_soak(&ws, &opts),
         Cmd::Report(mut opts) => {
-            opts.log = absolute(Some(opts.log), "LOG")?.unwrap_or_default();
+            if opts.log != std::path::Path::new("-") {
+                opts.log = absolute(Some(opts.log), "LOG")?.unwrap_or_default();
+            }
             opts.json = absolute(opts.json, "--json")?;
             capture::cmd_report(&ws, &opts)
         }

@@ -128,7 +128,7 @@ pub fn cmd_test(ws: &Workspace, board_name: &str, timeout: Duration) -> Result<E
         Suite::baselines,
     );
     suite.step(
-        "cargo xtask report: the first icount boot's console as a real machine's serial capture (firmware text, a boot cut by a reset, CRLF) gives the same table and results.json; hardware labels by default; a board crate of the user's own reported as printed; a missing, empty, garbled or cut capture refused",
+        "cargo xtask report: the first icount boot's console as a real machine's serial capture (firmware text, a boot cut by a reset, CRLF) gives the same table and results.json; hardware labels by default; the same read live from a named pipe that stays open and from stdin; a board crate of the user's own reported as printed; a missing, empty, garbled or cut capture refused",
         Suite::report,
     );
     suite.step(
@@ -1027,7 +1027,9 @@ impl Suite<'_> {
     /// short by a reset before it, CRLF line ends, a NUL and escape codes.
     /// With `--accel icount` its table and `results.json` equal the boot's
     /// own ([`check_report_json`]); by default its counters are labelled as
-    /// the hardware's; a board of the user's own is reported as printed. A
+    /// the hardware's; read live from a named pipe that stays open after the
+    /// end line, and from stdin, the same; a board of the user's own is
+    /// reported as printed. A
     /// missing, empty or garbled capture is one error line; one cut before
     /// `IPCB end` fails saying so.
     fn report(&mut self) -> StepResult {
@@ -1072,6 +1074,43 @@ impl Suite<'_> {
         let out = self.xtask(&["report", &own])?;
         if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("board=my-own-soc ") {
             return Err(format!("`cargo xtask report {own}` (a board of the user's own) did not pass naming it"));
+        }
+        // The live console: a named pipe that stays open after the end
+        // line (a serial port does), and stdin.
+        let pipe = dir.join("console.fifo");
+        let _ = std::fs::remove_file(&pipe);
+        let made = std::process::Command::new("mkfifo").arg(&pipe).status().map_err(|e| format!("cannot run mkfifo: {e}"))?;
+        if !made.success() {
+            return Err(format!("mkfifo {} failed", pipe.display()));
+        }
+        let (w, text) = (pipe.clone(), std::fs::read(&capture).map_err(|e| e.to_string())?);
+        let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let closing = closed.clone();
+        std::thread::spawn(move || {
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&w) {
+                let _ = std::io::Write::write_all(&mut f, &text);
+                std::thread::sleep(Duration::from_secs(60));
+            }
+            closing.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let shown = pipe.display().to_string();
+        let out = self.xtask(&["report", &shown, "--accel", "icount", "--timeout", "100"])?;
+        if closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(format!("`cargo xtask report {shown}` read the pipe until it closed, not until IPCB end"));
+        }
+        if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains(&crate::table::render(&want)) {
+            return Err(format!("`cargo xtask report {shown}` (a live console that stays open) did not pass with the boot's table"));
+        }
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let input = std::fs::File::open(&capture).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new(exe)
+            .args(["report", "-", "--accel", "icount"])
+            .current_dir(&self.ws.root)
+            .stdin(input)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains(&crate::table::render(&want)) {
+            return Err("`cargo xtask report - < capture.log` did not pass with the boot's table".to_string());
         }
         let missing = dir.join("missing.log").display().to_string();
         let empty = write("empty.log", "")?;
